@@ -1,0 +1,142 @@
+# Bifrost - one Makefile: deps, build, test, demo, bench. Outputs go to build/.
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian packages the build, the tests, the lab and the benchmarks need.
+DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
+	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev redis-server \
+	redis-tools iproute2 ethtool nftables jq procps
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+	-D_GNU_SOURCE -DBIFROST_VERSION='"$(VERSION)"' -Ibpf -Isync -I$(BUILD)
+LDLIBS_BPF := -lbpf -lelf -lz
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Ibpf -I$(ARCH_INC)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
+SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h
+
+LIB_SRCS := sync/addr.c sync/log.c
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB      := $(BUILD)/libbifrost.a
+
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c
+EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
+
+BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe
+
+TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_edge_bpf
+
+.PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
+all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
+
+# Installs what is missing; does nothing when everything is there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h) bpf/bifrost.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) -levent
+
+$(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+
+$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+
+$(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
+$(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/config.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
+$(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF)
+
+# ---- the two commands of the README ----
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit test-bpf test-integration
+
+test-unit: all
+	$(BUILD)/tests/test_addr
+	$(BUILD)/tests/test_config
+
+test-bpf: all
+	$(BUILD)/tests/test_edge_bpf
+
+test-integration: all
+	tests/integration/run.sh
+
+demo: deps
+	$(MAKE) all
+	tools/demo.sh
+
+bench: deps
+	$(MAKE) all
+	tools/bench/run.sh
+
+lab-down:
+	tools/lab/lab down
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,291 @@
+/* edge.bpf.c - the POP's XDP program: the order of the stages of DESIGN §2.
+ * Each stage lives in bpf/lib/; this file only decides what runs when. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bifrost.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/maps.h"
+#include "lib/stats.h"
+#include "lib/cidr.h"
+#include "lib/encap.h"
+#include "lib/rules.h"
+
+#define BF_NS_PER_SEC 1000000000ULL
+
+static __always_inline int source_whitelisted(const struct bf_config *cfg, __be32 a, __u64 now)
+{
+	return cidr_match(&bf_whitelist, cfg->wl_plen_mask, a, now);
+}
+
+/* Records (or refreshes) the punch for a flow the game machine opens from a
+ * port that is no connection, and reports it to user space at most once per
+ * punch_report_ns. The expiry is written at most once a second per punch. */
+static __always_inline void punch_learn(const struct bf_config *cfg, __be32 machine,
+					const struct pkt *in, __u64 now)
+{
+	struct bf_punch_key key = {
+		.bind_ip = in->saddr,
+		.remote_ip = in->daddr,
+		.bind_port = in->sport,
+		.remote_port = in->dport,
+		.proto = in->proto,
+	};
+	struct bf_punch_val *v = bpf_map_lookup_elem(&bf_punches, &key);
+	struct bf_punch_val nv;
+	struct bf_event *ev;
+
+	if (v) {
+		if (v->machine_ip != machine)
+			v->machine_ip = machine;
+		if (now + cfg->punch_ttl_ns > v->expires_ns + BF_NS_PER_SEC)
+			v->expires_ns = now + cfg->punch_ttl_ns;
+		if (now - v->reported_ns < cfg->punch_report_ns)
+			return;
+		v->reported_ns = now;
+		nv = *v;
+	} else {
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.machine_ip = machine;
+		nv.expires_ns = now + cfg->punch_ttl_ns;
+		nv.reported_ns = now;
+		bpf_map_update_elem(&bf_punches, &key, &nv, BPF_ANY);
+	}
+	stats_count(BF_R_PUNCH_NEW, 0);
+	ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = BF_EV_PUNCH;
+	ev->punch.key = key;
+	ev->punch.val = nv;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Stage 2: IPIP from a known game machine. */
+static __always_inline int return_path(struct xdp_md *ctx, const struct bf_config *cfg,
+				       const struct pkt *outer, __u64 now, __u32 *reason)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bf_served_key sk;
+	struct bf_rev_key rk;
+	struct bf_rev_val *rev;
+	struct pkt in = {};
+	int rc;
+
+	rc = parse_inner(outer, data_end, &in);
+	if (rc == BF_PARSE_FRAGMENT) {
+		*reason = BF_R_FRAGMENT;
+		return XDP_DROP;
+	}
+	if (rc != BF_PARSE_OK) {
+		*reason = BF_R_MALFORMED;
+		return XDP_DROP;
+	}
+	sk.machine_ip = outer->saddr;
+	sk.bind_ip = in.saddr;
+	if (!bpf_map_lookup_elem(&bf_served, &sk)) {
+		*reason = BF_R_RETURN_INVALID;
+		return XDP_DROP;
+	}
+
+	if (in.proto == IPPROTO_UDP || in.proto == IPPROTO_TCP) {
+		__builtin_memset(&rk, 0, sizeof(rk));
+		rk.machine_ip = outer->saddr;
+		rk.bind_ip = in.saddr;
+		rk.port = in.sport;
+		rk.proto = in.proto;
+		rev = bpf_map_lookup_elem(&bf_conn_rev, &rk);
+		if (rev) {
+			/* A connection's reply: undo the machine-port mapping. */
+			if (rev->bind_port != in.sport) {
+				if (in.proto == IPPROTO_UDP) {
+					struct udphdr *udp = in.l4;
+
+					if ((void *)(udp + 1) > data_end)
+						return XDP_ABORTED;
+					udp_csum_replace16(&udp->check, udp->source, rev->bind_port);
+					udp->source = rev->bind_port;
+				} else {
+					struct tcphdr *tcp = in.l4;
+
+					if ((void *)(tcp + 1) > data_end)
+						return XDP_ABORTED;
+					csum_replace16(&tcp->check, tcp->source, rev->bind_port);
+					tcp->source = rev->bind_port;
+				}
+			}
+		} else if (!source_whitelisted(cfg, in.daddr, now)) {
+			punch_learn(cfg, outer->saddr, &in, now);
+		}
+	}
+	*reason = BF_R_RETURN_PATH;
+	return decap_ipip(ctx, outer, &in, reason);
+}
+
+/* Stage 6: a published connection. Rewrites the destination port when the
+ * machine listens on another one, then encapsulates. */
+static __always_inline int forward_conn(struct xdp_md *ctx, const struct bf_config *cfg,
+					struct pkt *p, const struct bf_conn_val *conn,
+					__u32 *reason)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (conn->machine_port && conn->machine_port != p->dport) {
+		if (p->proto == IPPROTO_UDP) {
+			struct udphdr *udp = p->l4;
+
+			if ((void *)(udp + 1) > data_end)
+				return XDP_ABORTED;
+			udp_csum_replace16(&udp->check, udp->dest, conn->machine_port);
+			udp->dest = conn->machine_port;
+		} else if (p->proto == IPPROTO_TCP) {
+			struct tcphdr *tcp = p->l4;
+
+			if ((void *)(tcp + 1) > data_end)
+				return XDP_ABORTED;
+			csum_replace16(&tcp->check, tcp->dest, conn->machine_port);
+			tcp->dest = conn->machine_port;
+		}
+	}
+	return encap_ipip(ctx, p, cfg->edge_addr, conn->machine_ip, cfg->outer_ttl, reason);
+}
+
+static __always_inline int lookup_conn(const struct pkt *p, struct bf_conn_val **out)
+{
+	struct bf_conn_key ck = {
+		.bind_ip = p->daddr,
+		.bind_port = p->proto == IPPROTO_ICMP ? 0 : p->dport,
+		.proto = p->proto,
+	};
+
+	*out = bpf_map_lookup_elem(&bf_conns, &ck);
+	return *out != NULL;
+}
+
+static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, __u64 now)
+{
+	struct bf_punch_key pk = {
+		.bind_ip = p->daddr,
+		.remote_ip = p->saddr,
+		.bind_port = p->dport,
+		.remote_port = p->sport,
+		.proto = p->proto,
+	};
+	struct bf_punch_val *v;
+
+	if (p->proto != IPPROTO_UDP && p->proto != IPPROTO_TCP)
+		return NULL;
+	v = bpf_map_lookup_elem(&bf_punches, &pk);
+	if (v && v->expires_ns > now)
+		return v;
+	return NULL;
+}
+
+static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_config *cfg,
+					  __u32 *reason)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bf_conn_val *conn;
+	struct bf_punch_val *punch;
+	struct pkt p = {};
+	__u64 now;
+	int rc;
+
+	/* 1. Parse. */
+	rc = parse_packet(data, data_end, &p);
+	if (rc == BF_PARSE_NOT_IPV4) {
+		*reason = BF_R_NON_IPV4;
+		return XDP_PASS;
+	}
+	if (rc == BF_PARSE_FRAGMENT) {
+		*reason = BF_R_FRAGMENT;
+		return XDP_DROP;
+	}
+	if (rc != BF_PARSE_OK) {
+		*reason = BF_R_MALFORMED;
+		return XDP_DROP;
+	}
+	now = bpf_ktime_get_ns();
+
+	/* 2. Return path from a known game machine. */
+	if (p.proto == IPPROTO_IPIP && bpf_map_lookup_elem(&bf_machines, &p.saddr))
+		return return_path(ctx, cfg, &p, now, reason);
+
+	/* 3. Whitelist: skips every filter; delivered to the service. */
+	if (source_whitelisted(cfg, p.saddr, now)) {
+		__be32 *machine;
+
+		*reason = BF_R_WHITELIST;
+		if (lookup_conn(&p, &conn))
+			return forward_conn(ctx, cfg, &p, conn, reason);
+		punch = lookup_punch(&p, now);
+		if (punch)
+			return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip,
+					  cfg->outer_ttl, reason);
+		machine = bpf_map_lookup_elem(&bf_binds, &p.daddr);
+		if (machine)
+			return encap_ipip(ctx, &p, cfg->edge_addr, *machine, cfg->outer_ttl,
+					  reason);
+		return XDP_PASS;
+	}
+
+	/* 4. Blocklist (per source) and blacklist (CIDR). */
+	if (list_live(bpf_map_lookup_elem(&bf_blocklist, &p.saddr), now)) {
+		*reason = BF_R_BLOCKLIST;
+		return XDP_DROP;
+	}
+	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p.saddr, now)) {
+		*reason = BF_R_BLACKLIST;
+		return XDP_DROP;
+	}
+
+	/* 5. Firewall rules. */
+	rc = rules_eval(ctx, &p, reason);
+	if (rc >= 0)
+		return rc;
+
+	/* 6. Connections. */
+	if (lookup_conn(&p, &conn)) {
+		*reason = BF_R_FORWARD;
+		return forward_conn(ctx, cfg, &p, conn, reason);
+	}
+
+	/* 7. Port punches. */
+	punch = lookup_punch(&p, now);
+	if (punch) {
+		*reason = BF_R_PUNCH_HIT;
+		return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip, cfg->outer_ttl,
+				  reason);
+	}
+
+	/* 8. This POP's own address. */
+	if (cfg->edge_addr && p.daddr == cfg->edge_addr) {
+		*reason = BF_R_LOCAL;
+		return XDP_PASS;
+	}
+
+	/* 9. Nothing matched. */
+	*reason = BF_R_DEFAULT_DROP;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int bifrost_edge(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	__u32 zero = 0, reason = BF_R_MALFORMED;
+	struct bf_config *cfg;
+	int action;
+
+	cfg = bpf_map_lookup_elem(&bf_config, &zero);
+	if (!cfg)
+		return XDP_ABORTED;
+	action = process_packet(ctx, cfg, &reason);
+	return stats_verdict(cfg, action, reason, bytes);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,135 @@
+/* maps.h - the edge program's maps. All are pinned by name under
+ * /sys/fs/bpf/bifrost/<ifname>/ so a restarted daemon re-uses them. */
+#ifndef BF_MAPS_H
+#define BF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "../bifrost.h"
+
+#ifndef BF_BLACKLIST_MAX
+#define BF_BLACKLIST_MAX (1 << 20)
+#endif
+
+/* 0 -> bf_config: runtime settings of this POP. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bf_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_config SEC(".maps");
+
+/* reason -> per-CPU packets/bytes: one slot per enum bf_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BF_R_MAX);
+	__type(key, __u32);
+	__type(value, struct bf_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_stats SEC(".maps");
+
+/* (proto, bind ip, bind port) -> machine: the published connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct bf_conn_key);
+	__type(value, struct bf_conn_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_conns SEC(".maps");
+
+/* (machine, bind ip, reply port, proto) -> bind port: recognises a
+ * connection's replies on the return path (no punch for those). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct bf_rev_key);
+	__type(value, struct bf_rev_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_conn_rev SEC(".maps");
+
+/* (machine, bind ip) -> connection count: what a machine may send from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bf_served_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_served SEC(".maps");
+
+/* machine ip -> connection count: IPIP from these is the return path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __be32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_machines SEC(".maps");
+
+/* bind ip -> machine ip, present only when every connection of that bind
+ * address goes to one machine: where whitelisted traffic is delivered. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __be32);
+	__type(value, __be32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_binds SEC(".maps");
+
+/* (plen, masked addr) -> expiry: whitelisted source CIDRs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bf_cidr_key);
+	__type(value, struct bf_list_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_whitelist SEC(".maps");
+
+/* (plen, masked addr) -> expiry: blacklisted source CIDRs. A hash per
+ * entry rather than an LPM trie: cost is one lookup per prefix length in
+ * use, whatever the number of entries (docs/BENCHMARKS.md). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BF_BLACKLIST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bf_cidr_key);
+	__type(value, struct bf_list_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_blacklist SEC(".maps");
+
+/* source ip -> expiry: sources blocked for a while (rate limits). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __be32);
+	__type(value, struct bf_list_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_blocklist SEC(".maps");
+
+/* (proto, bind ip:port, remote ip:port) -> machine + expiry: port punches,
+ * flows a game server opened to a remote. LRU: never full, oldest go first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct bf_punch_key);
+	__type(value, struct bf_punch_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_punches SEC(".maps");
+
+/* struct bf_event records for user space (new punches, neighbour misses). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_events SEC(".maps");
+
+/* 0 -> last neighbour-miss report (ns), per CPU: bounds those events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} bf_neigh_rl SEC(".maps");
+
+#endif /* BF_MAPS_H */

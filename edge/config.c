@@ -1,0 +1,401 @@
+/* config.c - parser for the bifrost-edge config file ("key value..." lines). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define MAX_LINE 512
+#define MAX_TOKENS 8
+#define MAX_FILE (64u << 20)
+
+void edge_config_init(struct edge_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->punch_ttl_ms = 120000;
+	cfg->punch_report_ms = 10000;
+	cfg->sweep_interval_ms = 1000;
+	cfg->outer_ttl = 64;
+}
+
+void edge_config_free(struct edge_config *cfg)
+{
+	free(cfg->conns);
+	free(cfg->wl);
+	free(cfg->bl);
+	cfg->conns = NULL;
+	cfg->wl = cfg->bl = NULL;
+	cfg->n_conns = cfg->n_wl = cfg->n_bl = 0;
+	cfg->cap_conns = cfg->cap_wl = cfg->cap_bl = 0;
+}
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Grows *arr (of elem-sized items) to hold one more; the cap check comes
+ * before the allocation. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (n >= EDGE_MAX_ENTRIES)
+		return -E2BIG;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap > EDGE_MAX_ENTRIES)
+		ncap = EDGE_MAX_ENTRIES;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int edge_conn_parse(const char *proto, const char *bind, const char *machine,
+		    struct edge_conn *out, char *err, size_t errlen)
+{
+	int p = bf_parse_proto(proto);
+
+	memset(out, 0, sizeof(*out));
+	if (p < 0) {
+		seterr(err, errlen, "unknown protocol '%s' (udp, tcp or icmp)", proto);
+		return -EINVAL;
+	}
+	out->proto = (uint8_t)p;
+	if (p == IPPROTO_ICMP) {
+		if (bf_parse_ipv4(bind, &out->bind_ip)) {
+			seterr(err, errlen, "bad bind address '%s' (icmp takes an address, no port)",
+			       bind);
+			return -EINVAL;
+		}
+		if (bf_parse_ipv4(machine, &out->machine_ip)) {
+			seterr(err, errlen, "bad machine address '%s'", machine);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (bf_parse_endpoint(bind, false, &out->bind_ip, &out->bind_port)) {
+		seterr(err, errlen, "bad bind endpoint '%s' (want a.b.c.d:port)", bind);
+		return -EINVAL;
+	}
+	if (strchr(machine, ':')) {
+		if (bf_parse_endpoint(machine, false, &out->machine_ip, &out->machine_port)) {
+			seterr(err, errlen, "bad machine endpoint '%s' (want a.b.c.d[:port])",
+			       machine);
+			return -EINVAL;
+		}
+	} else if (bf_parse_ipv4(machine, &out->machine_ip)) {
+		seterr(err, errlen, "bad machine address '%s'", machine);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off") ||
+		 !strcmp(s, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int valid_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int parse_list_entry(char **tok, int ntok, struct edge_list_entry *e, char *err,
+			    size_t errlen)
+{
+	memset(e, 0, sizeof(*e));
+	if (ntok != 2 && ntok != 4) {
+		seterr(err, errlen, "'%s' takes CIDR [ttl DURATION]", tok[0]);
+		return -EINVAL;
+	}
+	if (bf_parse_cidr(tok[1], false, &e->cidr)) {
+		seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
+		       tok[1]);
+		return -EINVAL;
+	}
+	if (ntok == 4) {
+		if (strcmp(tok[2], "ttl") || bf_parse_duration_ms(tok[3], &e->ttl_ms) ||
+		    e->ttl_ms == 0) {
+			seterr(err, errlen, "bad ttl '%s %s' (want: ttl 30s, 5m, 2h, 1d)", tok[2],
+			       tok[3]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
+		      size_t errlen)
+{
+	const char *k = tok[0];
+	uint64_t v;
+	int rc;
+
+#define NEED(n)                                                                 \
+	do {                                                                    \
+		if (ntok != (n)) {                                              \
+			seterr(err, errlen, "'%s' takes %d value%s", k, (n) - 1, \
+			       (n) == 2 ? "" : "s");                            \
+			return -EINVAL;                                         \
+		}                                                               \
+	} while (0)
+
+	if (!strcmp(k, "id")) {
+		NEED(2);
+		if (!valid_id(tok[1])) {
+			seterr(err, errlen, "bad id '%s' (1-63 of A-Z a-z 0-9 - _ .)", tok[1]);
+			return -EINVAL;
+		}
+		snprintf(cfg->id, sizeof(cfg->id), "%s", tok[1]);
+	} else if (!strcmp(k, "iface")) {
+		NEED(2);
+		if (strlen(tok[1]) >= IF_NAMESIZE || !*tok[1]) {
+			seterr(err, errlen, "bad interface name '%s'", tok[1]);
+			return -EINVAL;
+		}
+		for (int i = 0; i < cfg->n_ifaces; i++)
+			if (!strcmp(cfg->ifaces[i], tok[1])) {
+				seterr(err, errlen, "interface '%s' listed twice", tok[1]);
+				return -EINVAL;
+			}
+		if (cfg->n_ifaces == EDGE_MAX_IFACES) {
+			seterr(err, errlen, "too many interfaces (at most %d)", EDGE_MAX_IFACES);
+			return -EINVAL;
+		}
+		snprintf(cfg->ifaces[cfg->n_ifaces++], IF_NAMESIZE, "%s", tok[1]);
+	} else if (!strcmp(k, "addr")) {
+		NEED(2);
+		if (bf_parse_ipv4(tok[1], &cfg->addr)) {
+			seterr(err, errlen, "bad address '%s' (want a.b.c.d)", tok[1]);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "redis")) {
+		uint32_t a;
+		uint16_t p;
+
+		NEED(2);
+		if (strlen(tok[1]) >= sizeof(cfg->redis) ||
+		    bf_parse_endpoint(tok[1], false, &a, &p)) {
+			seterr(err, errlen, "bad redis endpoint '%s' (want a.b.c.d:port)", tok[1]);
+			return -EINVAL;
+		}
+		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);
+	} else if (!strcmp(k, "xdp_mode")) {
+		NEED(2);
+		if (!strcmp(tok[1], "auto"))
+			cfg->xdp_mode = EDGE_XDP_AUTO;
+		else if (!strcmp(tok[1], "native"))
+			cfg->xdp_mode = EDGE_XDP_NATIVE;
+		else if (!strcmp(tok[1], "generic"))
+			cfg->xdp_mode = EDGE_XDP_GENERIC;
+		else {
+			seterr(err, errlen, "bad xdp_mode '%s' (auto, native or generic)", tok[1]);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "dry_run")) {
+		NEED(2);
+		if (parse_bool(tok[1], &cfg->dry_run)) {
+			seterr(err, errlen, "bad dry_run '%s' (yes or no)", tok[1]);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "punch_ttl") || !strcmp(k, "punch_report") ||
+		   !strcmp(k, "sweep_interval")) {
+		uint64_t *dst = !strcmp(k, "punch_ttl")	   ? &cfg->punch_ttl_ms :
+				!strcmp(k, "punch_report") ? &cfg->punch_report_ms :
+							     &cfg->sweep_interval_ms;
+		NEED(2);
+		if (bf_parse_duration_ms(tok[1], &v) || v == 0 || v > 86400000ULL) {
+			seterr(err, errlen, "bad %s '%s' (a duration from 1ms to 1d: 500ms, 30s, 2m)",
+			       k, tok[1]);
+			return -EINVAL;
+		}
+		*dst = v;
+	} else if (!strcmp(k, "outer_ttl")) {
+		NEED(2);
+		if (bf_parse_u64(tok[1], 255, &v) || v == 0) {
+			seterr(err, errlen, "bad outer_ttl '%s' (1-255)", tok[1]);
+			return -EINVAL;
+		}
+		cfg->outer_ttl = (uint8_t)v;
+	} else if (!strcmp(k, "conn")) {
+		struct edge_conn c;
+
+		/* conn PROTO BIND MACHINE, with an optional "->" between. */
+		if (ntok == 5 && !strcmp(tok[3], "->")) {
+			tok[3] = tok[4];
+			ntok = 4;
+		}
+		NEED(4);
+		if (edge_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
+			return -EINVAL;
+		for (size_t i = 0; i < cfg->n_conns; i++) {
+			const struct edge_conn *o = &cfg->conns[i];
+
+			if (o->proto == c.proto && o->bind_ip == c.bind_ip &&
+			    o->bind_port == c.bind_port) {
+				seterr(err, errlen, "connection %s %s defined twice", tok[1], tok[2]);
+				return -EINVAL;
+			}
+		}
+		rc = grow((void **)&cfg->conns, &cfg->cap_conns, cfg->n_conns, sizeof(c));
+		if (rc) {
+			seterr(err, errlen, "too many connections");
+			return rc;
+		}
+		cfg->conns[cfg->n_conns++] = c;
+	} else if (!strcmp(k, "whitelist") || !strcmp(k, "blacklist")) {
+		bool wl = k[0] == 'w';
+		struct edge_list_entry e;
+
+		if (parse_list_entry(tok, ntok, &e, err, errlen))
+			return -EINVAL;
+		rc = grow(wl ? (void **)&cfg->wl : (void **)&cfg->bl, wl ? &cfg->cap_wl : &cfg->cap_bl,
+			  wl ? cfg->n_wl : cfg->n_bl, sizeof(e));
+		if (rc) {
+			seterr(err, errlen, "too many %s entries", k);
+			return rc;
+		}
+		if (wl)
+			cfg->wl[cfg->n_wl++] = e;
+		else
+			cfg->bl[cfg->n_bl++] = e;
+	} else {
+		seterr(err, errlen, "unknown key '%s'", k);
+		return -EINVAL;
+	}
+	return 0;
+#undef NEED
+}
+
+int edge_config_parse(struct edge_config *cfg, const char *text, const char *name,
+		      char *err, size_t errlen)
+{
+	const char *p = text;
+	unsigned lineno = 0;
+
+	while (*p) {
+		char line[MAX_LINE], msg[256], *tok[MAX_TOKENS + 1], *save = NULL, *t;
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		int ntok = 0;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			seterr(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
+			       MAX_LINE - 1);
+			return -EINVAL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (nl ? 1 : 0);
+
+		if ((t = strchr(line, '#')))
+			*t = '\0';
+		for (t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
+			if (ntok == MAX_TOKENS) {
+				seterr(err, errlen, "%s:%u: too many words", name, lineno);
+				return -EINVAL;
+			}
+			tok[ntok++] = t;
+		}
+		if (ntok == 0)
+			continue;
+		msg[0] = '\0';
+		if (parse_line(cfg, tok, ntok, msg, sizeof(msg))) {
+			seterr(err, errlen, "%s:%u: %s", name, lineno, msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long size;
+	int rc;
+
+	if (!f) {
+		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+		seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
+		return -EIO;
+	}
+	if ((unsigned long)size > MAX_FILE) {
+		seterr(err, errlen, "%s: larger than %u MiB", path, MAX_FILE >> 20);
+		fclose(f);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		seterr(err, errlen, "%s: short read", path);
+		free(buf);
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[size] = '\0';
+	if (strlen(buf) != (size_t)size) {
+		seterr(err, errlen, "%s: contains a NUL byte; not a text file", path);
+		free(buf);
+		return -EINVAL;
+	}
+	rc = edge_config_parse(cfg, buf, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->id[0]) {
+		seterr(err, errlen, "no edge id: set 'id NAME' in the config or pass --id NAME");
+		return -EINVAL;
+	}
+	if (cfg->n_ifaces == 0) {
+		seterr(err, errlen,
+		       "no interface: set 'iface NAME' in the config or pass --iface NAME");
+		return -EINVAL;
+	}
+	if (!cfg->addr) {
+		seterr(err, errlen,
+		       "no POP address: set 'addr A.B.C.D' in the config or pass --addr A.B.C.D");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* loader.h - loading, pinning, attaching and detaching the edge XDP program. */
+#ifndef EDGE_LOADER_H
+#define EDGE_LOADER_H
+
+#include <limits.h>
+#include <net/if.h>
+
+#include "config.h"
+
+#define EDGE_PIN_ROOT "/sys/fs/bpf/bifrost"
+
+struct edge_bpf;
+
+struct edge_iface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	struct edge_bpf *skel;
+	const char *mode; /* "native" or "generic" */
+};
+
+/* File descriptors of the POP's maps, shared by every interface. */
+struct edge_map_fds {
+	int config, stats, conns, conn_rev, served, machines, binds;
+	int whitelist, blacklist, blocklist, punches, events;
+};
+
+struct edge_dp {
+	struct edge_iface ifs[EDGE_MAX_IFACES];
+	int n_ifs;
+	char pin_dir[PATH_MAX];
+	struct edge_map_fds fd;
+	int owns_fds; /* fds were opened from pins (not owned by a skeleton) */
+};
+
+/* Pin directory of a POP whose first interface is `ifname`. */
+void edge_pin_dir(const char *ifname, char *buf, size_t len);
+
+/* Loads the program for every interface of cfg, re-using the maps pinned by
+ * an earlier run, and attaches it, atomically replacing an earlier Bifrost
+ * program. 0 or -errno with the reason logged. */
+int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg);
+
+/* Releases user-space handles; the program stays attached. */
+void edge_dp_close(struct edge_dp *dp);
+
+/* Opens the maps pinned for `ifname` without loading anything (for
+ * --stats and --dump). */
+int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname);
+
+/* Detaches Bifrost from every interface of cfg and removes the pins. */
+int edge_dp_detach(const struct edge_config *cfg);
+
+/* Checks privileges and bpffs before anything is loaded. */
+int edge_preflight(const struct edge_config *cfg);
+
+#endif

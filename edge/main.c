@@ -1,0 +1,580 @@
+/* main.c - bifrost-edge: flags, start-up order, the libevent loop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bifrost.h"
+#include "config.h"
+#include "events.h"
+#include "loader.h"
+#include "log.h"
+#include "maps.h"
+
+#ifndef BIFROST_VERSION
+#define BIFROST_VERSION "dev"
+#endif
+
+#define EXIT_USAGE 2
+
+static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
+
+struct edge {
+	struct edge_config cfg;
+	const char *config_path;
+	struct edge_dp dp;
+	struct edge_maps maps;
+	struct edge_events events;
+	struct event_base *base;
+};
+
+/* Flags given on the command line, re-applied after every config reload. */
+struct flag_overrides {
+	const char *id, *addr, *redis, *xdp_mode;
+	const char *ifaces[EDGE_MAX_IFACES];
+	int n_ifaces;
+	int dry_run;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bifrost-edge [OPTIONS]\n"
+		"Runs the Bifrost edge of this POP: attaches the XDP program to the interfaces,\n"
+		"applies connections and lists, and keeps timed entries swept. Stopping the\n"
+		"daemon leaves the data plane running; --detach removes it.\n"
+		"\n"
+		"  -c, --config FILE      config file (see docs/OPERATIONS.md)\n"
+		"      --id ID            edge id (overrides the config's 'id')\n"
+		"  -i, --iface IFNAME     interface to guard; repeat for more (replaces 'iface')\n"
+		"      --addr A.B.C.D     this POP's own address (overrides 'addr')\n"
+		"      --redis HOST:PORT  Redis endpoint of the fleet (overrides 'redis')\n"
+		"      --xdp-mode MODE    auto (native, else generic), native or generic\n"
+		"      --dry-run          count drops as would_drop and pass them\n"
+		"      --check            validate the configuration and exit\n"
+		"      --detach           remove the program and pinned maps, then exit\n"
+		"      --stats            print the verdict counters of the running edge\n"
+		"      --dump MAP         print a map: conns, whitelist, blacklist, blocklist,\n"
+		"                         punches\n"
+		"      --json             JSON output for --stats, --dump, --check\n"
+		"  -v, --verbose          debug logging\n"
+		"  -V, --version          print the version\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Exit status: 0 success, 1 runtime failure, 2 bad flag or configuration.\n");
+}
+
+static int apply_overrides(struct edge_config *cfg, const struct flag_overrides *o, char *err,
+			   size_t errlen)
+{
+	char line[160];
+
+	/* Flags go through the config parser: one set of rules, one set of errors. */
+	const struct {
+		const char *key, *val;
+	} kv[] = { { "id", o->id }, { "addr", o->addr }, { "redis", o->redis },
+		   { "xdp_mode", o->xdp_mode } };
+
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		if (!kv[i].val)
+			continue;
+		snprintf(line, sizeof(line), "%s %s", kv[i].key, kv[i].val);
+		if (edge_config_parse(cfg, line, "command line", err, errlen))
+			return -EINVAL;
+	}
+	if (o->n_ifaces) {
+		cfg->n_ifaces = 0;
+		for (int i = 0; i < o->n_ifaces; i++) {
+			snprintf(line, sizeof(line), "iface %s", o->ifaces[i]);
+			if (edge_config_parse(cfg, line, "command line", err, errlen))
+				return -EINVAL;
+		}
+	}
+	if (o->dry_run)
+		cfg->dry_run = true;
+	return 0;
+}
+
+static int load_config(struct edge_config *cfg, const char *path,
+		       const struct flag_overrides *o)
+{
+	char err[512];
+
+	edge_config_init(cfg);
+	if (path && edge_config_load(cfg, path, err, sizeof(err))) {
+		pr_err("%s", err);
+		return -EINVAL;
+	}
+	if (apply_overrides(cfg, o, err, sizeof(err)) || edge_config_validate(cfg, err, sizeof(err))) {
+		pr_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int apply_config(struct edge *e)
+{
+	int rc;
+
+	rc = edge_maps_write_config(&e->maps, &e->cfg);
+	if (!rc)
+		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns);
+	if (!rc)
+		rc = edge_maps_list_reconcile(&e->maps, EDGE_WL, e->cfg.wl, e->cfg.n_wl,
+					      BF_SRC_CONFIG);
+	if (!rc)
+		rc = edge_maps_list_reconcile(&e->maps, EDGE_BL, e->cfg.bl, e->cfg.n_bl,
+					      BF_SRC_CONFIG);
+	if (!rc)
+		pr_info("configuration applied: %zu connections, %zu whitelist and %zu blacklist "
+			"entries, dry_run %s",
+			e->cfg.n_conns, e->cfg.n_wl, e->cfg.n_bl, e->cfg.dry_run ? "on" : "off");
+	return rc;
+}
+
+/* ---- event loop callbacks ---- */
+
+static void on_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+
+	(void)fd;
+	(void)what;
+	edge_events_poll(&e->events);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_sweep_stats st;
+
+	(void)fd;
+	(void)what;
+	edge_maps_sweep(&e->maps, edge_mono_ns(), &st);
+	if (st.whitelist || st.blacklist || st.blocklist || st.punches)
+		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu",
+			(unsigned long long)st.whitelist, (unsigned long long)st.blacklist,
+			(unsigned long long)st.blocklist, (unsigned long long)st.punches);
+}
+
+static struct flag_overrides g_overrides;
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_config next;
+
+	(void)sig;
+	(void)what;
+	pr_info("SIGHUP: reloading %s", e->config_path ? e->config_path : "(flags only)");
+	if (load_config(&next, e->config_path, &g_overrides)) {
+		pr_err("reload refused; the running configuration stays in force");
+		edge_config_free(&next);
+		return;
+	}
+	if (next.n_ifaces != e->cfg.n_ifaces ||
+	    memcmp(next.ifaces, e->cfg.ifaces, sizeof(next.ifaces)))
+		pr_warn("interface changes need a restart; keeping %s", e->cfg.ifaces[0]);
+	memcpy(next.ifaces, e->cfg.ifaces, sizeof(next.ifaces));
+	next.n_ifaces = e->cfg.n_ifaces;
+	edge_config_free(&e->cfg);
+	e->cfg = next;
+	apply_config(e);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct edge *e = arg;
+
+	(void)what;
+	pr_info("signal %d: exiting; the XDP program stays attached and keeps forwarding "
+		"(bifrost-edge --detach removes it)",
+		(int)sig);
+	event_base_loopbreak(e->base);
+}
+
+static int run(struct edge *e)
+{
+	struct event *ev_rb, *ev_sweep, *ev_hup, *ev_int, *ev_term;
+	struct timeval sweep = { .tv_sec = (long)(e->cfg.sweep_interval_ms / 1000),
+				 .tv_usec = (long)(e->cfg.sweep_interval_ms % 1000) * 1000 };
+	int rc;
+
+	rc = edge_dp_load(&e->dp, &e->cfg);
+	if (rc)
+		return rc;
+	rc = edge_maps_init(&e->maps, &e->dp.fd);
+	if (rc) {
+		pr_err("reading the pinned maps failed: %s", strerror(-rc));
+		goto out_dp;
+	}
+	rc = apply_config(e);
+	if (rc)
+		goto out_dp;
+	rc = edge_events_open(&e->events, e->dp.fd.events);
+	if (rc)
+		goto out_dp;
+
+	e->base = event_base_new();
+	if (!e->base) {
+		rc = -ENOMEM;
+		goto out_events;
+	}
+	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
+	ev_sweep = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
+	ev_hup = evsignal_new(e->base, SIGHUP, on_hup, e);
+	ev_int = evsignal_new(e->base, SIGINT, on_stop, e);
+	ev_term = evsignal_new(e->base, SIGTERM, on_stop, e);
+	event_add(ev_rb, NULL);
+	event_add(ev_sweep, &sweep);
+	event_add(ev_hup, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_term, NULL);
+	/* Events that arrived before the loop started. */
+	edge_events_poll(&e->events);
+	pr_info("edge %s running on %d interface(s), POP address %s, version %s", e->cfg.id,
+		e->dp.n_ifs, inet_ntoa((struct in_addr){ .s_addr = e->cfg.addr }),
+		BIFROST_VERSION);
+
+	event_base_dispatch(e->base);
+
+	event_free(ev_rb);
+	event_free(ev_sweep);
+	event_free(ev_hup);
+	event_free(ev_int);
+	event_free(ev_term);
+	event_base_free(e->base);
+out_events:
+	edge_events_close(&e->events);
+out_dp:
+	edge_dp_close(&e->dp);
+	return rc;
+}
+
+/* ---- read-only modes ---- */
+
+static int do_stats(const char *ifname, int json)
+{
+	struct bf_counter c[BF_R_MAX];
+	struct edge_dp dp;
+	int rc = edge_dp_open_pinned(&dp, ifname);
+
+	if (rc)
+		return rc;
+	rc = edge_maps_read_stats(&dp.fd, c);
+	edge_dp_close(&dp);
+	if (rc)
+		return rc;
+	if (json) {
+		printf("{");
+		for (int r = 0; r < BF_R_MAX; r++)
+			printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", r ? "," : "",
+			       reason_names[r], (unsigned long long)c[r].packets,
+			       (unsigned long long)c[r].bytes);
+		printf("}\n");
+		return 0;
+	}
+	printf("%-16s %14s %16s\n", "REASON", "PACKETS", "BYTES");
+	for (int r = 0; r < BF_R_MAX; r++)
+		printf("%-16s %14llu %16llu\n", reason_names[r], (unsigned long long)c[r].packets,
+		       (unsigned long long)c[r].bytes);
+	return 0;
+}
+
+static double secs_left(uint64_t expires_ns, uint64_t now)
+{
+	if (!expires_ns)
+		return -1;
+	return expires_ns > now ? (double)(expires_ns - now) / 1e9 : 0;
+}
+
+static int dump_list(int fd, int json)
+{
+	struct bf_cidr_key *k;
+	struct bf_list_val *v;
+	uint64_t now = edge_mono_ns();
+	size_t n;
+	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	if (!json)
+		printf("%-20s %10s %s\n", "CIDR", "EXPIRES_S", "SOURCES");
+	for (size_t i = 0; i < n; i++) {
+		struct bf_cidr c = { .addr = k[i].addr, .plen = (uint8_t)k[i].plen };
+		char s[BF_CIDR_STRLEN];
+		double left = secs_left(v[i].expires_ns, now);
+
+		if (json)
+			printf("{\"cidr\":\"%s\",\"expires_in_s\":%.3f,\"src\":%u}\n",
+			       bf_cidr_str(&c, s), left, v[i].src);
+		else
+			printf("%-20s %10.1f %s%s%s\n", bf_cidr_str(&c, s), left,
+			       v[i].src & BF_SRC_CONFIG ? "config " : "",
+			       v[i].src & BF_SRC_FLEET ? "fleet " : "",
+			       v[i].src & BF_SRC_LOCAL ? "local" : "");
+	}
+	free(k);
+	free(v);
+	return 0;
+}
+
+static int dump_blocklist(int fd, int json)
+{
+	uint32_t *k;
+	struct bf_list_val *v;
+	uint64_t now = edge_mono_ns();
+	size_t n;
+	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char a[BF_ADDR_STRLEN];
+
+		if (json)
+			printf("{\"addr\":\"%s\",\"expires_in_s\":%.3f}\n", bf_ipv4_str(k[i], a),
+			       secs_left(v[i].expires_ns, now));
+		else
+			printf("%-16s %10.1f\n", bf_ipv4_str(k[i], a), secs_left(v[i].expires_ns, now));
+	}
+	free(k);
+	free(v);
+	return 0;
+}
+
+static int dump_punches(int fd, int json)
+{
+	struct bf_punch_key *k;
+	struct bf_punch_val *v;
+	uint64_t now = edge_mono_ns();
+	size_t n;
+	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char s[96];
+
+		if (v[i].expires_ns <= now)
+			continue; /* expired, waiting for the sweeper */
+		edge_punch_str(&k[i], v[i].machine_ip, s, sizeof(s));
+		if (json)
+			printf("{\"punch\":\"%s\",\"expires_in_s\":%.3f}\n", s,
+			       secs_left(v[i].expires_ns, now));
+		else
+			printf("%-64s %8.1f\n", s, secs_left(v[i].expires_ns, now));
+	}
+	free(k);
+	free(v);
+	return 0;
+}
+
+static int dump_conns(int fd, int json)
+{
+	struct bf_conn_key *k;
+	struct bf_conn_val *v;
+	size_t n;
+	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN];
+		unsigned mp = ntohs(v[i].machine_port) ? ntohs(v[i].machine_port) : ntohs(k[i].bind_port);
+
+		if (json)
+			printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s:%u\"}\n",
+			       bf_proto_name(k[i].proto), bf_ipv4_str(k[i].bind_ip, b),
+			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp);
+		else
+			printf("%-5s %s:%u -> %s:%u\n", bf_proto_name(k[i].proto),
+			       bf_ipv4_str(k[i].bind_ip, b), ntohs(k[i].bind_port),
+			       bf_ipv4_str(v[i].machine_ip, m), mp);
+	}
+	free(k);
+	free(v);
+	return 0;
+}
+
+static int do_dump(const char *ifname, const char *what, int json)
+{
+	struct edge_dp dp;
+	int rc;
+
+	if (strcmp(what, "conns") && strcmp(what, "whitelist") && strcmp(what, "blacklist") &&
+	    strcmp(what, "blocklist") && strcmp(what, "punches")) {
+		pr_err("--dump: unknown map '%s' (conns, whitelist, blacklist, blocklist, punches)",
+		       what);
+		return -EINVAL;
+	}
+	rc = edge_dp_open_pinned(&dp, ifname);
+	if (rc)
+		return rc;
+	if (!strcmp(what, "conns"))
+		rc = dump_conns(dp.fd.conns, json);
+	else if (!strcmp(what, "whitelist"))
+		rc = dump_list(dp.fd.whitelist, json);
+	else if (!strcmp(what, "blacklist"))
+		rc = dump_list(dp.fd.blacklist, json);
+	else if (!strcmp(what, "blocklist"))
+		rc = dump_blocklist(dp.fd.blocklist, json);
+	else
+		rc = dump_punches(dp.fd.punches, json);
+	edge_dp_close(&dp);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_ID = 256, O_ADDR, O_REDIS, O_XDP_MODE, O_DRY_RUN, O_CHECK, O_DETACH, O_STATS,
+	       O_DUMP, O_JSON };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, O_ID },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "addr", required_argument, NULL, O_ADDR },
+		{ "redis", required_argument, NULL, O_REDIS },
+		{ "xdp-mode", required_argument, NULL, O_XDP_MODE },
+		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "detach", no_argument, NULL, O_DETACH },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "dump", required_argument, NULL, O_DUMP },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct flag_overrides *o = &g_overrides;
+	int check = 0, detach = 0, stats = 0, json = 0, verbose = 0, opt, rc;
+	const char *dump = NULL;
+	struct edge e = { 0 };
+
+	bf_log_init("bifrost-edge", BF_LOG_INFO);
+	while ((opt = getopt_long(argc, argv, "c:i:vVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			e.config_path = optarg;
+			break;
+		case O_ID:
+			o->id = optarg;
+			break;
+		case 'i':
+			if (o->n_ifaces == EDGE_MAX_IFACES) {
+				fprintf(stderr, "bifrost-edge: at most %d --iface\n", EDGE_MAX_IFACES);
+				return EXIT_USAGE;
+			}
+			o->ifaces[o->n_ifaces++] = optarg;
+			break;
+		case O_ADDR:
+			o->addr = optarg;
+			break;
+		case O_REDIS:
+			o->redis = optarg;
+			break;
+		case O_XDP_MODE:
+			o->xdp_mode = optarg;
+			break;
+		case O_DRY_RUN:
+			o->dry_run = 1;
+			break;
+		case O_CHECK:
+			check = 1;
+			break;
+		case O_DETACH:
+			detach = 1;
+			break;
+		case O_STATS:
+			stats = 1;
+			break;
+		case O_DUMP:
+			dump = optarg;
+			break;
+		case O_JSON:
+			json = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("bifrost-edge %s\n", BIFROST_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bifrost-edge: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (check + detach + stats + (dump != NULL) > 1) {
+		fprintf(stderr, "bifrost-edge: --check, --detach, --stats and --dump exclude each "
+				"other\n");
+		return EXIT_USAGE;
+	}
+	bf_log_init("bifrost-edge", verbose ? BF_LOG_DEBUG : BF_LOG_INFO);
+
+	if (stats || dump) {
+		/* Only the interface is needed: from --iface or the config file. */
+		struct edge_config cfg;
+		char err[512];
+		const char *ifname = o->n_ifaces ? o->ifaces[0] : NULL;
+
+		edge_config_init(&cfg);
+		if (!ifname && e.config_path) {
+			if (edge_config_load(&cfg, e.config_path, err, sizeof(err))) {
+				pr_err("%s", err);
+				return EXIT_USAGE;
+			}
+			ifname = cfg.n_ifaces ? cfg.ifaces[0] : NULL;
+		}
+		if (!ifname) {
+			pr_err("which edge? pass --iface IFNAME (its first interface) or --config FILE");
+			return EXIT_USAGE;
+		}
+		rc = stats ? do_stats(ifname, json) : do_dump(ifname, dump, json);
+		edge_config_free(&cfg);
+		return rc == -EINVAL ? EXIT_USAGE : rc ? 1 : 0;
+	}
+
+	if (load_config(&e.cfg, e.config_path, o))
+		return EXIT_USAGE;
+	bf_log_init(e.cfg.id, verbose ? BF_LOG_DEBUG : BF_LOG_INFO);
+
+	if (check) {
+		if (json)
+			printf("{\"id\":\"%s\",\"ifaces\":%d,\"conns\":%zu,\"whitelist\":%zu,"
+			       "\"blacklist\":%zu}\n",
+			       e.cfg.id, e.cfg.n_ifaces, e.cfg.n_conns, e.cfg.n_wl, e.cfg.n_bl);
+		else
+			printf("configuration OK: edge %s, %d interface(s), %zu connections, %zu "
+			       "whitelist and %zu blacklist entries\n",
+			       e.cfg.id, e.cfg.n_ifaces, e.cfg.n_conns, e.cfg.n_wl, e.cfg.n_bl);
+		edge_config_free(&e.cfg);
+		return 0;
+	}
+	if (detach) {
+		rc = edge_preflight(NULL);
+		if (!rc)
+			rc = edge_dp_detach(&e.cfg);
+		edge_config_free(&e.cfg);
+		return rc ? 1 : 0;
+	}
+
+	rc = edge_preflight(&e.cfg);
+	if (!rc)
+		rc = run(&e);
+	edge_config_free(&e.cfg);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,161 @@
+/* test_config.c - the bifrost-edge config parser: good files and every kind
+ * of bad line, with the file and line named in the error. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../edge/config.h"
+
+static void test_config__full_file(void **state)
+{
+	const char *text = "# a POP\n"
+			   "id pop-1\n"
+			   "iface eth0\n"
+			   "iface bk0   # backend\n"
+			   "addr 192.0.2.11\n"
+			   "redis 198.18.4.2:6379\n"
+			   "xdp_mode native\n"
+			   "dry_run yes\n"
+			   "punch_ttl 90s\n"
+			   "outer_ttl 32\n"
+			   "\n"
+			   "conn udp 203.0.113.10:27015 -> 198.18.3.2\n"
+			   "conn tcp 203.0.113.10:27015 198.18.3.2:27016\n"
+			   "conn icmp 203.0.113.10 198.18.3.2\n"
+			   "whitelist 198.51.100.0/28\n"
+			   "blacklist 198.19.1.0/24 ttl 30s\n";
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_int_equal(edge_config_parse(&c, text, "edge.conf", err, sizeof(err)), 0);
+	assert_string_equal(c.id, "pop-1");
+	assert_int_equal(c.n_ifaces, 2);
+	assert_string_equal(c.ifaces[1], "bk0");
+	assert_int_equal(c.xdp_mode, EDGE_XDP_NATIVE);
+	assert_true(c.dry_run);
+	assert_int_equal(c.punch_ttl_ms, 90000);
+	assert_int_equal(c.outer_ttl, 32);
+	assert_int_equal(c.n_conns, 3);
+	assert_int_equal(c.conns[0].proto, IPPROTO_UDP);
+	assert_int_equal(c.conns[0].bind_port, 27015);
+	assert_int_equal(c.conns[0].machine_port, 0);
+	assert_int_equal(c.conns[1].machine_port, 27016);
+	assert_int_equal(c.conns[2].proto, IPPROTO_ICMP);
+	assert_int_equal(c.n_wl, 1);
+	assert_int_equal(c.n_bl, 1);
+	assert_int_equal(c.bl[0].ttl_ms, 30000);
+	assert_int_equal(c.bl[0].cidr.plen, 24);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
+	edge_config_free(&c);
+}
+
+static void test_config__errors_name_file_and_line(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{ "id ok\nbogus 1\n", "edge.conf:2: unknown key 'bogus'" },
+		{ "addr 1.2.3\n", "edge.conf:1: bad address '1.2.3'" },
+		{ "id\n", "edge.conf:1: 'id' takes 1 value" },
+		{ "id a/b\n", "edge.conf:1: bad id 'a/b'" },
+		{ "\n\nconn udp 203.0.113.10 198.18.3.2\n", "edge.conf:3: bad bind endpoint" },
+		{ "conn sctp 203.0.113.10:1 198.18.3.2\n", "edge.conf:1: unknown protocol 'sctp'" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2:99999\n", "edge.conf:1: bad machine endpoint" },
+		{ "conn udp 203.0.113.10:1 1.1.1.1\nconn udp 203.0.113.10:1 2.2.2.2\n",
+		  "edge.conf:2: connection udp 203.0.113.10:1 defined twice" },
+		{ "blacklist 198.51.100.1/24\n", "edge.conf:1: bad CIDR '198.51.100.1/24'" },
+		{ "whitelist 198.51.100.0/24 ttl\n", "edge.conf:1: 'whitelist' takes CIDR" },
+		{ "blacklist 198.51.100.0/24 ttl soon\n", "edge.conf:1: bad ttl" },
+		{ "blacklist 198.51.100.0/24 ttl 0\n", "edge.conf:1: bad ttl" },
+		{ "xdp_mode fast\n", "edge.conf:1: bad xdp_mode 'fast'" },
+		{ "dry_run maybe\n", "edge.conf:1: bad dry_run 'maybe'" },
+		{ "outer_ttl 0\n", "edge.conf:1: bad outer_ttl '0'" },
+		{ "punch_ttl 2d\n", "edge.conf:1: bad punch_ttl '2d'" },
+		{ "iface eth0\niface eth0\n", "edge.conf:2: interface 'eth0' listed twice" },
+		{ "iface abcdefghijklmnopq\n", "edge.conf:1: bad interface name" },
+		{ "redis localhost:6379\n", "edge.conf:1: bad redis endpoint" },
+		{ "a b c d e f g h i\n", "edge.conf:1: too many words" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct edge_config c;
+		char err[256] = "";
+
+		edge_config_init(&c);
+		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", rows[i].text);
+		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
+			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
+		edge_config_free(&c);
+	}
+}
+
+static void test_config__long_line_refused(void **state)
+{
+	struct edge_config c;
+	char err[256], text[2048];
+
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	edge_config_init(&c);
+	assert_int_equal(edge_config_parse(&c, text, "f", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "f:1: line longer than"));
+	edge_config_free(&c);
+}
+
+static void test_config__validate_names_missing(void **state)
+{
+	struct edge_config c;
+	char err[256];
+
+	edge_config_init(&c);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--id"));
+	assert_int_equal(edge_config_parse(&c, "id x\n", "f", err, sizeof(err)), 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--iface"));
+	assert_int_equal(edge_config_parse(&c, "iface lo\n", "f", err, sizeof(err)), 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--addr"));
+	edge_config_free(&c);
+}
+
+static void test_config__load_file(void **state)
+{
+	char path[] = "/tmp/bf-test-config-XXXXXX", err[256];
+	struct edge_config c;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "id p\nfoo\n", 9), 9);
+	close(fd);
+	edge_config_init(&c);
+	assert_int_equal(edge_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":2: unknown key 'foo'"));
+	assert_non_null(strstr(err, path));
+	unlink(path);
+	assert_true(edge_config_load(&c, "/nonexistent/bifrost.conf", err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "cannot open"));
+	edge_config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config__full_file),
+		cmocka_unit_test(test_config__errors_name_file_and_line),
+		cmocka_unit_test(test_config__long_line_refused),
+		cmocka_unit_test(test_config__validate_names_missing),
+		cmocka_unit_test(test_config__load_file),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
