@@ -20,7 +20,7 @@ endif
 # Debian packages the build, the tests, the lab and the benchmarks need.
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev redis-server \
-	redis-tools iproute2 ethtool nftables jq procps
+	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -31,7 +31,7 @@ BPF_CFLAGS := -target bpf -g -O2 -Wall -Ibpf -I$(ARCH_INC)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
-SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h
+SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
 LIB_SRCS := sync/addr.c sync/log.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
@@ -40,7 +40,7 @@ LIB      := $(BUILD)/libbifrost.a
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
-BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe
+BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_edge_bpf
 

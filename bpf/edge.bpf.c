@@ -15,17 +15,19 @@
 
 #define BF_NS_PER_SEC 1000000000ULL
 
-static __always_inline int source_whitelisted(const struct bf_config *cfg, __be32 a, __u64 now)
+static __always_inline int source_whitelisted(const struct bf_config *cfg, __be32 a,
+					      struct clock *clk)
 {
-	return cidr_match(&bf_whitelist, cfg->wl_plen_mask, a, now);
+	return cidr_match(&bf_whitelist, cfg->wl_plen_mask, a, clk);
 }
 
 /* Records (or refreshes) the punch for a flow the game machine opens from a
  * port that is no connection, and reports it to user space at most once per
  * punch_report_ns. The expiry is written at most once a second per punch. */
 static __always_inline void punch_learn(const struct bf_config *cfg, __be32 machine,
-					const struct pkt *in, __u64 now)
+					const struct pkt *in, struct clock *clk)
 {
+	__u64 now = clock_now(clk);
 	struct bf_punch_key key = {
 		.bind_ip = in->saddr,
 		.remote_ip = in->daddr,
@@ -66,7 +68,7 @@ static __always_inline void punch_learn(const struct bf_config *cfg, __be32 mach
 
 /* Stage 2: IPIP from a known game machine. */
 static __always_inline int return_path(struct xdp_md *ctx, const struct bf_config *cfg,
-				       const struct pkt *outer, __u64 now, __u32 *reason)
+				       const struct pkt *outer, struct clock *clk, __u32 *reason)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bf_served_key sk;
@@ -117,8 +119,8 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 					tcp->source = rev->bind_port;
 				}
 			}
-		} else if (!source_whitelisted(cfg, in.daddr, now)) {
-			punch_learn(cfg, outer->saddr, &in, now);
+		} else if (!source_whitelisted(cfg, in.daddr, clk)) {
+			punch_learn(cfg, outer->saddr, &in, clk);
 		}
 	}
 	*reason = BF_R_RETURN_PATH;
@@ -165,7 +167,7 @@ static __always_inline int lookup_conn(const struct pkt *p, struct bf_conn_val *
 	return *out != NULL;
 }
 
-static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, __u64 now)
+static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, struct clock *clk)
 {
 	struct bf_punch_key pk = {
 		.bind_ip = p->daddr,
@@ -179,7 +181,7 @@ static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, __
 	if (p->proto != IPPROTO_UDP && p->proto != IPPROTO_TCP)
 		return NULL;
 	v = bpf_map_lookup_elem(&bf_punches, &pk);
-	if (v && v->expires_ns > now)
+	if (v && v->expires_ns > clock_now(clk))
 		return v;
 	return NULL;
 }
@@ -191,8 +193,8 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bf_conn_val *conn;
 	struct bf_punch_val *punch;
+	struct clock clk = {};
 	struct pkt p = {};
-	__u64 now;
 	int rc;
 
 	/* 1. Parse. */
@@ -209,36 +211,44 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 		*reason = BF_R_MALFORMED;
 		return XDP_DROP;
 	}
-	now = bpf_ktime_get_ns();
 
 	/* 2. Return path from a known game machine. */
 	if (p.proto == IPPROTO_IPIP && bpf_map_lookup_elem(&bf_machines, &p.saddr))
-		return return_path(ctx, cfg, &p, now, reason);
+		return return_path(ctx, cfg, &p, &clk, reason);
+
+	/* Only this POP's address and the bind addresses of connections are
+	 * served. Anything else would end in stage 9 whoever sent it, so it
+	 * ends here, before a list is consulted: a flood at addresses we do not
+	 * serve costs one look-up. (A whitelisted source gets no transit.) */
+	if (p.daddr != cfg->edge_addr && !bpf_map_lookup_elem(&bf_binds, &p.daddr)) {
+		*reason = BF_R_DEFAULT_DROP;
+		return XDP_DROP;
+	}
 
 	/* 3. Whitelist: skips every filter; delivered to the service. */
-	if (source_whitelisted(cfg, p.saddr, now)) {
+	if (source_whitelisted(cfg, p.saddr, &clk)) {
 		__be32 *machine;
 
 		*reason = BF_R_WHITELIST;
 		if (lookup_conn(&p, &conn))
 			return forward_conn(ctx, cfg, &p, conn, reason);
-		punch = lookup_punch(&p, now);
+		punch = lookup_punch(&p, &clk);
 		if (punch)
 			return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip,
 					  cfg->outer_ttl, reason);
 		machine = bpf_map_lookup_elem(&bf_binds, &p.daddr);
-		if (machine)
+		if (machine && *machine)
 			return encap_ipip(ctx, &p, cfg->edge_addr, *machine, cfg->outer_ttl,
 					  reason);
 		return XDP_PASS;
 	}
 
 	/* 4. Blocklist (per source) and blacklist (CIDR). */
-	if (list_live(bpf_map_lookup_elem(&bf_blocklist, &p.saddr), now)) {
+	if (list_live(bpf_map_lookup_elem(&bf_blocklist, &p.saddr), &clk)) {
 		*reason = BF_R_BLOCKLIST;
 		return XDP_DROP;
 	}
-	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p.saddr, now)) {
+	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p.saddr, &clk)) {
 		*reason = BF_R_BLACKLIST;
 		return XDP_DROP;
 	}
@@ -255,7 +265,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	}
 
 	/* 7. Port punches. */
-	punch = lookup_punch(&p, now);
+	punch = lookup_punch(&p, &clk);
 	if (punch) {
 		*reason = BF_R_PUNCH_HIT;
 		return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip, cfg->outer_ttl,

@@ -220,21 +220,6 @@ static void merge_same_machine(void *acc, const void *next)
 		*(__be32 *)acc = 0;
 }
 
-/* Drops the entries whose 4-byte value is 0. */
-static void set_filter_zero(struct sync_set *s)
-{
-	size_t w = 0;
-
-	for (size_t i = 0; i < s->n; i++) {
-		if (!*(__u32 *)(s->vals + i * s->vsz))
-			continue;
-		memmove(s->keys + w * s->ksz, s->keys + i * s->ksz, s->ksz);
-		memmove(s->vals + w * s->vsz, s->vals + i * s->vsz, s->vsz);
-		w++;
-	}
-	s->n = w;
-}
-
 /* phase 0: add/update what is wanted; phase 1: delete what is not. */
 static int map_sync(int fd, const struct sync_set *want, int phase, const char *what)
 {
@@ -320,8 +305,6 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, si
 	set_merge(&s[0], merge_count);
 	set_merge(&s[1], merge_count);
 	set_merge(&s[3], merge_same_machine);
-	/* A bind address served by several machines has no single target. */
-	set_filter_zero(&s[3]);
 	for (int i = 0; i < 5 && !rc; i++)
 		rc = map_sync(fds[i], &s[i], 0, names[i]);
 	for (int i = 4; i >= 0 && !rc; i--)

@@ -396,7 +396,9 @@ static void test_edge_bpf__lists(void **state)
 		{ "whitelisted to a connection", WL_CLIENT, ANY_A, 27015, XDP_TX, BF_R_WHITELIST },
 		{ "whitelisted, unknown port, bind of one machine", WL_CLIENT, ANY_A, 9999, XDP_TX,
 		  BF_R_WHITELIST },
-		{ "whitelisted to nothing", WL_CLIENT, "198.18.200.1", 80, XDP_PASS, BF_R_WHITELIST },
+		{ "whitelisted to the POP's address", WL_CLIENT, EDGE_ADDR, 22, XDP_PASS, BF_R_WHITELIST },
+		{ "whitelisted to an address not served: no transit", WL_CLIENT, "198.18.200.1", 80,
+		  XDP_DROP, BF_R_DEFAULT_DROP },
 		{ "in a blacklisted /29 and the whitelist", "198.51.100.6", ANY_A, 27015, XDP_TX,
 		  BF_R_WHITELIST },
 		{ "blacklist /24, first address", "198.19.1.0", ANY_A, 27015, XDP_DROP,
@@ -411,7 +413,9 @@ static void test_edge_bpf__lists(void **state)
 		{ "expired blacklist entry", "198.19.2.5", ANY_A, 27015, XDP_TX, BF_R_FORWARD },
 		{ "blocklisted source", "198.19.3.3", ANY_A, 27015, XDP_DROP, BF_R_BLOCKLIST },
 		{ "to the POP's address", CLIENT, EDGE_ADDR, 22, XDP_PASS, BF_R_LOCAL },
-		{ "nothing matches", CLIENT, "203.0.113.99", 27015, XDP_DROP, BF_R_DEFAULT_DROP },
+		{ "address not served", CLIENT, "203.0.113.99", 27015, XDP_DROP, BF_R_DEFAULT_DROP },
+		{ "blacklisted source, address not served", "198.19.9.9", "203.0.113.99", 1, XDP_DROP,
+		  BF_R_DEFAULT_DROP },
 		{ "anycast, wrong port", CLIENT, ANY_A, 27016, XDP_DROP, BF_R_DEFAULT_DROP },
 	};
 

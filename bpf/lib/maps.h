@@ -66,8 +66,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_machines SEC(".maps");
 
-/* bind ip -> machine ip, present only when every connection of that bind
- * address goes to one machine: where whitelisted traffic is delivered. */
+/* bind ip -> machine ip: every address a connection binds. The machine is
+ * 0 when connections of that address go to several machines; otherwise it
+ * is where whitelisted traffic to other ports is delivered. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);

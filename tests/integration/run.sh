@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# run.sh - runs every tests/integration/test_*.sh against a fresh lab and
+# always tears the lab down. Needs root.
+set -u
+DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$DIR/../.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "integration tests need root (namespaces, XDP)" >&2; exit 1; }
+trap '"$ROOT/tools/lab/lab" down >/dev/null 2>&1' EXIT
+rc=0
+for t in "$DIR"/test_*.sh; do
+	echo "=== $(basename "$t")"
+	"$ROOT/tools/lab/lab" up || { echo "lab up failed"; rc=1; continue; }
+	bash "$t" || rc=1
+	"$ROOT/tools/lab/lab" down >/dev/null 2>&1
+done
+exit $rc

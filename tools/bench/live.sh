@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# live.sh - live traffic on veth: a live-frames XDP sender in one namespace,
+# the receiver in another running (a) bare XDP_DROP, (b) Bifrost's edge
+# program on its default-drop path, (c) nftables dropping at netdev ingress.
+# Prints one JSON line per receiver with the packets it handled per second.
+# Bounded: COUNT frames per run, ROUNDS runs per receiver.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/build/bin
+COUNT=${COUNT:-20000000}
+ROUNDS=${ROUNDS:-3}
+S=bfb-send
+R=bfb-recv
+
+cleanup() {
+	ip netns del $S 2>/dev/null || true
+	ip netns del $R 2>/dev/null || true
+	rm -rf /sys/fs/bpf/bifrost/bfb-r0
+}
+trap cleanup EXIT
+cleanup
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+ip netns add $S
+ip netns add $R
+ip link add bfb-s0 netns $S type veth peer name bfb-r0 netns $R
+ip -n $S link set bfb-s0 up
+ip -n $R link set bfb-r0 up
+ip -n $R addr add 198.18.0.1/24 dev bfb-r0
+nsenter --net=/run/netns/$R sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.bfb-r0.forwarding=1
+# Sender and receiver share CPU 0: veth runs the receiver's NAPI in the
+# sender's softirq, so the rate is 1 / (sender cost + receiver cost). (A
+# threaded NAPI on the other core measures page-pool lock contention between
+# the cores instead of the programs.)
+pin_napi() { :; }
+
+xdp_rx() { # packets the receiver's XDP program handled (veth's own counters)
+	nsenter --net=/run/netns/$R ethtool -S bfb-r0 | awk -F: '/rx_queue_0_xdp_packets/ {gsub(/ /,"",$2); print $2}'
+}
+
+DST=203.0.113.99
+send() {
+	nsenter --net=/run/netns/$S taskset -c 0 "$BIN/bf-bench" send bfb-s0 "$COUNT" 198.51.100.77 $DST | jq -r .seconds
+}
+
+measure() { # NAME COUNTER-CMD
+	local name=$1 counter=$2 best=0
+	for _ in $(seq "$ROUNDS"); do
+		local a b secs pps
+		a=$($counter)
+		secs=$(send)
+		sleep 0.2
+		b=$($counter)
+		pps=$(awk -v d=$((b - a)) -v s="$secs" 'BEGIN { printf "%.0f", d / s }')
+		echo "  $name: handled $((b - a)) of $COUNT in ${secs}s" >&2
+		[ "$pps" -gt "$best" ] && best=$pps
+	done
+	echo "{\"receiver\":\"$name\",\"pps\":$best}"
+}
+
+# (a) bare XDP_DROP
+ip -n $R link set dev bfb-r0 xdpdrv obj "$ROOT/build/bpf/bench.bpf.o" program bench_drop
+pin_napi
+measure xdp_drop xdp_rx
+ip -n $R link set dev bfb-r0 xdpdrv off
+
+# (b) Bifrost: the frames match nothing, so they take the full default-drop path.
+cat >/tmp/bfb-edge.conf <<CONF
+id bench
+iface bfb-r0
+addr 198.18.0.1
+conn udp 203.0.113.10:27016 198.18.3.2
+blacklist 198.19.1.0/24
+whitelist 198.51.100.128/28
+CONF
+nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf >/tmp/bfb-edge.log 2>&1 &
+edge=$!
+for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
+kill $edge; wait $edge 2>/dev/null || true
+bifrost_rx() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-r0 --stats --json | jq .default_drop.packets; }
+pin_napi
+# junk at an address this POP does not serve
+measure bifrost_drop_unserved_addr bifrost_rx
+# junk at the anycast address, closed port: every list is consulted first
+DST=203.0.113.10
+measure bifrost_drop_closed_port bifrost_rx
+DST=203.0.113.99
+nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf --detach >/dev/null 2>&1
+
+# (c) nftables: the frames enter the stack (GRO on the veth lets XDP_TX'd
+# frames in without a program) and are dropped at netdev ingress.
+nsenter --net=/run/netns/$R ethtool -K bfb-r0 gro on >/dev/null
+nsenter --net=/run/netns/$R nft -f - <<NFT
+table netdev bfb {
+	chain in {
+		type filter hook ingress device "bfb-r0" priority -500;
+		ip daddr 203.0.113.99 counter drop
+	}
+}
+NFT
+nft_rx() { nsenter --net=/run/netns/$R nft -j list table netdev bfb | jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'; }
+pin_napi
+measure nftables_drop nft_rx
