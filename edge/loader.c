@@ -209,12 +209,27 @@ static int attach_one(struct edge_iface *ifc, enum edge_xdp_mode want)
 	return 0;
 }
 
+/* Removes the pins this run created (a first start that failed). */
+static void unpin_fresh(struct edge_dp *dp)
+{
+	for (size_t m = 0; m < N_MAPS; m++) {
+		char path[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_names[m]);
+		unlink(path);
+	}
+	rmdir(dp->pin_dir);
+}
+
 int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 {
-	int rc;
+	char probe[PATH_MAX + 32];
+	int rc, fresh;
 
 	memset(dp, 0, sizeof(*dp));
 	edge_pin_dir(cfg->ifaces[0], dp->pin_dir, sizeof(dp->pin_dir));
+	snprintf(probe, sizeof(probe), "%s/bf_config", dp->pin_dir);
+	fresh = access(probe, F_OK) != 0;
 	rc = mkdir_p(dp->pin_dir);
 	if (rc) {
 		pr_err("cannot create %s: %s", dp->pin_dir, strerror(-rc));
@@ -262,7 +277,16 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 	return 0;
 
 out_close:
-	edge_dp_close(dp);
+	{
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", dp->pin_dir);
+		edge_dp_close(dp);
+		if (fresh) {
+			snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", dir);
+			unpin_fresh(dp);
+		}
+	}
 	return rc;
 }
 
