@@ -32,6 +32,15 @@ static int *fd_slot(struct edge_map_fds *fd, size_t i)
 	return (int *)fd + i;
 }
 
+void edge_map_fds_from_object(struct bpf_object *obj, struct edge_map_fds *fd)
+{
+	for (size_t m = 0; m < N_MAPS; m++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, map_names[m]);
+
+		*fd_slot(fd, m) = map ? bpf_map__fd(map) : -1;
+	}
+}
+
 void edge_pin_dir(const char *ifname, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", EDGE_PIN_ROOT, ifname);
@@ -263,12 +272,7 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 			goto out_close;
 		}
 	}
-	for (size_t m = 0; m < N_MAPS; m++) {
-		struct bpf_map *map =
-			bpf_object__find_map_by_name(dp->ifs[0].skel->obj, map_names[m]);
-
-		*fd_slot(&dp->fd, m) = map ? bpf_map__fd(map) : -1;
-	}
+	edge_map_fds_from_object(dp->ifs[0].skel->obj, &dp->fd);
 	for (int i = 0; i < dp->n_ifs; i++) {
 		rc = attach_one(&dp->ifs[i], cfg->xdp_mode);
 		if (rc)

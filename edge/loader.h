@@ -32,6 +32,11 @@ struct edge_dp {
 	int owns_fds; /* fds were opened from pins (not owned by a skeleton) */
 };
 
+struct bpf_object;
+
+/* Fills fd with the maps of a loaded edge object (-1 for any not found). */
+void edge_map_fds_from_object(struct bpf_object *obj, struct edge_map_fds *fd);
+
 /* Pin directory of a POP whose first interface is `ifname`. */
 void edge_pin_dir(const char *ifname, char *buf, size_t len);
 

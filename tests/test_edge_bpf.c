@@ -149,20 +149,7 @@ static int group_setup(void **state)
 		bpf_map__set_pin_path(m, NULL);
 	if (edge_bpf__load(skel))
 		return -1;
-	fd = (struct edge_map_fds){
-		.config = bpf_map__fd(skel->maps.bf_config),
-		.stats = bpf_map__fd(skel->maps.bf_stats),
-		.conns = bpf_map__fd(skel->maps.bf_conns),
-		.conn_rev = bpf_map__fd(skel->maps.bf_conn_rev),
-		.served = bpf_map__fd(skel->maps.bf_served),
-		.machines = bpf_map__fd(skel->maps.bf_machines),
-		.binds = bpf_map__fd(skel->maps.bf_binds),
-		.whitelist = bpf_map__fd(skel->maps.bf_whitelist),
-		.blacklist = bpf_map__fd(skel->maps.bf_blacklist),
-		.blocklist = bpf_map__fd(skel->maps.bf_blocklist),
-		.punches = bpf_map__fd(skel->maps.bf_punches),
-		.events = bpf_map__fd(skel->maps.bf_events),
-	};
+	edge_map_fds_from_object(skel->obj, &fd);
 	if (edge_maps_init(&maps, &fd))
 		return -1;
 	config_maps(0);

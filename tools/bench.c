@@ -116,15 +116,7 @@ static int do_paths(unsigned repeat, int rounds)
 	if (bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
 			   XDP_FLAGS_DRV_MODE, NULL))
 		return 1;
-	fd = (struct edge_map_fds){
-		.config = bpf_map__fd(e->maps.bf_config), .stats = bpf_map__fd(e->maps.bf_stats),
-		.conns = bpf_map__fd(e->maps.bf_conns), .conn_rev = bpf_map__fd(e->maps.bf_conn_rev),
-		.served = bpf_map__fd(e->maps.bf_served), .machines = bpf_map__fd(e->maps.bf_machines),
-		.binds = bpf_map__fd(e->maps.bf_binds), .whitelist = bpf_map__fd(e->maps.bf_whitelist),
-		.blacklist = bpf_map__fd(e->maps.bf_blacklist),
-		.blocklist = bpf_map__fd(e->maps.bf_blocklist),
-		.punches = bpf_map__fd(e->maps.bf_punches), .events = bpf_map__fd(e->maps.bf_events),
-	};
+	edge_map_fds_from_object(e->obj, &fd);
 	edge_config_init(&cfg);
 	if (edge_config_parse(&cfg, text, "bench", err, sizeof(err)) || edge_maps_init(&maps, &fd) ||
 	    edge_maps_write_config(&maps, &cfg) ||
