@@ -33,7 +33,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -42,7 +42,8 @@ EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench
 
-TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_edge_bpf
+TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
+	$(BUILD)/tests/test_edge_bpf
 
 .PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
@@ -101,6 +102,11 @@ $(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
+$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
+
 $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/config.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -120,6 +126,7 @@ test: deps
 test-unit: all
 	$(BUILD)/tests/test_addr
 	$(BUILD)/tests/test_config
+	$(BUILD)/tests/test_schema
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf

@@ -19,8 +19,8 @@ void edge_punch_str(const struct bf_punch_key *k, uint32_t machine, char *buf, s
 	char b[BF_ADDR_STRLEN], r[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN];
 
 	snprintf(buf, len, "%s %s:%u %s:%u via %s", bf_proto_name(k->proto),
-		 bf_ipv4_str(k->bind_ip, b), ntohs(k->bind_port), bf_ipv4_str(k->remote_ip, r),
-		 ntohs(k->remote_port), bf_ipv4_str(machine, m));
+		 bf_ipv4_str(k->remote_ip, r), ntohs(k->remote_port), bf_ipv4_str(k->bind_ip, b),
+		 ntohs(k->bind_port), bf_ipv4_str(machine, m));
 }
 
 static void neigh_kick(struct edge_events *ev, int ifindex, uint32_t addr)

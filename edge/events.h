@@ -25,7 +25,8 @@ int edge_events_fd(const struct edge_events *ev);
 int edge_events_poll(struct edge_events *ev);
 void edge_events_close(struct edge_events *ev);
 
-/* "udp 203.0.113.10:40000 198.51.100.34:5000 via 198.18.3.2" (DESIGN §3). */
+/* "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2": the flow from
+ * remote to bind address, and the machine behind it (DESIGN §3 member). */
 void edge_punch_str(const struct bf_punch_key *k, uint32_t machine, char *buf, size_t len);
 
 #endif

@@ -76,7 +76,7 @@ hit0=$(counter pop1 punch_hit)
 read -r s r l <<<"$(udp_probe gs --from $ANYCAST:40000 --to $REMOTE_ADDR:$REMOTE_PORT --count 20 --interval-ms 2)"
 eq "the game server's flow to the remote gets all replies" "$r" 20
 ge "the replies entered through the punch" "$(( $(counter pop1 punch_hit) - hit0 ))" 20
-check "pop1 lists the punch" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump punches | grep -q 'udp $ANYCAST:40000 $REMOTE_ADDR:$REMOTE_PORT via $GS_ADDR'"
+check "pop1 lists the punch" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump punches | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40000 via $GS_ADDR'"
 read -r s r l <<<"$(udp_probe remote --from $REMOTE_ADDR:5001 --to $ANYCAST:40000 --count 5 --interval-ms 1 --timeout-ms 200)"
 eq "another remote port is still dropped" "$r" 0
 

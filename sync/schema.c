@@ -1,0 +1,575 @@
+/* schema.c - key names, entry texts, change-log records and msgpack event
+ * frames (DESIGN §3). Pure: no I/O, no Redis. */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+static const char *kind_names[BF_KIND_MAX] = { "wl", "bl", "punch" };
+
+const char *bf_kind_name(enum bf_kind k)
+{
+	return (unsigned)k < BF_KIND_MAX ? kind_names[k] : "?";
+}
+
+int bf_kind_parse(const char *s)
+{
+	for (int k = 0; k < BF_KIND_MAX; k++)
+		if (!strcmp(s, kind_names[k]))
+			return k;
+	return -EINVAL;
+}
+
+bool bf_origin_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BF_ORIGIN_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* ---- keys ---- */
+
+static int fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *buf, size_t len, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, len, f, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= len)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+{
+	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
+		return -EINVAL;
+	return fmt(buf, len, "%s%s:%s", prefix, kind_names[k], origin);
+}
+
+int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+{
+	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
+		return -EINVAL;
+	return fmt(buf, len, "%slog:%s:%s", prefix, kind_names[k], origin);
+}
+
+int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id)
+{
+	if (!bf_origin_valid(id))
+		return -EINVAL;
+	return fmt(buf, len, "%sedge:%s", prefix, id);
+}
+
+int bf_key_edges(char *buf, size_t len, const char *prefix)
+{
+	return fmt(buf, len, "%sedges", prefix);
+}
+
+int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin)
+{
+	if (!bf_origin_valid(origin))
+		return -EINVAL;
+	return fmt(buf, len, "%sevt:%s", prefix, origin);
+}
+
+int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port)
+{
+	char a[BF_ADDR_STRLEN];
+
+	if (bf_parse_proto(bf_proto_name(proto)) < 0)
+		return -EINVAL;
+	return fmt(buf, len, "%sconn:%s:%s:%u", prefix, bf_proto_name(proto), bf_ipv4_str(ip, a),
+		   port);
+}
+
+int bf_key_conf_version(char *buf, size_t len, const char *prefix)
+{
+	return fmt(buf, len, "%sconf:version", prefix);
+}
+
+int bf_key_parse_list(const char *key, const char *prefix, enum bf_kind *k, char *origin,
+		      size_t olen)
+{
+	size_t pl = strlen(prefix);
+	const char *rest, *colon;
+	char kind[8];
+	int kk;
+
+	if (strncmp(key, prefix, pl))
+		return -EINVAL;
+	rest = key + pl;
+	colon = strchr(rest, ':');
+	if (!colon || (size_t)(colon - rest) >= sizeof(kind))
+		return -EINVAL;
+	memcpy(kind, rest, (size_t)(colon - rest));
+	kind[colon - rest] = '\0';
+	kk = bf_kind_parse(kind);
+	if (kk < 0 || !bf_origin_valid(colon + 1) || strlen(colon + 1) >= olen)
+		return -EINVAL;
+	*k = (enum bf_kind)kk;
+	strcpy(origin, colon + 1);
+	return 0;
+}
+
+/* ---- entries ---- */
+
+/* Copies a counted string into a NUL-terminated buffer, refusing embedded NULs. */
+static int cstr(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap || memchr(s, '\0', n))
+		return -EINVAL;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out)
+{
+	char buf[BF_ENTRY_MAX + 1], *tok[6], *save = NULL, *t;
+	int ntok = 0, proto;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = k;
+	if (cstr(buf, sizeof(buf), s, n))
+		return -EINVAL;
+	if (k == BF_KIND_WL || k == BF_KIND_BL)
+		return bf_parse_cidr(buf, false, &out->cidr) ? -EINVAL : 0;
+	if (k != BF_KIND_PUNCH)
+		return -EINVAL;
+	/* Exactly single spaces: the member is a set key, one spelling only. */
+	if (strstr(buf, "  ") || buf[0] == ' ' || (n && buf[n - 1] == ' '))
+		return -EINVAL;
+	for (t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (ntok == 6)
+			return -EINVAL;
+		tok[ntok++] = t;
+	}
+	if (ntok != 5 || strcmp(tok[3], "via"))
+		return -EINVAL;
+	proto = bf_parse_proto(tok[0]);
+	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+		return -EINVAL;
+	out->punch.proto = (uint8_t)proto;
+	if (bf_parse_endpoint(tok[1], false, &out->punch.remote_ip, &out->punch.remote_port) ||
+	    bf_parse_endpoint(tok[2], false, &out->punch.bind_ip, &out->punch.bind_port) ||
+	    bf_parse_ipv4(tok[4], &out->punch.machine_ip))
+		return -EINVAL;
+	return 0;
+}
+
+int bf_entry_format(const struct bf_entry *e, char *buf, size_t len)
+{
+	char r[BF_ADDR_STRLEN], b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN], c[BF_CIDR_STRLEN];
+
+	if (e->kind == BF_KIND_WL || e->kind == BF_KIND_BL)
+		return fmt(buf, len, "%s", bf_cidr_str(&e->cidr, c)) < 0 ? -ENOSPC :
+									      (int)strlen(buf);
+	if (e->kind != BF_KIND_PUNCH)
+		return -EINVAL;
+	if (fmt(buf, len, "%s %s:%u %s:%u via %s", bf_proto_name(e->punch.proto),
+		bf_ipv4_str(e->punch.remote_ip, r), e->punch.remote_port,
+		bf_ipv4_str(e->punch.bind_ip, b), e->punch.bind_port,
+		bf_ipv4_str(e->punch.machine_ip, m)) < 0)
+		return -ENOSPC;
+	return (int)strlen(buf);
+}
+
+/* ---- expiry ---- */
+
+int bf_exp_parse(const char *s, size_t n, int64_t now_ms, int64_t *exp_ms)
+{
+	char buf[24];
+	uint64_t v;
+
+	if (cstr(buf, sizeof(buf), s, n))
+		return -EINVAL;
+	if (!strcmp(buf, "+inf") || !strcmp(buf, "inf")) {
+		*exp_ms = BF_EXP_INF;
+		return 0;
+	}
+	if (bf_parse_u64(buf, (uint64_t)INT64_MAX - 1, &v))
+		return -EINVAL;
+	if ((int64_t)v <= now_ms)
+		return -ESTALE;
+	if ((int64_t)v - now_ms > BF_EXP_HORIZON_MS)
+		return -ERANGE;
+	*exp_ms = (int64_t)v;
+	return 0;
+}
+
+int bf_exp_format(int64_t exp_ms, char *buf, size_t len)
+{
+	if (exp_ms == BF_EXP_INF)
+		return fmt(buf, len, "+inf");
+	return fmt(buf, len, "%lld", (long long)exp_ms);
+}
+
+/* ---- change-log records ---- */
+
+static bool field_is(const struct bf_field *f, const char *name)
+{
+	return f->name_len == strlen(name) && !memcmp(f->name, name, f->name_len);
+}
+
+int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t now_ms,
+		     struct bf_log_rec *out, const char **what)
+{
+	const struct bf_field *op = NULL, *entry = NULL, *exp = NULL, *seq = NULL, *why = NULL;
+	char buf[24];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const struct bf_field **slot = field_is(&f[i], "op")	  ? &op :
+					       field_is(&f[i], "entry") ? &entry :
+					       field_is(&f[i], "exp")	  ? &exp :
+					       field_is(&f[i], "seq")	  ? &seq :
+					       field_is(&f[i], "why")	  ? &why :
+									    NULL;
+		if (!slot)
+			continue; /* newer writers may add fields */
+		if (*slot) {
+			*what = "a field appears twice";
+			return -EINVAL;
+		}
+		*slot = &f[i];
+	}
+	if (!op || !entry || !seq) {
+		*what = "missing op, entry or seq";
+		return -EINVAL;
+	}
+	if (op->val_len == 3 && !memcmp(op->val, "add", 3))
+		out->op = BF_OP_ADD;
+	else if (op->val_len == 3 && !memcmp(op->val, "del", 3))
+		out->op = BF_OP_DEL;
+	else {
+		*what = "op is neither add nor del";
+		return -EINVAL;
+	}
+	if (bf_entry_parse(k, entry->val, entry->val_len, &out->entry)) {
+		*what = "malformed entry";
+		return -EINVAL;
+	}
+	if (cstr(buf, sizeof(buf), seq->val, seq->val_len) ||
+	    bf_parse_u64(buf, UINT64_MAX, &out->seq) || out->seq == 0) {
+		*what = "seq is not a positive integer";
+		return -EINVAL;
+	}
+	out->exp_ms = BF_EXP_INF;
+	if (out->op == BF_OP_ADD) {
+		if (!exp) {
+			*what = "add without exp";
+			return -EINVAL;
+		}
+		rc = bf_exp_parse(exp->val, exp->val_len, now_ms, &out->exp_ms);
+		if (rc) {
+			*what = rc == -ESTALE ? "exp already passed" :
+				rc == -ERANGE ? "exp absurdly far" : "exp is not +inf or ms";
+			return rc;
+		}
+	}
+	if (why) {
+		if (why->val_len > BF_WHY_MAX) {
+			*what = "why longer than 64 bytes";
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < why->val_len; i++)
+			if ((unsigned char)why->val[i] < 0x20 || why->val[i] == 0x7f) {
+				*what = "why has control characters";
+				return -EINVAL;
+			}
+		memcpy(out->why, why->val, why->val_len);
+		out->why[why->val_len] = '\0';
+	}
+	return 0;
+}
+
+/* ---- msgpack structure check ---- */
+
+static int need(const uint8_t *p, const uint8_t *end, uint64_t n)
+{
+	return (uint64_t)(end - p) >= n ? 0 : -EINVAL;
+}
+
+static uint64_t be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int mp_skip(const uint8_t **pp, const uint8_t *end, unsigned depth)
+{
+	const uint8_t *p = *pp;
+	uint64_t count = 0, skip = 0;
+	int pairs = 0;
+	uint8_t b;
+
+	if (need(p, end, 1))
+		return -EINVAL;
+	b = *p++;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+		skip = 0;
+	} else if ((b & 0xf0) == 0x80) {
+		count = b & 0x0f;
+		pairs = 1;
+	} else if ((b & 0xf0) == 0x90) {
+		count = b & 0x0f;
+	} else if ((b & 0xe0) == 0xa0) {
+		skip = b & 0x1f;
+	} else {
+		switch (b) {
+		case 0xc4: case 0xd9: /* bin8, str8 */
+			if (need(p, end, 1)) return -EINVAL;
+			skip = p[0]; p += 1; break;
+		case 0xc5: case 0xda:
+			if (need(p, end, 2)) return -EINVAL;
+			skip = be(p, 2); p += 2; break;
+		case 0xc6: case 0xdb:
+			if (need(p, end, 4)) return -EINVAL;
+			skip = be(p, 4); p += 4; break;
+		case 0xc7: if (need(p, end, 1)) return -EINVAL; skip = p[0] + 1ULL; p += 1; break;
+		case 0xc8: if (need(p, end, 2)) return -EINVAL; skip = be(p, 2) + 1; p += 2; break;
+		case 0xc9: if (need(p, end, 4)) return -EINVAL; skip = be(p, 4) + 1; p += 4; break;
+		case 0xca: case 0xce: case 0xd2: skip = 4; break;
+		case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+		case 0xcc: case 0xd0: skip = 1; break;
+		case 0xcd: case 0xd1: skip = 2; break;
+		case 0xd4: skip = 2; break;
+		case 0xd5: skip = 3; break;
+		case 0xd6: skip = 5; break;
+		case 0xd7: skip = 9; break;
+		case 0xd8: skip = 17; break;
+		case 0xdc: if (need(p, end, 2)) return -EINVAL; count = be(p, 2); p += 2; break;
+		case 0xdd: if (need(p, end, 4)) return -EINVAL; count = be(p, 4); p += 4; break;
+		case 0xde: if (need(p, end, 2)) return -EINVAL; count = be(p, 2); p += 2; pairs = 1; break;
+		case 0xdf: if (need(p, end, 4)) return -EINVAL; count = be(p, 4); p += 4; pairs = 1; break;
+		default: /* 0xc1: never used */
+			return -EINVAL;
+		}
+	}
+	if (need(p, end, skip))
+		return -EINVAL;
+	p += skip;
+	if (count) {
+		uint64_t items = pairs ? count * 2 : count;
+
+		/* Every item takes at least one byte: a count the buffer cannot
+		 * hold is a lie, refused before anyone allocates for it. */
+		if (!depth || need(p, end, items))
+			return -EINVAL;
+		for (uint64_t i = 0; i < items; i++)
+			if (mp_skip(&p, end, depth - 1))
+				return -EINVAL;
+	}
+	*pp = p;
+	return 0;
+}
+
+int bf_msgpack_check(const uint8_t *buf, size_t len, unsigned max_depth)
+{
+	const uint8_t *p = buf, *end = buf + len;
+
+	if (!len || mp_skip(&p, end, max_depth))
+		return -EINVAL;
+	return p == end ? 0 : -EINVAL; /* trailing bytes */
+}
+
+/* ---- event frames ---- */
+
+static const char *evt_names[] = { NULL, "entry", "up", "down" };
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char entry[BF_ENTRY_MAX + 1];
+	int rc = -ENOSPC;
+
+	if (e->type < BF_EVT_ENTRY || e->type > BF_EVT_EDGE_DOWN || !bf_origin_valid(e->origin))
+		return -EINVAL;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (e->type == BF_EVT_ENTRY) {
+		if (bf_entry_format(&e->rec.entry, entry, sizeof(entry)) < 0) {
+			msgpack_sbuffer_destroy(&sb);
+			return -EINVAL;
+		}
+		msgpack_pack_map(&pk, 8);
+		pack_str(&pk, "t");
+		pack_str(&pk, "entry");
+		pack_str(&pk, "o");
+		pack_str(&pk, e->origin);
+		pack_str(&pk, "k");
+		pack_str(&pk, bf_kind_name(e->rec.entry.kind));
+		pack_str(&pk, "op");
+		pack_str(&pk, e->rec.op == BF_OP_ADD ? "add" : "del");
+		pack_str(&pk, "e");
+		pack_str(&pk, entry);
+		pack_str(&pk, "x"); /* expiry ms; nil = permanent */
+		if (e->rec.exp_ms == BF_EXP_INF)
+			msgpack_pack_nil(&pk);
+		else
+			msgpack_pack_int64(&pk, e->rec.exp_ms);
+		pack_str(&pk, "s");
+		msgpack_pack_uint64(&pk, e->rec.seq);
+		pack_str(&pk, "w");
+		pack_str(&pk, e->rec.why);
+	} else {
+		msgpack_pack_map(&pk, 3);
+		pack_str(&pk, "t");
+		pack_str(&pk, evt_names[e->type]);
+		pack_str(&pk, "o");
+		pack_str(&pk, e->origin);
+		pack_str(&pk, "v");
+		pack_str(&pk, e->version);
+	}
+	if (sb.size <= len) {
+		memcpy(buf, sb.data, sb.size);
+		rc = (int)sb.size;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static int obj_str(const msgpack_object *o, char *dst, size_t cap)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -EINVAL;
+	return cstr(dst, cap, o->via.str.ptr, o->via.str.size);
+}
+
+int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt *out,
+		  const char **what)
+{
+	char t[8] = "", kind[8] = "", op[4] = "", entry[BF_ENTRY_MAX + 1] = "";
+	bool have_x = false, have_s = false, inf = false;
+	msgpack_unpacked u;
+	size_t off = 0;
+	int64_t x = 0;
+	int rc = -EINVAL, k;
+
+	memset(out, 0, sizeof(*out));
+	if (len > BF_EVT_MAX_BYTES) {
+		*what = "frame larger than 1 KiB";
+		return -EINVAL;
+	}
+	if (bf_msgpack_check(buf, len, 2)) {
+		*what = "not one well-formed msgpack object";
+		return -EINVAL;
+	}
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+		*what = "not a msgpack map";
+		goto out;
+	}
+	*what = "bad field";
+	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+		const msgpack_object *key = &u.data.via.map.ptr[i].key;
+		const msgpack_object *val = &u.data.via.map.ptr[i].val;
+		char name[4];
+
+		if (obj_str(key, name, sizeof(name)))
+			continue; /* unknown long keys are ignored */
+		if (!strcmp(name, "t") && obj_str(val, t, sizeof(t)))
+			goto out;
+		if (!strcmp(name, "o") && obj_str(val, out->origin, sizeof(out->origin)))
+			goto out;
+		if (!strcmp(name, "k") && obj_str(val, kind, sizeof(kind)))
+			goto out;
+		if (!strcmp(name, "op") && obj_str(val, op, sizeof(op)))
+			goto out;
+		if (!strcmp(name, "e") && obj_str(val, entry, sizeof(entry)))
+			goto out;
+		if (!strcmp(name, "w") && obj_str(val, out->rec.why, sizeof(out->rec.why)))
+			goto out;
+		if (!strcmp(name, "v") && obj_str(val, out->version, sizeof(out->version)))
+			goto out;
+		if (!strcmp(name, "x")) {
+			have_x = true;
+			if (val->type == MSGPACK_OBJECT_NIL)
+				inf = true;
+			else if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+				 val->via.u64 < (uint64_t)INT64_MAX)
+				x = (int64_t)val->via.u64;
+			else
+				goto out;
+		}
+		if (!strcmp(name, "s")) {
+			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !val->via.u64)
+				goto out;
+			out->rec.seq = val->via.u64;
+			have_s = true;
+		}
+	}
+	if (!bf_origin_valid(out->origin)) {
+		*what = "bad or missing origin";
+		goto out;
+	}
+	if (!strcmp(t, "up") || !strcmp(t, "down")) {
+		out->type = t[0] == 'u' ? BF_EVT_EDGE_UP : BF_EVT_EDGE_DOWN;
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(t, "entry")) {
+		*what = "unknown event type";
+		goto out;
+	}
+	out->type = BF_EVT_ENTRY;
+	k = bf_kind_parse(kind);
+	if (k < 0 || !have_s || (strcmp(op, "add") && strcmp(op, "del"))) {
+		*what = "entry event without kind, op or seq";
+		goto out;
+	}
+	out->rec.op = op[0] == 'a' ? BF_OP_ADD : BF_OP_DEL;
+	if (bf_entry_parse((enum bf_kind)k, entry, strlen(entry), &out->rec.entry)) {
+		*what = "malformed entry";
+		goto out;
+	}
+	out->rec.exp_ms = BF_EXP_INF;
+	if (out->rec.op == BF_OP_ADD) {
+		if (!have_x) {
+			*what = "add without expiry";
+			goto out;
+		}
+		if (!inf) {
+			if (x <= now_ms || x - now_ms > BF_EXP_HORIZON_MS) {
+				*what = "expiry in the past or absurdly far";
+				goto out;
+			}
+			out->rec.exp_ms = x;
+		}
+	}
+	rc = 0;
+out:
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}

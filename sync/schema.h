@@ -1,0 +1,131 @@
+/* schema.h - the Redis schema of DESIGN §3 as pure functions: key names,
+ * entry (member) formats, change-log records and event frames. Nothing here
+ * talks to Redis; everything read from Redis is validated here first. */
+#ifndef BF_SCHEMA_H
+#define BF_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define BF_PREFIX_DEFAULT "bifrost:"
+#define BF_PREFIX_MAX 32
+#define BF_ORIGIN_MAX 63
+#define BF_KEY_MAX 192
+#define BF_ENTRY_MAX 96  /* longest member text: a punch */
+#define BF_WHY_MAX 64
+#define BF_EXP_INF INT64_MAX /* permanent */
+/* Expiries beyond this horizon are refused as garbage (not "+inf"). */
+#define BF_EXP_HORIZON_MS (10LL * 366 * 86400 * 1000)
+
+enum bf_kind { BF_KIND_WL = 0, BF_KIND_BL, BF_KIND_PUNCH, BF_KIND_MAX };
+
+const char *bf_kind_name(enum bf_kind k);   /* "wl", "bl", "punch" */
+int bf_kind_parse(const char *s);           /* or -EINVAL */
+
+/* Origin: an edge id or "ops". Same alphabet as edge ids. */
+bool bf_origin_valid(const char *s);
+
+/* ---- key names; each returns the length, or -ENAMETOOLONG/-EINVAL ---- */
+int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
+int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
+int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id);
+int bf_key_edges(char *buf, size_t len, const char *prefix);
+int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);
+int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port);
+int bf_key_conf_version(char *buf, size_t len, const char *prefix);
+
+/* Splits "<prefix><kind-part>:<origin>" back (for keys found by SCAN).
+ * Returns 0 and the origin, or -EINVAL. */
+int bf_key_parse_list(const char *key, const char *prefix, enum bf_kind *k, char *origin,
+		      size_t olen);
+
+/* ---- entries (ZSET members, the `entry` field of log records) ---- */
+
+struct bf_punch {
+	uint8_t proto;          /* IPPROTO_UDP or IPPROTO_TCP */
+	uint16_t remote_port;   /* host order */
+	uint16_t bind_port;
+	uint32_t remote_ip;     /* network order */
+	uint32_t bind_ip;
+	uint32_t machine_ip;
+};
+
+struct bf_entry {
+	enum bf_kind kind;
+	union {
+		struct bf_cidr cidr;   /* wl, bl */
+		struct bf_punch punch; /* punch */
+	};
+};
+
+/* wl/bl: a CIDR (host bits must be clear) or a bare address (= /32).
+ * punch: "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2"
+ * (remote, bind address, machine). Input need not be NUL-terminated. */
+int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out);
+/* Canonical text; returns its length or -ENOSPC. */
+int bf_entry_format(const struct bf_entry *e, char *buf, size_t len);
+
+/* ---- expiry ---- */
+
+/* Score or `exp` field: "+inf"/"inf" or integer milliseconds since the
+ * epoch. Refuses values in the past (before now_ms) and beyond the horizon.
+ * -EINVAL for garbage, -ESTALE for the past, -ERANGE for too far. */
+int bf_exp_parse(const char *s, size_t n, int64_t now_ms, int64_t *exp_ms);
+int bf_exp_format(int64_t exp_ms, char *buf, size_t len); /* "+inf" or digits */
+
+/* ---- change-log records (stream entries) ---- */
+
+enum bf_op { BF_OP_ADD = 0, BF_OP_DEL = 1 };
+
+struct bf_log_rec {
+	enum bf_op op;
+	struct bf_entry entry;
+	int64_t exp_ms;         /* BF_EXP_INF for permanent; ignored for del */
+	uint64_t seq;           /* per (kind, origin), contiguous from 1 */
+	char why[BF_WHY_MAX + 1];
+};
+
+struct bf_field {
+	const char *name;
+	size_t name_len;
+	const char *val;
+	size_t val_len;
+};
+
+/* Validates one stream entry's fields (any order; unknown fields ignored;
+ * duplicates refused). On error returns -EINVAL/-ESTALE/-ERANGE and sets
+ * *what to a short static description for the log. */
+int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t now_ms,
+		     struct bf_log_rec *out, const char **what);
+
+/* ---- event frames (msgpack, on bifrost:evt:<origin>) ---- */
+
+enum bf_evt_type { BF_EVT_ENTRY = 1, BF_EVT_EDGE_UP, BF_EVT_EDGE_DOWN };
+
+struct bf_evt {
+	enum bf_evt_type type;
+	char origin[BF_ORIGIN_MAX + 1];
+	/* BF_EVT_ENTRY only: */
+	struct bf_log_rec rec;
+	/* edge up/down: */
+	char version[32];
+};
+
+#define BF_EVT_MAX_BYTES 1024
+
+/* Encodes with msgpack-c into buf; returns the length or -ENOSPC. */
+int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len);
+/* Validates the frame's structure before msgpack-c sees it (every count and
+ * length checked against the bytes that remain), then decodes and checks
+ * types and ranges. -EINVAL with *what set on any fault. */
+int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt *out,
+		  const char **what);
+
+/* Structural check of a msgpack buffer: exactly one object, depth and counts
+ * bounded by the bytes present. 0 or -EINVAL. Exposed for tests. */
+int bf_msgpack_check(const uint8_t *buf, size_t len, unsigned max_depth);
+
+#endif

@@ -1,0 +1,333 @@
+/* test_schema.c - the Redis schema's pure functions: keys, entries, expiry,
+ * change-log records and msgpack event frames, round trips and hostile
+ * input (which must be refused without large allocations). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "schema.h"
+
+/* ---- allocation watch: every malloc of this process, msgpack-c's too ---- */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static size_t biggest_alloc;
+
+void *malloc(size_t n)
+{
+	if (n > biggest_alloc)
+		biggest_alloc = n;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t a, size_t b)
+{
+	if (a * b > biggest_alloc)
+		biggest_alloc = a * b;
+	return __libc_calloc(a, b);
+}
+
+void *realloc(void *p, size_t n)
+{
+	if (n > biggest_alloc)
+		biggest_alloc = n;
+	return __libc_realloc(p, n);
+}
+
+#define NOW 1790000000000LL /* a fixed "now" in ms */
+#define P BF_PREFIX_DEFAULT
+
+static void test_schema__keys(void **state)
+{
+	char k[BF_KEY_MAX], origin[BF_ORIGIN_MAX + 1];
+	enum bf_kind kind;
+
+	assert_int_equal(bf_key_list(k, sizeof(k), P, BF_KIND_BL, "pop1"), 15);
+	assert_string_equal(k, "bifrost:bl:pop1");
+	bf_key_list(k, sizeof(k), P, BF_KIND_PUNCH, "ops");
+	assert_string_equal(k, "bifrost:punch:ops");
+	bf_key_log(k, sizeof(k), P, BF_KIND_WL, "pop-2");
+	assert_string_equal(k, "bifrost:log:wl:pop-2");
+	bf_key_edge(k, sizeof(k), P, "pop1");
+	assert_string_equal(k, "bifrost:edge:pop1");
+	bf_key_evt(k, sizeof(k), "lab:", "pop1");
+	assert_string_equal(k, "lab:evt:pop1");
+	bf_key_conn(k, sizeof(k), P, IPPROTO_UDP, htonl(0xcb00710a), 27015);
+	assert_string_equal(k, "bifrost:conn:udp:203.0.113.10:27015");
+	bf_key_conf_version(k, sizeof(k), P);
+	assert_string_equal(k, "bifrost:conf:version");
+	assert_int_equal(bf_key_list(k, sizeof(k), P, BF_KIND_BL, "a b"), -EINVAL);
+	assert_int_equal(bf_key_list(k, sizeof(k), P, BF_KIND_BL, "pop:1"), -EINVAL);
+	assert_int_equal(bf_key_list(k, 8, P, BF_KIND_BL, "pop1"), -ENAMETOOLONG);
+
+	assert_int_equal(bf_key_parse_list("bifrost:punch:pop7", P, &kind, origin, sizeof(origin)), 0);
+	assert_int_equal(kind, BF_KIND_PUNCH);
+	assert_string_equal(origin, "pop7");
+	assert_int_equal(bf_key_parse_list("bifrost:xx:pop7", P, &kind, origin, sizeof(origin)), -EINVAL);
+	assert_int_equal(bf_key_parse_list("other:bl:pop7", P, &kind, origin, sizeof(origin)), -EINVAL);
+	assert_int_equal(bf_key_parse_list("bifrost:bl:", P, &kind, origin, sizeof(origin)), -EINVAL);
+}
+
+static void test_schema__entries_round_trip(void **state)
+{
+	static const struct {
+		enum bf_kind k;
+		const char *text;
+	} good[] = {
+		{ BF_KIND_BL, "198.51.100.0/24" },
+		{ BF_KIND_BL, "198.51.100.7/32" },
+		{ BF_KIND_WL, "0.0.0.0/0" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" },
+		{ BF_KIND_PUNCH, "tcp 198.51.100.10:40123 203.0.113.7:443 via 192.0.2.20" },
+	};
+	struct bf_entry e;
+	char buf[BF_ENTRY_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(bf_entry_parse(good[i].k, good[i].text, strlen(good[i].text), &e), 0);
+		assert_true(bf_entry_format(&e, buf, sizeof(buf)) > 0);
+		assert_string_equal(buf, good[i].text);
+	}
+	/* A bare address is a /32 and comes back canonical. */
+	assert_int_equal(bf_entry_parse(BF_KIND_BL, "198.51.100.7", 12, &e), 0);
+	bf_entry_format(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "198.51.100.7/32");
+	assert_int_equal(bf_entry_format(&e, buf, 5), -ENOSPC);
+}
+
+static void test_schema__entries_hostile(void **state)
+{
+	static const struct {
+		enum bf_kind k;
+		const char *text;
+	} bad[] = {
+		{ BF_KIND_BL, "198.51.100.7/24" },
+		{ BF_KIND_BL, "198.51.100.0/33" },
+		{ BF_KIND_BL, "" },
+		{ BF_KIND_BL, "198.51.100.0/24 " },
+		{ BF_KIND_WL, "::1/128" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 by 198.18.3.2" },
+		{ BF_KIND_PUNCH, "icmp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" },
+		{ BF_KIND_PUNCH, "udp  198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:0 203.0.113.10:40000 via 198.18.3.2" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2 x" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:99999 via 198.18.3.2" },
+	};
+	char big[4096];
+	struct bf_entry e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (bf_entry_parse(bad[i].k, bad[i].text, strlen(bad[i].text), &e) == 0)
+			fail_msg("accepted: '%s'", bad[i].text);
+	memset(big, '1', sizeof(big));
+	assert_int_equal(bf_entry_parse(BF_KIND_BL, big, sizeof(big), &e), -EINVAL);
+	assert_int_equal(bf_entry_parse(BF_KIND_BL, "1.2.3.4\0/8", 10, &e), -EINVAL);
+}
+
+static void test_schema__expiry(void **state)
+{
+	int64_t x;
+	char buf[24];
+
+	assert_int_equal(bf_exp_parse("+inf", 4, NOW, &x), 0);
+	assert_true(x == BF_EXP_INF);
+	assert_int_equal(bf_exp_parse("1790000060000", 13, NOW, &x), 0);
+	assert_true(x == NOW + 60000);
+	assert_int_equal(bf_exp_parse("1789999999999", 13, NOW, &x), -ESTALE);
+	assert_int_equal(bf_exp_parse("99999999999999999", 17, NOW, &x), -ERANGE);
+	assert_int_equal(bf_exp_parse("-5", 2, NOW, &x), -EINVAL);
+	assert_int_equal(bf_exp_parse("1.79e12", 7, NOW, &x), -EINVAL);
+	assert_int_equal(bf_exp_parse("", 0, NOW, &x), -EINVAL);
+	assert_int_equal(bf_exp_parse("99999999999999999999999", 23, NOW, &x), -EINVAL);
+	bf_exp_format(BF_EXP_INF, buf, sizeof(buf));
+	assert_string_equal(buf, "+inf");
+	bf_exp_format(NOW, buf, sizeof(buf));
+	assert_string_equal(buf, "1790000000000");
+}
+
+#define F(n, v) { n, sizeof(n) - 1, v, sizeof(v) - 1 }
+
+static void test_schema__log_records(void **state)
+{
+	const struct bf_field good[] = { F("op", "add"), F("entry", "198.51.100.0/24"),
+					 F("exp", "1790000060000"), F("seq", "42"),
+					 F("why", "ratelimit"), F("future", "ignored") };
+	const struct bf_field del[] = { F("seq", "43"), F("op", "del"), F("entry", "198.51.100.0/24") };
+	struct bf_log_rec r;
+	const char *what = NULL;
+
+	assert_int_equal(bf_log_rec_parse(BF_KIND_BL, good, 6, NOW, &r, &what), 0);
+	assert_int_equal(r.op, BF_OP_ADD);
+	assert_int_equal(r.seq, 42);
+	assert_true(r.exp_ms == NOW + 60000);
+	assert_string_equal(r.why, "ratelimit");
+	assert_int_equal(r.entry.cidr.plen, 24);
+	assert_int_equal(bf_log_rec_parse(BF_KIND_BL, del, 3, NOW, &r, &what), 0);
+	assert_int_equal(r.op, BF_OP_DEL);
+}
+
+static void test_schema__log_records_hostile(void **state)
+{
+	static const struct {
+		struct bf_field f[5];
+		size_t n;
+		int rc;
+	} rows[] = {
+		{ { F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "1") }, 3, -EINVAL },
+		{ { F("op", "add"), F("exp", "+inf"), F("seq", "1") }, 3, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "+inf") }, 3, -EINVAL },
+		{ { F("op", "put"), F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "1") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.9/24"), F("exp", "+inf"), F("seq", "1") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "garbage"), F("exp", "+inf"), F("seq", "1") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("seq", "1") }, 3, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "1000"), F("seq", "1") }, 4, -ESTALE },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "9999999999999999"), F("seq", "1") }, 4, -ERANGE },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "soon"), F("seq", "1") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "0") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "-1") }, 4, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "1"), F("op", "del") }, 5, -EINVAL },
+		{ { F("op", "add"), F("entry", "198.51.100.0/24"), F("exp", "+inf"), F("seq", "1"), F("why", "a\nb") }, 5, -EINVAL },
+	};
+	struct bf_log_rec r;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *what = NULL;
+		int rc = bf_log_rec_parse(BF_KIND_BL, rows[i].f, rows[i].n, NOW, &r, &what);
+
+		if (rc != rows[i].rc)
+			fail_msg("row %zu: rc %d, want %d", i, rc, rows[i].rc);
+		assert_non_null(what);
+	}
+}
+
+static void test_schema__events_round_trip(void **state)
+{
+	struct bf_evt e = { .type = BF_EVT_ENTRY, .origin = "pop1" }, d;
+	uint8_t buf[BF_EVT_MAX_BYTES];
+	const char *what = NULL;
+	const char *punch = "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2";
+	int n;
+
+	assert_int_equal(bf_entry_parse(BF_KIND_PUNCH, punch, strlen(punch), &e.rec.entry), 0);
+	e.rec.op = BF_OP_ADD;
+	e.rec.exp_ms = NOW + 120000;
+	e.rec.seq = 7;
+	strcpy(e.rec.why, "punch");
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), 0);
+	assert_int_equal(d.type, BF_EVT_ENTRY);
+	assert_string_equal(d.origin, "pop1");
+	assert_memory_equal(&d.rec.entry, &e.rec.entry, sizeof(e.rec.entry));
+	assert_true(d.rec.exp_ms == e.rec.exp_ms);
+	assert_int_equal(d.rec.seq, 7);
+	assert_string_equal(d.rec.why, "punch");
+
+	e.rec.exp_ms = BF_EXP_INF;
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), 0);
+	assert_true(d.rec.exp_ms == BF_EXP_INF);
+
+	e = (struct bf_evt){ .type = BF_EVT_EDGE_UP, .origin = "pop2", .version = "1.0" };
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), 0);
+	assert_int_equal(d.type, BF_EVT_EDGE_UP);
+	assert_string_equal(d.version, "1.0");
+	assert_int_equal(bf_evt_encode(&e, buf, 4), -ENOSPC);
+}
+
+#define B(lit) (const uint8_t *)lit, sizeof(lit) - 1
+
+static void test_schema__events_hostile(void **state)
+{
+	static const struct {
+		const char *name;
+		const uint8_t *b;
+		size_t n;
+	} rows[] = {
+		{ "empty", B("") },
+		{ "array32 claiming 4G items", B("\xdd\xff\xff\xff\xff") },
+		{ "map32 claiming 4G pairs", B("\xdf\xff\xff\xff\xff") },
+		{ "str32 claiming 4 GiB", B("\xdb\xff\xff\xff\xff" "abc") },
+		{ "bin32 claiming 4 GiB", B("\xc6\x7f\xff\xff\xff") },
+		{ "ext32 claiming 4 GiB", B("\xc9\x7f\xff\xff\xff\x01") },
+		{ "array16 of 65535 in 3 bytes", B("\xdc\xff\xff") },
+		{ "reserved byte 0xc1", B("\xc1") },
+		{ "truncated map", B("\x82\xa1t\xa5" "entry") },
+		{ "trailing bytes", B("\x80\x00") },
+		{ "two objects", B("\x80\x80") },
+		{ "not a map", B("\x93\x01\x02\x03") },
+		{ "deep nesting", B("\x91\x91\x91\x91\x91\x90") },
+		{ "map without origin", B("\x81\xa1t\xa2up") },
+		{ "origin of wrong type", B("\x82\xa1t\xa2up\xa1o\x05") },
+		{ "bad origin", B("\x82\xa1t\xa2up\xa1o\xa3" "a b") },
+		{ "unknown type", B("\x82\xa1t\xa3zzz\xa1o\xa4pop1") },
+		{ "entry without seq", B("\x85\xa1t\xa5" "entry\xa1o\xa4pop1\xa1k\xa2" "bl\xa2op\xa3" "del\xa1" "e\xaf" "198.51.100.0/24") },
+	};
+	struct bf_evt d;
+
+	biggest_alloc = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *what = NULL;
+
+		if (bf_evt_decode(rows[i].b, rows[i].n, NOW, &d, &what) == 0)
+			fail_msg("accepted: %s", rows[i].name);
+		assert_non_null(what);
+	}
+	/* msgpack-c would reserve gigabytes for some of these; nothing did. */
+	if (biggest_alloc > 64 * 1024)
+		fail_msg("an allocation of %zu bytes happened", biggest_alloc);
+
+	{
+		uint8_t big[BF_EVT_MAX_BYTES + 1] = { 0 };
+		const char *what;
+
+		assert_int_equal(bf_evt_decode(big, sizeof(big), NOW, &d, &what), -EINVAL);
+	}
+	/* Structural checker on its own: a legal nested frame passes. */
+	assert_int_equal(bf_msgpack_check((const uint8_t *)"\x81\xa1" "a\x92\x01\xc0", 6, 2), 0);
+	assert_int_equal(bf_msgpack_check((const uint8_t *)"\x81\xa1" "a\x92\x01\xc0", 6, 1), -EINVAL);
+}
+
+static void test_schema__event_entry_validation(void **state)
+{
+	struct bf_evt e = { .type = BF_EVT_ENTRY, .origin = "pop1" }, d;
+	uint8_t buf[BF_EVT_MAX_BYTES];
+	const char *what;
+	int n;
+
+	assert_int_equal(bf_entry_parse(BF_KIND_BL, "198.51.100.0/24", 15, &e.rec.entry), 0);
+	e.rec.op = BF_OP_ADD;
+	e.rec.seq = 1;
+	e.rec.exp_ms = NOW - 1; /* encoded as is, refused on decode */
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
+	assert_string_equal(what, "expiry in the past or absurdly far");
+	e.rec.exp_ms = NOW + BF_EXP_HORIZON_MS + 1;
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schema__keys),
+		cmocka_unit_test(test_schema__entries_round_trip),
+		cmocka_unit_test(test_schema__entries_hostile),
+		cmocka_unit_test(test_schema__expiry),
+		cmocka_unit_test(test_schema__log_records),
+		cmocka_unit_test(test_schema__log_records_hostile),
+		cmocka_unit_test(test_schema__events_round_trip),
+		cmocka_unit_test(test_schema__events_hostile),
+		cmocka_unit_test(test_schema__event_entry_validation),
+	};
+
+	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);
+}
