@@ -1,0 +1,73 @@
+/* sync.h - libbifrost-sync: the fleet's Redis bus (DESIGN §3). Opaque client
+ * on hiredis async + libevent with three connections (commands, blocking
+ * stream reads, subscriptions), its own connect timeout, reconnect with
+ * backoff, transactional writes and catch-up from persisted cursors. */
+#ifndef BF_SYNC_H
+#define BF_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "schema.h"
+
+struct event_base;
+struct sync_client;
+
+struct sync_config {
+	const char *host;
+	int port;
+	const char *prefix;        /* default "bifrost:" */
+	const char *origin;        /* our origin: written as, never read back */
+	bool read_peers;           /* follow every other origin's logs */
+	int connect_timeout_ms;    /* default 1000 */
+	int backoff_min_ms;        /* default 100 */
+	int backoff_max_ms;        /* default 5000 */
+	int block_ms;              /* XREAD BLOCK, default 1000 */
+	int read_count;            /* XREAD COUNT, default 1000 */
+	int64_t retention_ms;      /* logs are trimmed to this age (MINID), default 24 h */
+	unsigned max_pending;      /* writes buffered while Redis is away, default 65536 */
+	const char *cursor_path;   /* where cursors persist; NULL = memory only */
+};
+
+struct sync_handlers {
+	/* A validated record of a peer's log (never of our own origin). The
+	 * record lives only for the call. */
+	void (*on_record)(void *ctx, const char *origin, const struct bf_log_rec *r);
+	/* Full resync of (kind, origin): on_record is then called with op add
+	 * (seq 0) for every live member of the ZSET; at the end, entries of that
+	 * kind and origin not re-announced since begin must be dropped. */
+	void (*on_resync_begin)(void *ctx, enum bf_kind k, const char *origin);
+	void (*on_resync_end)(void *ctx, enum bf_kind k, const char *origin);
+	/* The command connection is (again) up: Redis may have restarted empty,
+	 * so the owner re-asserts its own live entries now. */
+	void (*on_connected)(void *ctx);
+	void *ctx;
+};
+
+struct sync_stats {
+	uint64_t connects, disconnects, connect_failures;
+	uint64_t written, write_errors, dropped;   /* dropped: buffer full */
+	uint64_t records, stale, bad_records, gaps, resyncs;
+	unsigned pending, peers;
+};
+
+/* Starts connecting at once; never fails for Redis being away. NULL only
+ * for a bad config (logged). */
+struct sync_client *sync_client_new(struct event_base *base, const struct sync_config *cfg,
+				    const struct sync_handlers *h);
+void sync_client_free(struct sync_client *c);
+
+/* Queues one change of our own origin: ZADD/ZREM + XADD + PUBLISH in one
+ * MULTI/EXEC, sent now or when Redis is back. exp_ms is ignored for del.
+ * -ENOBUFS when the buffer is full (counted in `dropped`; the next
+ * reconnect's re-assertion repairs it). */
+int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entry *e,
+		      int64_t exp_ms, const char *why);
+
+bool sync_client_connected(const struct sync_client *c);
+void sync_client_stats(const struct sync_client *c, struct sync_stats *st);
+
+/* Wall clock in Unix ms (the unit of every expiry on the bus). */
+int64_t sync_now_ms(void);
+
+#endif
