@@ -43,7 +43,7 @@ EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_sync 	$(BUILD)/tests/test_edge_bpf
 
 .PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
@@ -107,6 +107,11 @@ $(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
+$(BUILD)/tests/test_sync: $(BUILD)/obj/tests/test_sync.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lhiredis -levent -lmsgpackc
+
 $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/config.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -127,6 +132,7 @@ test-unit: all
 	$(BUILD)/tests/test_addr
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
+	$(BUILD)/tests/test_sync
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf

@@ -15,7 +15,7 @@
 
 #define MAX_INFLIGHT 256
 #define MAX_FIELDS 16
-#define PEER_REFRESH_MS 2000
+#define PEER_REFRESH_MS 1000 /* a new edge is followed within a second */
 #define ID_MAX 48
 
 enum conn_state { C_DOWN = 0, C_CONNECTING, C_UP };
