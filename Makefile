@@ -19,13 +19,14 @@ endif
 
 # Debian packages the build, the tests, the lab and the benchmarks need.
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
-	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev redis-server \
+	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
 	-D_GNU_SOURCE -DBIFROST_VERSION='"$(VERSION)"' -Ibpf -Isync -I$(BUILD)
 LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_SYNC := -lhiredis -levent -lmsgpackc
 BPF_CFLAGS := -target bpf -g -O2 -Wall -Ibpf -I$(ARCH_INC)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -37,7 +38,7 @@ LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
-EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench
@@ -80,7 +81,7 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) -levent
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
 $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	@mkdir -p $(@D)
@@ -95,7 +96,7 @@ $(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
 $(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
 $(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
 	@mkdir -p $(@D)
@@ -120,7 +121,7 @@ $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/c
 $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
 # ---- the two commands of the README ----
 

@@ -94,6 +94,15 @@ struct bf_served_key {
 	__be32 bind_ip;
 };
 
+/* bf_dests value: an address this POP answers for. */
+#define BF_DEST_BIND (1U << 0)  /* a connection binds it */
+#define BF_DEST_LOCAL (1U << 1) /* configured on this host: management, Redis, BGP */
+
+struct bf_dest {
+	__be32 machine;        /* BIND: the one machine behind it, 0 if several */
+	__u32 flags;           /* BF_DEST_* */
+};
+
 /* Whitelist/blacklist key: one hash per list, one key per CIDR. The address
  * is masked to plen in network byte order. */
 struct bf_cidr_key {

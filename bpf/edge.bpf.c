@@ -193,6 +193,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bf_conn_val *conn;
 	struct bf_punch_val *punch;
+	struct bf_dest *dest;
 	struct clock clk = {};
 	struct pkt p = {};
 	int rc;
@@ -216,19 +217,18 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	if (p.proto == IPPROTO_IPIP && bpf_map_lookup_elem(&bf_machines, &p.saddr))
 		return return_path(ctx, cfg, &p, &clk, reason);
 
-	/* Only this POP's address and the bind addresses of connections are
+	/* Only bind addresses of connections and the host's own addresses are
 	 * served. Anything else would end in stage 9 whoever sent it, so it
 	 * ends here, before a list is consulted: a flood at addresses we do not
 	 * serve costs one look-up. (A whitelisted source gets no transit.) */
-	if (p.daddr != cfg->edge_addr && !bpf_map_lookup_elem(&bf_binds, &p.daddr)) {
+	dest = bpf_map_lookup_elem(&bf_dests, &p.daddr);
+	if (!dest && p.daddr != cfg->edge_addr) {
 		*reason = BF_R_DEFAULT_DROP;
 		return XDP_DROP;
 	}
 
 	/* 3. Whitelist: skips every filter; delivered to the service. */
 	if (source_whitelisted(cfg, p.saddr, &clk)) {
-		__be32 *machine;
-
 		*reason = BF_R_WHITELIST;
 		if (lookup_conn(&p, &conn))
 			return forward_conn(ctx, cfg, &p, conn, reason);
@@ -236,9 +236,8 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 		if (punch)
 			return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip,
 					  cfg->outer_ttl, reason);
-		machine = bpf_map_lookup_elem(&bf_binds, &p.daddr);
-		if (machine && *machine)
-			return encap_ipip(ctx, &p, cfg->edge_addr, *machine, cfg->outer_ttl,
+		if (dest && (dest->flags & BF_DEST_BIND) && dest->machine)
+			return encap_ipip(ctx, &p, cfg->edge_addr, dest->machine, cfg->outer_ttl,
 					  reason);
 		return XDP_PASS;
 	}
@@ -272,8 +271,8 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 				  reason);
 	}
 
-	/* 8. This POP's own address. */
-	if (cfg->edge_addr && p.daddr == cfg->edge_addr) {
+	/* 8. This POP's own addresses. */
+	if (p.daddr == cfg->edge_addr || (dest && (dest->flags & BF_DEST_LOCAL))) {
 		*reason = BF_R_LOCAL;
 		return XDP_PASS;
 	}

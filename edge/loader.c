@@ -23,7 +23,7 @@
 
 static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_conn_rev", "bf_served",    "bf_machines",
-				   "bf_binds",    "bf_whitelist", "bf_blacklist",
+				   "bf_dests",    "bf_whitelist", "bf_blacklist",
 				   "bf_blocklist", "bf_punches",  "bf_events" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 

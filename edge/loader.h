@@ -20,7 +20,7 @@ struct edge_iface {
 
 /* File descriptors of the POP's maps, shared by every interface. */
 struct edge_map_fds {
-	int config, stats, conns, conn_rev, served, machines, binds;
+	int config, stats, conns, conn_rev, served, machines, dests;
 	int whitelist, blacklist, blocklist, punches, events;
 };
 

@@ -12,6 +12,7 @@
 #include "bifrost.h"
 #include "config.h"
 #include "events.h"
+#include "fleet.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
@@ -30,7 +31,10 @@ struct edge {
 	struct edge_dp dp;
 	struct edge_maps maps;
 	struct edge_events events;
+	struct edge_fleet *fleet;
 	struct event_base *base;
+	uint32_t *locals; /* this host's addresses, as last applied */
+	size_t n_locals;
 };
 
 /* Flags given on the command line, re-applied after every config reload. */
@@ -117,13 +121,41 @@ static int load_config(struct edge_config *cfg, const char *path,
 	return 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Re-reads this host's addresses; 1 when they changed since last time. */
+static int refresh_locals(struct edge *e)
+{
+	uint32_t *now;
+	size_t n;
+
+	if (edge_local_addrs(&now, &n))
+		return 0;
+	qsort(now, n, sizeof(*now), cmp_u32);
+	if (e->locals && n == e->n_locals && !memcmp(now, e->locals, n * sizeof(*now))) {
+		free(now);
+		return 0;
+	}
+	free(e->locals);
+	e->locals = now;
+	e->n_locals = n;
+	return 1;
+}
+
 static int apply_config(struct edge *e)
 {
 	int rc;
 
+	refresh_locals(e);
 	rc = edge_maps_write_config(&e->maps, &e->cfg);
 	if (!rc)
-		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns);
+		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
+					   e->n_locals);
 	if (!rc)
 		rc = edge_maps_list_reconcile(&e->maps, EDGE_WL, e->cfg.wl, e->cfg.n_wl,
 					      BF_SRC_CONFIG);
@@ -138,6 +170,13 @@ static int apply_config(struct edge *e)
 }
 
 /* ---- event loop callbacks ---- */
+
+static void on_punch(void *ctx, const struct bf_punch_key *k, const struct bf_punch_val *v)
+{
+	struct edge *e = ctx;
+
+	edge_fleet_punch(e->fleet, k, v);
+}
 
 static void on_events(evutil_socket_t fd, short what, void *arg)
 {
@@ -156,6 +195,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	edge_maps_sweep(&e->maps, edge_mono_ns(), &st);
+	/* An address added to the host (a new management IP) is reachable
+	 * within a sweep interval. */
+	if (refresh_locals(e)) {
+		pr_info("this host's addresses changed: %zu now", e->n_locals);
+		edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals, e->n_locals);
+	}
 	if (st.whitelist || st.blacklist || st.blocklist || st.punches)
 		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu",
 			(unsigned long long)st.whitelist, (unsigned long long)st.blacklist,
@@ -216,14 +261,24 @@ static int run(struct edge *e)
 	rc = apply_config(e);
 	if (rc)
 		goto out_dp;
-	rc = edge_events_open(&e->events, e->dp.fd.events);
-	if (rc)
-		goto out_dp;
-
 	e->base = event_base_new();
 	if (!e->base) {
 		rc = -ENOMEM;
-		goto out_events;
+		goto out_dp;
+	}
+	rc = edge_events_open(&e->events, e->dp.fd.events);
+	if (rc)
+		goto out_base;
+	if (e->cfg.redis[0]) {
+		e->fleet = edge_fleet_new(e->base, &e->cfg, &e->maps, e->dp.ifs[0].mode);
+		if (!e->fleet) {
+			rc = -EINVAL;
+			goto out_events;
+		}
+		e->events.on_punch = on_punch;
+		e->events.ctx = e;
+	} else {
+		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
 	}
 	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
 	ev_sweep = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
@@ -248,9 +303,12 @@ static int run(struct edge *e)
 	event_free(ev_hup);
 	event_free(ev_int);
 	event_free(ev_term);
-	event_base_free(e->base);
 out_events:
+	edge_fleet_free(e->fleet);
+	e->fleet = NULL;
 	edge_events_close(&e->events);
+out_base:
+	event_base_free(e->base);
 out_dp:
 	edge_dp_close(&e->dp);
 	return rc;
@@ -576,5 +634,6 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = run(&e);
 	edge_config_free(&e.cfg);
+	free(e.locals);
 	return rc ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +215,18 @@ static void merge_count(void *acc, const void *next)
 	*(__u32 *)acc += *(const __u32 *)next;
 }
 
-static void merge_same_machine(void *acc, const void *next)
+/* One address, several uses: flags add up; a bind address served by two
+ * machines has no single one. */
+static void merge_dest(void *acc, const void *next)
 {
-	if (*(__be32 *)acc != *(const __be32 *)next)
-		*(__be32 *)acc = 0;
+	struct bf_dest *a = acc;
+	const struct bf_dest *b = next;
+
+	if ((a->flags & BF_DEST_BIND) && (b->flags & BF_DEST_BIND) && a->machine != b->machine)
+		a->machine = 0;
+	else if (b->flags & BF_DEST_BIND)
+		a->machine = b->machine;
+	a->flags |= b->flags;
 }
 
 /* phase 0: add/update what is wanted; phase 1: delete what is not. */
@@ -256,25 +265,26 @@ static int map_sync(int fd, const struct sync_set *want, int phase, const char *
 	return 0;
 }
 
-int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n)
+int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n,
+			  const uint32_t *locals, size_t nl)
 {
 	struct sync_set s[5] = {
 		{ .ksz = sizeof(struct bf_served_key), .vsz = sizeof(__u32) },
 		{ .ksz = sizeof(__be32), .vsz = sizeof(__u32) },
 		{ .ksz = sizeof(struct bf_rev_key), .vsz = sizeof(struct bf_rev_val) },
-		{ .ksz = sizeof(__be32), .vsz = sizeof(__be32) },
+		{ .ksz = sizeof(__be32), .vsz = sizeof(struct bf_dest) },
 		{ .ksz = sizeof(struct bf_conn_key), .vsz = sizeof(struct bf_conn_val) },
 	};
 	/* Order matters: the return path must know a machine before traffic is
 	 * sent to it, and must forget it only after. */
-	int fds[5] = { m->fd.served, m->fd.machines, m->fd.conn_rev, m->fd.binds, m->fd.conns };
-	const char *names[5] = { "bf_served", "bf_machines", "bf_conn_rev", "bf_binds",
+	int fds[5] = { m->fd.served, m->fd.machines, m->fd.conn_rev, m->fd.dests, m->fd.conns };
+	const char *names[5] = { "bf_served", "bf_machines", "bf_conn_rev", "bf_dests",
 				 "bf_conns" };
 	int rc = 0;
 
 	for (int i = 0; i < 5; i++) {
-		s[i].keys = calloc(n ? n : 1, s[i].ksz);
-		s[i].vals = calloc(n ? n : 1, s[i].vsz);
+		s[i].keys = calloc(n + nl + 1, s[i].ksz);
+		s[i].vals = calloc(n + nl + 1, s[i].vsz);
 		if (!s[i].keys || !s[i].vals) {
 			rc = -ENOMEM;
 			goto out;
@@ -297,20 +307,29 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, si
 		set_add(&s[1], n, &c->machine_ip, &one);
 		if (c->proto != IPPROTO_ICMP)
 			set_add(&s[2], n, &rk, &rv);
-		set_add(&s[3], n, &c->bind_ip, &c->machine_ip);
+		{
+			struct bf_dest d = { .machine = c->machine_ip, .flags = BF_DEST_BIND };
+
+			set_add(&s[3], n + nl, &c->bind_ip, &d);
+		}
 		set_add(&s[4], n, &ck, &cv);
+	}
+	for (size_t i = 0; i < nl; i++) {
+		struct bf_dest d = { .flags = BF_DEST_LOCAL };
+
+		set_add(&s[3], n + nl, &locals[i], &d);
 	}
 	for (int i = 0; i < 5; i++)
 		set_sort(&s[i]);
 	set_merge(&s[0], merge_count);
 	set_merge(&s[1], merge_count);
-	set_merge(&s[3], merge_same_machine);
+	set_merge(&s[3], merge_dest);
 	for (int i = 0; i < 5 && !rc; i++)
 		rc = map_sync(fds[i], &s[i], 0, names[i]);
 	for (int i = 4; i >= 0 && !rc; i--)
 		rc = map_sync(fds[i], &s[i], 1, names[i]);
 	if (!rc)
-		pr_info("connections applied: %zu", n);
+		pr_info("connections applied: %zu (and %zu local addresses)", n, nl);
 out:
 	for (int i = 0; i < 5; i++) {
 		free(s[i].keys);
@@ -360,6 +379,19 @@ int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_ci
 		return err;
 	}
 	return 0;
+}
+
+int edge_maps_list_put(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+		       uint64_t expires_ns, uint32_t src)
+{
+	struct bf_cidr_key k = cidr_key(c);
+	struct bf_list_val old;
+
+	if (!bpf_map_lookup_elem(list_fd(m, l), &k, &old) && old.src == src) {
+		old.expires_ns = expires_ns;
+		return bpf_map_update_elem(list_fd(m, l), &k, &old, BPF_EXIST) ? -errno : 0;
+	}
+	return edge_maps_list_add(m, l, c, expires_ns, src);
 }
 
 static int list_remove_key(struct edge_maps *m, enum edge_list l, const struct bf_cidr_key *k)
@@ -478,6 +510,30 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 	st->punches = sweep_map(m, m->fd.punches, sizeof(struct bf_punch_key),
 				sizeof(struct bf_punch_val),
 				offsetof(struct bf_punch_val, expires_ns), -1, now);
+	return 0;
+}
+
+int edge_local_addrs(uint32_t **out, size_t *n)
+{
+	struct ifaddrs *ifa, *i;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			cap++;
+	*out = calloc(cap + 1, sizeof(**out));
+	if (!*out) {
+		freeifaddrs(ifa);
+		return -ENOMEM;
+	}
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			(*out)[(*n)++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
 	return 0;
 }
 

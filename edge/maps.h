@@ -27,12 +27,21 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd);
 int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg);
 
 /* Makes the connection maps (and the maps derived from them) hold exactly
- * `conns`: new ones are added before old ones are removed. */
-int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n);
+ * `conns`, and bf_dests the bind addresses plus `locals` (this host's own
+ * addresses): new entries are added before old ones are removed. */
+int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n,
+			  const uint32_t *locals, size_t nl);
+
+/* The IPv4 addresses configured on this host (its network namespace). */
+int edge_local_addrs(uint32_t **out, size_t *n);
 
 /* Adds `src` as an owner of the entry with expiry `expires_ns` (0 =
  * permanent); the entry lives until the latest expiry of its owners. */
 int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+		       uint64_t expires_ns, uint32_t src);
+/* Like edge_maps_list_add, but when `src` is the entry's only owner the
+ * expiry is set exactly (it may shrink: another origin's del). */
+int edge_maps_list_put(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
 		       uint64_t expires_ns, uint32_t src);
 /* Removes `src` as an owner; the entry goes when it has none left. */
 int edge_maps_list_del(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,

@@ -1,5 +1,6 @@
 /* sync.c - the Redis client of the fleet: connections, writes, catch-up. */
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -899,6 +900,35 @@ void sync_client_free(struct sync_client *c)
 	free(c->streams);
 	free(c->q);
 	free(c);
+}
+
+int sync_client_cmd(struct sync_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (c->cmd.state != C_UP)
+		return -ENOTCONN;
+	va_start(ap, fmt);
+	rc = redisvAsyncCommand(c->cmd.ac, NULL, NULL, fmt, ap);
+	va_end(ap);
+	return rc == REDIS_OK ? 0 : -EIO;
+}
+
+int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version)
+{
+	struct bf_evt ev = { .type = t };
+	uint8_t frame[BF_EVT_MAX_BYTES];
+	char key[BF_KEY_MAX];
+	int n;
+
+	snprintf(ev.origin, sizeof(ev.origin), "%s", c->origin);
+	snprintf(ev.version, sizeof(ev.version), "%s", version ? version : "");
+	n = bf_evt_encode(&ev, frame, sizeof(frame));
+	if (n < 0)
+		return n;
+	bf_key_evt(key, sizeof(key), c->prefix, c->origin);
+	return sync_client_cmd(c, "PUBLISH %s %b", key, frame, (size_t)n);
 }
 
 bool sync_client_connected(const struct sync_client *c)

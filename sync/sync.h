@@ -64,6 +64,13 @@ void sync_client_free(struct sync_client *c);
 int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entry *e,
 		      int64_t exp_ms, const char *why);
 
+/* Fire-and-forget command on the command connection (heartbeats): sent when
+ * connected, skipped otherwise. Returns 0 if sent. */
+int sync_client_cmd(struct sync_client *c, const char *fmt, ...);
+
+/* Publishes an edge up/down frame on our event channel. */
+int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version);
+
 bool sync_client_connected(const struct sync_client *c);
 void sync_client_stats(const struct sync_client *c, struct sync_stats *st);
 

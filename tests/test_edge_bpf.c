@@ -126,7 +126,14 @@ static void config_maps(int dry_run)
 	assert_int_equal(edge_config_parse(&cfg, text, "test", err, sizeof(err)), 0);
 	cfg.dry_run = dry_run;
 	assert_int_equal(edge_maps_write_config(&maps, &cfg), 0);
-	assert_int_equal(edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns), 0);
+	{
+		uint32_t *locals;
+		size_t nl;
+
+		assert_int_equal(edge_local_addrs(&locals, &nl), 0);
+		assert_int_equal(edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, locals, nl), 0);
+		free(locals);
+	}
 	assert_int_equal(edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG), 0);
 	assert_int_equal(edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG), 0);
 	edge_config_free(&cfg);
@@ -400,6 +407,10 @@ static void test_edge_bpf__lists(void **state)
 		{ "expired blacklist entry", "198.19.2.5", ANY_A, 27015, XDP_TX, BF_R_FORWARD },
 		{ "blocklisted source", "198.19.3.3", ANY_A, 27015, XDP_DROP, BF_R_BLOCKLIST },
 		{ "to the POP's address", CLIENT, EDGE_ADDR, 22, XDP_PASS, BF_R_LOCAL },
+		{ "to an address of one of its interfaces", CLIENT, "198.18.6.1", 22, XDP_PASS,
+		  BF_R_LOCAL },
+		{ "blacklisted source to an interface address", "198.19.9.9", "198.18.6.1", 22,
+		  XDP_DROP, BF_R_BLACKLIST },
 		{ "address not served", CLIENT, "203.0.113.99", 27015, XDP_DROP, BF_R_DEFAULT_DROP },
 		{ "blacklisted source, address not served", "198.19.9.9", "203.0.113.99", 1, XDP_DROP,
 		  BF_R_DEFAULT_DROP },
@@ -705,7 +716,7 @@ static void test_edge_bpf__conn_removal_is_applied(void **state)
 	uint32_t mb = pkt_ip(MACH_B), cnt;
 
 	assert_int_equal(edge_conn_parse("udp", ANY_A ":27015", MACH_A, &one, err, sizeof(err)), 0);
-	assert_int_equal(edge_maps_apply_conns(&maps, &one, 1), 0);
+	assert_int_equal(edge_maps_apply_conns(&maps, &one, 1, NULL, 0), 0);
 	run(pkt, n, if_t0, &r);
 	expect("removed connection", &r, XDP_DROP, BF_R_DEFAULT_DROP);
 	assert_int_not_equal(bpf_map_lookup_elem(maps.fd.machines, &mb, &cnt), 0);

@@ -120,7 +120,7 @@ static int do_paths(unsigned repeat, int rounds)
 	edge_config_init(&cfg);
 	if (edge_config_parse(&cfg, text, "bench", err, sizeof(err)) || edge_maps_init(&maps, &fd) ||
 	    edge_maps_write_config(&maps, &cfg) ||
-	    edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns) ||
+	    edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
 	    edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
 	    edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG))
 		return 1;

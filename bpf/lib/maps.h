@@ -66,16 +66,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_machines SEC(".maps");
 
-/* bind ip -> machine ip: every address a connection binds. The machine is
- * 0 when connections of that address go to several machines; otherwise it
- * is where whitelisted traffic to other ports is delivered. */
+/* ip -> bf_dest: every address this POP answers for, bind addresses of
+ * connections and the host's own; all else is dropped at once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __be32);
-	__type(value, __be32);
+	__type(value, struct bf_dest);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} bf_binds SEC(".maps");
+} bf_dests SEC(".maps");
 
 /* (plen, masked addr) -> expiry: whitelisted source CIDRs. */
 struct {

@@ -1,0 +1,391 @@
+/* fleet.c - peers' entries -> maps through a per-origin max-expiry register;
+ * our own entries -> Redis; heartbeat. The register is a uthash table (Debian
+ * uthash-dev: header-only, no runtime dependency). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "fleet.h"
+#include "log.h"
+#include "sync.h"
+
+#ifndef BIFROST_VERSION
+#define BIFROST_VERSION "dev"
+#endif
+
+#define SELF ((uint16_t)0xffff)
+#define HEARTBEAT_MS 1000
+#define HEARTBEAT_TTL_MS 15000
+
+struct owner {
+	uint16_t origin;  /* index into f->origins, SELF for our own */
+	uint32_t gen;     /* resync generation that last confirmed it */
+	int64_t exp_ms;   /* BF_EXP_INF = permanent */
+};
+
+struct reg {
+	char key[BF_ENTRY_MAX + 8]; /* "<kind> <entry text>" */
+	struct bf_entry e;
+	struct owner *owners;
+	unsigned n;
+	UT_hash_handle hh;
+};
+
+struct edge_fleet {
+	struct event_base *base;
+	struct edge_maps *maps;
+	struct sync_client *sync;
+	struct reg *reg;
+	char (*origins)[BF_ORIGIN_MAX + 1];
+	unsigned n_origins;
+	uint32_t gen[BF_KIND_MAX];
+	struct event *timer;
+	char id[64], ifaces[160], xdp_mode[16];
+	int64_t started_ms;
+	uint64_t applied;
+};
+
+static uint16_t origin_idx(struct edge_fleet *f, const char *o)
+{
+	void *n;
+
+	for (unsigned i = 0; i < f->n_origins; i++)
+		if (!strcmp(f->origins[i], o))
+			return (uint16_t)i;
+	if (f->n_origins >= 4096)
+		return SELF - 1; /* absurd fleet: lump the rest together */
+	n = realloc(f->origins, (f->n_origins + 1) * sizeof(*f->origins));
+	if (!n)
+		return SELF - 1;
+	f->origins = n;
+	snprintf(f->origins[f->n_origins], sizeof(f->origins[0]), "%s", o);
+	return (uint16_t)f->n_origins++;
+}
+
+static void reg_key(const struct bf_entry *e, char *buf, size_t len)
+{
+	char t[BF_ENTRY_MAX + 1] = "";
+
+	if (e->kind == BF_KIND_PUNCH) {
+		/* A punch is one flow whatever machine a writer names. */
+		struct bf_entry k = *e;
+
+		k.punch.machine_ip = 0;
+		bf_entry_format(&k, t, sizeof(t));
+	} else {
+		bf_entry_format(e, t, sizeof(t));
+	}
+	snprintf(buf, len, "%d %s", e->kind, t);
+}
+
+static struct reg *reg_get(struct edge_fleet *f, const struct bf_entry *e, bool create)
+{
+	char key[BF_ENTRY_MAX + 8];
+	struct reg *r;
+
+	reg_key(e, key, sizeof(key));
+	HASH_FIND_STR(f->reg, key, r);
+	if (r || !create)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->e = *e;
+	HASH_ADD_STR(f->reg, key, r);
+	return r;
+}
+
+static uint64_t mono_deadline(int64_t exp_ms)
+{
+	int64_t left = exp_ms - sync_now_ms();
+
+	return edge_mono_ns() + (uint64_t)(left > 0 ? left : 0) * 1000000ULL;
+}
+
+/* Writes the effective state of r (latest expiry over its peer owners) to
+ * the maps; our own entries are already there (XDP made them). */
+static void reg_apply(struct edge_fleet *f, struct reg *r)
+{
+	int64_t best = 0;
+	bool any = false;
+
+	for (unsigned i = 0; i < r->n; i++) {
+		if (r->owners[i].origin == SELF)
+			continue;
+		any = true;
+		if (r->owners[i].exp_ms > best)
+			best = r->owners[i].exp_ms;
+	}
+	f->applied++;
+	if (r->e.kind == BF_KIND_PUNCH) {
+		struct bf_punch_key k = { .bind_ip = r->e.punch.bind_ip,
+					  .remote_ip = r->e.punch.remote_ip,
+					  .bind_port = htons(r->e.punch.bind_port),
+					  .remote_port = htons(r->e.punch.remote_port),
+					  .proto = r->e.punch.proto };
+		struct bf_punch_val v = { .machine_ip = r->e.punch.machine_ip,
+					  .reported_ns = edge_mono_ns() };
+
+		if (!any) {
+			bool mine = false;
+
+			for (unsigned i = 0; i < r->n; i++)
+				mine |= r->owners[i].origin == SELF;
+			if (!mine)
+				bpf_map_delete_elem(f->maps->fd.punches, &k);
+			return;
+		}
+		v.expires_ns = mono_deadline(best == BF_EXP_INF ? sync_now_ms() + 86400000LL : best);
+		bpf_map_update_elem(f->maps->fd.punches, &k, &v, BPF_ANY);
+		return;
+	}
+	{
+		enum edge_list l = r->e.kind == BF_KIND_WL ? EDGE_WL : EDGE_BL;
+
+		if (!any)
+			edge_maps_list_del(f->maps, l, &r->e.cidr, BF_SRC_FLEET);
+		else
+			edge_maps_list_put(f->maps, l, &r->e.cidr,
+					   best == BF_EXP_INF ? 0 : mono_deadline(best), BF_SRC_FLEET);
+	}
+}
+
+static void reg_drop_if_empty(struct edge_fleet *f, struct reg *r)
+{
+	if (r->n)
+		return;
+	HASH_DEL(f->reg, r);
+	free(r->owners);
+	free(r);
+}
+
+static struct owner *owner_get(struct reg *r, uint16_t origin, bool create)
+{
+	struct owner *n;
+
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->owners[i].origin == origin)
+			return &r->owners[i];
+	if (!create)
+		return NULL;
+	n = realloc(r->owners, (r->n + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	r->owners = n;
+	n = &r->owners[r->n++];
+	memset(n, 0, sizeof(*n));
+	n->origin = origin;
+	return n;
+}
+
+static void owner_del(struct reg *r, uint16_t origin)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->owners[i].origin == origin) {
+			r->owners[i] = r->owners[--r->n];
+			return;
+		}
+}
+
+/* ---- sync callbacks ---- */
+
+static void on_record(void *ctx, const char *origin, const struct bf_log_rec *rec)
+{
+	struct edge_fleet *f = ctx;
+	uint16_t o = origin_idx(f, origin);
+	struct reg *r = reg_get(f, &rec->entry, rec->op == BF_OP_ADD);
+	struct owner *w;
+
+	if (!r)
+		return;
+	if (rec->op == BF_OP_DEL) {
+		owner_del(r, o);
+	} else if ((w = owner_get(r, o, true))) {
+		/* A max register: replays and reordering never shorten an entry.
+		 * A resync (seq 0) reads the ZSET, which is that origin's truth. */
+		if (rec->seq == 0 || rec->exp_ms > w->exp_ms)
+			w->exp_ms = rec->exp_ms;
+		w->gen = f->gen[rec->entry.kind];
+		if (rec->entry.kind == BF_KIND_PUNCH)
+			r->e.punch.machine_ip = rec->entry.punch.machine_ip;
+	}
+	reg_apply(f, r);
+	reg_drop_if_empty(f, r);
+}
+
+static void on_resync_begin(void *ctx, enum bf_kind k, const char *origin)
+{
+	struct edge_fleet *f = ctx;
+
+	f->gen[k]++;
+}
+
+static void on_resync_end(void *ctx, enum bf_kind k, const char *origin)
+{
+	struct edge_fleet *f = ctx;
+	uint16_t o = origin_idx(f, origin);
+	struct reg *r, *tmp;
+
+	/* What the ZSET no longer holds is gone at that origin. */
+	HASH_ITER(hh, f->reg, r, tmp)
+	{
+		struct owner *w;
+
+		if (r->e.kind != k || !(w = owner_get(r, o, false)) || w->gen == f->gen[k])
+			continue;
+		owner_del(r, o);
+		reg_apply(f, r);
+		reg_drop_if_empty(f, r);
+	}
+}
+
+static void on_connected(void *ctx)
+{
+	struct edge_fleet *f = ctx;
+	int64_t now = sync_now_ms();
+	struct reg *r, *tmp;
+	unsigned n = 0;
+
+	/* Redis may have come back empty: say again what is ours. */
+	HASH_ITER(hh, f->reg, r, tmp)
+	{
+		struct owner *w = owner_get(r, SELF, false);
+
+		if (w && (w->exp_ms == BF_EXP_INF || w->exp_ms > now)) {
+			sync_client_write(f->sync, BF_OP_ADD, &r->e, w->exp_ms, "reassert");
+			n++;
+		}
+	}
+	sync_client_announce(f->sync, BF_EVT_EDGE_UP, BIFROST_VERSION);
+	pr_info("fleet: connected; re-asserted %u own entries", n);
+}
+
+/* ---- heartbeat and register sweep ---- */
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_fleet *f = arg;
+	int64_t now = sync_now_ms();
+	struct sync_stats st;
+	struct reg *r, *tmp;
+	char key[BF_KEY_MAX];
+
+	HASH_ITER(hh, f->reg, r, tmp)
+	{
+		for (unsigned i = 0; i < r->n;)
+			if (r->owners[i].exp_ms != BF_EXP_INF && r->owners[i].exp_ms <= now)
+				r->owners[i] = r->owners[--r->n];
+			else
+				i++;
+		reg_drop_if_empty(f, r);
+	}
+	sync_client_stats(f->sync, &st);
+	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
+	if (!sync_client_cmd(f->sync,
+			     "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
+			     "pending %u peers %u records %llu bad_records %llu resyncs %llu",
+			     key, BIFROST_VERSION, f->ifaces, f->xdp_mode, (long long)f->started_ms,
+			     (long long)now, st.pending, st.peers, (unsigned long long)st.records,
+			     (unsigned long long)st.bad_records, (unsigned long long)st.resyncs))
+		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
+}
+
+/* ---- api ---- */
+
+void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
+		      const struct bf_punch_val *v)
+{
+	struct bf_entry e = { .kind = BF_KIND_PUNCH };
+	uint64_t mono = edge_mono_ns();
+	int64_t exp;
+	struct reg *r;
+	struct owner *w;
+
+	if (k->proto != IPPROTO_UDP && k->proto != IPPROTO_TCP)
+		return;
+	e.punch = (struct bf_punch){ .proto = k->proto, .remote_ip = k->remote_ip,
+				     .remote_port = ntohs(k->remote_port), .bind_ip = k->bind_ip,
+				     .bind_port = ntohs(k->bind_port),
+				     .machine_ip = v->machine_ip };
+	exp = sync_now_ms() + (int64_t)((v->expires_ns > mono ? v->expires_ns - mono : 0) / 1000000);
+	r = reg_get(f, &e, true);
+	if (r && (w = owner_get(r, SELF, true)))
+		w->exp_ms = exp;
+	sync_client_write(f->sync, BF_OP_ADD, &e, exp, "punch");
+}
+
+struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_config *cfg,
+				  struct edge_maps *maps, const char *xdp_mode)
+{
+	struct edge_fleet *f = calloc(1, sizeof(*f));
+	struct sync_config sc = { .port = 0, .read_peers = true };
+	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
+				   .on_resync_end = on_resync_end, .on_connected = on_connected };
+	struct timeval tv = { .tv_sec = HEARTBEAT_MS / 1000, .tv_usec = (HEARTBEAT_MS % 1000) * 1000 };
+	char host[128], cursors[256];
+	char *colon;
+
+	if (!f)
+		return NULL;
+	f->base = base;
+	f->maps = maps;
+	f->started_ms = sync_now_ms();
+	snprintf(f->id, sizeof(f->id), "%s", cfg->id);
+	snprintf(f->xdp_mode, sizeof(f->xdp_mode), "%s", xdp_mode ? xdp_mode : "?");
+	for (int i = 0; i < cfg->n_ifaces; i++) {
+		size_t n = strlen(f->ifaces);
+
+		snprintf(f->ifaces + n, sizeof(f->ifaces) - n, "%s%s", i ? "," : "", cfg->ifaces[i]);
+	}
+	snprintf(host, sizeof(host), "%s", cfg->redis);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		free(f);
+		return NULL;
+	}
+	*colon = '\0';
+	sc.host = host;
+	sc.port = atoi(colon + 1);
+	sc.origin = cfg->id;
+	/* Cursors live beside the pinned maps' owner, in the daemon's state dir. */
+	snprintf(cursors, sizeof(cursors), "/run/bifrost-edge-%s.cursors", cfg->id);
+	sc.cursor_path = cursors;
+	h.ctx = f;
+	f->sync = sync_client_new(base, &sc, &h);
+	f->timer = event_new(base, -1, EV_PERSIST, tick, f);
+	if (!f->sync || !f->timer) {
+		edge_fleet_free(f);
+		return NULL;
+	}
+	event_add(f->timer, &tv);
+	pr_info("fleet: following Redis at %s as origin %s", cfg->redis, cfg->id);
+	return f;
+}
+
+void edge_fleet_free(struct edge_fleet *f)
+{
+	struct reg *r, *tmp;
+
+	if (!f)
+		return;
+	if (f->sync && sync_client_connected(f->sync) &&
+	    !sync_client_announce(f->sync, BF_EVT_EDGE_DOWN, BIFROST_VERSION))
+		event_base_loop(f->base, EVLOOP_NONBLOCK); /* let hiredis write it out */
+	if (f->timer)
+		event_free(f->timer);
+	sync_client_free(f->sync);
+	HASH_ITER(hh, f->reg, r, tmp)
+	{
+		HASH_DEL(f->reg, r);
+		free(r->owners);
+		free(r);
+	}
+	free(f->origins);
+	free(f);
+}

@@ -1,0 +1,22 @@
+/* fleet.h - the edge's part of the fleet: publishes this POP's punches (and,
+ * later, its bans), applies every peer's and the operator's entries to the
+ * maps, keeps the heartbeat. Built on libbifrost-sync. */
+#ifndef EDGE_FLEET_H
+#define EDGE_FLEET_H
+
+#include "bifrost.h"
+#include "config.h"
+#include "maps.h"
+
+struct event_base;
+struct edge_fleet;
+
+struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_config *cfg,
+				  struct edge_maps *maps, const char *xdp_mode);
+void edge_fleet_free(struct edge_fleet *f);
+
+/* A punch reported by XDP (new or refreshed). */
+void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
+		      const struct bf_punch_val *v);
+
+#endif

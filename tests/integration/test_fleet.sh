@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_fleet.sh - two POPs sharing punches and bans through the lab's Redis:
+# the anycast punch, an operator ban by plain redis-cli, expiry and delete,
+# garbage on the bus, Redis killed and restarted empty.
+set -u
+. "$(dirname "$0")/lib.sh"
+rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
+now_ms() { date +%s%3N; }
+hb() { rcli HGET bifrost:edge:$1 "$2"; }
+
+begin "both edges joined the fleet"
+for _ in $(seq 50); do [ "$(rcli SCARD bifrost:edges)" = 2 ] && break; sleep 0.1; done
+eq "bifrost:edges has both POPs" "$(rcli SMEMBERS bifrost:edges | sort | tr '\n' ' ')" "pop1 pop2 "
+sleep 1.2
+check "pop1 heartbeat hash is there" test -n "$(hb pop1 last_seen)"
+check "the heartbeat expires by itself" bash -c "[ \$('$LAB' exec redis redis-cli -h $REDIS_ADDR PTTL bifrost:edge:pop2) -gt 0 ]"
+eq "pop2 reports its XDP mode" "$(hb pop2 xdp_mode)" native
+
+begin "the anycast punch: out through pop1, the reply in through pop2"
+lab route remote pop2
+hit0=$(counter pop2 punch_hit)
+read -r s r l <<<"$(udp_probe gs --from $ANYCAST:40010 --to $REMOTE_ADDR:$REMOTE_PORT --count 50 --interval-ms 5)"
+echo "     replies through pop2: $r of $s"
+ge "the remote's replies reach the game server through pop2" "$r" 48
+ge "pop2 forwarded them by pop1's punch" "$(( $(counter pop2 punch_hit) - hit0 ))" 48
+check "pop2 holds pop1's punch" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump punches | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40010 via $GS_ADDR'"
+check "the punch is in Redis under pop1" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:pop1 0 -1 | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40010 via $GS_ADDR'"
+lab route remote pop1
+
+begin "an operator ban by plain redis-cli holds at every POP"
+ban() { # ban CIDR EXP_MS SEQ
+	printf 'MULTI\nZADD bifrost:bl:ops %s %s\nXADD bifrost:log:bl:ops * op add entry %s exp %s seq %s why manual\nEXEC\n' \
+		"$2" "$1" "$1" "$2" "$3" | rcli >/dev/null
+}
+unban() { # unban CIDR SEQ
+	printf 'MULTI\nZREM bifrost:bl:ops %s\nXADD bifrost:log:bl:ops * op del entry %s seq %s why manual\nEXEC\n' \
+		"$1" "$1" "$2" | rcli >/dev/null
+}
+seq0=$(rcli XLEN bifrost:log:bl:ops)
+ban $C1_ADDR/32 $(( $(now_ms) + 3600000 )) $((seq0 + 1))
+ban $C2_ADDR/32 $(( $(now_ms) + 3600000 )) $((seq0 + 2))
+sleep 0.1
+read -r s r1 l <<<"$(udp_probe c1 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1 --timeout-ms 200)"
+read -r s r2 l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1 --timeout-ms 200)"
+eq "c1 dropped at pop1 100 ms after the ban" "$r1" 0
+eq "c2 dropped at pop2 100 ms after the ban" "$r2" 0
+check "pop1 holds the ban as a fleet entry" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump blacklist | grep -q '$C1_ADDR/32.*fleet'"
+unban $C1_ADDR/32 $((seq0 + 3))
+unban $C2_ADDR/32 $((seq0 + 4))
+sleep 0.1
+read -r s r1 l <<<"$(udp_probe c1 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
+read -r s r2 l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
+eq "del lifts it at pop1" "$r1" 10
+eq "del lifts it at pop2" "$r2" 10
+
+begin "a ban's TTL ends it everywhere"
+ban $C2_ADDR/32 $(( $(now_ms) + 1500 )) $((seq0 + 5))
+sleep 0.2
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-ms 1 --timeout-ms 200)"
+eq "banned while the TTL runs" "$r" 0
+sleep 1.6
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-ms 1)"
+eq "passes once it expired" "$r" 5
+
+begin "garbage on the bus is counted and skipped"
+bad0=$(hb pop2 bad_records)
+rcli XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null
+rcli XADD bifrost:log:bl:ops '*' op add entry 198.51.100.7/24 exp +inf seq $((seq0 + 6)) >/dev/null
+rcli PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null
+rcli SADD bifrost:edges 'bad origin!' >/dev/null
+sleep 1.5
+ge "pop2 counted the bad records" "$(( $(hb pop2 bad_records) - bad0 ))" 2
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
+eq "and keeps forwarding" "$r" 10
+rcli SREM bifrost:edges 'bad origin!' >/dev/null
+
+begin "Redis killed and restarted empty"
+in_ns c1 "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_PORT --count 2000 --interval-ms 1 --timeout-ms 1500 --json >"$STATE/outage-flow.json" &
+flow=$!
+sleep 0.3
+lab redis-kill
+# The game machine sends to the remote through the POP it last heard it from.
+via=$(in_ns gs "$BIN/bifrost-gs" status --iface gs-eth0 --json | jq -r ".clients[] | select(.client==\"$REMOTE_ADDR\") | .pop")
+if [ "$via" = "$POP2_ADDR" ]; then maker=pop2; other=pop1; else maker=pop1; other=pop2; fi
+lab route remote $maker
+read -r s r l <<<"$(udp_probe gs --from $ANYCAST:40020 --to $REMOTE_ADDR:$REMOTE_PORT --count 10 --interval-ms 2)"
+eq "a new punch works at $maker while Redis is down" "$r" 10
+sleep 0.5
+lab redis-start
+wait $flow
+eq "the established flow lost nothing through the outage" "$(jq -r .lost "$STATE/outage-flow.json")" 0
+for _ in $(seq 60); do rcli ZRANGE bifrost:punch:$maker 0 -1 2>/dev/null | grep -q ':40020 via' && break; sleep 0.1; done
+check "$maker re-asserted its punches into the empty Redis" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:$maker 0 -1 | grep -q ':40020 via'"
+for _ in $(seq 30); do rcli ZRANGE bifrost:punch:pop1 0 -1 2>/dev/null | grep -q ':40010 via' && break; sleep 0.1; done
+check "pop1 re-asserted the punch it made before the outage" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:pop1 0 -1 | grep -q ':40010 via'"
+for _ in $(seq 60); do
+	in_ns $other "$BIN/bifrost-edge" -c "$STATE/$other.conf" --dump punches | grep -q ":40020 via" && break
+	sleep 0.1
+done
+check "$other has the punch made during the outage" bash -c "'$LAB' exec $other '$BIN/bifrost-edge' -c '$STATE/$other.conf' --dump punches | grep -q ':40020 via'"
+lab route remote pop1
+eq "both edges are back in bifrost:edges" "$(rcli SCARD bifrost:edges)" 2
+
+summary
