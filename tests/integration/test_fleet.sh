@@ -62,6 +62,33 @@ sleep 1.6
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-ms 1)"
 eq "passes once it expired" "$r" 5
 
+begin "bifrostctl"
+ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
+out=$(ctl bl add $C2_ADDR/32 --ttl 60s --reason test --json); rc=$?
+eq "bl add exits 0" "$rc" 0
+eq "bl add --json says ok" "$(jq -r .ok <<<"$out")" true
+sleep 0.1
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1 --timeout-ms 200)"
+eq "c2 dropped 100 ms after bifrostctl bl add" "$r" 0
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
+eq "c1 unaffected" "$r" 10
+check "bl list shows the ban under ops with its reason's TTL" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 bl list --json | jq -e 'select(.origin==\"ops\" and .entry==\"$C2_ADDR/32\" and .expires_ms != null)' >/dev/null"
+eq "edges --json: both alive" "$(ctl edges --json | jq -s '[.[] | select(.alive)] | length')" 2
+ge "punch list shows the punches" "$(ctl punch list --json | wc -l)" 1
+ctl watch --count 1 --timeout 5 --json >"$STATE/watch.out" &
+w=$!
+sleep 0.3
+ctl bl del $C2_ADDR/32 >/dev/null
+wait $w
+eq "watch saw the del as it happened" "$(jq -r '"\(.origin) \(.op) \(.entry)"' "$STATE/watch.out")" "ops del $C2_ADDR/32"
+sleep 0.1
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
+eq "bl del lifts it" "$r" 10
+ctl bl add 198.51.100.7/24 >/dev/null 2>&1
+eq "a CIDR with host bits is refused with exit 2" "$?" 2
+in_ns redis "$BIN/bifrostctl" --redis 127.0.0.1:1 edges >/dev/null 2>&1
+eq "Redis unreachable exits 1" "$?" 1
+
 begin "garbage on the bus is counted and skipped"
 bad0=$(hb pop2 bad_records)
 rcli XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null

@@ -1,0 +1,461 @@
+/* bifrostctl.c - the operator's CLI for the fleet: lists, punches, edges and
+ * the live event channel, all through Redis (docs/REDIS.md shows the same
+ * with redis-cli). Writes go out as origin "ops". */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "schema.h"
+#include "sync.h"
+
+#define EXIT_USAGE 2
+
+struct ctl {
+	char host[128];
+	int port;
+	int json;
+	uint64_t ttl_ms;
+	const char *reason;
+	long count;
+	int timeout_s;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bifrostctl [--redis HOST:PORT] [--json] COMMAND ...\n"
+		"Steers the Bifrost fleet through Redis (default 127.0.0.1:6379, or $BIFROST_REDIS).\n"
+		"\n"
+		"  wl add CIDR [--ttl DURATION] [--reason TEXT]   whitelist for every POP\n"
+		"  wl del CIDR\n"
+		"  wl list                                        every origin's live entries\n"
+		"  bl add CIDR [--ttl DURATION] [--reason TEXT]   blacklist for every POP\n"
+		"  bl del CIDR\n"
+		"  bl list\n"
+		"  punch list                                     live port punches of every POP\n"
+		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
+		"  watch [--count N] [--timeout SECONDS]          decoded event channel, live\n"
+		"\n"
+		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
+		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n");
+}
+
+static redisContext *connect_sync(const struct ctl *c)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	redisContext *rc = redisConnectWithTimeout(c->host, c->port, tv);
+
+	if (!rc || rc->err) {
+		fprintf(stderr, "bifrostctl: cannot reach Redis at %s:%d: %s\n", c->host, c->port,
+			rc ? rc->errstr : "out of memory");
+		redisFree(rc);
+		return NULL;
+	}
+	redisSetTimeout(rc, tv);
+	return rc;
+}
+
+/* ---- writes: through the sync client, so seq and MULTI/EXEC are right ---- */
+
+static int wrote, failed;
+
+static void noop_record(void *ctx, const char *o, const struct bf_log_rec *r)
+{
+}
+
+static void stop_cb(evutil_socket_t fd, short w, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void poll_cb(evutil_socket_t fd, short w, void *arg)
+{
+	struct sync_client *sc = ((void **)arg)[0];
+	struct event_base *base = ((void **)arg)[1];
+	struct sync_stats st;
+
+	sync_client_stats(sc, &st);
+	if (st.written >= 1) {
+		wrote = 1;
+		event_base_loopbreak(base);
+	} else if (st.write_errors) {
+		failed = 1;
+		event_base_loopbreak(base);
+	}
+}
+
+static int do_write(const struct ctl *c, enum bf_kind k, enum bf_op op, const char *text)
+{
+	struct event_base *base = event_base_new();
+	struct sync_config cfg = { .host = c->host, .port = c->port, .origin = "ops",
+				   .connect_timeout_ms = 2000 };
+	struct sync_handlers h = { .on_record = noop_record };
+	struct timeval limit = { .tv_sec = 5 }, tick = { .tv_usec = 10000 };
+	struct sync_client *sc;
+	struct bf_entry e;
+	struct event *t1, *t2;
+	void *arg[2];
+	int64_t exp = c->ttl_ms ? sync_now_ms() + (int64_t)c->ttl_ms : BF_EXP_INF;
+
+	if (bf_entry_parse(k, text, strlen(text), &e)) {
+		fprintf(stderr, "bifrostctl: '%s' is not a CIDR (a.b.c.d/len, host bits clear)\n", text);
+		event_base_free(base);
+		return EXIT_USAGE;
+	}
+	bf_log_init("bifrostctl", BF_LOG_ERROR);
+	sc = sync_client_new(base, &cfg, &h);
+	if (!sc) {
+		event_base_free(base);
+		return 1;
+	}
+	sync_client_write(sc, op, &e, exp, c->reason ? c->reason : "manual");
+	arg[0] = sc;
+	arg[1] = base;
+	t1 = evtimer_new(base, stop_cb, base);
+	t2 = event_new(base, -1, EV_PERSIST, poll_cb, arg);
+	evtimer_add(t1, &limit);
+	event_add(t2, &tick);
+	event_base_dispatch(base);
+	event_free(t1);
+	event_free(t2);
+	sync_client_free(sc);
+	event_base_free(base);
+	if (!wrote) {
+		fprintf(stderr, "bifrostctl: %s: Redis at %s:%d %s\n", failed ? "refused" : "timed out",
+			c->host, c->port, failed ? "refused the write" : "did not answer within 5 s");
+		return 1;
+	}
+	if (c->json)
+		printf("{\"ok\":true,\"kind\":\"%s\",\"op\":\"%s\",\"entry\":\"%s\"}\n", bf_kind_name(k),
+		       op == BF_OP_ADD ? "add" : "del", text);
+	else
+		printf("%s %s %s\n", op == BF_OP_ADD ? "added to" : "removed from",
+		       k == BF_KIND_WL ? "whitelist:" : "blacklist:", text);
+	return 0;
+}
+
+/* ---- reads: plain synchronous hiredis ---- */
+
+/* Origins that may hold entries: every edge that joined, and ops. */
+static int origins(redisContext *rc, char ***out, size_t *n)
+{
+	redisReply *r = redisCommand(rc, "SMEMBERS %sedges", BF_PREFIX_DEFAULT);
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*out = calloc(r->elements + 1, sizeof(char *));
+	if (!*out) {
+		freeReplyObject(r);
+		return -ENOMEM;
+	}
+	(*out)[cnt++] = strdup("ops");
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING && bf_origin_valid(r->element[i]->str) &&
+		    strcmp(r->element[i]->str, "ops"))
+			(*out)[cnt++] = strdup(r->element[i]->str);
+	*n = cnt;
+	freeReplyObject(r);
+	return 0;
+}
+
+static void free_origins(char **o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(o[i]);
+	free(o);
+}
+
+static int do_list(const struct ctl *c, enum bf_kind k)
+{
+	redisContext *rc = connect_sync(c);
+	int64_t now = sync_now_ms();
+	char **o;
+	size_t n, shown = 0;
+
+	if (!rc)
+		return 1;
+	if (origins(rc, &o, &n)) {
+		fprintf(stderr, "bifrostctl: reading %sedges failed\n", BF_PREFIX_DEFAULT);
+		redisFree(rc);
+		return 1;
+	}
+	if (!c->json)
+		printf("%-8s %-60s %s\n", "ORIGIN", "ENTRY", "EXPIRES");
+	for (size_t i = 0; i < n; i++) {
+		char key[BF_KEY_MAX];
+		redisReply *r;
+
+		bf_key_list(key, sizeof(key), BF_PREFIX_DEFAULT, k, o[i]);
+		r = redisCommand(rc, "ZRANGEBYSCORE %s (%lld +inf WITHSCORES", key, (long long)now);
+		for (size_t j = 0; r && r->type == REDIS_REPLY_ARRAY && j + 1 < r->elements; j += 2) {
+			const redisReply *m = r->element[j], *s = r->element[j + 1];
+			struct bf_entry e;
+			int64_t exp;
+			char left[32];
+
+			if (m->type != REDIS_REPLY_STRING || bf_entry_parse(k, m->str, m->len, &e) ||
+			    bf_exp_parse(s->str, s->len, now, &exp))
+				continue; /* garbage is not shown as if it were an entry */
+			if (exp == BF_EXP_INF)
+				snprintf(left, sizeof(left), "never");
+			else
+				snprintf(left, sizeof(left), "in %llds", (long long)((exp - now) / 1000));
+			if (c->json && exp == BF_EXP_INF)
+				printf("{\"origin\":\"%s\",\"entry\":\"%.*s\",\"expires_ms\":null}\n",
+				       o[i], (int)m->len, m->str);
+			else if (c->json)
+				printf("{\"origin\":\"%s\",\"entry\":\"%.*s\",\"expires_ms\":%lld}\n",
+				       o[i], (int)m->len, m->str, (long long)exp);
+			else
+				printf("%-8s %-60.*s %s\n", o[i], (int)m->len, m->str, left);
+			shown++;
+		}
+		freeReplyObject(r);
+	}
+	if (!c->json)
+		printf("(%zu live entries)\n", shown);
+	free_origins(o, n);
+	redisFree(rc);
+	return 0;
+}
+
+static int do_edges(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	int64_t now = sync_now_ms();
+	char **o;
+	size_t n;
+
+	if (!rc)
+		return 1;
+	if (origins(rc, &o, &n)) {
+		redisFree(rc);
+		return 1;
+	}
+	if (!c->json)
+		printf("%-12s %-6s %-10s %-12s %-8s %-16s %s\n", "EDGE", "ALIVE", "LAST_SEEN", "VERSION",
+		       "XDP", "IFACE", "PENDING");
+	for (size_t i = 1; i < n; i++) { /* o[0] is ops */
+		redisReply *r = redisCommand(rc, "HMGET %sedge:%s last_seen version xdp_mode iface pending",
+					     BF_PREFIX_DEFAULT, o[i]);
+		const char *v[5] = { "", "", "", "", "" };
+		long long seen = 0;
+		char age[24] = "never";
+		int alive;
+
+		for (size_t j = 0; r && r->type == REDIS_REPLY_ARRAY && j < r->elements && j < 5; j++)
+			if (r->element[j]->type == REDIS_REPLY_STRING)
+				v[j] = r->element[j]->str;
+		seen = atoll(v[0]);
+		alive = seen && now - seen < 15000;
+		if (seen)
+			snprintf(age, sizeof(age), "%.1fs ago", (double)(now - seen) / 1000);
+		if (c->json)
+			printf("{\"edge\":\"%s\",\"alive\":%s,\"last_seen_ms\":%lld,\"version\":\"%s\","
+			       "\"xdp_mode\":\"%s\",\"iface\":\"%s\"}\n",
+			       o[i], alive ? "true" : "false", seen, v[1], v[2], v[3]);
+		else
+			printf("%-12s %-6s %-10s %-12s %-8s %-16s %s\n", o[i], alive ? "yes" : "NO", age,
+			       v[1], v[2], v[3], v[4]);
+		freeReplyObject(r);
+	}
+	free_origins(o, n);
+	redisFree(rc);
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_sig(int s)
+{
+	stop = 1;
+}
+
+static int do_watch(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	time_t end = c->timeout_s ? time(NULL) + c->timeout_s : 0;
+	long seen = 0;
+	redisReply *r;
+
+	if (!rc)
+		return 1;
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	r = redisCommand(rc, "PSUBSCRIBE %sevt:*", BF_PREFIX_DEFAULT);
+	freeReplyObject(r);
+	redisSetTimeout(rc, tv);
+	while (!stop && (!c->count || seen < c->count) && (!end || time(NULL) < end)) {
+		struct bf_evt ev;
+		const char *what = "";
+		char entry[BF_ENTRY_MAX + 1] = "";
+
+		r = NULL;
+		if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
+			if (rc->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				/* read timeout: hiredis marks the context broken; reconnect */
+				redisFree(rc);
+				rc = connect_sync(c);
+				if (!rc)
+					return 1;
+				freeReplyObject(redisCommand(rc, "PSUBSCRIBE %sevt:*", BF_PREFIX_DEFAULT));
+				redisSetTimeout(rc, tv);
+				continue;
+			}
+			fprintf(stderr, "bifrostctl: lost Redis: %s\n", rc->errstr);
+			redisFree(rc);
+			return 1;
+		}
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+		    r->element[3]->type != REDIS_REPLY_STRING) {
+			freeReplyObject(r);
+			continue;
+		}
+		if (bf_evt_decode((const uint8_t *)r->element[3]->str, r->element[3]->len,
+				  sync_now_ms(), &ev, &what)) {
+			if (c->json)
+				printf("{\"channel\":\"%s\",\"error\":\"%s\"}\n", r->element[2]->str, what);
+			else
+				printf("%-20s undecodable frame: %s\n", r->element[2]->str, what);
+		} else if (ev.type == BF_EVT_ENTRY) {
+			bf_entry_format(&ev.rec.entry, entry, sizeof(entry));
+			if (c->json)
+				printf("{\"origin\":\"%s\",\"kind\":\"%s\",\"op\":\"%s\",\"entry\":\"%s\","
+				       "\"seq\":%llu,\"why\":\"%s\"}\n",
+				       ev.origin, bf_kind_name(ev.rec.entry.kind),
+				       ev.rec.op == BF_OP_ADD ? "add" : "del", entry,
+				       (unsigned long long)ev.rec.seq, ev.rec.why);
+			else
+				printf("%-8s %-5s %-3s %s (%s)\n", ev.origin, bf_kind_name(ev.rec.entry.kind),
+				       ev.rec.op == BF_OP_ADD ? "add" : "del", entry, ev.rec.why);
+		} else {
+			if (c->json)
+				printf("{\"origin\":\"%s\",\"event\":\"%s\",\"version\":\"%s\"}\n", ev.origin,
+				       ev.type == BF_EVT_EDGE_UP ? "up" : "down", ev.version);
+			else
+				printf("%-8s edge %s (%s)\n", ev.origin,
+				       ev.type == BF_EVT_EDGE_UP ? "up" : "down", ev.version);
+		}
+		fflush(stdout);
+		seen++;
+		freeReplyObject(r);
+	}
+	redisFree(rc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "redis", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
+		{ "ttl", required_argument, NULL, 't' },   { "reason", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 }
+	};
+	struct ctl c = { .port = 6379 };
+	const char *redis = getenv("BIFROST_REDIS"), *a[4] = { 0 };
+	int opt, na = 0;
+	uint64_t v;
+
+	snprintf(c.host, sizeof(c.host), "127.0.0.1");
+	/* GNU getopt permutes: options may come anywhere ("bl add X --ttl 1h"). */
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			redis = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 't':
+			if (bf_parse_duration_ms(optarg, &c.ttl_ms) || !c.ttl_ms) {
+				fprintf(stderr, "bifrostctl: --ttl: bad duration '%s' (30s, 5m, 2h, 1d)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			if (strlen(optarg) > BF_WHY_MAX || strpbrk(optarg, " \t\n")) {
+				fprintf(stderr, "bifrostctl: --reason: one word of at most 64 bytes\n");
+				return EXIT_USAGE;
+			}
+			c.reason = optarg;
+			break;
+		case 'n':
+			if (bf_parse_u64(optarg, 1000000, &v)) {
+				fprintf(stderr, "bifrostctl: --count: a number\n");
+				return EXIT_USAGE;
+			}
+			c.count = (long)v;
+			break;
+		case 'T':
+			if (bf_parse_u64(optarg, 86400, &v)) {
+				fprintf(stderr, "bifrostctl: --timeout: seconds\n");
+				return EXIT_USAGE;
+			}
+			c.timeout_s = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (na == 4) {
+			fprintf(stderr, "bifrostctl: too many arguments (see --help)\n");
+			return EXIT_USAGE;
+		}
+		a[na++] = argv[optind];
+	}
+	if (redis) {
+		uint32_t addr;
+		uint16_t port;
+		char ab[BF_ADDR_STRLEN];
+
+		if (bf_parse_endpoint(redis, false, &addr, &port)) {
+			fprintf(stderr, "bifrostctl: --redis: want a.b.c.d:port, got '%s'\n", redis);
+			return EXIT_USAGE;
+		}
+		snprintf(c.host, sizeof(c.host), "%s", bf_ipv4_str(addr, ab));
+		c.port = port;
+	}
+	if (!a[0]) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((!strcmp(a[0], "wl") || !strcmp(a[0], "bl")) && a[1]) {
+		enum bf_kind k = a[0][0] == 'w' ? BF_KIND_WL : BF_KIND_BL;
+
+		if (!strcmp(a[1], "add") && a[2] && !a[3])
+			return do_write(&c, k, BF_OP_ADD, a[2]);
+		if (!strcmp(a[1], "del") && a[2] && !a[3])
+			return do_write(&c, k, BF_OP_DEL, a[2]);
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_list(&c, k);
+	} else if (!strcmp(a[0], "punch") && a[1] && !strcmp(a[1], "list") && !a[2]) {
+		return do_list(&c, BF_KIND_PUNCH);
+	} else if (!strcmp(a[0], "edges") && !a[1]) {
+		return do_edges(&c);
+	} else if (!strcmp(a[0], "watch") && !a[1]) {
+		return do_watch(&c);
+	}
+	fprintf(stderr, "bifrostctl: unknown command '%s%s%s' (see --help)\n", a[0], a[1] ? " " : "",
+		a[1] ? a[1] : "");
+	return EXIT_USAGE;
+}
