@@ -122,7 +122,7 @@ $(BUILD)/tests/test_sync: $(BUILD)/obj/tests/test_sync.o $(LIB)
 $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/config.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
 $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)

@@ -63,46 +63,6 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
-int edge_conn_parse(const char *proto, const char *bind, const char *machine,
-		    struct edge_conn *out, char *err, size_t errlen)
-{
-	int p = bf_parse_proto(proto);
-
-	memset(out, 0, sizeof(*out));
-	if (p < 0) {
-		seterr(err, errlen, "unknown protocol '%s' (udp, tcp or icmp)", proto);
-		return -EINVAL;
-	}
-	out->proto = (uint8_t)p;
-	if (p == IPPROTO_ICMP) {
-		if (bf_parse_ipv4(bind, &out->bind_ip)) {
-			seterr(err, errlen, "bad bind address '%s' (icmp takes an address, no port)",
-			       bind);
-			return -EINVAL;
-		}
-		if (bf_parse_ipv4(machine, &out->machine_ip)) {
-			seterr(err, errlen, "bad machine address '%s'", machine);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (bf_parse_endpoint(bind, false, &out->bind_ip, &out->bind_port)) {
-		seterr(err, errlen, "bad bind endpoint '%s' (want a.b.c.d:port)", bind);
-		return -EINVAL;
-	}
-	if (strchr(machine, ':')) {
-		if (bf_parse_endpoint(machine, false, &out->machine_ip, &out->machine_port)) {
-			seterr(err, errlen, "bad machine endpoint '%s' (want a.b.c.d[:port])",
-			       machine);
-			return -EINVAL;
-		}
-	} else if (bf_parse_ipv4(machine, &out->machine_ip)) {
-		seterr(err, errlen, "bad machine address '%s'", machine);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int parse_bool(const char *s, bool *out)
 {
 	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1"))
@@ -246,7 +206,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 		cfg->outer_ttl = (uint8_t)v;
 	} else if (!strcmp(k, "conn")) {
-		struct edge_conn c;
+		struct bf_conn c;
 
 		/* conn PROTO BIND MACHINE, with an optional "->" between. */
 		if (ntok == 5 && !strcmp(tok[3], "->")) {
@@ -254,10 +214,10 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			ntok = 4;
 		}
 		NEED(4);
-		if (edge_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
+		if (bf_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
 			return -EINVAL;
 		for (size_t i = 0; i < cfg->n_conns; i++) {
-			const struct edge_conn *o = &cfg->conns[i];
+			const struct bf_conn *o = &cfg->conns[i];
 
 			if (o->proto == c.proto && o->bind_ip == c.bind_ip &&
 			    o->bind_port == c.bind_port) {

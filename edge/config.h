@@ -8,19 +8,12 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "schema.h" /* struct bf_conn */
 
 #define EDGE_MAX_IFACES 8
 #define EDGE_MAX_ENTRIES (1u << 20) /* per list in the config file */
 
 enum edge_xdp_mode { EDGE_XDP_AUTO = 0, EDGE_XDP_NATIVE, EDGE_XDP_GENERIC };
-
-struct edge_conn {
-	uint8_t proto;         /* IPPROTO_* */
-	uint16_t bind_port;    /* host order; 0 for ICMP */
-	uint16_t machine_port; /* host order; 0 = same as bind_port */
-	uint32_t bind_ip;      /* network order */
-	uint32_t machine_ip;   /* network order */
-};
 
 struct edge_list_entry {
 	struct bf_cidr cidr;
@@ -40,7 +33,7 @@ struct edge_config {
 	uint64_t sweep_interval_ms;
 	uint8_t outer_ttl;
 
-	struct edge_conn *conns;
+	struct bf_conn *conns;
 	size_t n_conns, cap_conns;
 	struct edge_list_entry *wl, *bl;
 	size_t n_wl, cap_wl, n_bl, cap_bl;
@@ -58,9 +51,5 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 /* Checks what must be set once flags and file are merged. */
 int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen);
 
-/* One `conn` value, as written after the keyword: "udp 203.0.113.10:27015
- * 198.18.3.2[:27016]" or "icmp 203.0.113.10 198.18.3.2". */
-int edge_conn_parse(const char *proto, const char *bind, const char *machine,
-		    struct edge_conn *out, char *err, size_t errlen);
 
 #endif

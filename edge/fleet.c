@@ -48,6 +48,9 @@ struct edge_fleet {
 	char id[64], ifaces[160], xdp_mode[16];
 	int64_t started_ms;
 	uint64_t applied;
+	edge_conns_cb on_conns;
+	void *conns_ctx;
+	char conf_version[64];
 };
 
 static uint16_t origin_idx(struct edge_fleet *f, const char *o)
@@ -266,6 +269,24 @@ static void on_connected(void *ctx)
 	pr_info("fleet: connected; re-asserted %u own entries", n);
 }
 
+static void on_conf(void *ctx, const char *version, const struct bf_conn *conns, size_t n,
+		    unsigned bad)
+{
+	struct edge_fleet *f = ctx;
+
+	pr_info("fleet config version %s: %zu connections%s", version, n,
+		bad ? " (some refused, see above)" : "");
+	snprintf(f->conf_version, sizeof(f->conf_version), "%s", version);
+	if (f->on_conns)
+		f->on_conns(f->conns_ctx, conns, n, version);
+}
+
+void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx)
+{
+	f->on_conns = cb;
+	f->conns_ctx = ctx;
+}
+
 /* ---- heartbeat and register sweep ---- */
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -285,14 +306,16 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 				i++;
 		reg_drop_if_empty(f, r);
 	}
+	sync_client_poll_conf(f->sync, on_conf, f);
 	sync_client_stats(f->sync, &st);
 	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
 	if (!sync_client_cmd(f->sync,
 			     "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
-			     "pending %u peers %u records %llu bad_records %llu resyncs %llu",
+			     "pending %u peers %u records %llu bad_records %llu resyncs %llu conf_version %s",
 			     key, BIFROST_VERSION, f->ifaces, f->xdp_mode, (long long)f->started_ms,
 			     (long long)now, st.pending, st.peers, (unsigned long long)st.records,
-			     (unsigned long long)st.bad_records, (unsigned long long)st.resyncs))
+			     (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
+			     f->conf_version[0] ? f->conf_version : "-"))
 		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
 }
 

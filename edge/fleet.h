@@ -15,6 +15,11 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				  struct edge_maps *maps, const char *xdp_mode);
 void edge_fleet_free(struct edge_fleet *f);
 
+/* Called when the fleet's connections (bifrost:conn:*) changed. */
+typedef void (*edge_conns_cb)(void *ctx, const struct bf_conn *conns, size_t n,
+			      const char *version);
+void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx);
+
 /* A punch reported by XDP (new or refreshed). */
 void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 		      const struct bf_punch_val *v);

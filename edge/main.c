@@ -35,7 +35,19 @@ struct edge {
 	struct event_base *base;
 	uint32_t *locals; /* this host's addresses, as last applied */
 	size_t n_locals;
+	struct bf_conn *fleet_conns; /* from Redis; NULL until the fleet has a config */
+	size_t n_fleet_conns;
 };
+
+/* Redis's connections once the fleet has a config; the file's before. */
+static int apply_conns(struct edge *e)
+{
+	if (e->fleet_conns)
+		return edge_maps_apply_conns(&e->maps, e->fleet_conns, e->n_fleet_conns, e->locals,
+					     e->n_locals);
+	return edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
+				     e->n_locals);
+}
 
 /* Flags given on the command line, re-applied after every config reload. */
 struct flag_overrides {
@@ -154,8 +166,7 @@ static int apply_config(struct edge *e)
 	refresh_locals(e);
 	rc = edge_maps_write_config(&e->maps, &e->cfg);
 	if (!rc)
-		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
-					   e->n_locals);
+		rc = apply_conns(e);
 	if (!rc)
 		rc = edge_maps_list_reconcile(&e->maps, EDGE_WL, e->cfg.wl, e->cfg.n_wl,
 					      BF_SRC_CONFIG);
@@ -170,6 +181,20 @@ static int apply_config(struct edge *e)
 }
 
 /* ---- event loop callbacks ---- */
+
+static void on_fleet_conns(void *ctx, const struct bf_conn *conns, size_t n, const char *version)
+{
+	struct edge *e = ctx;
+	struct bf_conn *copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (!copy)
+		return;
+	memcpy(copy, conns, n * sizeof(*copy));
+	free(e->fleet_conns);
+	e->fleet_conns = copy;
+	e->n_fleet_conns = n;
+	apply_conns(e); /* a diff: removed connections leave the maps too */
+}
 
 static void on_punch(void *ctx, const struct bf_punch_key *k, const struct bf_punch_val *v)
 {
@@ -199,7 +224,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	 * within a sweep interval. */
 	if (refresh_locals(e)) {
 		pr_info("this host's addresses changed: %zu now", e->n_locals);
-		edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals, e->n_locals);
+		apply_conns(e);
 	}
 	if (st.whitelist || st.blacklist || st.blocklist || st.punches)
 		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu",
@@ -277,6 +302,7 @@ static int run(struct edge *e)
 		}
 		e->events.on_punch = on_punch;
 		e->events.ctx = e;
+		edge_fleet_on_conns(e->fleet, on_fleet_conns, e);
 	} else {
 		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
 	}
@@ -635,5 +661,6 @@ int main(int argc, char **argv)
 		rc = run(&e);
 	edge_config_free(&e.cfg);
 	free(e.locals);
+	free(e.fleet_conns);
 	return rc ? 1 : 0;
 }

@@ -265,7 +265,7 @@ static int map_sync(int fd, const struct sync_set *want, int phase, const char *
 	return 0;
 }
 
-int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n,
+int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size_t n,
 			  const uint32_t *locals, size_t nl)
 {
 	struct sync_set s[5] = {
@@ -291,7 +291,7 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, si
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct edge_conn *c = &conns[i];
+		const struct bf_conn *c = &conns[i];
 		struct bf_served_key sk = { .machine_ip = c->machine_ip, .bind_ip = c->bind_ip };
 		struct bf_rev_key rk = { .machine_ip = c->machine_ip, .bind_ip = c->bind_ip,
 					 .proto = c->proto };

@@ -29,7 +29,7 @@ int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg);
 /* Makes the connection maps (and the maps derived from them) hold exactly
  * `conns`, and bf_dests the bind addresses plus `locals` (this host's own
  * addresses): new entries are added before old ones are removed. */
-int edge_maps_apply_conns(struct edge_maps *m, const struct edge_conn *conns, size_t n,
+int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size_t n,
 			  const uint32_t *locals, size_t nl);
 
 /* The IPv4 addresses configured on this host (its network namespace). */

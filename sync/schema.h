@@ -68,6 +68,31 @@ int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out
 /* Canonical text; returns its length or -ENOSPC. */
 int bf_entry_format(const struct bf_entry *e, char *buf, size_t len);
 
+/* ---- connections: bifrost:conn:<proto>:<ip>:<port> (HASH) ---- */
+
+struct bf_conn {
+	uint8_t proto;         /* IPPROTO_* */
+	uint16_t bind_port;    /* host order; 0 for ICMP */
+	uint16_t machine_port; /* host order; 0 = same as bind_port */
+	uint32_t bind_ip;      /* network order */
+	uint32_t machine_ip;   /* network order */
+};
+
+struct bf_field;
+
+/* A connection as people write it: "udp" "203.0.113.10:27015"
+ * "198.18.3.2[:27016]", or "icmp" "203.0.113.10" "198.18.3.2". On error
+ * returns -EINVAL and says what is wrong in err. */
+int bf_conn_parse(const char *proto, const char *bind, const char *machine, struct bf_conn *out,
+		  char *err, size_t errlen);
+
+/* The proto, bind address and port named by a connection key. */
+int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out);
+/* The hash's fields: `machine` (a.b.c.d, required), `port` (1-65535,
+ * optional); others are ignored. -EINVAL with *what set. */
+int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,
+			 const char **what);
+
 /* ---- expiry ---- */
 
 /* Score or `exp` field: "+inf"/"inf" or integer milliseconds since the

@@ -1,4 +1,5 @@
 /* sync.c - the Redis client of the fleet: connections, writes, catch-up. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <event2/event.h>
@@ -73,6 +74,8 @@ struct sync_client {
 
 	struct event *cursor_timer;
 	bool cursors_dirty;
+	char conf_version[64];   /* last fleet config delivered */
+	bool conf_loading;
 	struct sync_stats st;
 };
 
@@ -817,6 +820,7 @@ static void cmd_down(struct conn *k)
 	struct sync_client *c = k->c;
 
 	c->writable = false;
+	c->conf_loading = false; /* its callbacks saw NULL replies and gave up */
 	c->inflight = 0; /* unacknowledged writes go again after the reconnect */
 	c->refreshing = false;
 	for (unsigned i = 0; i < c->n_streams; i++)
@@ -834,6 +838,167 @@ static void rd_up(struct conn *k)
 static void rd_down(struct conn *k)
 {
 	k->c->reading = false;
+}
+
+/* ---------------------------------------------------------------- config */
+
+#define MAX_CONNS 65536
+
+struct conf_load {
+	struct sync_client *c;
+	sync_conf_cb cb;
+	void *ctx;
+	char version[64];
+	struct bf_conn *conns; /* [0, n) good, [next, sent) awaiting their HGETALL */
+	size_t n, next, sent, waiting;
+	unsigned bad;
+	bool scanning;
+};
+
+static void conf_done(struct conf_load *cl)
+{
+	struct sync_client *c = cl->c;
+
+	snprintf(c->conf_version, sizeof(c->conf_version), "%s", cl->version);
+	cl->cb(cl->ctx, cl->version, cl->conns, cl->n, cl->bad);
+	c->conf_loading = false;
+	free(cl->conns);
+	free(cl);
+}
+
+static void conf_abort(struct conf_load *cl)
+{
+	cl->c->conf_loading = false;
+	free(cl->conns);
+	free(cl);
+}
+
+static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conf_load *cl = priv;
+	const redisReply *r = reply;
+	struct bf_field f[MAX_FIELDS];
+	struct bf_conn *cn;
+	const char *what = "not a hash";
+	size_t nf = 0;
+
+	if (!ac->data || !r) {
+		if (--cl->waiting == 0 && !cl->scanning)
+			conf_abort(cl);
+		return;
+	}
+	/* Replies come in the order of the HGETALLs: slot `next` holds what
+	 * this one's key said; good ones are packed down to `n`. */
+	cn = &cl->conns[cl->next++];
+	if (r->type == REDIS_REPLY_ARRAY && r->elements <= 2 * MAX_FIELDS) {
+		for (size_t i = 0; i + 1 < r->elements; i += 2)
+			if (r->element[i]->type == REDIS_REPLY_STRING &&
+			    r->element[i + 1]->type == REDIS_REPLY_STRING)
+				f[nf++] = (struct bf_field){ r->element[i]->str, r->element[i]->len,
+							     r->element[i + 1]->str,
+							     r->element[i + 1]->len };
+		if (!bf_conn_parse_fields(f, nf, cn, &what))
+			cl->conns[cl->n++] = *cn;
+		else
+			goto bad;
+	} else {
+	bad:
+		cl->bad++;
+		pr_warn("fleet config: connection %s %s:%u refused: %s", bf_proto_name(cn->proto),
+			inet_ntoa((struct in_addr){ .s_addr = cn->bind_ip }), cn->bind_port, what);
+	}
+	if (--cl->waiting == 0 && !cl->scanning)
+		conf_done(cl);
+}
+
+static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conf_load *cl = priv;
+	const redisReply *r = reply;
+	char cursor[32], match[BF_KEY_MAX];
+
+	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY) {
+		cl->scanning = false;
+		if (!cl->waiting)
+			conf_abort(cl);
+		return;
+	}
+	for (size_t i = 0; i < r->element[1]->elements; i++) {
+		const redisReply *k = r->element[1]->element[i];
+		struct bf_conn *cn;
+
+		if (k->type != REDIS_REPLY_STRING)
+			continue;
+		if (cl->sent >= MAX_CONNS) {
+			cl->bad++;
+			continue;
+		}
+		/* Parse the key now; the HGETALL reply fills the rest in order. */
+		cn = &cl->conns[cl->sent];
+		if (bf_conn_parse_key(k->str, k->len, cl->c->prefix, cn)) {
+			cl->bad++;
+			pr_warn("fleet config: bad connection key '%.*s' skipped", (int)k->len, k->str);
+			continue;
+		}
+		cl->sent++;
+		cl->waiting++;
+		redisAsyncCommand(cl->c->cmd.ac, conf_hash, cl, "HGETALL %b", k->str, k->len);
+	}
+	memcpy(cursor, r->element[0]->str, r->element[0]->len);
+	cursor[r->element[0]->len] = '\0';
+	if (!strcmp(cursor, "0")) {
+		cl->scanning = false;
+		if (!cl->waiting)
+			conf_done(cl);
+		return;
+	}
+	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
+	redisAsyncCommand(ac, conf_scan, cl, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+}
+
+static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conf_load *cl = priv;
+	const redisReply *r = reply;
+	char match[BF_KEY_MAX];
+
+	if (!ac->data || !r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(cl->version) ||
+	    (cl->c->conf_version[0] && strlen(cl->c->conf_version) == r->len &&
+	     !memcmp(cl->c->conf_version, r->str, r->len))) {
+		conf_abort(cl); /* absent, unchanged or lost */
+		return;
+	}
+	memcpy(cl->version, r->str, r->len);
+	cl->version[r->len] = '\0';
+	cl->conns = calloc(MAX_CONNS, sizeof(*cl->conns));
+	if (!cl->conns) {
+		conf_abort(cl);
+		return;
+	}
+	cl->scanning = true;
+	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
+	redisAsyncCommand(ac, conf_scan, cl, "SCAN 0 MATCH %s COUNT 1000", match);
+}
+
+int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
+{
+	struct conf_load *cl;
+	char key[BF_KEY_MAX];
+
+	if (c->conf_loading || c->cmd.state != C_UP)
+		return -EBUSY;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->c = c;
+	cl->cb = cb;
+	cl->ctx = ctx;
+	c->conf_loading = true;
+	bf_key_conf_version(key, sizeof(key), c->prefix);
+	redisAsyncCommand(c->cmd.ac, conf_version, cl, "GET %s", key);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- api */

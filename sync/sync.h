@@ -64,6 +64,15 @@ void sync_client_free(struct sync_client *c);
 int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entry *e,
 		      int64_t exp_ms, const char *why);
 
+/* Fleet config: reads bifrost:conf:version and, when it differs from the
+ * last version delivered (or none was), loads every bifrost:conn:* hash and
+ * calls cb once with the valid connections (bad ones are logged with their
+ * key and counted in `bad`). Nothing happens while the key is absent: the
+ * fleet has no config yet. At most one load runs at a time. */
+typedef void (*sync_conf_cb)(void *ctx, const char *version, const struct bf_conn *conns,
+			     size_t n, unsigned bad);
+int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx);
+
 /* Fire-and-forget command on the command connection (heartbeats): sent when
  * connected, skipped otherwise. Returns 0 if sent. */
 int sync_client_cmd(struct sync_client *c, const char *fmt, ...);

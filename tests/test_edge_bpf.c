@@ -707,7 +707,7 @@ static void test_edge_bpf__sweeper_removes_expired(void **state)
 
 static void test_edge_bpf__conn_removal_is_applied(void **state)
 {
-	struct edge_conn one;
+	struct bf_conn one;
 	char err[128];
 	struct pkt_spec s = udp_to(CLIENT, 50000, ANY_B, 27015);
 	uint8_t pkt[256];
@@ -715,7 +715,7 @@ static void test_edge_bpf__conn_removal_is_applied(void **state)
 	struct result r;
 	uint32_t mb = pkt_ip(MACH_B), cnt;
 
-	assert_int_equal(edge_conn_parse("udp", ANY_A ":27015", MACH_A, &one, err, sizeof(err)), 0);
+	assert_int_equal(bf_conn_parse("udp", ANY_A ":27015", MACH_A, &one, err, sizeof(err)), 0);
 	assert_int_equal(edge_maps_apply_conns(&maps, &one, 1, NULL, 0), 0);
 	run(pkt, n, if_t0, &r);
 	expect("removed connection", &r, XDP_DROP, BF_R_DEFAULT_DROP);

@@ -315,6 +315,40 @@ static void test_schema__event_entry_validation(void **state)
 	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
 }
 
+static void test_schema__connections(void **state)
+{
+	const struct bf_field good[] = { F("machine", "198.18.3.2"), F("port", "27016"),
+					 F("a2s", "later") };
+	const struct bf_field bad_machine[] = { F("machine", "nonsense") };
+	const struct bf_field bad_port[] = { F("machine", "198.18.3.2"), F("port", "0") };
+	const struct bf_field none[] = { F("port", "1") };
+	struct bf_conn c;
+	const char *what;
+	char err[128];
+
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:27015", 35, P, &c), 0);
+	assert_int_equal(c.proto, IPPROTO_UDP);
+	assert_int_equal(c.bind_port, 27015);
+	assert_int_equal(bf_conn_parse_fields(good, 3, &c, &what), 0);
+	assert_int_equal(c.machine_port, 27016);
+	assert_int_equal(bf_conn_parse_fields(bad_machine, 1, &c, &what), -EINVAL);
+	assert_string_equal(what, "machine is not an address");
+	assert_int_equal(bf_conn_parse_fields(bad_port, 2, &c, &what), -EINVAL);
+	assert_int_equal(bf_conn_parse_fields(none, 1, &c, &what), -EINVAL);
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:0", 32, P, &c), 0);
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:5", 32, P, &c), -EINVAL);
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:0", 31, P, &c), -EINVAL);
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:sctp:203.0.113.10:1", 32, P, &c), -EINVAL);
+	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp", 16, P, &c), -EINVAL);
+	assert_int_equal(bf_conn_parse_key("other:conn:udp:203.0.113.10:1", 29, P, &c), -EINVAL);
+	assert_int_equal(bf_conn_parse("tcp", "203.0.113.10:27015", "198.18.3.2:27016", &c, err,
+				       sizeof(err)), 0);
+	assert_int_equal(c.machine_port, 27016);
+	assert_int_equal(bf_conn_parse("udp", "203.0.113.10", "198.18.3.2", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "bad bind endpoint"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_schema__events_round_trip),
 		cmocka_unit_test(test_schema__events_hostile),
 		cmocka_unit_test(test_schema__event_entry_validation),
+		cmocka_unit_test(test_schema__connections),
 	};
 
 	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);

@@ -40,6 +40,10 @@ static void usage(FILE *f)
 		"  bl del CIDR\n"
 		"  bl list\n"
 		"  punch list                                     live port punches of every POP\n"
+		"  conn add PROTO BIND MACHINE[:PORT]             publish a service, e.g.\n"
+		"                                                 conn add udp 203.0.113.10:27015 198.18.3.2\n"
+		"  conn del PROTO BIND\n"
+		"  conn list\n"
 		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
 		"  watch [--count N] [--timeout SECONDS]          decoded event channel, live\n"
 		"\n"
@@ -276,6 +280,123 @@ static int do_edges(const struct ctl *c)
 	return 0;
 }
 
+/* ---- connections: HASH per connection, then INCR conf:version ---- */
+
+static int do_conn_write(const struct ctl *c, const char *proto, const char *bind,
+			 const char *machine)
+{
+	char key[BF_KEY_MAX], ver[BF_KEY_MAX], err[128], mport[8] = "";
+	struct bf_conn cn;
+	redisContext *rc;
+	redisReply *r;
+	int ok;
+
+	/* A del names no machine: parse with a placeholder one. */
+	if (bf_conn_parse(proto, bind, machine ? machine : "192.0.2.1", &cn, err, sizeof(err))) {
+		fprintf(stderr, "bifrostctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	rc = connect_sync(c);
+	if (!rc)
+		return 1;
+	bf_key_conn(key, sizeof(key), BF_PREFIX_DEFAULT, cn.proto, cn.bind_ip, cn.bind_port);
+	bf_key_conf_version(ver, sizeof(ver), BF_PREFIX_DEFAULT);
+	freeReplyObject(redisCommand(rc, "MULTI"));
+	if (machine) {
+		char m[BF_ADDR_STRLEN];
+
+		if (cn.machine_port)
+			snprintf(mport, sizeof(mport), "%u", cn.machine_port);
+		freeReplyObject(redisCommand(rc, "DEL %s", key));
+		if (mport[0])
+			freeReplyObject(redisCommand(rc, "HSET %s machine %s port %s", key,
+						     bf_ipv4_str(cn.machine_ip, m), mport));
+		else
+			freeReplyObject(redisCommand(rc, "HSET %s machine %s", key,
+						     bf_ipv4_str(cn.machine_ip, m)));
+	} else {
+		freeReplyObject(redisCommand(rc, "DEL %s", key));
+	}
+	freeReplyObject(redisCommand(rc, "INCR %s", ver));
+	r = redisCommand(rc, "EXEC");
+	ok = r && r->type == REDIS_REPLY_ARRAY;
+	freeReplyObject(r);
+	redisFree(rc);
+	if (!ok) {
+		fprintf(stderr, "bifrostctl: Redis refused the change of %s\n", key);
+		return 1;
+	}
+	if (c->json)
+		printf("{\"ok\":true,\"key\":\"%s\",\"op\":\"%s\"}\n", key, machine ? "add" : "del");
+	else
+		printf("%s %s (edges apply it within a second)\n", machine ? "set" : "removed", key);
+	return 0;
+}
+
+static int do_conn_list(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	char cursor[32] = "0";
+	size_t shown = 0;
+
+	if (!rc)
+		return 1;
+	if (!c->json)
+		printf("%-5s %-22s %s\n", "PROTO", "BIND", "MACHINE");
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sconn:* COUNT 1000", cursor,
+					     BF_PREFIX_DEFAULT);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->len >= sizeof(cursor)) {
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *k = r->element[1]->element[i];
+			redisReply *h = redisCommand(rc, "HGETALL %b", k->str, k->len);
+			struct bf_field f[16];
+			struct bf_conn cn;
+			const char *what = "not a hash";
+			char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN];
+			size_t nf = 0;
+			int bad = bf_conn_parse_key(k->str, k->len, BF_PREFIX_DEFAULT, &cn);
+
+			for (size_t j = 0; !bad && h && h->type == REDIS_REPLY_ARRAY && j + 1 < h->elements &&
+					   nf < 16; j += 2)
+				f[nf++] = (struct bf_field){ h->element[j]->str, h->element[j]->len,
+							     h->element[j + 1]->str, h->element[j + 1]->len };
+			if (!bad)
+				bad = bf_conn_parse_fields(f, nf, &cn, &what);
+			if (bad && c->json)
+				printf("{\"key\":\"%.*s\",\"error\":\"%s\"}\n", (int)k->len, k->str, what);
+			else if (bad)
+				printf("%.*s: INVALID (%s): edges ignore it\n", (int)k->len, k->str, what);
+			else if (c->json)
+				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u}\n",
+				       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
+				       bf_ipv4_str(cn.machine_ip, m),
+				       cn.machine_port ? cn.machine_port : cn.bind_port);
+			else {
+				char bind[32];
+
+				snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
+				printf("%-5s %-22s %s:%u\n", bf_proto_name(cn.proto), bind,
+				       bf_ipv4_str(cn.machine_ip, m),
+				       cn.machine_port ? cn.machine_port : cn.bind_port);
+			}
+			shown++;
+			freeReplyObject(h);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0"));
+	if (!c->json)
+		printf("(%zu connections)\n", shown);
+	redisFree(rc);
+	return 0;
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_sig(int s)
@@ -366,7 +487,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .port = 6379 };
-	const char *redis = getenv("BIFROST_REDIS"), *a[4] = { 0 };
+	const char *redis = getenv("BIFROST_REDIS"), *a[6] = { 0 };
 	int opt, na = 0;
 	uint64_t v;
 
@@ -417,7 +538,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (na == 4) {
+		if (na == 5) {
 			fprintf(stderr, "bifrostctl: too many arguments (see --help)\n");
 			return EXIT_USAGE;
 		}
@@ -450,6 +571,13 @@ int main(int argc, char **argv)
 			return do_list(&c, k);
 	} else if (!strcmp(a[0], "punch") && a[1] && !strcmp(a[1], "list") && !a[2]) {
 		return do_list(&c, BF_KIND_PUNCH);
+	} else if (!strcmp(a[0], "conn") && a[1]) {
+		if (!strcmp(a[1], "add") && a[2] && a[3] && a[4])
+			return do_conn_write(&c, a[2], a[3], a[4]);
+		if (!strcmp(a[1], "del") && a[2] && a[3] && !a[4])
+			return do_conn_write(&c, a[2], a[3], NULL);
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_conn_list(&c);
 	} else if (!strcmp(a[0], "edges") && !a[1]) {
 		return do_edges(&c);
 	} else if (!strcmp(a[0], "watch") && !a[1]) {

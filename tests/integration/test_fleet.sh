@@ -128,4 +128,29 @@ check "$other has the punch made during the outage" bash -c "'$LAB' exec $other 
 lab route remote pop1
 eq "both edges are back in bifrost:edges" "$(rcli SCARD bifrost:edges)" 2
 
+begin "fleet config: connections from Redis, applied as a diff"
+ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27016 --count 5 --interval-ms 1 --timeout-ms 200)"
+eq "port 27016 is closed before" "$r" 0
+ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
+ctl conn add tcp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
+ctl conn add udp $ANYCAST:27016 $GS_ADDR:$GAME_PORT >/dev/null
+eq "conn list shows three" "$(ctl conn list --json | jq -s 'length')" 3
+sleep 1.5
+for c in c1 c2; do
+	read -r s r l <<<"$(udp_probe $c --to $ANYCAST:27016 --count 20 --interval-ms 1)"
+	eq "$c reaches 27016 (mapped to the machine's $GAME_PORT) through its POP" "$r" 20
+done
+check "pop1 applied conf_version" bash -c "[ \"\$('$LAB' exec redis redis-cli -h $REDIS_ADDR HGET bifrost:edge:pop1 conf_version)\" = 3 ]"
+in_ns redis redis-cli -h $REDIS_ADDR HSET bifrost:conn:udp:$ANYCAST:27017 machine nonsense >/dev/null
+ctl conn del udp $ANYCAST:27016 >/dev/null
+sleep 1.5
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27016 --count 5 --interval-ms 1 --timeout-ms 200)"
+eq "a deleted connection is gone from pop1's map" "$r" 0
+check "pop2's map no longer has it" bash -c "! '$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump conns | grep -q ':27016'"
+check "the malformed hash is refused and logged by name" grep -q "27017 refused: machine is not an address" "$STATE/edge-pop1.log"
+check "bifrostctl conn list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 conn list | grep -q '27017: INVALID'"
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 20 --interval-ms 1)"
+eq "the good connections keep working" "$r" 20
+
 summary
