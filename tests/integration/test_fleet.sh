@@ -141,7 +141,8 @@ for c in c1 c2; do
 	read -r s r l <<<"$(udp_probe $c --to $ANYCAST:27016 --count 20 --interval-ms 1)"
 	eq "$c reaches 27016 (mapped to the machine's $GAME_PORT) through its POP" "$r" 20
 done
-check "pop1 applied conf_version" bash -c "[ \"\$('$LAB' exec redis redis-cli -h $REDIS_ADDR HGET bifrost:edge:pop1 conf_version)\" = 3 ]"
+for _ in $(seq 30); do [ "$(hb pop1 conf_version)" = 3 ] && break; sleep 0.1; done
+check "pop1's heartbeat reports conf_version 3" bash -c "[ \"\$('$LAB' exec redis redis-cli -h $REDIS_ADDR HGET bifrost:edge:pop1 conf_version)\" = 3 ]"
 in_ns redis redis-cli -h $REDIS_ADDR HSET bifrost:conn:udp:$ANYCAST:27017 machine nonsense >/dev/null
 ctl conn del udp $ANYCAST:27016 >/dev/null
 sleep 1.5
