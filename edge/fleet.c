@@ -287,6 +287,49 @@ void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx)
 	f->conns_ctx = ctx;
 }
 
+/* ---- the register in the state file, beside the cursors ---- */
+
+/* "owner <origin|@self> <exp ms|+inf> <kind> <entry text>" */
+static void on_state_save(void *ctx, FILE *out)
+{
+	struct edge_fleet *f = ctx;
+	struct reg *r, *tmp;
+
+	HASH_ITER(hh, f->reg, r, tmp)
+	{
+		char e[BF_ENTRY_MAX + 1], x[24];
+
+		bf_entry_format(&r->e, e, sizeof(e));
+		for (unsigned i = 0; i < r->n; i++) {
+			bf_exp_format(r->owners[i].exp_ms, x, sizeof(x));
+			fprintf(out, "owner %s %s %s %s\n",
+				r->owners[i].origin == SELF ? "@self" : f->origins[r->owners[i].origin], x,
+				bf_kind_name(r->e.kind), e);
+		}
+	}
+}
+
+static void on_state_line(void *ctx, const char *line)
+{
+	struct edge_fleet *f = ctx;
+	char origin[BF_ORIGIN_MAX + 2], x[24], kind[8];
+	struct bf_entry e;
+	struct owner *w;
+	struct reg *r;
+	int64_t exp;
+	int n = 0, k;
+
+	if (sscanf(line, "owner %64s %23s %7s %n", origin, x, kind, &n) != 3 || !n ||
+	    (k = bf_kind_parse(kind)) < 0 ||
+	    bf_entry_parse((enum bf_kind)k, line + n, strlen(line + n), &e) ||
+	    bf_exp_parse(x, strlen(x), sync_now_ms(), &exp) ||
+	    (strcmp(origin, "@self") && !bf_origin_valid(origin)))
+		return; /* expired or damaged: the next resync or record restores it */
+	r = reg_get(f, &e, true);
+	if (r && (w = owner_get(r, strcmp(origin, "@self") ? origin_idx(f, origin) : SELF, true)))
+		w->exp_ms = exp;
+}
+
 /* ---- heartbeat and register sweep ---- */
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -341,6 +384,7 @@ void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 	if (r && (w = owner_get(r, SELF, true)))
 		w->exp_ms = exp;
 	sync_client_write(f->sync, BF_OP_ADD, &e, exp, "punch");
+	sync_client_state_changed(f->sync);
 }
 
 struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_config *cfg,
@@ -349,7 +393,8 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	struct edge_fleet *f = calloc(1, sizeof(*f));
 	struct sync_config sc = { .port = 0, .read_peers = true };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
-				   .on_resync_end = on_resync_end, .on_connected = on_connected };
+				   .on_resync_end = on_resync_end, .on_connected = on_connected,
+				   .on_state_save = on_state_save, .on_state_line = on_state_line };
 	struct timeval tv = { .tv_sec = HEARTBEAT_MS / 1000, .tv_usec = (HEARTBEAT_MS % 1000) * 1000 };
 	char host[128], cursors[256];
 	char *colon;
@@ -376,8 +421,9 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	sc.host = host;
 	sc.port = atoi(colon + 1);
 	sc.origin = cfg->id;
-	/* Cursors live beside the pinned maps' owner, in the daemon's state dir. */
-	snprintf(cursors, sizeof(cursors), "/run/bifrost-edge-%s.cursors", cfg->id);
+	/* Cursors and the register live in one state file: after a restart the
+	 * edge resumes the logs exactly where its register stood. */
+	snprintf(cursors, sizeof(cursors), "/run/bifrost-edge-%s.state", cfg->id);
 	sc.cursor_path = cursors;
 	h.ctx = f;
 	f->sync = sync_client_new(base, &sc, &h);

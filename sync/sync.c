@@ -57,6 +57,7 @@ struct sync_client {
 	char prefix[BF_PREFIX_MAX + 1];
 	char origin[BF_ORIGIN_MAX + 1];
 	char host[128];
+	char *state_path; /* our copy of cfg.cursor_path */
 	struct conn cmd, rd;
 
 	struct pending *q; /* ring buffer of writes not yet acknowledged */
@@ -68,6 +69,7 @@ struct sync_client {
 	struct stream *streams;
 	unsigned n_streams, cap_streams;
 	bool reading;            /* an XREAD is outstanding */
+	long long rd_id;         /* CLIENT ID of the stream-read connection */
 	struct event *read_timer;
 	int64_t peers_at;        /* last peer refresh (ms) */
 	bool refreshing;
@@ -365,6 +367,7 @@ int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entr
 
 static void read_next(struct sync_client *c);
 static void refresh_peers(struct sync_client *c);
+static void rd_wake(struct sync_client *c);
 
 static void cursors_changed(struct sync_client *c)
 {
@@ -374,6 +377,11 @@ static void cursors_changed(struct sync_client *c)
 		return;
 	c->cursors_dirty = true;
 	evtimer_add(c->cursor_timer, &tv);
+}
+
+void sync_client_state_changed(struct sync_client *c)
+{
+	cursors_changed(c);
 }
 
 static void cursors_save(evutil_socket_t fd, short what, void *arg)
@@ -390,10 +398,12 @@ static void cursors_save(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (unsigned i = 0; i < c->n_streams; i++)
-		if (c->streams[i].id[0])
-			fprintf(f, "%s %s %s %llu\n", bf_kind_name(c->streams[i].kind),
+		if (c->streams[i].id[0] && !c->streams[i].resyncing)
+			fprintf(f, "cursor %s %s %s %llu\n", bf_kind_name(c->streams[i].kind),
 				c->streams[i].origin, c->streams[i].id,
 				(unsigned long long)c->streams[i].seq);
+	if (c->h.on_state_save)
+		c->h.on_state_save(c->h.ctx, f);
 	if (fclose(f) || rename(tmp, c->cfg.cursor_path))
 		pr_warn("cannot save cursors to %s: %s", c->cfg.cursor_path, strerror(errno));
 }
@@ -434,7 +444,7 @@ static struct stream *stream_add(struct sync_client *c, enum bf_kind k, const ch
 
 static void cursors_load(struct sync_client *c)
 {
-	char line[256], kind[8], origin[BF_ORIGIN_MAX + 2], id[ID_MAX];
+	char line[512], kind[8], origin[BF_ORIGIN_MAX + 2], id[ID_MAX];
 	unsigned long long seq;
 	FILE *f;
 
@@ -444,7 +454,13 @@ static void cursors_load(struct sync_client *c)
 		struct stream *s;
 		int k;
 
-		if (sscanf(line, "%7s %64s %47s %llu", kind, origin, id, &seq) != 4 ||
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "cursor ", 7)) {
+			if (c->h.on_state_line)
+				c->h.on_state_line(c->h.ctx, line);
+			continue;
+		}
+		if (sscanf(line + 7, "%7s %64s %47s %llu", kind, origin, id, &seq) != 4 ||
 		    (k = bf_kind_parse(kind)) < 0 || !bf_origin_valid(origin) ||
 		    !strcmp(origin, c->origin)) {
 			pr_warn("%s: ignoring a bad cursor line", c->cfg.cursor_path);
@@ -487,6 +503,7 @@ static void resync_finish(struct resync *rs)
 	pr_info("resync of %s:%s done at seq %llu", bf_kind_name(s->kind), s->origin,
 		(unsigned long long)s->seq);
 	free(rs);
+	rd_wake(c);
 	read_next(c);
 }
 
@@ -830,9 +847,31 @@ static void cmd_down(struct conn *k)
 		}
 }
 
+static void rd_id_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conn *k = ac->data;
+	const redisReply *r = reply;
+
+	if (!k || !r)
+		return;
+	k->c->rd_id = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	read_next(k->c);
+}
+
 static void rd_up(struct conn *k)
 {
-	read_next(k->c);
+	/* Its id lets the command connection cut a blocking XREAD short when
+	 * the set of logs to follow changes (a resync finished). */
+	k->c->rd_id = 0;
+	redisAsyncCommand(k->ac, rd_id_cb, NULL, "CLIENT ID");
+}
+
+/* A blocked XREAD does not include a log that just became readable: end it
+ * now rather than after block_ms. */
+static void rd_wake(struct sync_client *c)
+{
+	if (c->reading && c->rd_id && c->cmd.state == C_UP)
+		redisAsyncCommand(c->cmd.ac, NULL, NULL, "CLIENT UNBLOCK %lld", c->rd_id);
 }
 
 static void rd_down(struct conn *k)
@@ -1023,6 +1062,15 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	snprintf(c->host, sizeof(c->host), "%s", cfg->host);
 	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->prefix ? cfg->prefix : BF_PREFIX_DEFAULT);
 	snprintf(c->origin, sizeof(c->origin), "%s", cfg->origin);
+	/* The caller's strings need not outlive this call. */
+	c->cfg.host = c->host;
+	c->cfg.prefix = c->prefix;
+	c->cfg.origin = c->origin;
+	if (cfg->cursor_path && !(c->state_path = strdup(cfg->cursor_path))) {
+		free(c);
+		return NULL;
+	}
+	c->cfg.cursor_path = c->state_path;
 #define DEF(f, v)                 \
 	if (c->cfg.f <= 0)        \
 		c->cfg.f = (v)
@@ -1064,6 +1112,7 @@ void sync_client_free(struct sync_client *c)
 		event_free(c->cursor_timer);
 	free(c->streams);
 	free(c->q);
+	free(c->state_path);
 	free(c);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "schema.h"
 
@@ -41,6 +42,12 @@ struct sync_handlers {
 	/* The command connection is (again) up: Redis may have restarted empty,
 	 * so the owner re-asserts its own live entries now. */
 	void (*on_connected)(void *ctx);
+	/* The state file (cursor_path) carries the owner's state too, written
+	 * and read as one atomic file so that cursors and state always match:
+	 * on_state_save appends lines (none may start with "cursor "), and
+	 * on_state_line gets each such line back at start-up. */
+	void (*on_state_save)(void *ctx, FILE *f);
+	void (*on_state_line)(void *ctx, const char *line);
 	void *ctx;
 };
 
@@ -63,6 +70,9 @@ void sync_client_free(struct sync_client *c);
  * reconnect's re-assertion repairs it). */
 int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entry *e,
 		      int64_t exp_ms, const char *why);
+
+/* The owner's state changed: the state file is rewritten within a second. */
+void sync_client_state_changed(struct sync_client *c);
 
 /* Fleet config: reads bifrost:conf:version and, when it differs from the
  * last version delivered (or none was), loads every bifrost:conn:* hash and

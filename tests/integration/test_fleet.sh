@@ -128,6 +128,40 @@ check "$other has the punch made during the outage" bash -c "'$LAB' exec $other 
 lab route remote pop1
 eq "both edges are back in bifrost:edges" "$(rcli SCARD bifrost:edges)" 2
 
+begin "an edge killed and restarted catches up from its cursors"
+ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
+dump2() { in_ns pop2 "$BIN/bifrost-edge" -c "$STATE/pop2.conf" --dump blacklist; }
+ctl bl add 198.19.77.0/24 >/dev/null
+for _ in $(seq 30); do dump2 | grep -q 198.19.77.0/24 && break; sleep 0.1; done
+check "pop2 has a ban before it dies" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist | grep -q 198.19.77.0/24"
+sleep 1.2 # its state file is written within a second
+lab edge-kill pop2 KILL
+ctl bl add $C2_ADDR/32 --ttl 1h >/dev/null
+ctl bl del 198.19.77.0/24 >/dev/null
+lab edge-start pop2
+for _ in $(seq 30); do dump2 | grep -q "$C2_ADDR/32" && break; sleep 0.1; done
+check "the ban made while pop2 was dead is applied" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist | grep -q '$C2_ADDR/32'"
+check "the del made while it was dead is applied" bash -c "! '$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist | grep -q 198.19.77.0/24"
+check "it caught up from its cursor, without a resync of bl:ops" bash -c "! grep -q 'resync of bl:ops' '$STATE/edge-pop2.log'"
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-ms 1 --timeout-ms 200)"
+eq "c2 is dropped at the restarted pop2" "$r" 0
+
+begin "with its cursor trimmed away it resyncs fully"
+sleep 1.2
+lab edge-kill pop2 KILL
+ctl bl add 198.19.78.0/24 >/dev/null
+in_ns redis redis-cli -h $REDIS_ADDR XTRIM bifrost:log:bl:ops MAXLEN 0 >/dev/null
+ctl bl add 198.19.79.0/24 >/dev/null
+lab edge-start pop2
+for _ in $(seq 50); do dump2 | grep -q 198.19.78.0/24 && break; sleep 0.1; done
+check "pop2 saw the gap and resynced bl:ops" grep -q "resync of bl:ops from its ZSET (gap in seq)" "$STATE/edge-pop2.log"
+check "the entry only the ZSET still knew is applied" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist | grep -q 198.19.78.0/24"
+check "and the one after the trim" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist | grep -q 198.19.79.0/24"
+ctl bl del $C2_ADDR/32 >/dev/null
+sleep 0.2
+read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-ms 1)"
+eq "the ban lifted after all that" "$r" 5
+
 begin "fleet config: connections from Redis, applied as a diff"
 ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27016 --count 5 --interval-ms 1 --timeout-ms 200)"
