@@ -32,6 +32,15 @@ say "The game server calls out to a remote host; the reply comes in through the 
 x "$LAB" exec gs "$BIN/bf-netprobe" udp --from $ANYCAST:40000 --to $REMOTE_ADDR:$REMOTE_PORT --count 10 --interval-ms 2
 x "$LAB" exec pop1 "$BIN/bifrost-edge" -c "$STATE/pop1.conf" --dump punches
 
+say "The fleet: both POPs report to Redis; an operator ban reaches every POP"
+CTL=("$LAB" exec redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379)
+x "${CTL[@]}" edges
+x "${CTL[@]}" bl add $C1_ADDR/32 --ttl 10m --reason demo
+sleep 0.1
+x "$LAB" exec c1 "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_PORT --count 20 --interval-ms 1 --timeout-ms 300 || true
+x "${CTL[@]}" bl list
+x "${CTL[@]}" punch list
+
 say "Counters"
 for pop in pop1 pop2; do
 	echo "-- $pop"
