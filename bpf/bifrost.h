@@ -112,8 +112,8 @@ struct bf_cidr_key {
 
 /* bf_list_val.src: which writer owns the entry. */
 #define BF_SRC_CONFIG (1U << 0)  /* the local config file */
-#define BF_SRC_FLEET (1U << 1)   /* Redis (issue: fleet sync) */
-#define BF_SRC_LOCAL (1U << 2)   /* bifrost-edge --add on this host */
+#define BF_SRC_FLEET (1U << 1)   /* Redis: peers and ops (edge/fleet.c) */
+#define BF_SRC_LOCAL (1U << 2)   /* this edge's own decisions (rate-limit bans, later) */
 
 struct bf_list_val {
 	__u64 expires_ns;      /* CLOCK_MONOTONIC deadline, 0 = permanent */

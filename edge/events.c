@@ -49,7 +49,6 @@ static void neigh_kick(struct edge_events *ev, int ifindex, uint32_t addr)
 	else
 		pr_debug("no neighbour for next hop %s (ifindex %d): asked the kernel to resolve it",
 			 bf_ipv4_str(addr, a), ifindex);
-	ev->neigh_kicks++;
 }
 
 static int handle(void *ctx, void *data, size_t size)
@@ -63,7 +62,6 @@ static int handle(void *ctx, void *data, size_t size)
 	case BF_EV_PUNCH: {
 		char s[96];
 
-		ev->punches++;
 		edge_punch_str(&e->punch.key, e->punch.val.machine_ip, s, sizeof(s));
 		pr_debug("punch %s", s);
 		if (ev->on_punch)

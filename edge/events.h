@@ -11,8 +11,6 @@ struct ring_buffer;
 struct edge_events {
 	struct ring_buffer *rb;
 	int nl_fd;             /* rtnetlink socket for neighbour kicks */
-	uint64_t punches;      /* punch events seen */
-	uint64_t neigh_kicks;
 	/* Called for each punch event (the fleet sync publishes them). */
 	void (*on_punch)(void *ctx, const struct bf_punch_key *k, const struct bf_punch_val *v);
 	void *ctx;

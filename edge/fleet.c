@@ -47,7 +47,6 @@ struct edge_fleet {
 	struct event *timer;
 	char id[64], ifaces[160], xdp_mode[16];
 	int64_t started_ms;
-	uint64_t applied;
 	edge_conns_cb on_conns;
 	void *conns_ctx;
 	char conf_version[64];
@@ -125,7 +124,6 @@ static void reg_apply(struct edge_fleet *f, struct reg *r)
 		if (r->owners[i].exp_ms > best)
 			best = r->owners[i].exp_ms;
 	}
-	f->applied++;
 	if (r->e.kind == BF_KIND_PUNCH) {
 		struct bf_punch_key k = { .bind_ip = r->e.punch.bind_ip,
 					  .remote_ip = r->e.punch.remote_ip,

@@ -237,8 +237,11 @@ static int map_sync(int fd, const struct sync_set *want, int phase, const char *
 	int rc;
 
 	if (phase == 0) {
+		char cur[64];
+
+		if (want->vsz > sizeof(cur))
+			return -EINVAL;
 		for (size_t i = 0; i < want->n; i++) {
-			char cur[64];
 			const char *k = want->keys + i * want->ksz;
 			const char *v = want->vals + i * want->vsz;
 

@@ -104,30 +104,6 @@ int bf_key_conf_version(char *buf, size_t len, const char *prefix)
 	return fmt(buf, len, "%sconf:version", prefix);
 }
 
-int bf_key_parse_list(const char *key, const char *prefix, enum bf_kind *k, char *origin,
-		      size_t olen)
-{
-	size_t pl = strlen(prefix);
-	const char *rest, *colon;
-	char kind[8];
-	int kk;
-
-	if (strncmp(key, prefix, pl))
-		return -EINVAL;
-	rest = key + pl;
-	colon = strchr(rest, ':');
-	if (!colon || (size_t)(colon - rest) >= sizeof(kind))
-		return -EINVAL;
-	memcpy(kind, rest, (size_t)(colon - rest));
-	kind[colon - rest] = '\0';
-	kk = bf_kind_parse(kind);
-	if (kk < 0 || !bf_origin_valid(colon + 1) || strlen(colon + 1) >= olen)
-		return -EINVAL;
-	*k = (enum bf_kind)kk;
-	strcpy(origin, colon + 1);
-	return 0;
-}
-
 /* ---- entries ---- */
 
 /* Copies a counted string into a NUL-terminated buffer, refusing embedded NULs. */

@@ -37,11 +37,6 @@ int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);
 int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port);
 int bf_key_conf_version(char *buf, size_t len, const char *prefix);
 
-/* Splits "<prefix><kind-part>:<origin>" back (for keys found by SCAN).
- * Returns 0 and the origin, or -EINVAL. */
-int bf_key_parse_list(const char *key, const char *prefix, enum bf_kind *k, char *origin,
-		      size_t olen);
-
 /* ---- entries (ZSET members, the `entry` field of log records) ---- */
 
 struct bf_punch {

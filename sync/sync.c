@@ -796,7 +796,6 @@ static void peers_done(redisAsyncContext *ac, void *reply, void *priv)
 				resync(c, s, "no cursor yet");
 		}
 	}
-	c->st.peers = c->n_streams / BF_KIND_MAX;
 	read_next(c);
 }
 

@@ -45,8 +45,7 @@ void *realloc(void *p, size_t n)
 
 static void test_schema__keys(void **state)
 {
-	char k[BF_KEY_MAX], origin[BF_ORIGIN_MAX + 1];
-	enum bf_kind kind;
+	char k[BF_KEY_MAX];
 
 	assert_int_equal(bf_key_list(k, sizeof(k), P, BF_KIND_BL, "pop1"), 15);
 	assert_string_equal(k, "bifrost:bl:pop1");
@@ -66,12 +65,6 @@ static void test_schema__keys(void **state)
 	assert_int_equal(bf_key_list(k, sizeof(k), P, BF_KIND_BL, "pop:1"), -EINVAL);
 	assert_int_equal(bf_key_list(k, 8, P, BF_KIND_BL, "pop1"), -ENAMETOOLONG);
 
-	assert_int_equal(bf_key_parse_list("bifrost:punch:pop7", P, &kind, origin, sizeof(origin)), 0);
-	assert_int_equal(kind, BF_KIND_PUNCH);
-	assert_string_equal(origin, "pop7");
-	assert_int_equal(bf_key_parse_list("bifrost:xx:pop7", P, &kind, origin, sizeof(origin)), -EINVAL);
-	assert_int_equal(bf_key_parse_list("other:bl:pop7", P, &kind, origin, sizeof(origin)), -EINVAL);
-	assert_int_equal(bf_key_parse_list("bifrost:bl:", P, &kind, origin, sizeof(origin)), -EINVAL);
 }
 
 static void test_schema__entries_round_trip(void **state)
