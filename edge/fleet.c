@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <uthash.h>
 
 #include "fleet.h"
@@ -28,8 +29,18 @@ struct owner {
 	int64_t exp_ms;   /* BF_EXP_INF = permanent */
 };
 
+/* What identifies an entry: a CIDR, or a punch's flow (not its machine: a
+ * punch is one flow whatever machine a writer names). Binary and zero
+ * padded, so it hashes as bytes. */
+struct reg_key {
+	uint32_t kind;
+	uint32_t a, b;     /* cidr: addr, plen; punch: remote ip, bind ip */
+	uint16_t pa, pb;   /* punch: remote port, bind port */
+	uint32_t proto;
+};
+
 struct reg {
-	char key[BF_ENTRY_MAX + 8]; /* "<kind> <entry text>" */
+	struct reg_key key;
 	struct bf_entry e;
 	struct owner *owners;
 	unsigned n;
@@ -69,37 +80,37 @@ static uint16_t origin_idx(struct edge_fleet *f, const char *o)
 	return (uint16_t)f->n_origins++;
 }
 
-static void reg_key(const struct bf_entry *e, char *buf, size_t len)
+static void reg_key(const struct bf_entry *e, struct reg_key *k)
 {
-	char t[BF_ENTRY_MAX + 1] = "";
-
+	memset(k, 0, sizeof(*k));
+	k->kind = e->kind;
 	if (e->kind == BF_KIND_PUNCH) {
-		/* A punch is one flow whatever machine a writer names. */
-		struct bf_entry k = *e;
-
-		k.punch.machine_ip = 0;
-		bf_entry_format(&k, t, sizeof(t));
+		k->a = e->punch.remote_ip;
+		k->b = e->punch.bind_ip;
+		k->pa = e->punch.remote_port;
+		k->pb = e->punch.bind_port;
+		k->proto = e->punch.proto;
 	} else {
-		bf_entry_format(e, t, sizeof(t));
+		k->a = e->cidr.addr;
+		k->b = e->cidr.plen;
 	}
-	snprintf(buf, len, "%d %s", e->kind, t);
 }
 
 static struct reg *reg_get(struct edge_fleet *f, const struct bf_entry *e, bool create)
 {
-	char key[BF_ENTRY_MAX + 8];
+	struct reg_key key;
 	struct reg *r;
 
-	reg_key(e, key, sizeof(key));
-	HASH_FIND_STR(f->reg, key, r);
+	reg_key(e, &key);
+	HASH_FIND(hh, f->reg, &key, sizeof(key), r);
 	if (r || !create)
 		return r;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->key = key;
 	r->e = *e;
-	HASH_ADD_STR(f->reg, key, r);
+	HASH_ADD(hh, f->reg, key, sizeof(key), r);
 	return r;
 }
 

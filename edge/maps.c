@@ -350,51 +350,61 @@ static struct bf_cidr_key cidr_key(const struct bf_cidr *c)
 	return k;
 }
 
-int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
-		       uint64_t expires_ns, uint32_t src)
+/* Makes src an owner of k. `old` is the entry as it stands (NULL: absent).
+ * The entry lives until the latest expiry of its owners, except with `exact`
+ * when src is its only owner: then the expiry is set as given (it may
+ * shrink: another origin's del). One map read per change, by the caller. */
+static int list_write(struct edge_maps *m, enum edge_list l, const struct bf_cidr_key *k,
+		      const struct bf_list_val *old, uint64_t expires_ns, uint32_t src, bool exact)
 {
-	struct bf_cidr_key k = cidr_key(c);
-	struct bf_list_val v = {}, old;
-	int fd = list_fd(m, l), exists;
+	struct bf_list_val v = { .src = src, .expires_ns = expires_ns };
 
-	exists = !bpf_map_lookup_elem(fd, &k, &old);
-	v.src = src;
-	v.expires_ns = expires_ns;
-	if (exists) {
-		v.src |= old.src;
-		v.reason = old.reason;
-		if (old.expires_ns == 0 || expires_ns == 0)
+	if (old) {
+		v.src |= old->src;
+		v.reason = old->reason;
+		if (exact && old->src == src)
+			; /* as given */
+		else if (old->expires_ns == 0 || expires_ns == 0)
 			v.expires_ns = 0;
-		else if (old.expires_ns > expires_ns)
-			v.expires_ns = old.expires_ns;
-	} else if (!m->plen_count[l][k.plen]++ && write_conf(m)) {
+		else if (old->expires_ns > expires_ns)
+			v.expires_ns = old->expires_ns;
+	} else if (!m->plen_count[l][k->plen]++ && write_conf(m)) {
 		/* The mask bit goes in before the entry, so it is never missed. */
-		m->plen_count[l][k.plen]--;
+		m->plen_count[l][k->plen]--;
 		return -EIO;
 	}
-	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+	if (bpf_map_update_elem(list_fd(m, l), k, &v, BPF_ANY)) {
 		int err = -errno;
 
 		pr_err("adding to the %s failed: %s", l == EDGE_WL ? "whitelist" : "blacklist",
 		       strerror(errno));
-		if (!exists)
-			m->plen_count[l][k.plen]--;
+		if (!old)
+			m->plen_count[l][k->plen]--;
 		return err;
 	}
 	return 0;
 }
 
-int edge_maps_list_put(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
-		       uint64_t expires_ns, uint32_t src)
+static int list_set(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+		    uint64_t expires_ns, uint32_t src, bool exact)
 {
 	struct bf_cidr_key k = cidr_key(c);
 	struct bf_list_val old;
+	int exists = !bpf_map_lookup_elem(list_fd(m, l), &k, &old);
 
-	if (!bpf_map_lookup_elem(list_fd(m, l), &k, &old) && old.src == src) {
-		old.expires_ns = expires_ns;
-		return bpf_map_update_elem(list_fd(m, l), &k, &old, BPF_EXIST) ? -errno : 0;
-	}
-	return edge_maps_list_add(m, l, c, expires_ns, src);
+	return list_write(m, l, &k, exists ? &old : NULL, expires_ns, src, exact);
+}
+
+int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+		       uint64_t expires_ns, uint32_t src)
+{
+	return list_set(m, l, c, expires_ns, src, false);
+}
+
+int edge_maps_list_put(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+		       uint64_t expires_ns, uint32_t src)
+{
+	return list_set(m, l, c, expires_ns, src, true);
 }
 
 static int list_remove_key(struct edge_maps *m, enum edge_list l, const struct bf_cidr_key *k)
@@ -473,26 +483,47 @@ out:
 
 /* ---- expiry sweeper ---- */
 
-static uint64_t sweep_map(struct edge_maps *m, int fd, size_t ksz, size_t vsz,
+/* XDP ignores an expired entry at once; the sweeper only gives the memory
+ * back. It walks each map a bounded number of entries per call, resuming
+ * where it stopped, so a million-entry blacklist costs each tick the same
+ * as a small one (and is walked through in a few seconds). */
+#define SWEEP_BUDGET 65536
+
+static uint64_t sweep_map(struct edge_maps *m, int idx, int fd, size_t ksz, size_t vsz,
 			  size_t exp_off, int list, uint64_t now)
 {
-	char *keys, *vals;
+	struct edge_sweep_walk *w = &m->walk[idx];
+	char *keys = malloc(DUMP_BATCH * ksz), *vals = malloc(DUMP_BATCH * vsz);
 	uint64_t removed = 0;
-	size_t n;
+	unsigned seen = 0;
 
-	if (edge_map_dump(fd, ksz, vsz, (void **)&keys, (void **)&vals, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t exp;
+	while (keys && vals && seen < SWEEP_BUDGET) {
+		__u32 count = DUMP_BATCH;
+		int rc = bpf_map_lookup_batch(fd, w->started ? &w->token : NULL, &w->token, keys,
+					      vals, &count, NULL);
 
-		memcpy(&exp, vals + i * vsz + exp_off, sizeof(exp));
-		if (exp == 0 || exp > now)
-			continue;
-		if (list >= 0) {
-			if (!list_remove_key(m, list, (struct bf_cidr_key *)(keys + i * ksz)))
+		if (rc && errno != ENOENT) {
+			w->started = 0; /* start over next time */
+			break;
+		}
+		w->started = 1;
+		seen += count;
+		for (__u32 i = 0; i < count; i++) {
+			uint64_t exp;
+
+			memcpy(&exp, vals + i * vsz + exp_off, sizeof(exp));
+			if (exp == 0 || exp > now)
+				continue;
+			if (list >= 0) {
+				if (!list_remove_key(m, list, (struct bf_cidr_key *)(keys + i * ksz)))
+					removed++;
+			} else if (!bpf_map_delete_elem(fd, keys + i * ksz)) {
 				removed++;
-		} else if (!bpf_map_delete_elem(fd, keys + i * ksz)) {
-			removed++;
+			}
+		}
+		if (rc) { /* ENOENT: walked to the end */
+			w->started = 0;
+			break;
 		}
 	}
 	free(keys);
@@ -502,15 +533,16 @@ static uint64_t sweep_map(struct edge_maps *m, int fd, size_t ksz, size_t vsz,
 
 int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *st)
 {
-	st->whitelist = sweep_map(m, m->fd.whitelist, sizeof(struct bf_cidr_key),
+	st->whitelist = sweep_map(m, 0, m->fd.whitelist, sizeof(struct bf_cidr_key),
 				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), EDGE_WL, now);
-	st->blacklist = sweep_map(m, m->fd.blacklist, sizeof(struct bf_cidr_key),
+	st->blacklist = sweep_map(m, 1, m->fd.blacklist, sizeof(struct bf_cidr_key),
 				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), EDGE_BL, now);
-	st->blocklist = sweep_map(m, m->fd.blocklist, sizeof(__be32), sizeof(struct bf_list_val),
+	st->blocklist = sweep_map(m, 2, m->fd.blocklist, sizeof(__be32),
+				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), -1, now);
-	st->punches = sweep_map(m, m->fd.punches, sizeof(struct bf_punch_key),
+	st->punches = sweep_map(m, 3, m->fd.punches, sizeof(struct bf_punch_key),
 				sizeof(struct bf_punch_val),
 				offsetof(struct bf_punch_val, expires_ns), -1, now);
 	return 0;

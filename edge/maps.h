@@ -10,8 +10,15 @@
 
 enum edge_list { EDGE_WL = 0, EDGE_BL = 1 };
 
+/* Where the sweeper stopped in one map (a bpf_map_lookup_batch token). */
+struct edge_sweep_walk {
+	__u64 token;
+	int started;
+};
+
 struct edge_maps {
 	struct edge_map_fds fd;
+	struct edge_sweep_walk walk[4]; /* whitelist, blacklist, blocklist, punches */
 	int ncpu;
 	uint32_t plen_count[2][33]; /* entries per prefix length, per list */
 	struct bf_config conf;      /* last written bf_config */
@@ -55,7 +62,8 @@ int edge_maps_list_reconcile(struct edge_maps *m, enum edge_list l,
 struct edge_sweep_stats {
 	uint64_t whitelist, blacklist, blocklist, punches;
 };
-/* Deletes expired entries of the timed maps. */
+/* Deletes expired entries of the timed maps, walking at most a bounded
+ * number of entries of each per call (it resumes where it stopped). */
 int edge_maps_sweep(struct edge_maps *m, uint64_t now_ns, struct edge_sweep_stats *st);
 
 /* Sums the per-CPU counters. */

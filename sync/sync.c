@@ -76,10 +76,19 @@ struct sync_client {
 
 	struct event *cursor_timer;
 	bool cursors_dirty;
+	int64_t save_gap_ms;     /* wait between state saves (grows with their cost) */
 	char conf_version[64];   /* last fleet config delivered */
 	bool conf_loading;
 	struct sync_stats st;
 };
+
+static int64_t sync_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int64_t sync_now_ms(void)
 {
@@ -371,7 +380,8 @@ static void rd_wake(struct sync_client *c);
 
 static void cursors_changed(struct sync_client *c)
 {
-	struct timeval tv = { .tv_sec = 1 };
+	int64_t gap = c->save_gap_ms > 1000 ? c->save_gap_ms : 1000;
+	struct timeval tv = { .tv_sec = gap / 1000, .tv_usec = (gap % 1000) * 1000 };
 
 	if (!c->cfg.cursor_path || c->cursors_dirty)
 		return;
@@ -384,10 +394,16 @@ void sync_client_state_changed(struct sync_client *c)
 	cursors_changed(c);
 }
 
+/* Writes cursors and the owner's state to a temporary file renamed over the
+ * old one. Saving a large state costs time on the event loop, so the next
+ * save waits 20 times as long as this one took (at least a second): saving
+ * never takes more than ~5% of the loop. An older snapshot is still a
+ * consistent one; the logs replay from its cursors, and replays are harmless. */
 static void cursors_save(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync_client *c = arg;
 	char tmp[4096 + 8];
+	int64_t t0 = sync_mono_ms();
 	FILE *f;
 
 	c->cursors_dirty = false;
@@ -406,6 +422,7 @@ static void cursors_save(evutil_socket_t fd, short what, void *arg)
 		c->h.on_state_save(c->h.ctx, f);
 	if (fclose(f) || rename(tmp, c->cfg.cursor_path))
 		pr_warn("cannot save cursors to %s: %s", c->cfg.cursor_path, strerror(errno));
+	c->save_gap_ms = 20 * (sync_mono_ms() - t0);
 }
 
 static struct stream *stream_find(struct sync_client *c, enum bf_kind k, const char *origin)

@@ -705,6 +705,38 @@ static void test_edge_bpf__sweeper_removes_expired(void **state)
 	assert_true(maps.conf.bl_plen_mask & (1ULL << 24));
 }
 
+/* 100000 expired /32s: each sweep walks a bounded share of the map and
+ * resumes where it stopped; a few sweeps empty it, and live entries stay. */
+static void test_edge_bpf__sweeper_walks_big_maps_in_bounded_steps(void **state)
+{
+	const unsigned n = 100000;
+	uint64_t past = edge_mono_ns() - 1, total = 0;
+	struct edge_sweep_stats st;
+	struct bf_cidr live = cidr("198.19.1.0/24");
+	struct bf_cidr_key lk = { .plen = 24, .addr = live.addr };
+	struct bf_list_val v;
+	uint32_t before = maps.plen_count[EDGE_BL][32];
+	int sweeps = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct bf_cidr c = { .addr = htonl(0xf0000000u + i), .plen = 32 };
+
+		assert_int_equal(edge_maps_list_add(&maps, EDGE_BL, &c, past, BF_SRC_FLEET), 0);
+	}
+	do {
+		assert_int_equal(edge_maps_sweep(&maps, edge_mono_ns(), &st), 0);
+		/* Never the whole map in one call: the cost of a tick is bounded. */
+		assert_true(st.blacklist < n);
+		total += st.blacklist;
+		sweeps++;
+	} while (st.blacklist && sweeps < 10);
+	assert_int_equal(total, n);
+	assert_true(sweeps >= 2);
+	assert_int_equal(maps.plen_count[EDGE_BL][32], before);
+	assert_int_equal(!!(maps.conf.bl_plen_mask & (1ULL << 32)), before > 0);
+	assert_int_equal(bpf_map_lookup_elem(maps.fd.blacklist, &lk, &v), 0);
+}
+
 static void test_edge_bpf__conn_removal_is_applied(void **state)
 {
 	struct bf_conn one;
@@ -743,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_edge_bpf__punch_created_and_hit),
 		cmocka_unit_test(test_edge_bpf__no_punch_to_whitelisted),
 		cmocka_unit_test(test_edge_bpf__sweeper_removes_expired),
+		cmocka_unit_test(test_edge_bpf__sweeper_walks_big_maps_in_bounded_steps),
 		cmocka_unit_test(test_edge_bpf__conn_removal_is_applied),
 	};
 
