@@ -113,7 +113,7 @@ lab route remote $maker
 read -r s r l <<<"$(udp_probe gs --from $ANYCAST:40020 --to $REMOTE_ADDR:$REMOTE_PORT --count 10 --interval-ms 2)"
 eq "a new punch works at $maker while Redis is down" "$r" 10
 sleep 0.5
-lab redis-start
+lab redis-start --empty
 wait $flow
 eq "the established flow lost nothing through the outage" "$(jq -r .lost "$STATE/outage-flow.json")" 0
 for _ in $(seq 60); do rcli ZRANGE bifrost:punch:$maker 0 -1 2>/dev/null | grep -q ':40020 via' && break; sleep 0.1; done
