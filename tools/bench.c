@@ -18,6 +18,7 @@
 #include "../edge/maps.h"
 #include "../tests/pktgen.h"
 #include "bench.skel.h"
+#include "bench_fleet.h"
 #include "edge.skel.h"
 #include "log.h"
 
@@ -302,9 +303,19 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "send"))
 		return do_send(argv[2], (unsigned)atoi(argv[3]), argc > 4 ? argv[4] : "198.51.100.77",
 			       argc > 5 ? argv[5] : "203.0.113.99");
+	if (argc >= 2 && (!strcmp(argv[1], "propagation") || !strcmp(argv[1], "apply") ||
+			  !strcmp(argv[1], "resync")))
+		return bench_fleet_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr,
 		"Usage: bf-bench paths [REPEAT [ROUNDS]]         ns/packet per verdict path (live frames)\n"
 		"       bf-bench lookup ENTRIES [REPEAT [ROUNDS]] blacklist hash vs LPM trie, random sources\n"
-		"       bf-bench send IFNAME COUNT [SRC [DST]]     live-frames sender (XDP_TX out of IFNAME)\n");
+		"       bf-bench send IFNAME COUNT [SRC [DST]]     live-frames sender (XDP_TX out of IFNAME)\n"
+		"       bf-bench propagation --netns NS --iface IF --peer IF... --redis A:P --machine IP\n"
+		"                --pop IP --bind IP --remote IP [--count N] [--pings N] [--poll-us US]\n"
+		"                punch made by IF's XDP program -> present in each peer's map, and PING\n"
+		"       bf-bench apply --netns NS --redis A:P --iface IF --origin O --edge-pid PID [--count N]\n"
+		"                entries/s the edge of IF applies from a peer's log (lab running)\n"
+		"       bf-bench resync --netns NS --redis A:P --iface IF --origin O --log FILE [--count N]\n"
+		"                full resync of N entries of a new origin, timed by the edge's log\n");
 	return 2;
 }

@@ -17,6 +17,8 @@ for n in 10000 100000 1000000; do
 done
 echo "bench: live traffic on veth..." >&2
 COUNT=${LIVE_COUNT:-20000000} ROUNDS=${LIVE_ROUNDS:-3} "$ROOT/tools/bench/live.sh" >"$TMP/live.json"
+echo "bench: fleet sync (three labs in turn)..." >&2
+"$ROOT/tools/bench/fleet.sh" >"$TMP/fleet.json"
 
 cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 {
@@ -66,6 +68,54 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "\`bifrost_drop_unserved_addr\` is a flood at an address the POP does not serve;"
 	echo "\`bifrost_drop_closed_port\` a flood at the anycast address on a closed port, which"
 	echo "passes every list before it is dropped. nftables drops at the netdev ingress hook."
+	echo
+	echo "## Fleet sync over Redis"
+	echo
+	echo "Each on a fresh lab (tools/lab/lab): edges in namespaces, one redis-server (append-only"
+	echo "file, fsync every second), all on this machine's two cores."
+	echo
+	echo "### Punch propagation"
+	echo
+	echo "bf-bench runs the edge program attached to pop1's uplink (bpf_prog_test_run) on an IPIP"
+	echo "return-path packet that opens a new flow, then polls the peers' pinned \`bf_punches\` maps"
+	echo "(every 20 µs) until the punch is in each. Path: XDP learns it → ring buffer → pop1's"
+	echo "daemon → MULTI ZADD/XADD/PUBLISH/EXEC → each peer's blocking XREAD → its map. One punch"
+	echo "at a time, each a new flow. Baseline: PING from pop1's namespace to the same Redis, same run."
+	echo
+	echo "| edges | punches | PING p50 / p99 µs | first peer p50 / p99 / max µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last-peer p50 ÷ PING p50 | lost |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	jq -r 'select(.bench=="propagation") | "| \(.edges) | \(.punches) | \(.ping.p50_us) / \(.ping.p99_us) | \(.first_peer.p50_us) / \(.first_peer.p99_us) / \(.first_peer.max_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(.last_peer.p50_us / .ping.p50_us * 10 | round / 10) | \(.lost) |"' "$TMP/fleet.json"
+	echo
+	echo "Goal (issue 3): p99 < 5 ms with 8 edges (the *last peer* column: the punch is in every POP)."
+	echo
+	echo "### Sustained apply rate of one edge"
+	echo
+	echo "pop2 is stopped (SIGSTOP) while bf-bench queues blacklist records in a peer's log, then"
+	echo "continued: the time until the last entry is in its map gives the rate at which it reads"
+	echo "(XREAD COUNT 1000), validates and applies. The other edges are stopped meanwhile, so"
+	echo "they do not take its CPU (each POP has its own machine). Baseline: redis-benchmark XADD"
+	echo "against the same Redis (50 clients, pipeline 16), the rate Redis ingests such records."
+	echo
+	xadd=$(jq -r 'select(.bench=="xadd") | .per_s' "$TMP/fleet.json")
+	echo "| what | entries/s | × redis-benchmark XADD |"
+	echo "|---|---:|---:|"
+	jq -r --argjson x "$xadd" 'select(.bench=="apply") | "| edge applies a peer'"'"'s log (\(.entries) records, \(.in_map) in the map after) | \(.per_s) | \(.per_s / $x * 100 | round / 100) |"' "$TMP/fleet.json"
+	echo "| redis-benchmark XADD | $xadd | 1 |"
+	echo
+	echo "Goal (issue 3): ≥ 50,000 entries/s."
+	echo
+	echo "### Full resync"
+	echo
+	echo "A new origin with a million blacklist entries in its ZSET joins \`bifrost:edges\`; pop2 finds"
+	echo "it on its next peer refresh (≤ 1 s), has no cursor, and reads the ZSET with ZSCAN COUNT"
+	echo "1000, applying every entry. Timed by pop2's own log lines (resync begin → done); the"
+	echo "other edges stopped meanwhile, as above."
+	echo
+	echo "| entries | found after ms | resync s | entries/s | in the map after | edge RSS MiB |"
+	echo "|---:|---:|---:|---:|---:|---:|"
+	jq -r 'select(.bench=="resync") | "| \(.entries) | \(.found_after_ms) | \(.resync_s) | \(.per_s) | \(.in_map) | \(.rss_kib / 1024 | round) |"' "$TMP/fleet.json"
+	echo
+	echo "Goal (issue 3): < 10 s."
 } >"$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

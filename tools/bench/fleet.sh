@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# fleet.sh - the fleet-sync benchmarks of `make bench`, each on a fresh lab:
+# punch propagation with 2 and with 8 edges beside Redis's PING, the
+# sustained apply rate of one edge beside redis-benchmark XADD, and a full
+# resync of a million entries. Prints one JSON object per line:
+#   {"bench":"propagation", ...} {"bench":"apply", ...} {"bench":"xadd", ...}
+#   {"bench":"resync", ...}
+# Bounded: COUNT punches, APPLY entries, RESYNC entries; every wait times out.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/build/bin
+LAB=$ROOT/tools/lab/lab
+COUNT=${PROP_COUNT:-10000}
+APPLY=${APPLY_COUNT:-200000}
+RESYNC=${RESYNC_COUNT:-1000000}
+trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
+eval "$("$LAB" env)"
+say() { echo "bench: $*" >&2; }
+pid() { cat "$STATE/edge-$1.pid"; }
+
+lab_up() { # POPS
+	BF_LAB_POPS=$1 "$LAB" up >/dev/null 2>&1 || { echo "bench: lab up failed" >&2; exit 1; }
+	# Every edge follows every other before anything is measured.
+	for _ in $(seq 100); do
+		[ "$("$LAB" exec redis redis-cli -h "$REDIS_ADDR" SCARD bifrost:edges)" = "$1" ] && break
+		sleep 0.1
+	done
+	sleep 2
+}
+
+propagation() { # POPS
+	local peers=() i
+	for ((i = 2; i <= $1; i++)); do peers+=(--peer "p$i-up"); done
+	say "propagation: $COUNT punches made at pop1, $1 edges..."
+	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-up "${peers[@]}" \
+		--redis "$REDIS_ADDR:6379" --machine "$GS_ADDR" --pop "$POP1_ADDR" --bind "$ANYCAST" \
+		--remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" | jq -c '{bench: "propagation"} + .'
+}
+
+# The other edges sit still (SIGSTOP) while one edge is measured: on this
+# two-core machine they would otherwise compete for its CPU, which POPs on
+# their own machines never do.
+others() { # SIG POP: signal every edge but POP
+	local f
+	for f in "$STATE"/edge-pop*.pid; do
+		[ "$(basename "$f")" = "edge-$2.pid" ] || kill -"$1" "$(cat "$f")"
+	done
+}
+
+lab_up 2
+propagation 2
+say "apply rate: $APPLY entries queued in a peer's log while pop2 is stopped..."
+others STOP pop2
+"$BIN/bf-bench" apply --netns /run/netns/bf-pop2 --redis "$REDIS_ADDR:6379" --iface p2-up \
+	--origin bench-apply --edge-pid "$(pid pop2)" --count "$APPLY" | jq -c '{bench: "apply"} + .'
+others CONT pop2
+say "redis-benchmark XADD (50 clients, pipeline 16)..."
+"$LAB" exec pop2 redis-benchmark -h "$REDIS_ADDR" -p 6379 -n "$APPLY" -P 16 --csv \
+	XADD bench:xadd MAXLEN '~' 100000 '*' op add entry 240.0.0.1/32 exp 1 seq 1 why bench |
+	awk -F'"' '/XADD/ {printf "{\"bench\":\"xadd\",\"per_s\":%.0f}\n", $4}'
+"$LAB" down >/dev/null 2>&1
+
+lab_up 8
+propagation 8
+"$LAB" down >/dev/null 2>&1
+
+lab_up 2
+say "full resync of $RESYNC entries at pop2..."
+others STOP pop2
+out=$("$BIN/bf-bench" resync --netns /run/netns/bf-pop2 --redis "$REDIS_ADDR:6379" --iface p2-up \
+	--origin bench-resync --log "$STATE/edge-pop2.log" --count "$RESYNC")
+others CONT pop2
+jq -c --argjson rss "$(ps -o rss= -p "$(pid pop2)")" '{bench: "resync", rss_kib: $rss} + .' <<<"$out"
