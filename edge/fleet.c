@@ -290,6 +290,15 @@ static void on_conf(void *ctx, const char *version, const struct bf_conn *conns,
 		f->on_conns(f->conns_ctx, conns, n, version);
 }
 
+static void on_event(void *ctx, const struct bf_evt *ev)
+{
+	if (ev->type == BF_EVT_EDGE_UP)
+		pr_info("fleet: edge %s is up (version %s)", ev->origin, ev->version);
+	else if (ev->type == BF_EVT_EDGE_DOWN)
+		pr_info("fleet: edge %s is leaving (version %s); its entries stay until they expire",
+			ev->origin, ev->version);
+}
+
 void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx)
 {
 	f->on_conns = cb;
@@ -363,10 +372,12 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
 	if (!sync_client_cmd(f->sync,
 			     "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
-			     "pending %u peers %u records %llu bad_records %llu resyncs %llu conf_version %s",
+			     "pending %u peers %u records %llu bad_records %llu resyncs %llu bad_frames %llu "
+			     "conf_version %s",
 			     key, BIFROST_VERSION, f->ifaces, f->xdp_mode, (long long)f->started_ms,
 			     (long long)now, st.pending, st.peers, (unsigned long long)st.records,
 			     (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
+			     (unsigned long long)st.bad_frames,
 			     f->conf_version[0] ? f->conf_version : "-"))
 		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
 }
@@ -403,7 +414,8 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	struct sync_config sc = { .port = 0, .read_peers = true };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
-				   .on_state_save = on_state_save, .on_state_line = on_state_line };
+				   .on_state_save = on_state_save, .on_state_line = on_state_line,
+				   .on_event = on_event };
 	struct timeval tv = { .tv_sec = HEARTBEAT_MS / 1000, .tv_usec = (HEARTBEAT_MS % 1000) * 1000 };
 	char host[128], cursors[256];
 	char *colon;

@@ -58,7 +58,9 @@ struct sync_client {
 	char origin[BF_ORIGIN_MAX + 1];
 	char host[128];
 	char *state_path; /* our copy of cfg.cursor_path */
-	struct conn cmd, rd;
+	struct conn cmd, rd, sub;
+	int64_t frame_warned_ms;  /* last log line about a bad event frame */
+	uint64_t frames_hushed;   /* bad frames not logged since then */
 
 	struct pending *q; /* ring buffer of writes not yet acknowledged */
 	unsigned q_head, q_len, inflight;
@@ -895,6 +897,81 @@ static void rd_down(struct conn *k)
 	k->c->reading = false;
 }
 
+/* ---------------------------------------------------------------- events */
+
+/* Anyone who can PUBLISH can send junk: one log line per 10 s at most. */
+static void bad_frame(struct sync_client *c, const redisReply *ch, const char *what)
+{
+	int64_t now = sync_now_ms();
+
+	c->st.bad_frames++;
+	if (now - c->frame_warned_ms < 10000) {
+		c->frames_hushed++;
+		return;
+	}
+	pr_warn("%.*s: bad event frame skipped: %s (%llu more since the last report)",
+		(int)(ch->len > BF_KEY_MAX ? BF_KEY_MAX : ch->len), ch->str, what,
+		(unsigned long long)c->frames_hushed);
+	c->frame_warned_ms = now;
+	c->frames_hushed = 0;
+}
+
+/* Every frame on <prefix>evt:*. An edge that says it is up is followed at
+ * once rather than at the next peer refresh. */
+static void on_frame(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conn *k = ac->data;
+	struct sync_client *c = k ? k->c : NULL;
+	const redisReply *r = reply, *ch, *msg;
+	size_t plen;
+	const char *what = NULL;
+	char origin[BF_ORIGIN_MAX + 1];
+	struct bf_evt ev;
+
+	if (!c || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "pmessage"))
+		return; /* the psubscribe confirmation, or the connection going away */
+	ch = r->element[2];
+	msg = r->element[3];
+	if (ch->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING)
+		return;
+	plen = strlen(c->prefix) + 4; /* "<prefix>evt:" */
+	if (ch->len <= plen || ch->len - plen > BF_ORIGIN_MAX) {
+		bad_frame(c, ch, "channel name");
+		return;
+	}
+	memcpy(origin, ch->str + plen, ch->len - plen);
+	origin[ch->len - plen] = '\0';
+	if (bf_evt_decode((const uint8_t *)msg->str, msg->len, sync_now_ms(), &ev, &what)) {
+		bad_frame(c, ch, what);
+		return;
+	}
+	if (strcmp(ev.origin, origin)) {
+		bad_frame(c, ch, "origin differs from the channel's");
+		return;
+	}
+	c->st.frames++;
+	if (!strcmp(origin, c->origin))
+		return;
+	if (ev.type == BF_EVT_EDGE_UP && !stream_find(c, BF_KIND_WL, origin)) {
+		c->peers_at = 0;
+		refresh_peers(c);
+	}
+	if (c->h.on_event)
+		c->h.on_event(c->h.ctx, &ev);
+}
+
+static void sub_up(struct conn *k)
+{
+	/* PING on a subscribed connection never answers in hiredis 0.14, and
+	 * this connection sends nothing else. */
+	redisAsyncCommand(k->ac, on_frame, NULL, "PSUBSCRIBE %sevt:*", k->c->prefix);
+}
+
+static void sub_down(struct conn *k)
+{
+}
+
 /* ---------------------------------------------------------------- config */
 
 #define MAX_CONNS 65536
@@ -1103,14 +1180,17 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	c->cursor_timer = evtimer_new(base, cursors_save, c);
 	if (!c->q || !c->read_timer || !c->cursor_timer ||
 	    conn_init(c, &c->cmd, "commands", cmd_up, cmd_down) ||
-	    (cfg->read_peers && conn_init(c, &c->rd, "stream reads", rd_up, rd_down))) {
+	    (cfg->read_peers && conn_init(c, &c->rd, "stream reads", rd_up, rd_down)) ||
+	    (cfg->read_peers && conn_init(c, &c->sub, "events", sub_up, sub_down))) {
 		sync_client_free(c);
 		return NULL;
 	}
 	cursors_load(c);
 	conn_start(&c->cmd);
-	if (cfg->read_peers)
+	if (cfg->read_peers) {
 		conn_start(&c->rd);
+		conn_start(&c->sub);
+	}
 	return c;
 }
 
@@ -1122,6 +1202,7 @@ void sync_client_free(struct sync_client *c)
 		cursors_save(-1, 0, c);
 	conn_close(&c->cmd);
 	conn_close(&c->rd);
+	conn_close(&c->sub);
 	if (c->read_timer)
 		event_free(c->read_timer);
 	if (c->cursor_timer)

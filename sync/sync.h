@@ -1,6 +1,6 @@
 /* sync.h - libbifrost-sync: the fleet's Redis bus (DESIGN §3). Opaque client
  * on hiredis async + libevent with three connections (commands, blocking
- * stream reads, subscriptions), its own connect timeout, reconnect with
+ * stream reads, event-channel subscriptions), its own connect timeout, reconnect with
  * backoff, transactional writes and catch-up from persisted cursors. */
 #ifndef BF_SYNC_H
 #define BF_SYNC_H
@@ -48,6 +48,9 @@ struct sync_handlers {
 	 * on_state_line gets each such line back at start-up. */
 	void (*on_state_save)(void *ctx, FILE *f);
 	void (*on_state_line)(void *ctx, const char *line);
+	/* A validated frame of a peer's event channel (read_peers only): edge
+	 * up/down, entries. Entries are applied from the logs, not from here. */
+	void (*on_event)(void *ctx, const struct bf_evt *ev);
 	void *ctx;
 };
 
@@ -55,6 +58,7 @@ struct sync_stats {
 	uint64_t connects, disconnects, connect_failures;
 	uint64_t written, write_errors, dropped;   /* dropped: buffer full */
 	uint64_t records, stale, bad_records, gaps, resyncs;
+	uint64_t frames, bad_frames;               /* event channels (read_peers) */
 	unsigned pending, peers;
 };
 

@@ -91,12 +91,17 @@ eq "Redis unreachable exits 1" "$?" 1
 
 begin "garbage on the bus is counted and skipped"
 bad0=$(hb pop2 bad_records)
+frames0=$(hb pop2 bad_frames)
 rcli XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null
 rcli XADD bifrost:log:bl:ops '*' op add entry 198.51.100.7/24 exp +inf seq $((seq0 + 6)) >/dev/null
-rcli PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null
+rcli PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null # a 4 G-item array header
+rcli PUBLISH bifrost:evt:pop1 'not msgpack at all' >/dev/null
+rcli PUBLISH bifrost:evt:ops "$(printf '\x82\xa1t\xa2up\xa1o\xa4pop1')" >/dev/null # pop1's frame on ops' channel
 rcli SADD bifrost:edges 'bad origin!' >/dev/null
 sleep 1.5
 ge "pop2 counted the bad records" "$(( $(hb pop2 bad_records) - bad0 ))" 2
+eq "pop2 counted the three bad event frames" "$(( $(hb pop2 bad_frames) - frames0 ))" 3
+check "and logged them in one line" bash -c "[ \$(grep -c 'bad event frame' '$STATE/edge-pop2.log') = 1 ]"
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
 eq "and keeps forwarding" "$r" 10
 rcli SREM bifrost:edges 'bad origin!' >/dev/null
