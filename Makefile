@@ -34,7 +34,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -45,7 +45,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 	$(BUILD)/bin/bifrostctl
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_sync 	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf
 
 .PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
@@ -110,6 +110,11 @@ $(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
+$(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
 $(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -141,6 +146,7 @@ test-unit: all
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
 	$(BUILD)/tests/test_sync
+	$(BUILD)/tests/test_text
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf

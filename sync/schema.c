@@ -107,6 +107,16 @@ int bf_key_conf_version(char *buf, size_t len, const char *prefix)
 /* ---- entries ---- */
 
 /* Copies a counted string into a NUL-terminated buffer, refusing embedded NULs. */
+/* Free text (why, version) may be UTF-8 but never control bytes: it ends
+ * up in logs and on operators' terminals. */
+static bool no_controls(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static int cstr(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (n >= cap || memchr(s, '\0', n))
@@ -365,11 +375,10 @@ int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t
 			*what = "why longer than 64 bytes";
 			return -EINVAL;
 		}
-		for (size_t i = 0; i < why->val_len; i++)
-			if ((unsigned char)why->val[i] < 0x20 || why->val[i] == 0x7f) {
-				*what = "why has control characters";
-				return -EINVAL;
-			}
+		if (!no_controls(why->val, why->val_len)) {
+			*what = "why has control characters";
+			return -EINVAL;
+		}
 		memcpy(out->why, why->val, why->val_len);
 		out->why[why->val_len] = '\0';
 	}
@@ -607,6 +616,11 @@ int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt 
 	}
 	if (!bf_origin_valid(out->origin)) {
 		*what = "bad or missing origin";
+		goto out;
+	}
+	if (!no_controls(out->rec.why, strlen(out->rec.why)) ||
+	    !no_controls(out->version, strlen(out->version))) {
+		*what = "control characters in why or version";
 		goto out;
 	}
 	if (!strcmp(t, "up") || !strcmp(t, "down")) {

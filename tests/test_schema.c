@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -304,6 +305,18 @@ static void test_schema__event_entry_validation(void **state)
 	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
 	assert_string_equal(what, "expiry in the past or absurdly far");
 	e.rec.exp_ms = NOW + BF_EXP_HORIZON_MS + 1;
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
+	/* Free text that would act on a terminal is refused, as in the logs. */
+	e.rec.exp_ms = NOW + 1000;
+	snprintf(e.rec.why, sizeof(e.rec.why), "ban\x1b[2J");
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
+	assert_string_equal(what, "control characters in why or version");
+	snprintf(e.rec.why, sizeof(e.rec.why), "flood \"quoted\" ok");
+	n = bf_evt_encode(&e, buf, sizeof(buf));
+	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), 0);
+	e = (struct bf_evt){ .type = BF_EVT_EDGE_UP, .origin = "pop1", .version = "v1\r" };
 	n = bf_evt_encode(&e, buf, sizeof(buf));
 	assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &d, &what), -EINVAL);
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "schema.h"
 #include "sync.h"
+#include "text.h"
 
 #define EXIT_USAGE 2
 
@@ -255,6 +256,7 @@ static int do_edges(const struct ctl *c)
 		redisReply *r = redisCommand(rc, "HMGET %sedge:%s last_seen version xdp_mode iface pending",
 					     BF_PREFIX_DEFAULT, o[i]);
 		const char *v[5] = { "", "", "", "", "" };
+		char safe[5][192];
 		long long seen = 0;
 		char age[24] = "never";
 		int alive;
@@ -266,6 +268,11 @@ static int do_edges(const struct ctl *c)
 		alive = seen && now - seen < 15000;
 		if (seen)
 			snprintf(age, sizeof(age), "%.1fs ago", (double)(now - seen) / 1000);
+		/* The heartbeat is whatever is in Redis: escaped for JSON,
+		 * made printable for a terminal. */
+		for (int j = 1; j < 5; j++)
+			v[j] = c->json ? bf_json_esc(v[j], strlen(v[j]), safe[j], sizeof(safe[j]))
+				       : bf_printable(v[j], strlen(v[j]), safe[j], sizeof(safe[j]));
 		if (c->json)
 			printf("{\"edge\":\"%s\",\"alive\":%s,\"last_seen_ms\":%lld,\"version\":\"%s\","
 			       "\"xdp_mode\":\"%s\",\"iface\":\"%s\"}\n",
@@ -359,7 +366,7 @@ static int do_conn_list(const struct ctl *c)
 			struct bf_field f[16];
 			struct bf_conn cn;
 			const char *what = "not a hash";
-			char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN];
+			char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN], kbuf[BF_KEY_MAX * 6];
 			size_t nf = 0;
 			int bad = bf_conn_parse_key(k->str, k->len, BF_PREFIX_DEFAULT, &cn);
 
@@ -370,9 +377,11 @@ static int do_conn_list(const struct ctl *c)
 			if (!bad)
 				bad = bf_conn_parse_fields(f, nf, &cn, &what);
 			if (bad && c->json)
-				printf("{\"key\":\"%.*s\",\"error\":\"%s\"}\n", (int)k->len, k->str, what);
+				printf("{\"key\":\"%s\",\"error\":\"%s\"}\n",
+				       bf_json_esc(k->str, k->len, kbuf, sizeof(kbuf)), what);
 			else if (bad)
-				printf("%.*s: INVALID (%s): edges ignore it\n", (int)k->len, k->str, what);
+				printf("%s: INVALID (%s): edges ignore it\n",
+				       bf_printable(k->str, k->len, kbuf, sizeof(kbuf)), what);
 			else if (c->json)
 				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u}\n",
 				       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
@@ -422,7 +431,7 @@ static int do_watch(const struct ctl *c)
 	while (!stop && (!c->count || seen < c->count) && (!end || time(NULL) < end)) {
 		struct bf_evt ev;
 		const char *what = "";
-		char entry[BF_ENTRY_MAX + 1] = "";
+		char entry[BF_ENTRY_MAX + 1] = "", tbuf[BF_WHY_MAX * 6 + 1];
 
 		r = NULL;
 		if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
@@ -447,10 +456,19 @@ static int do_watch(const struct ctl *c)
 		}
 		if (bf_evt_decode((const uint8_t *)r->element[3]->str, r->element[3]->len,
 				  sync_now_ms(), &ev, &what)) {
+			const redisReply *ch = r->element[2];
+			char cbuf[BF_KEY_MAX * 6];
+
 			if (c->json)
-				printf("{\"channel\":\"%s\",\"error\":\"%s\"}\n", r->element[2]->str, what);
+				printf("{\"channel\":\"%s\",\"error\":\"%s\"}\n",
+				       bf_json_esc(ch->str, ch->type == REDIS_REPLY_STRING ? ch->len : 0,
+						   cbuf, sizeof(cbuf)),
+				       what);
 			else
-				printf("%-20s undecodable frame: %s\n", r->element[2]->str, what);
+				printf("%-20s undecodable frame: %s\n",
+				       bf_printable(ch->str, ch->type == REDIS_REPLY_STRING ? ch->len : 0,
+						    cbuf, sizeof(cbuf)),
+				       what);
 		} else if (ev.type == BF_EVT_ENTRY) {
 			bf_entry_format(&ev.rec.entry, entry, sizeof(entry));
 			if (c->json)
@@ -458,14 +476,16 @@ static int do_watch(const struct ctl *c)
 				       "\"seq\":%llu,\"why\":\"%s\"}\n",
 				       ev.origin, bf_kind_name(ev.rec.entry.kind),
 				       ev.rec.op == BF_OP_ADD ? "add" : "del", entry,
-				       (unsigned long long)ev.rec.seq, ev.rec.why);
+				       (unsigned long long)ev.rec.seq,
+				       bf_json_esc(ev.rec.why, strlen(ev.rec.why), tbuf, sizeof(tbuf)));
 			else
 				printf("%-8s %-5s %-3s %s (%s)\n", ev.origin, bf_kind_name(ev.rec.entry.kind),
 				       ev.rec.op == BF_OP_ADD ? "add" : "del", entry, ev.rec.why);
 		} else {
 			if (c->json)
 				printf("{\"origin\":\"%s\",\"event\":\"%s\",\"version\":\"%s\"}\n", ev.origin,
-				       ev.type == BF_EVT_EDGE_UP ? "up" : "down", ev.version);
+				       ev.type == BF_EVT_EDGE_UP ? "up" : "down",
+				       bf_json_esc(ev.version, strlen(ev.version), tbuf, sizeof(tbuf)));
 			else
 				printf("%-8s edge %s (%s)\n", ev.origin,
 				       ev.type == BF_EVT_EDGE_UP ? "up" : "down", ev.version);

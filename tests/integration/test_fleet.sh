@@ -105,6 +105,13 @@ check "and logged them in one line" bash -c "[ \$(grep -c 'bad event frame' '$ST
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
 eq "and keeps forwarding" "$r" 10
 rcli SREM bifrost:edges 'bad origin!' >/dev/null
+rcli SADD bifrost:edges pop9 >/dev/null
+rcli HSET bifrost:edge:pop9 last_seen 1 version $'v"1\\\x1b[2J' iface $'\n' >/dev/null
+check "bifrostctl edges --json stays valid JSON with a hostile heartbeat" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 edges --json | jq -se 'length == 3' >/dev/null"
+check "and the table shows no raw escape byte" bash -c "! '$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 edges | grep -q \$'\\x1b'"
+rcli SREM bifrost:edges pop9 >/dev/null
+rcli DEL bifrost:edge:pop9 >/dev/null
+sleep 1.2 # the edges' once-a-second peer refresh has seen pop9 come and go
 
 # live_punches POP: the punches in that POP's map with more than 3 s to
 # live, one per line (an entry at its expiry edge may be gone at one POP
