@@ -34,7 +34,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/a2s.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -45,7 +45,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 	$(BUILD)/bin/bifrostctl
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_sync 	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_sync $(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_a2s
 
 .PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
@@ -114,6 +114,11 @@ $(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
+$(BUILD)/tests/test_a2s: $(BUILD)/obj/tests/test_a2s.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
 $(BUILD)/tests/test_sync: $(BUILD)/obj/tests/test_sync.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -140,6 +145,7 @@ test-unit: all
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
 	$(BUILD)/tests/test_sync
+	$(BUILD)/tests/test_a2s
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
