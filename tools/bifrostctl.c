@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct ctl {
 	const char *reason;
 	long count;
 	int timeout_s;
+	int a2s;
 };
 
 static void usage(FILE *f)
@@ -40,8 +42,9 @@ static void usage(FILE *f)
 		"  bl del CIDR\n"
 		"  bl list\n"
 		"  punch list                                     live port punches of every POP\n"
-		"  conn add PROTO BIND MACHINE[:PORT]             publish a service, e.g.\n"
+		"  conn add PROTO BIND MACHINE[:PORT] [--a2s]     publish a service, e.g.\n"
 		"                                                 conn add udp 203.0.113.10:27015 198.18.3.2\n"
+		"                                                 --a2s: answer A2S_INFO from the fleet cache\n"
 		"  conn del PROTO BIND\n"
 		"  conn list\n"
 		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
@@ -296,6 +299,10 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 		fprintf(stderr, "bifrostctl: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if (c->a2s && (!machine || cn.proto != IPPROTO_UDP)) {
+		fprintf(stderr, "bifrostctl: --a2s goes with conn add udp\n");
+		return EXIT_USAGE;
+	}
 	rc = connect_sync(c);
 	if (!rc)
 		return 1;
@@ -314,6 +321,8 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 		else
 			freeReplyObject(redisCommand(rc, "HSET %s machine %s", key,
 						     bf_ipv4_str(cn.machine_ip, m)));
+		if (c->a2s)
+			freeReplyObject(redisCommand(rc, "HSET %s a2s 1", key));
 	} else {
 		freeReplyObject(redisCommand(rc, "DEL %s", key));
 	}
@@ -342,7 +351,7 @@ static int do_conn_list(const struct ctl *c)
 	if (!rc)
 		return 1;
 	if (!c->json)
-		printf("%-5s %-22s %s\n", "PROTO", "BIND", "MACHINE");
+		printf("%-5s %-22s %-22s %s\n", "PROTO", "BIND", "MACHINE", "A2S");
 	do {
 		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sconn:* COUNT 1000", cursor,
 					     BF_PREFIX_DEFAULT);
@@ -374,17 +383,20 @@ static int do_conn_list(const struct ctl *c)
 			else if (bad)
 				printf("%.*s: INVALID (%s): edges ignore it\n", (int)k->len, k->str, what);
 			else if (c->json)
-				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u}\n",
+				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u,"
+				       "\"a2s\":%s}\n",
 				       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
 				       bf_ipv4_str(cn.machine_ip, m),
-				       cn.machine_port ? cn.machine_port : cn.bind_port);
+				       cn.machine_port ? cn.machine_port : cn.bind_port,
+				       cn.a2s ? "true" : "false");
 			else {
-				char bind[32];
+				char bind[32], mach[32];
 
 				snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
-				printf("%-5s %-22s %s:%u\n", bf_proto_name(cn.proto), bind,
-				       bf_ipv4_str(cn.machine_ip, m),
-				       cn.machine_port ? cn.machine_port : cn.bind_port);
+				snprintf(mach, sizeof(mach), "%s:%u", bf_ipv4_str(cn.machine_ip, m),
+					 cn.machine_port ? cn.machine_port : cn.bind_port);
+				printf("%-5s %-22s %-22s %s\n", bf_proto_name(cn.proto), bind, mach,
+				       cn.a2s ? "yes" : "-");
 			}
 			shown++;
 			freeReplyObject(h);
@@ -484,7 +496,8 @@ int main(int argc, char **argv)
 		{ "redis", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
 		{ "ttl", required_argument, NULL, 't' },   { "reason", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 }
+		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .port = 6379 };
 	const char *redis = getenv("BIFROST_REDIS"), *a[6] = { 0 };
@@ -528,6 +541,9 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			c.timeout_s = (int)v;
+			break;
+		case 'a':
+			c.a2s = 1;
 			break;
 		case 'h':
 			usage(stdout);
