@@ -22,6 +22,7 @@
 
 #include "a2s.h"
 #include "addr.h"
+#include "json.h"
 
 #define PROG "bf-netprobe"
 #define MAX_LISTEN 16
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 		"                               replies above 1400 bytes go out split (200 need 4 parts)\n"
 		"        --a2s-no-challenge     answer A2S_INFO without a challenge (pre-2020 servers);\n"
 		"                               PLAYER and RULES still need one\n"
+		"        --a2s-mute             count A2S queries, answer none (a server that times out)\n"
 		"  " PROG " udp --to A.B.C.D:PORT [--from A.B.C.D:PORT] [--count N] [--interval-ms M]\n"
 		"                  [--timeout-ms T] [--size BYTES] [--whoami] [--json]\n"
 		"      Sends N (1..10000000, default 1) numbered datagrams of BYTES (6..1400,\n"
@@ -154,7 +156,7 @@ struct client {
 
 /* The A2S responder's settings and what it has counted. */
 struct a2s_srv {
-	bool on, no_challenge;
+	bool on, no_challenge, mute;
 	const char *name, *map, *game, *folder;
 	uint64_t appid, players, max_players, bots, rules;
 	struct a2s_keys keys;
@@ -283,8 +285,8 @@ static void a2s_answer(struct server *s, int fd, uint16_t port, const struct a2s
 	uint8_t ch[A2S_CHALLENGE_LEN];
 	int n;
 
-	if (q->kind == A2S_MALFORMED)
-		return; /* a real server ignores it too */
+	if (q->kind == A2S_MALFORMED || a->mute)
+		return; /* a real server ignores malformed queries too */
 	if (q->kind == A2S_INFO && (ok || a->no_challenge)) {
 		struct a2s_info i = {
 			.protocol = 17, .name = a->name, .map = a->map, .folder = a->folder,
@@ -544,6 +546,9 @@ static int serve_a2s_opt(struct a2s_srv *a, int opt, const char *arg, bool *max_
 	case 'C':
 		a->no_challenge = true;
 		return 0;
+	case 'Z':
+		a->mute = true;
+		return 0;
 	case 'N':
 		return a2s_text("a2s-name", arg, &a->name);
 	case 'M':
@@ -595,6 +600,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "a2s-bots", required_argument, NULL, 'B' },
 		{ "a2s-rules", required_argument, NULL, 'R' },
 		{ "a2s-no-challenge", no_argument, NULL, 'C' },
+		{ "a2s-mute", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -621,7 +627,7 @@ static int cmd_serve(int argc, char **argv)
 			s->count_file = optarg;
 		else if (opt == 'u' || opt == 't')
 			err = serve_bind(s, opt == 't', optarg, bound, sizeof(bound));
-		else if (strchr("ANMGFIPXBRC", opt))
+		else if (strchr("ANMGFIPXBRCZ", opt))
 			err = serve_a2s_opt(&s->a2s, opt, optarg, &max_given);
 		else
 			err = -EINVAL;
@@ -1051,58 +1057,6 @@ struct a2s_cli {
 	bool got_challenge;
 	uint32_t last_challenge;
 };
-
-/* Length of the valid UTF-8 sequence at p (NUL-terminated), 0 if it is not one. */
-static int utf8_len(const unsigned char *p)
-{
-	uint32_t cp;
-	int n;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) { /* a NUL fails here, before anything past it is read */
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A server's string as a JSON string: escapes, and U+FFFD for bytes that are not UTF-8. */
-static void json_str(const char *str)
-{
-	const unsigned char *p = (const unsigned char *)(str ? str : "");
-
-	putchar('"');
-	while (*p) {
-		int n;
-
-		if (*p == '"' || *p == '\\') {
-			putchar('\\');
-			putchar(*p++);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf("\\u%04x", *p++);
-		} else if (*p < 0x80) {
-			putchar(*p++);
-		} else if ((n = utf8_len(p))) {
-			fwrite(p, 1, (size_t)n, stdout);
-			p += n;
-		} else {
-			fputs("\\ufffd", stdout);
-			p++;
-		}
-	}
-	putchar('"');
-}
 
 static void json_char(uint8_t c)
 {
