@@ -42,7 +42,7 @@ EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
-	$(BUILD)/bin/bifrostctl
+	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_a2s
@@ -93,6 +93,11 @@ $(BUILD)/bin/bifrostctl: $(BUILD)/obj/tools/bifrostctl.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
+
+$(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
 
 $(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
 	@mkdir -p $(@D)
