@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "a2s.h"
+#include "json.h"
 #include "log.h"
 #include "schema.h"
 #include "sync.h"
@@ -48,6 +50,8 @@ static void usage(FILE *f)
 		"  conn del PROTO BIND\n"
 		"  conn list\n"
 		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
+		"  a2s list                                       the A2S cache: name, map, players, TTL\n"
+		"  a2s show BIND                                  one server's cached replies, parsed\n"
 		"  watch [--count N] [--timeout SECONDS]          decoded event channel, live\n"
 		"\n"
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
@@ -409,6 +413,194 @@ static int do_conn_list(const struct ctl *c)
 	return 0;
 }
 
+/* ---- A2S cache: bifrost:a2s:<ip>:<port> (+ :player:, :rules:) ---- */
+
+/* GETs one cached reply; its length (0 = absent), or -EIO. *ttl_ms from PTTL. */
+static long a2s_get(redisContext *rc, enum bf_a2s_key k, uint32_t ip, uint16_t port,
+		    redisReply **out, long long *ttl_ms)
+{
+	char key[BF_KEY_MAX];
+	redisReply *r, *t;
+
+	bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, k, ip, port);
+	redisAppendCommand(rc, "GET %s", key);
+	redisAppendCommand(rc, "PTTL %s", key);
+	if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+		return -EIO;
+	if (redisGetReply(rc, (void **)&t) != REDIS_OK) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*ttl_ms = t && t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
+	freeReplyObject(t);
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		*out = NULL;
+		return 0;
+	}
+	*out = r;
+	return (long)r->len;
+}
+
+/* Prints one server's cache entry. 0, 1 when nothing is cached, -EIO. */
+static int a2s_show_one(redisContext *rc, const struct ctl *c, uint32_t ip, uint16_t port)
+{
+	redisReply *r[3] = { NULL, NULL, NULL };
+	long long ttl[3];
+	long n[3];
+	size_t count[3] = { 0, 0, 0 };
+	const char *what[3] = { NULL, NULL, NULL };
+	struct a2s_info info;
+	char b[BF_ADDR_STRLEN], bind[32];
+	int ret = 0;
+
+	for (int k = 0; k < 3; k++) {
+		n[k] = a2s_get(rc, (enum bf_a2s_key)k, ip, port, &r[k], &ttl[k]);
+		if (n[k] < 0) {
+			ret = -EIO;
+			goto out;
+		}
+	}
+	snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(ip, b), port);
+	if (!r[0]) {
+		if (c->json)
+			printf("{\"bind\":\"%s\",\"cached\":false}\n", bind);
+		else
+			printf("%s: nothing cached\n", bind);
+		ret = 1;
+		goto out;
+	}
+	if (a2s_info_parse((const uint8_t *)r[0]->str, r[0]->len, &info, &what[0]))
+		memset(&info, 0, sizeof(info));
+	if (r[1])
+		a2s_player_parse((const uint8_t *)r[1]->str, r[1]->len, NULL, 0, &count[1], &what[1]);
+	if (r[2])
+		a2s_rules_parse((const uint8_t *)r[2]->str, r[2]->len, NULL, 0, &count[2], &what[2]);
+	if (c->json) {
+		printf("{\"bind\":\"%s\",\"cached\":true,\"bytes\":%ld,\"ttl_ms\":%lld", bind, n[0],
+		       ttl[0]);
+		if (what[0]) {
+			printf(",\"error\":");
+			json_str(what[0]);
+		} else {
+			printf(",\"name\":");
+			json_str(info.name);
+			printf(",\"map\":");
+			json_str(info.map);
+			printf(",\"game\":");
+			json_str(info.game);
+			printf(",\"appid\":%u,\"players\":%u,\"max_players\":%u,\"bots\":%u",
+			       info.appid, info.players, info.max_players, info.bots);
+		}
+		for (int k = 1; k < 3; k++) {
+			const char *name = k == 1 ? "player" : "rules";
+
+			if (!r[k])
+				printf(",\"%s_count\":null", name);
+			else if (what[k])
+				printf(",\"%s_count\":null,\"%s_error\":\"%s\"", name, name, what[k]);
+			else
+				printf(",\"%s_count\":%zu,\"%s_bytes\":%ld", name, count[k], name, n[k]);
+		}
+		printf("}\n");
+		goto out;
+	}
+	printf("%-22s %5.1fs %5ld ", bind, (double)ttl[0] / 1000, n[0]);
+	if (what[0]) {
+		printf("UNPARSABLE (%s)\n", what[0]);
+		goto out;
+	}
+	printf("%3u/%-3u ", info.players, info.max_players);
+	for (int k = 1; k < 3; k++) {
+		if (!r[k])
+			printf("%6s ", "-");
+		else if (what[k])
+			printf("%6s ", "BAD");
+		else
+			printf("%6zu ", count[k]);
+	}
+	json_str(info.map);
+	putchar(' ');
+	json_str(info.name);
+	putchar('\n');
+out:
+	for (int k = 0; k < 3; k++)
+		freeReplyObject(r[k]);
+	return ret;
+}
+
+static void a2s_header(const struct ctl *c)
+{
+	if (!c->json)
+		printf("%-22s %6s %5s %-7s %6s %6s %s\n", "BIND", "TTL", "BYTES", "PLAYERS", "P_LIST",
+		       "RULES", "MAP NAME");
+}
+
+static int do_a2s_show(const struct ctl *c, const char *bind)
+{
+	redisContext *rc;
+	uint32_t ip;
+	uint16_t port;
+	int ret;
+
+	if (bf_parse_endpoint(bind, false, &ip, &port)) {
+		fprintf(stderr, "bifrostctl: a2s show: want the bind address a.b.c.d:port\n");
+		return EXIT_USAGE;
+	}
+	rc = connect_sync(c);
+	if (!rc)
+		return 1;
+	a2s_header(c);
+	ret = a2s_show_one(rc, c, ip, port);
+	if (ret < 0)
+		fprintf(stderr, "bifrostctl: lost Redis: %s\n", rc->errstr);
+	redisFree(rc);
+	return ret ? 1 : 0;
+}
+
+static int do_a2s_list(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	char cursor[32] = "0";
+	size_t shown = 0;
+
+	if (!rc)
+		return 1;
+	a2s_header(c);
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sa2s:* COUNT 1000", cursor,
+					     BF_PREFIX_DEFAULT);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->len >= sizeof(cursor)) {
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *k = r->element[1]->element[i];
+			enum bf_a2s_key kind;
+			uint32_t ip;
+			uint16_t port;
+
+			if (bf_key_a2s_parse(k->str, k->len, BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
+			    kind != BF_A2S_INFO)
+				continue;
+			if (a2s_show_one(rc, c, ip, port) < 0) {
+				freeReplyObject(r);
+				redisFree(rc);
+				return 1;
+			}
+			shown++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0"));
+	if (!c->json)
+		printf("(%zu servers cached)\n", shown);
+	redisFree(rc);
+	return 0;
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_sig(int s)
@@ -596,6 +788,11 @@ int main(int argc, char **argv)
 			return do_conn_list(&c);
 	} else if (!strcmp(a[0], "edges") && !a[1]) {
 		return do_edges(&c);
+	} else if (!strcmp(a[0], "a2s") && a[1]) {
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_a2s_list(&c);
+		if (!strcmp(a[1], "show") && a[2] && !a[3])
+			return do_a2s_show(&c, a[2]);
 	} else if (!strcmp(a[0], "watch") && !a[1]) {
 		return do_watch(&c);
 	}
