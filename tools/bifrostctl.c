@@ -493,7 +493,7 @@ static int a2s_show_one(redisContext *rc, const struct ctl *c, uint32_t ip, uint
 			       info.appid, info.players, info.max_players, info.bots);
 		}
 		for (int k = 1; k < 3; k++) {
-			const char *name = k == 1 ? "player" : "rules";
+			const char *name = k == 1 ? "player" : "rule";
 
 			if (!r[k])
 				printf(",\"%s_count\":null", name);
