@@ -47,7 +47,8 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_a2s
 
-.PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
+.PHONY: all deps test test-unit test-bpf test-tools test-integration demo bench clean \
+	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
 
 # Installs what is missing; does nothing when everything is there.
@@ -143,7 +144,7 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-bpf test-integration
+	$(MAKE) test-unit test-bpf test-tools test-integration
 
 test-unit: all
 	$(BUILD)/tests/test_addr
@@ -154,6 +155,10 @@ test-unit: all
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
+
+# Tools against their own redis-server and stand-ins on loopback; no lab needed.
+test-tools: all
+	tests/a2s/test_refresher.sh
 
 test-integration: all
 	tests/integration/run.sh
