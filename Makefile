@@ -47,7 +47,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_a2s
 
-.PHONY: all deps test test-unit test-bpf test-tools test-integration demo bench clean \
+.PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
 
@@ -61,6 +61,19 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
+
+# Node and npm, for the A2S conformance test only (gamedig, a third-party client; npm ci in
+# tests/a2s installs it from package-lock.json). Checked by command, not by Debian package:
+# a Node from elsewhere carries its own npm, and Debian's npm package would fight it. When
+# missing, Debian's nodejs (18; gamedig 5 needs >= 16.20) and npm are installed.
+deps-node:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "deps-node: node and npm present"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "make deps-node: run as root to install nodejs npm" >&2; exit 1; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	fi
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
@@ -157,8 +170,9 @@ test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
 
 # Tools against their own redis-server and stand-ins on loopback; no lab needed.
-test-tools: all
+test-tools: all deps-node
 	tests/a2s/test_refresher.sh
+	tests/a2s/test_gamedig.sh
 
 test-integration: all
 	tests/integration/run.sh
