@@ -101,14 +101,13 @@ enum a2s_action a2s_decide(const struct a2s_req *r, size_t req_len, bool challen
 	case A2S_INFO:
 	case A2S_PLAYER:
 	case A2S_RULES:
-		/* Our challenge means nothing to the game server: a kind we cannot answer
-		 * goes to it untouched, so it runs its own handshake. */
+	case A2S_GETCHALLENGE:
+		/* Our challenge means nothing to the game server: what we cannot answer goes
+		 * to it untouched, so it runs its own handshake. */
 		if (!cached)
 			return A2S_ACT_FORWARD;
-		if (r->has_challenge && challenge_ok)
+		if (r->kind != A2S_GETCHALLENGE && r->has_challenge && challenge_ok)
 			return A2S_ACT_REPLY;
-		break;
-	case A2S_GETCHALLENGE:
 		break;
 	default:
 		return A2S_ACT_DROP;

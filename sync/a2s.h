@@ -82,7 +82,8 @@ enum a2s_action {
 /* The edge's rule: a verified client (valid challenge) gets the reply of a cached kind;
  * any other A2S query gets a challenge, but only when the request is at least as long as
  * the 9-byte challenge (an unverified source never gets more bytes than it sent: a bare
- * 5-byte 'W' is dropped). Kinds that are not cached are forwarded untouched. */
+ * 5-byte 'W' is dropped). With cached false (the edge answers nothing of this kind, or for
+ * 'W' nothing at all for this connection) the query is forwarded untouched. */
 enum a2s_action a2s_decide(const struct a2s_req *r, size_t req_len, bool challenge_ok,
 			   bool cached);
 

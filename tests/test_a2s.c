@@ -156,7 +156,9 @@ static void test_a2s__decide_never_more_than_sent(void **state)
 	assert_int_equal(a2s_decide(&info, 25, true, true), A2S_ACT_CHALLENGE);
 	assert_int_equal(a2s_decide(&ask, 9, false, true), A2S_ACT_CHALLENGE);
 	assert_int_equal(a2s_decide(&w, 5, false, true), A2S_ACT_DROP); /* 9 > 5 */
-	assert_int_equal(a2s_decide(&w, 9, false, false), A2S_ACT_CHALLENGE);
+	assert_int_equal(a2s_decide(&w, 9, false, true), A2S_ACT_CHALLENGE);
+	assert_int_equal(a2s_decide(&w, 9, true, true), A2S_ACT_CHALLENGE); /* W is never a query */
+	assert_int_equal(a2s_decide(&w, 9, false, false), A2S_ACT_FORWARD);
 	assert_int_equal(a2s_decide(&bad, 100, true, true), A2S_ACT_DROP);
 	assert_int_equal(a2s_decide(&other, 100, true, true), A2S_ACT_FORWARD);
 }
