@@ -34,7 +34,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2s.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -42,12 +42,14 @@ EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
-	$(BUILD)/bin/bifrostctl
+	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
+	$(BUILD)/tests/test_a2s
 
-.PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
+.PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
+	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
 
 # Installs what is missing; does nothing when everything is there.
@@ -60,6 +62,19 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
+
+# Node and npm, for the A2S conformance test only (gamedig, a third-party client; npm ci in
+# tests/a2s installs it from package-lock.json). Checked by command, not by Debian package:
+# a Node from elsewhere carries its own npm, and Debian's npm package would fight it. When
+# missing, Debian's nodejs (18; gamedig 5 needs >= 16.20) and npm are installed.
+deps-node:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "deps-node: node and npm present"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "make deps-node: run as root to install nodejs npm" >&2; exit 1; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	fi
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
@@ -94,6 +109,11 @@ $(BUILD)/bin/bifrostctl: $(BUILD)/obj/tools/bifrostctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
 
+$(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
+
 $(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -120,6 +140,11 @@ $(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
+$(BUILD)/tests/test_a2s: $(BUILD)/obj/tests/test_a2s.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+
 $(BUILD)/tests/test_sync: $(BUILD)/obj/tests/test_sync.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -139,7 +164,7 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-bpf test-integration
+	$(MAKE) test-unit test-bpf test-tools test-integration
 
 test-unit: all
 	$(BUILD)/tests/test_addr
@@ -147,9 +172,15 @@ test-unit: all
 	$(BUILD)/tests/test_schema
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text
+	$(BUILD)/tests/test_a2s
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
+
+# Tools against their own redis-server and stand-ins on loopback; no lab needed.
+test-tools: all deps-node
+	tests/a2s/test_refresher.sh
+	tests/a2s/test_gamedig.sh
 
 test-integration: all
 	tests/integration/run.sh

@@ -227,7 +227,18 @@ int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,
 				return -EINVAL;
 			}
 			c->machine_port = (uint16_t)v;
+		} else if (field_is(&f[i], "a2s")) {
+			/* Exactly "0" or "1": a typo must not silently turn the cache off. */
+			if (f[i].val_len != 1 || (f[i].val[0] != '0' && f[i].val[0] != '1')) {
+				*what = "a2s is not 0 or 1";
+				return -EINVAL;
+			}
+			c->a2s = f[i].val[0] == '1';
 		}
+	}
+	if (c->a2s && c->proto != IPPROTO_UDP) {
+		*what = "a2s on a connection that is not udp";
+		return -EINVAL;
 	}
 	if (!have_machine) {
 		*what = "no machine field";
@@ -274,6 +285,48 @@ int bf_conn_parse(const char *proto, const char *bind, const char *machine,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* ---- A2S cache keys ---- */
+
+static const char *a2s_key_names[BF_A2S_KEY_MAX] = { "", "player:", "rules:", "lock:" };
+
+int bf_key_a2s(char *buf, size_t len, const char *prefix, enum bf_a2s_key k, uint32_t ip,
+	       uint16_t port)
+{
+	char a[BF_ADDR_STRLEN];
+
+	if ((unsigned)k >= BF_A2S_KEY_MAX || !port)
+		return -EINVAL;
+	return fmt(buf, len, "%sa2s:%s%s:%u", prefix, a2s_key_names[k], bf_ipv4_str(ip, a), port);
+}
+
+int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
+{
+	return fmt(buf, len, "%sa2s", prefix);
+}
+
+int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
+		     uint32_t *ip, uint16_t *port)
+{
+	char buf[BF_KEY_MAX], *rest;
+	size_t pl = strlen(prefix);
+
+	if (cstr(buf, sizeof(buf), key, n) || strncmp(buf, prefix, pl) ||
+	    strncmp(buf + pl, "a2s:", 4))
+		return -EINVAL;
+	rest = buf + pl + 4;
+	*k = BF_A2S_INFO;
+	for (int i = 1; i < BF_A2S_KEY_MAX; i++) {
+		size_t l = strlen(a2s_key_names[i]);
+
+		if (!strncmp(rest, a2s_key_names[i], l)) {
+			*k = (enum bf_a2s_key)i;
+			rest += l;
+			break;
+		}
+	}
+	return bf_parse_endpoint(rest, false, ip, port) ? -EINVAL : 0;
 }
 
 /* ---- expiry ---- */

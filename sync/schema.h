@@ -37,6 +37,20 @@ int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);
 int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port);
 int bf_key_conf_version(char *buf, size_t len, const char *prefix);
 
+/* ---- A2S cache: bifrost:a2s[:player|:rules|:lock]:<ip>:<port>, channel bifrost:a2s ---- */
+
+enum bf_a2s_key { BF_A2S_INFO = 0, BF_A2S_PLAYER, BF_A2S_RULES, BF_A2S_LOCK, BF_A2S_KEY_MAX };
+
+/* The key of a cached reply (or of the refreshers' lock) for the bind address clients
+ * query: "bifrost:a2s:203.0.113.10:27015", "bifrost:a2s:rules:203.0.113.10:27015". */
+int bf_key_a2s(char *buf, size_t len, const char *prefix, enum bf_a2s_key k, uint32_t ip,
+	       uint16_t port);
+/* The channel a refresher announces a stored key on (the message is the key). */
+int bf_key_a2s_channel(char *buf, size_t len, const char *prefix);
+/* The kind, address and port a cache key names (port 1-65535). 0 or -EINVAL. */
+int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
+		     uint32_t *ip, uint16_t *port);
+
 /* ---- entries (ZSET members, the `entry` field of log records) ---- */
 
 struct bf_punch {
@@ -71,6 +85,7 @@ struct bf_conn {
 	uint16_t machine_port; /* host order; 0 = same as bind_port */
 	uint32_t bind_ip;      /* network order */
 	uint32_t machine_ip;   /* network order */
+	bool a2s;              /* A2S_INFO answered from the fleet cache (udp only) */
 };
 
 struct bf_field;
@@ -84,7 +99,8 @@ int bf_conn_parse(const char *proto, const char *bind, const char *machine, stru
 /* The proto, bind address and port named by a connection key. */
 int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out);
 /* The hash's fields: `machine` (a.b.c.d, required), `port` (1-65535,
- * optional); others are ignored. -EINVAL with *what set. */
+ * optional), `a2s` (0 or 1, optional, udp only); others are ignored.
+ * -EINVAL with *what set. */
 int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,
 			 const char **what);
 

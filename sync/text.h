@@ -1,15 +1,23 @@
-/* text.h - untrusted strings (from Redis, from the wire) made safe to print:
- * as a JSON string body, or on a terminal. Pure functions. */
+/* text.h - untrusted strings (from Redis, from game servers, from the wire)
+ * made safe to print: as JSON, or on a terminal. Pure functions. */
 #ifndef BF_TEXT_H
 #define BF_TEXT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-/* The JSON string body of s[0..n): '"', '\\' and control bytes escaped,
- * bytes >= 0x7f as \u00XX (the input is bytes, not known UTF-8). Always
- * NUL-terminates buf; a body that does not fit is cut at a whole escape.
+/* Length of the valid UTF-8 sequence (2-4 bytes, no overlongs, no
+ * surrogates) at p with `left` bytes available, 0 if there is none. */
+int bf_utf8_len(const unsigned char *p, size_t left);
+
+/* The JSON string body of s[0..n): '"' and '\\' escaped, control bytes as
+ * \u00XX, valid UTF-8 kept, any other byte as \ufffd. Always NUL-terminates
+ * buf; a body that does not fit is cut before a whole character or escape.
  * Returns buf. */
 const char *bf_json_esc(const char *s, size_t n, char *buf, size_t cap);
+
+/* Prints the NUL-terminated s (NULL = "") as a quoted JSON string. */
+void bf_json_fput(FILE *f, const char *s);
 
 /* s[0..n) with every byte outside printable ASCII replaced by '?', so a
  * value cannot move the cursor or recolour a terminal. Returns buf. */

@@ -324,7 +324,7 @@ static void test_schema__event_entry_validation(void **state)
 static void test_schema__connections(void **state)
 {
 	const struct bf_field good[] = { F("machine", "198.18.3.2"), F("port", "27016"),
-					 F("a2s", "later") };
+					 F("a2s", "1"), F("limits", "later") };
 	const struct bf_field bad_machine[] = { F("machine", "nonsense") };
 	const struct bf_field bad_port[] = { F("machine", "198.18.3.2"), F("port", "0") };
 	const struct bf_field none[] = { F("port", "1") };
@@ -335,12 +335,32 @@ static void test_schema__connections(void **state)
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:27015", 35, P, &c), 0);
 	assert_int_equal(c.proto, IPPROTO_UDP);
 	assert_int_equal(c.bind_port, 27015);
-	assert_int_equal(bf_conn_parse_fields(good, 3, &c, &what), 0);
+	assert_false(c.a2s); /* off unless the hash says so */
+	assert_int_equal(bf_conn_parse_fields(good, 4, &c, &what), 0);
 	assert_int_equal(c.machine_port, 27016);
+	assert_true(c.a2s);
 	assert_int_equal(bf_conn_parse_fields(bad_machine, 1, &c, &what), -EINVAL);
 	assert_string_equal(what, "machine is not an address");
 	assert_int_equal(bf_conn_parse_fields(bad_port, 2, &c, &what), -EINVAL);
 	assert_int_equal(bf_conn_parse_fields(none, 1, &c, &what), -EINVAL);
+	{
+		const struct bf_field off[] = { F("machine", "198.18.3.2"), F("a2s", "0") };
+		const char *bad[] = { "", "2", "yes", "10", "on" };
+
+		assert_int_equal(bf_conn_parse_fields(off, 2, &c, &what), 0);
+		assert_false(c.a2s);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			const struct bf_field f[] = { F("machine", "198.18.3.2"),
+						      { "a2s", 3, bad[i], strlen(bad[i]) } };
+
+			assert_int_equal(bf_conn_parse_fields(f, 2, &c, &what), -EINVAL);
+			assert_string_equal(what, "a2s is not 0 or 1");
+		}
+		/* A2S is a UDP protocol. */
+		assert_int_equal(bf_conn_parse_key("bifrost:conn:tcp:203.0.113.10:27015", 35, P, &c), 0);
+		assert_int_equal(bf_conn_parse_fields(good, 4, &c, &what), -EINVAL);
+		assert_string_equal(what, "a2s on a connection that is not udp");
+	}
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:0", 32, P, &c), 0);
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:5", 32, P, &c), -EINVAL);
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:0", 31, P, &c), -EINVAL);
@@ -353,6 +373,47 @@ static void test_schema__connections(void **state)
 	assert_int_equal(bf_conn_parse("udp", "203.0.113.10", "198.18.3.2", &c, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "bad bind endpoint"));
+}
+
+static void test_schema__a2s_keys(void **state)
+{
+	char k[BF_KEY_MAX];
+	uint32_t ip = htonl(0xcb00710a), got_ip;
+	uint16_t port;
+	enum bf_a2s_key kind;
+	static const char *want[] = { "bifrost:a2s:203.0.113.10:27015",
+				      "bifrost:a2s:player:203.0.113.10:27015",
+				      "bifrost:a2s:rules:203.0.113.10:27015",
+				      "bifrost:a2s:lock:203.0.113.10:27015" };
+
+	for (int i = 0; i < BF_A2S_KEY_MAX; i++) {
+		int n = bf_key_a2s(k, sizeof(k), P, (enum bf_a2s_key)i, ip, 27015);
+
+		assert_int_equal(n, (int)strlen(want[i]));
+		assert_string_equal(k, want[i]);
+		assert_int_equal(bf_key_a2s_parse(k, (size_t)n, P, &kind, &got_ip, &port), 0);
+		assert_int_equal(kind, i);
+		assert_int_equal(got_ip, ip);
+		assert_int_equal(port, 27015);
+	}
+	assert_int_equal(bf_key_a2s_channel(k, sizeof(k), P), 11);
+	assert_string_equal(k, "bifrost:a2s");
+	assert_int_equal(bf_key_a2s(k, sizeof(k), P, BF_A2S_KEY_MAX, ip, 1), -EINVAL);
+	assert_int_equal(bf_key_a2s(k, sizeof(k), P, BF_A2S_INFO, ip, 0), -EINVAL);
+	assert_int_equal(bf_key_a2s(k, 20, P, BF_A2S_INFO, ip, 1), -ENAMETOOLONG);
+	{
+		static const char *bad[] = { "bifrost:a2s", "bifrost:a2s:", "bifrost:a2s:1.2.3.4",
+					     "bifrost:a2s:1.2.3.4:0", "bifrost:a2s:stats:1.2.3.4:5",
+					     "bifrost:a2s:rules:1.2.3.4:5:6", "other:a2s:1.2.3.4:5",
+					     "bifrost:conn:udp:1.2.3.4:5" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(bf_key_a2s_parse(bad[i], strlen(bad[i]), P, &kind, &got_ip,
+							  &port), -EINVAL);
+		/* embedded NUL */
+		assert_int_equal(bf_key_a2s_parse("bifrost:a2s:1.2.3.4:5\0x", 23, P, &kind, &got_ip,
+						  &port), -EINVAL);
+	}
 }
 
 int main(void)
@@ -368,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_schema__events_hostile),
 		cmocka_unit_test(test_schema__event_entry_validation),
 		cmocka_unit_test(test_schema__connections),
+		cmocka_unit_test(test_schema__a2s_keys),
 	};
 
 	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -14,9 +16,31 @@ static void test_text__json_escapes_quotes_backslashes_and_controls(void **state
 	const char in[] = "a\"b\\c\n\x1b[31m\x7f\xff";
 
 	assert_string_equal(bf_json_esc(in, sizeof(in) - 1, buf, sizeof(buf)),
-			    "a\\\"b\\\\c\\u000a\\u001b[31m\\u007f\\u00ff");
+			    "a\\\"b\\\\c\\u000a\\u001b[31m\\u007f\\ufffd");
 	/* A NUL inside the value is escaped too, not an end. */
 	assert_string_equal(bf_json_esc("x\0y", 3, buf, sizeof(buf)), "x\\u0000y");
+}
+
+static void test_text__json_keeps_utf8_and_replaces_the_rest(void **state)
+{
+	char buf[64];
+	FILE *f;
+	char *out = NULL;
+	size_t len = 0;
+
+	/* é, €, 😀 pass; a lone continuation byte, an overlong '/', a
+	 * surrogate and a sequence cut by the end of input do not. */
+	assert_string_equal(bf_json_esc("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, buf, sizeof(buf)),
+			    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	assert_string_equal(bf_json_esc("\x80\xc0\xaf\xed\xa0\x80", 6, buf, sizeof(buf)),
+			    "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd");
+	assert_string_equal(bf_json_esc("a\xc3", 2, buf, sizeof(buf)), "a\\ufffd");
+	f = open_memstream(&out, &len);
+	bf_json_fput(f, "Dust \"2\" \xc3\xa9\xff");
+	bf_json_fput(f, NULL);
+	fclose(f);
+	assert_string_equal(out, "\"Dust \\\"2\\\" \xc3\xa9\\ufffd\"\"\"");
+	free(out);
 }
 
 static void test_text__json_cuts_at_a_whole_escape(void **state)
@@ -28,6 +52,8 @@ static void test_text__json_cuts_at_a_whole_escape(void **state)
 	assert_string_equal(bf_json_esc("abcdefghij", 10, buf, sizeof(buf)), "abcdefg");
 	assert_string_equal(bf_json_esc("a\"", 2, buf, 3), "a");
 	assert_string_equal(bf_json_esc("abc", 3, buf, 1), "");
+	/* Never half a UTF-8 character. */
+	assert_string_equal(bf_json_esc("abcdef\xc3\xa9", 8, buf, sizeof(buf)), "abcdef");
 }
 
 static void test_text__printable_replaces_what_a_terminal_would_act_on(void **state)
@@ -44,6 +70,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text__json_escapes_quotes_backslashes_and_controls),
+		cmocka_unit_test(test_text__json_keeps_utf8_and_replaces_the_rest),
 		cmocka_unit_test(test_text__json_cuts_at_a_whole_escape),
 		cmocka_unit_test(test_text__printable_replaces_what_a_terminal_would_act_on),
 	};

@@ -5,12 +5,14 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "a2s.h"
 #include "log.h"
 #include "schema.h"
 #include "sync.h"
@@ -26,6 +28,7 @@ struct ctl {
 	const char *reason;
 	long count;
 	int timeout_s;
+	int a2s;
 };
 
 static void usage(FILE *f)
@@ -41,11 +44,14 @@ static void usage(FILE *f)
 		"  bl del CIDR\n"
 		"  bl list\n"
 		"  punch list                                     live port punches of every POP\n"
-		"  conn add PROTO BIND MACHINE[:PORT]             publish a service, e.g.\n"
+		"  conn add PROTO BIND MACHINE[:PORT] [--a2s]     publish a service, e.g.\n"
 		"                                                 conn add udp 203.0.113.10:27015 198.18.3.2\n"
+		"                                                 --a2s: answer A2S_INFO from the fleet cache\n"
 		"  conn del PROTO BIND\n"
 		"  conn list\n"
 		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
+		"  a2s list                                       the A2S cache: name, map, players, TTL\n"
+		"  a2s show BIND                                  one server's cached replies, parsed\n"
 		"  watch [--count N] [--timeout SECONDS]          decoded event channel, live\n"
 		"\n"
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
@@ -303,6 +309,10 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 		fprintf(stderr, "bifrostctl: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if (c->a2s && (!machine || cn.proto != IPPROTO_UDP)) {
+		fprintf(stderr, "bifrostctl: --a2s goes with conn add udp\n");
+		return EXIT_USAGE;
+	}
 	rc = connect_sync(c);
 	if (!rc)
 		return 1;
@@ -321,6 +331,8 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 		else
 			freeReplyObject(redisCommand(rc, "HSET %s machine %s", key,
 						     bf_ipv4_str(cn.machine_ip, m)));
+		if (c->a2s)
+			freeReplyObject(redisCommand(rc, "HSET %s a2s 1", key));
 	} else {
 		freeReplyObject(redisCommand(rc, "DEL %s", key));
 	}
@@ -349,7 +361,7 @@ static int do_conn_list(const struct ctl *c)
 	if (!rc)
 		return 1;
 	if (!c->json)
-		printf("%-5s %-22s %s\n", "PROTO", "BIND", "MACHINE");
+		printf("%-5s %-22s %-22s %s\n", "PROTO", "BIND", "MACHINE", "A2S");
 	do {
 		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sconn:* COUNT 1000", cursor,
 					     BF_PREFIX_DEFAULT);
@@ -383,17 +395,20 @@ static int do_conn_list(const struct ctl *c)
 				printf("%s: INVALID (%s): edges ignore it\n",
 				       bf_printable(k->str, k->len, kbuf, sizeof(kbuf)), what);
 			else if (c->json)
-				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u}\n",
+				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u,"
+				       "\"a2s\":%s}\n",
 				       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
 				       bf_ipv4_str(cn.machine_ip, m),
-				       cn.machine_port ? cn.machine_port : cn.bind_port);
+				       cn.machine_port ? cn.machine_port : cn.bind_port,
+				       cn.a2s ? "true" : "false");
 			else {
-				char bind[32];
+				char bind[32], mach[32];
 
 				snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
-				printf("%-5s %-22s %s:%u\n", bf_proto_name(cn.proto), bind,
-				       bf_ipv4_str(cn.machine_ip, m),
-				       cn.machine_port ? cn.machine_port : cn.bind_port);
+				snprintf(mach, sizeof(mach), "%s:%u", bf_ipv4_str(cn.machine_ip, m),
+					 cn.machine_port ? cn.machine_port : cn.bind_port);
+				printf("%-5s %-22s %-22s %s\n", bf_proto_name(cn.proto), bind, mach,
+				       cn.a2s ? "yes" : "-");
 			}
 			shown++;
 			freeReplyObject(h);
@@ -402,6 +417,194 @@ static int do_conn_list(const struct ctl *c)
 	} while (strcmp(cursor, "0"));
 	if (!c->json)
 		printf("(%zu connections)\n", shown);
+	redisFree(rc);
+	return 0;
+}
+
+/* ---- A2S cache: bifrost:a2s:<ip>:<port> (+ :player:, :rules:) ---- */
+
+/* GETs one cached reply; its length (0 = absent), or -EIO. *ttl_ms from PTTL. */
+static long a2s_get(redisContext *rc, enum bf_a2s_key k, uint32_t ip, uint16_t port,
+		    redisReply **out, long long *ttl_ms)
+{
+	char key[BF_KEY_MAX];
+	redisReply *r, *t;
+
+	bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, k, ip, port);
+	redisAppendCommand(rc, "GET %s", key);
+	redisAppendCommand(rc, "PTTL %s", key);
+	if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+		return -EIO;
+	if (redisGetReply(rc, (void **)&t) != REDIS_OK) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*ttl_ms = t && t->type == REDIS_REPLY_INTEGER ? t->integer : -2;
+	freeReplyObject(t);
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		*out = NULL;
+		return 0;
+	}
+	*out = r;
+	return (long)r->len;
+}
+
+/* Prints one server's cache entry. 0, 1 when nothing is cached, -EIO. */
+static int a2s_show_one(redisContext *rc, const struct ctl *c, uint32_t ip, uint16_t port)
+{
+	redisReply *r[3] = { NULL, NULL, NULL };
+	long long ttl[3];
+	long n[3];
+	size_t count[3] = { 0, 0, 0 };
+	const char *what[3] = { NULL, NULL, NULL };
+	struct a2s_info info;
+	char b[BF_ADDR_STRLEN], bind[32];
+	int ret = 0;
+
+	for (int k = 0; k < 3; k++) {
+		n[k] = a2s_get(rc, (enum bf_a2s_key)k, ip, port, &r[k], &ttl[k]);
+		if (n[k] < 0) {
+			ret = -EIO;
+			goto out;
+		}
+	}
+	snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(ip, b), port);
+	if (!r[0]) {
+		if (c->json)
+			printf("{\"bind\":\"%s\",\"cached\":false}\n", bind);
+		else
+			printf("%s: nothing cached\n", bind);
+		ret = 1;
+		goto out;
+	}
+	if (a2s_info_parse((const uint8_t *)r[0]->str, r[0]->len, &info, &what[0]))
+		memset(&info, 0, sizeof(info));
+	if (r[1])
+		a2s_player_parse((const uint8_t *)r[1]->str, r[1]->len, NULL, 0, &count[1], &what[1]);
+	if (r[2])
+		a2s_rules_parse((const uint8_t *)r[2]->str, r[2]->len, NULL, 0, &count[2], &what[2]);
+	if (c->json) {
+		printf("{\"bind\":\"%s\",\"cached\":true,\"bytes\":%ld,\"ttl_ms\":%lld", bind, n[0],
+		       ttl[0]);
+		if (what[0]) {
+			printf(",\"error\":");
+			bf_json_fput(stdout, what[0]);
+		} else {
+			printf(",\"name\":");
+			bf_json_fput(stdout, info.name);
+			printf(",\"map\":");
+			bf_json_fput(stdout, info.map);
+			printf(",\"game\":");
+			bf_json_fput(stdout, info.game);
+			printf(",\"appid\":%u,\"players\":%u,\"max_players\":%u,\"bots\":%u",
+			       info.appid, info.players, info.max_players, info.bots);
+		}
+		for (int k = 1; k < 3; k++) {
+			const char *name = k == 1 ? "player" : "rule";
+
+			if (!r[k])
+				printf(",\"%s_count\":null", name);
+			else if (what[k])
+				printf(",\"%s_count\":null,\"%s_error\":\"%s\"", name, name, what[k]);
+			else
+				printf(",\"%s_count\":%zu,\"%s_bytes\":%ld", name, count[k], name, n[k]);
+		}
+		printf("}\n");
+		goto out;
+	}
+	printf("%-22s %5.1fs %5ld ", bind, (double)ttl[0] / 1000, n[0]);
+	if (what[0]) {
+		printf("UNPARSABLE (%s)\n", what[0]);
+		goto out;
+	}
+	printf("%3u/%-3u ", info.players, info.max_players);
+	for (int k = 1; k < 3; k++) {
+		if (!r[k])
+			printf("%6s ", "-");
+		else if (what[k])
+			printf("%6s ", "BAD");
+		else
+			printf("%6zu ", count[k]);
+	}
+	bf_json_fput(stdout, info.map);
+	putchar(' ');
+	bf_json_fput(stdout, info.name);
+	putchar('\n');
+out:
+	for (int k = 0; k < 3; k++)
+		freeReplyObject(r[k]);
+	return ret;
+}
+
+static void a2s_header(const struct ctl *c)
+{
+	if (!c->json)
+		printf("%-22s %6s %5s %-7s %6s %6s %s\n", "BIND", "TTL", "BYTES", "PLAYERS", "P_LIST",
+		       "RULES", "MAP NAME");
+}
+
+static int do_a2s_show(const struct ctl *c, const char *bind)
+{
+	redisContext *rc;
+	uint32_t ip;
+	uint16_t port;
+	int ret;
+
+	if (bf_parse_endpoint(bind, false, &ip, &port)) {
+		fprintf(stderr, "bifrostctl: a2s show: want the bind address a.b.c.d:port\n");
+		return EXIT_USAGE;
+	}
+	rc = connect_sync(c);
+	if (!rc)
+		return 1;
+	a2s_header(c);
+	ret = a2s_show_one(rc, c, ip, port);
+	if (ret < 0)
+		fprintf(stderr, "bifrostctl: lost Redis: %s\n", rc->errstr);
+	redisFree(rc);
+	return ret ? 1 : 0;
+}
+
+static int do_a2s_list(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	char cursor[32] = "0";
+	size_t shown = 0;
+
+	if (!rc)
+		return 1;
+	a2s_header(c);
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sa2s:* COUNT 1000", cursor,
+					     BF_PREFIX_DEFAULT);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->len >= sizeof(cursor)) {
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *k = r->element[1]->element[i];
+			enum bf_a2s_key kind;
+			uint32_t ip;
+			uint16_t port;
+
+			if (bf_key_a2s_parse(k->str, k->len, BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
+			    kind != BF_A2S_INFO)
+				continue;
+			if (a2s_show_one(rc, c, ip, port) < 0) {
+				freeReplyObject(r);
+				redisFree(rc);
+				return 1;
+			}
+			shown++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0"));
+	if (!c->json)
+		printf("(%zu servers cached)\n", shown);
 	redisFree(rc);
 	return 0;
 }
@@ -504,7 +707,8 @@ int main(int argc, char **argv)
 		{ "redis", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
 		{ "ttl", required_argument, NULL, 't' },   { "reason", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 }
+		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .port = 6379 };
 	const char *redis = getenv("BIFROST_REDIS"), *a[6] = { 0 };
@@ -548,6 +752,9 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			c.timeout_s = (int)v;
+			break;
+		case 'a':
+			c.a2s = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -600,6 +807,11 @@ int main(int argc, char **argv)
 			return do_conn_list(&c);
 	} else if (!strcmp(a[0], "edges") && !a[1]) {
 		return do_edges(&c);
+	} else if (!strcmp(a[0], "a2s") && a[1]) {
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_a2s_list(&c);
+		if (!strcmp(a[1], "show") && a[2] && !a[3])
+			return do_a2s_show(&c, a[2]);
 	} else if (!strcmp(a[0], "watch") && !a[1]) {
 		return do_watch(&c);
 	}

@@ -1,4 +1,5 @@
-/* netprobe.c - bf-netprobe: the lab's UDP/TCP echo game-server stand-in and loss probes. */
+/* netprobe.c - bf-netprobe: the lab's UDP/TCP echo game-server stand-in (with an A2S
+ * responder), loss probes and an A2S query client. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -13,12 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "addr.h"
+#include "text.h"
 
 #define PROG "bf-netprobe"
 #define MAX_LISTEN 16
@@ -30,15 +34,34 @@
 #define COUNT_GAP_MS 100
 #define LINE_LEN 1024 /* longest TCP line */
 #define EP_STRLEN 32
+#define A2S_MAX_RULES 2000
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage:\n"
 		"  " PROG " serve [--udp A.B.C.D:PORT]... [--tcp A.B.C.D:PORT]... [--count-file PATH]\n"
+		"                [A2S options]\n"
 		"      Echo server; 'WHOAMI' (datagram or line) gets 'YOU <ip>:<port>', the source\n"
 		"      it sees. Counters and peers go to PATH (atomically, at most every 100 ms),\n"
-		"      or to stderr on SIGUSR1. Runs until SIGTERM/SIGINT.\n"
+		"      or to stderr on SIGUSR1. Runs until SIGTERM/SIGINT. A2S queries received\n"
+		"      are counted by kind (line 'a2s_queries=N info=N ...') whether answered or not.\n"
+		"      A2S options (any of them turns the responder on; UDP sockets only):\n"
+		"        --a2s                  answer A2S queries like a Source server, with its own\n"
+		"                               challenge (S2C_CHALLENGE first, then the reply)\n"
+		"        --a2s-name NAME        server name (default 'bf-netprobe')\n"
+		"        --a2s-map MAP          map (default 'de_dust2')\n"
+		"        --a2s-game GAME        game (default 'Counter-Strike: Global Offensive')\n"
+		"        --a2s-folder DIR       game folder (default 'csgo')\n"
+		"        --a2s-appid N          Steam app id (default 730)\n"
+		"        --a2s-players N        players 'player1'..'playerN' (0..255, default 0)\n"
+		"        --a2s-max-players N    max players (default 32, or N players if more)\n"
+		"        --a2s-bots N           how many of the players are bots (default 0)\n"
+		"        --a2s-rules N          rules 'bf_rule_000'='value_0'.. (0..2000, default 0);\n"
+		"                               replies above 1400 bytes go out split (200 need 4 parts)\n"
+		"        --a2s-no-challenge     answer A2S_INFO without a challenge (pre-2020 servers);\n"
+		"                               PLAYER and RULES still need one\n"
+		"        --a2s-mute             count A2S queries, answer none (a server that times out)\n"
 		"  " PROG " udp --to A.B.C.D:PORT [--from A.B.C.D:PORT] [--count N] [--interval-ms M]\n"
 		"                  [--timeout-ms T] [--size BYTES] [--whoami] [--json]\n"
 		"      Sends N (1..10000000, default 1) numbered datagrams of BYTES (6..1400,\n"
@@ -49,6 +72,15 @@ static void usage(FILE *f)
 		"                  [--whoami] [--json]\n"
 		"      Connects within T ms (default 2000), sends N lines one at a time and\n"
 		"      checks each echo (T ms each). --whoami prints the server's answer.\n"
+		"  " PROG " a2s --to A.B.C.D:PORT [--from A.B.C.D[:PORT]] [--kind info|player|rules|\n"
+		"                  getchallenge] [--challenge auto|none|HEX] [--timeout-ms T] [--json]\n"
+		"      One A2S query (default info). auto (default): ask without a challenge and\n"
+		"      repeat with the one the server sends (at most 3 rounds); none: send once\n"
+		"      without a challenge and show the answer; HEX: send once with these 4 bytes\n"
+		"      (8 hex digits, in wire order). Split replies are reassembled. Prints the\n"
+		"      parsed answer and every datagram's size, sent and received. Exit 0 when a\n"
+		"      well-formed answer (reply, or challenge unless auto) came within T ms\n"
+		"      (default 1000) of each send, 1 otherwise.\n"
 		"  " PROG " --help\n"
 		"Exit status: 0 everything answered, 1 loss or failure, 2 bad usage.\n");
 }
@@ -122,15 +154,30 @@ struct client {
 	char in[LINE_LEN];
 };
 
+/* The A2S responder's settings and what it has counted. */
+struct a2s_srv {
+	bool on, no_challenge, mute;
+	const char *name, *map, *game, *folder;
+	uint64_t appid, players, max_players, bots, rules;
+	struct a2s_keys keys;
+	uint32_t split_id;
+	uint8_t *player_reply, *rules_reply; /* built once at start */
+	int player_len, rules_len;
+	uint64_t received[A2S_KIND_MAX], challenges, replies, parts;
+};
+
 struct server {
 	int fd[MAX_LISTEN], n_listen, n_peers;
+	uint16_t port[MAX_LISTEN];
 	bool tcp[MAX_LISTEN], dirty;
 	const char *count_file;
 	uint64_t udp_packets, tcp_lines, written_ms;
 	uint32_t peers[MAX_PEERS];
 	uint16_t peer_slot[PEER_SLOTS]; /* index + 1 into peers, 0 = empty */
 	struct client cl[MAX_CLIENTS];
+	struct a2s_srv a2s;
 	uint8_t dgram[65536];
+	uint8_t reply[A2S_REPLY_MAX];
 };
 
 /* Counts a served packet or line and remembers its peer (the first MAX_PEERS distinct ones). */
@@ -154,8 +201,19 @@ static void dump_counts(const struct server *s, FILE *f)
 {
 	char a[BF_ADDR_STRLEN];
 
+	const uint64_t *q = s->a2s.received;
+	unsigned long long total = 0;
+
 	fprintf(f, "udp_packets=%llu tcp_lines=%llu peers=%d\n", (unsigned long long)s->udp_packets,
 		(unsigned long long)s->tcp_lines, s->n_peers);
+	for (int k = A2S_MALFORMED; k < A2S_KIND_MAX; k++)
+		total += q[k];
+	fprintf(f, "a2s_queries=%llu info=%llu player=%llu rules=%llu getchallenge=%llu "
+		"malformed=%llu challenges_sent=%llu replies_sent=%llu parts_sent=%llu\n", total,
+		(unsigned long long)q[A2S_INFO], (unsigned long long)q[A2S_PLAYER],
+		(unsigned long long)q[A2S_RULES], (unsigned long long)q[A2S_GETCHALLENGE],
+		(unsigned long long)q[A2S_MALFORMED], (unsigned long long)s->a2s.challenges,
+		(unsigned long long)s->a2s.replies, (unsigned long long)s->a2s.parts);
 	for (int i = 0; i < s->n_peers; i++)
 		fprintf(f, "peer %s\n", bf_ipv4_str(s->peers[i], a));
 }
@@ -189,7 +247,106 @@ static int write_counts(struct server *s, bool force)
 	return err;
 }
 
-static void serve_udp(struct server *s, int fd)
+/* ---- A2S responder ---- */
+
+static void a2s_send(int fd, const void *b, size_t n, const struct sockaddr_in *sa)
+{
+	sendto(fd, b, n, MSG_DONTWAIT, (const struct sockaddr *)sa, sizeof(*sa));
+}
+
+/* Sends a reply, split into parts when it is longer than one packet. */
+static void a2s_send_reply(struct server *s, int fd, const uint8_t *reply, int len,
+			   const struct sockaddr_in *sa)
+{
+	uint8_t part[A2S_SPLIT_HDR_LEN + A2S_SPLIT_PAYLOAD];
+	int parts = a2s_split_count((size_t)len);
+	uint32_t id = ++s->a2s.split_id;
+
+	s->a2s.replies++;
+	for (int i = 0; i < parts; i++) {
+		int n = parts == 1 ? len :
+				     a2s_split_build(reply, (size_t)len, id, (unsigned)i, part, sizeof(part));
+
+		if (n < 0)
+			return;
+		a2s_send(fd, parts == 1 ? reply : part, (size_t)n, sa);
+		s->a2s.parts += parts > 1;
+	}
+}
+
+/* Answers one A2S query the way a Source server does: a challenge first (for INFO unless
+ * --a2s-no-challenge), the reply once the client repeats the query with it. */
+static void a2s_answer(struct server *s, int fd, uint16_t port, const struct a2s_req *q,
+		       const struct sockaddr_in *sa)
+{
+	struct a2s_srv *a = &s->a2s;
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+	bool ok = q->has_challenge && a2s_challenge_ok(&a->keys, sa->sin_addr.s_addr, q->challenge, now);
+	uint8_t ch[A2S_CHALLENGE_LEN];
+	int n;
+
+	if (q->kind == A2S_MALFORMED || a->mute)
+		return; /* a real server ignores malformed queries too */
+	if (q->kind == A2S_INFO && (ok || a->no_challenge)) {
+		struct a2s_info i = {
+			.protocol = 17, .name = a->name, .map = a->map, .folder = a->folder,
+			.game = a->game, .appid = (uint16_t)a->appid, .players = (uint8_t)a->players,
+			.max_players = (uint8_t)a->max_players, .bots = (uint8_t)a->bots,
+			.server_type = 'd', .environment = 'l', .visibility = 0, .vac = 1,
+			.version = "1.0.0." BIFROST_VERSION, .has_edf = true,
+			.edf = A2S_EDF_PORT | A2S_EDF_STEAMID | A2S_EDF_KEYWORDS | A2S_EDF_GAMEID,
+			.port = port, .steamid = 85568392920039000ULL, .keywords = "bifrost,stand-in",
+			.gameid = a->appid,
+		};
+
+		n = a2s_build_info(s->reply, sizeof(s->reply), &i);
+		if (n > 0)
+			a2s_send_reply(s, fd, s->reply, n, sa);
+		return;
+	}
+	if (ok && q->kind == A2S_PLAYER) {
+		a2s_send_reply(s, fd, a->player_reply, a->player_len, sa);
+		return;
+	}
+	if (ok && q->kind == A2S_RULES) {
+		a2s_send_reply(s, fd, a->rules_reply, a->rules_len, sa);
+		return;
+	}
+	/* No (valid) challenge, or W: hand out the current one. */
+	n = a2s_build_challenge(ch, sizeof(ch), a2s_challenge_now(&a->keys, sa->sin_addr.s_addr, now));
+	a2s_send(fd, ch, (size_t)n, sa);
+	a->challenges++;
+}
+
+/* Builds the PLAYER and RULES replies the responder serves. 0 or -errno. */
+static int a2s_prepare(struct a2s_srv *a)
+{
+	static struct a2s_player pl[255];
+	static struct a2s_rule ru[A2S_MAX_RULES];
+	static char pname[255][16], rname[A2S_MAX_RULES][16], rval[A2S_MAX_RULES][16];
+
+	if (getrandom(a->keys.cur, sizeof(a->keys.cur), 0) != (ssize_t)sizeof(a->keys.cur))
+		return -errno;
+	for (unsigned i = 0; i < a->players; i++) {
+		snprintf(pname[i], sizeof(pname[i]), "player%u", i + 1);
+		pl[i] = (struct a2s_player){ .index = 0, .name = pname[i], .score = (int32_t)(i * 3),
+					     .duration = 60.5f * (float)(i + 1) };
+	}
+	for (unsigned i = 0; i < a->rules; i++) {
+		snprintf(rname[i], sizeof(rname[i]), "bf_rule_%03u", i);
+		snprintf(rval[i], sizeof(rval[i]), "value_%u", i);
+		ru[i] = (struct a2s_rule){ rname[i], rval[i] };
+	}
+	a->player_reply = malloc(A2S_REPLY_MAX);
+	a->rules_reply = malloc(A2S_REPLY_MAX);
+	if (!a->player_reply || !a->rules_reply)
+		return -ENOMEM;
+	a->player_len = a2s_build_player(a->player_reply, A2S_REPLY_MAX, pl, a->players);
+	a->rules_len = a2s_build_rules(a->rules_reply, A2S_REPLY_MAX, ru, a->rules);
+	return a->player_len < 0 ? a->player_len : a->rules_len < 0 ? a->rules_len : 0;
+}
+
+static void serve_udp(struct server *s, int fd, uint16_t port)
 {
 	for (int k = 0; k < 256; k++) { /* bounded, so TCP clients get their turn */
 		struct sockaddr_in sa;
@@ -203,6 +360,17 @@ static void serve_udp(struct server *s, int fd)
 		if (sl < sizeof(sa) || sa.sin_family != AF_INET)
 			continue;
 		note(s, &s->udp_packets, sa.sin_addr.s_addr);
+		{
+			struct a2s_req q;
+
+			if (a2s_classify(s->dgram, (size_t)r, &q) != A2S_NOT) {
+				s->a2s.received[q.kind]++;
+				if (s->a2s.on) {
+					a2s_answer(s, fd, port, &q, &sa);
+					continue;
+				}
+			}
+		}
 		if (r == 6 && !memcmp(s->dgram, "WHOAMI", 6)) {
 			r = snprintf(reply, sizeof(reply), "YOU %s",
 				     ep_str(sa.sin_addr.s_addr, ntohs(sa.sin_port), ep));
@@ -297,7 +465,7 @@ static int serve_loop(struct server *s, int sfd)
 			if (pfd[i].revents & POLLIN && s->tcp[i])
 				serve_accept(s, s->fd[i]);
 			else if (pfd[i].revents & POLLIN)
-				serve_udp(s, s->fd[i]);
+				serve_udp(s, s->fd[i], s->port[i]);
 		}
 		if (pfd[s->n_listen].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -342,9 +510,76 @@ static int serve_bind(struct server *s, bool tcp, const char *arg, char *log, si
 		return fd;
 	}
 	s->fd[s->n_listen] = fd;
+	s->port[s->n_listen] = port;
 	s->tcp[s->n_listen++] = tcp;
 	snprintf(log + strlen(log), log_len - strlen(log), "%s%s %s", *log ? ", " : "",
 		 tcp ? "tcp" : "udp", arg);
+	return 0;
+}
+
+static int a2s_num(const char *opt, const char *arg, uint64_t max, uint64_t *out)
+{
+	if (bf_parse_u64(arg, max, out)) {
+		fprintf(stderr, PROG ": --%s: want 0..%llu, got '%s'\n", opt, (unsigned long long)max,
+			arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int a2s_text(const char *opt, const char *arg, const char **out)
+{
+	if (strlen(arg) > 255) {
+		fprintf(stderr, PROG ": --%s: at most 255 bytes\n", opt);
+		return -EINVAL;
+	}
+	*out = arg;
+	return 0;
+}
+
+static int serve_a2s_opt(struct a2s_srv *a, int opt, const char *arg, bool *max_given)
+{
+	a->on = true;
+	switch (opt) {
+	case 'A':
+		return 0;
+	case 'C':
+		a->no_challenge = true;
+		return 0;
+	case 'Z':
+		a->mute = true;
+		return 0;
+	case 'N':
+		return a2s_text("a2s-name", arg, &a->name);
+	case 'M':
+		return a2s_text("a2s-map", arg, &a->map);
+	case 'G':
+		return a2s_text("a2s-game", arg, &a->game);
+	case 'F':
+		return a2s_text("a2s-folder", arg, &a->folder);
+	case 'I':
+		return a2s_num("a2s-appid", arg, 65535, &a->appid);
+	case 'P':
+		return a2s_num("a2s-players", arg, 255, &a->players);
+	case 'X':
+		*max_given = true;
+		return a2s_num("a2s-max-players", arg, 255, &a->max_players);
+	case 'B':
+		return a2s_num("a2s-bots", arg, 255, &a->bots);
+	case 'R':
+		return a2s_num("a2s-rules", arg, A2S_MAX_RULES, &a->rules);
+	}
+	return -EINVAL;
+}
+
+static int serve_a2s_check(struct a2s_srv *a, bool max_given)
+{
+	if (!max_given && a->players > a->max_players)
+		a->max_players = a->players;
+	if (a->bots > a->players) {
+		fprintf(stderr, PROG ": --a2s-bots is more than --a2s-players\n");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -354,10 +589,23 @@ static int cmd_serve(int argc, char **argv)
 		{ "udp", required_argument, NULL, 'u' },
 		{ "tcp", required_argument, NULL, 't' },
 		{ "count-file", required_argument, NULL, 'c' },
+		{ "a2s", no_argument, NULL, 'A' },
+		{ "a2s-name", required_argument, NULL, 'N' },
+		{ "a2s-map", required_argument, NULL, 'M' },
+		{ "a2s-game", required_argument, NULL, 'G' },
+		{ "a2s-folder", required_argument, NULL, 'F' },
+		{ "a2s-appid", required_argument, NULL, 'I' },
+		{ "a2s-players", required_argument, NULL, 'P' },
+		{ "a2s-max-players", required_argument, NULL, 'X' },
+		{ "a2s-bots", required_argument, NULL, 'B' },
+		{ "a2s-rules", required_argument, NULL, 'R' },
+		{ "a2s-no-challenge", no_argument, NULL, 'C' },
+		{ "a2s-mute", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char bound[MAX_LISTEN * 32] = "";
+	bool max_given = false;
 	struct server *s = calloc(1, sizeof(*s));
 	int opt, sfd = -1, ret = 1, err = 0;
 	sigset_t sigs;
@@ -366,6 +614,9 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		s->cl[i].fd = -1;
+	s->a2s = (struct a2s_srv){ .name = "bf-netprobe", .map = "de_dust2", .folder = "csgo",
+				   .game = "Counter-Strike: Global Offensive", .appid = 730,
+				   .max_players = 32 };
 	while (!err && (opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
@@ -376,9 +627,13 @@ static int cmd_serve(int argc, char **argv)
 			s->count_file = optarg;
 		else if (opt == 'u' || opt == 't')
 			err = serve_bind(s, opt == 't', optarg, bound, sizeof(bound));
+		else if (strchr("ANMGFIPXBRCZ", opt))
+			err = serve_a2s_opt(&s->a2s, opt, optarg, &max_given);
 		else
 			err = -EINVAL;
 	}
+	if (!err && s->a2s.on)
+		err = serve_a2s_check(&s->a2s, max_given);
 	if (!err && (optind < argc || !s->n_listen || (s->count_file && !*s->count_file))) {
 		fprintf(stderr, PROG ": serve wants --udp or --tcp, a non-empty PATH, nothing else\n");
 		err = -EINVAL;
@@ -392,6 +647,10 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGUSR1);
+	if (s->a2s.on && (err = a2s_prepare(&s->a2s))) {
+		fprintf(stderr, PROG ": A2S replies: %s\n", strerror(-err));
+		goto out;
+	}
 	sfd = sigprocmask(SIG_BLOCK, &sigs, NULL) ? -1 : signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->dirty = true;
 	err = sfd < 0 ? -errno : write_counts(s, true);
@@ -399,7 +658,8 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: %s\n", sfd < 0 ? "signalfd" : s->count_file, strerror(-err));
 		goto out;
 	}
-	fprintf(stderr, PROG ": serving %s%s%s (pid %d)\n", bound, s->count_file ? "; counts in " : "",
+	fprintf(stderr, PROG ": serving %s%s%s%s (pid %d)\n", bound,
+		s->a2s.on ? "; A2S responder on" : "", s->count_file ? "; counts in " : "",
 		s->count_file ? s->count_file : "", (int)getpid());
 	err = serve_loop(s, sfd);
 	if (err)
@@ -415,6 +675,8 @@ out:
 		close(s->fd[i]);
 	if (sfd >= 0)
 		close(sfd);
+	free(s->a2s.player_reply);
+	free(s->a2s.rules_reply);
 	free(s);
 	return ret;
 }
@@ -774,6 +1036,478 @@ static int cmd_probe(int argc, char **argv, bool tcp)
 	return ret;
 }
 
+/* ---- a2s client ---- */
+
+#define A2S_MAX_ROUNDS 4   /* first send + up to 3 with a fresh challenge */
+#define A2S_MAX_SIZES 300  /* datagram sizes remembered for the report */
+
+enum { CH_AUTO, CH_NONE, CH_GIVEN };
+
+struct a2s_cli {
+	uint32_t to, from;
+	uint16_t to_port, from_port;
+	bool has_from;
+	enum a2s_kind kind;
+	int mode, json;
+	uint32_t challenge;       /* CH_GIVEN */
+	uint64_t timeout_ms;
+	int sent[A2S_MAX_ROUNDS], n_sent;
+	int recvd[A2S_MAX_SIZES], n_recvd;
+	unsigned long long sent_bytes, recvd_bytes, recvd_count;
+	bool got_challenge;
+	uint32_t last_challenge;
+};
+
+static void json_char(uint8_t c)
+{
+	char s[2] = { (char)c, 0 };
+
+	bf_json_fput(stdout, s);
+}
+
+static void json_float(float f)
+{
+	if (f != f || f > 1e30f || f < -1e30f) /* NaN or absurd: not a JSON number */
+		fputs("null", stdout);
+	else
+		printf("%.3f", (double)f);
+}
+
+static void print_info(const struct a2s_info *i, bool json)
+{
+	if (!json) {
+		printf("info: name=");
+		bf_json_fput(stdout, i->name);
+		printf(" map=");
+		bf_json_fput(stdout, i->map);
+		printf(" folder=");
+		bf_json_fput(stdout, i->folder);
+		printf(" game=");
+		bf_json_fput(stdout, i->game);
+		printf(" appid=%u players=%u/%u bots=%u type=%c env=%c visibility=%u vac=%u version=",
+		       i->appid, i->players, i->max_players, i->bots,
+		       isprint(i->server_type) ? i->server_type : '?',
+		       isprint(i->environment) ? i->environment : '?', i->visibility, i->vac);
+		bf_json_fput(stdout, i->version);
+		if (i->has_edf)
+			printf(" edf=0x%02x", i->edf);
+		if (i->edf & A2S_EDF_PORT)
+			printf(" port=%u", i->port);
+		if (i->edf & A2S_EDF_STEAMID)
+			printf(" steamid=%llu", (unsigned long long)i->steamid);
+		if (i->edf & A2S_EDF_TV) {
+			printf(" tv_port=%u tv_name=", i->tv_port);
+			bf_json_fput(stdout, i->tv_name);
+		}
+		if (i->edf & A2S_EDF_KEYWORDS) {
+			printf(" keywords=");
+			bf_json_fput(stdout, i->keywords);
+		}
+		if (i->edf & A2S_EDF_GAMEID)
+			printf(" gameid=%llu", (unsigned long long)i->gameid);
+		putchar('\n');
+		return;
+	}
+	printf("\"info\":{\"protocol\":%u,\"name\":", i->protocol);
+	bf_json_fput(stdout, i->name);
+	printf(",\"map\":");
+	bf_json_fput(stdout, i->map);
+	printf(",\"folder\":");
+	bf_json_fput(stdout, i->folder);
+	printf(",\"game\":");
+	bf_json_fput(stdout, i->game);
+	printf(",\"appid\":%u,\"players\":%u,\"max_players\":%u,\"bots\":%u,\"server_type\":",
+	       i->appid, i->players, i->max_players, i->bots);
+	json_char(i->server_type);
+	printf(",\"environment\":");
+	json_char(i->environment);
+	printf(",\"visibility\":%u,\"vac\":%u,\"version\":", i->visibility, i->vac);
+	bf_json_fput(stdout, i->version);
+	if (i->appid == A2S_APPID_THE_SHIP)
+		printf(",\"ship_mode\":%u,\"ship_witnesses\":%u,\"ship_duration\":%u", i->ship_mode,
+		       i->ship_witnesses, i->ship_duration);
+	if (i->has_edf)
+		printf(",\"edf\":%u", i->edf);
+	if (i->edf & A2S_EDF_PORT)
+		printf(",\"port\":%u", i->port);
+	if (i->edf & A2S_EDF_STEAMID) /* strings: 64 bits do not survive a JSON number */
+		printf(",\"steamid\":\"%llu\"", (unsigned long long)i->steamid);
+	if (i->edf & A2S_EDF_TV) {
+		printf(",\"tv_port\":%u,\"tv_name\":", i->tv_port);
+		bf_json_fput(stdout, i->tv_name);
+	}
+	if (i->edf & A2S_EDF_KEYWORDS) {
+		printf(",\"keywords\":");
+		bf_json_fput(stdout, i->keywords);
+	}
+	if (i->edf & A2S_EDF_GAMEID)
+		printf(",\"gameid\":\"%llu\"", (unsigned long long)i->gameid);
+	putchar('}');
+}
+
+static void print_players(const struct a2s_player *p, size_t n, bool json)
+{
+	if (json)
+		printf("\"player_count\":%zu,\"players\":[", n);
+	else
+		printf("players: %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		if (json) {
+			printf("%s{\"index\":%u,\"name\":", i ? "," : "", p[i].index);
+			bf_json_fput(stdout, p[i].name);
+			printf(",\"score\":%d,\"duration\":", p[i].score);
+			json_float(p[i].duration);
+			putchar('}');
+		} else {
+			printf("  %3u ", p[i].index);
+			bf_json_fput(stdout, p[i].name);
+			printf(" score=%d duration=", p[i].score);
+			json_float(p[i].duration);
+			putchar('\n');
+		}
+	}
+	if (json)
+		putchar(']');
+}
+
+static void print_rules(const struct a2s_rule *r, size_t n, bool json)
+{
+	if (json)
+		printf("\"rule_count\":%zu,\"rules\":{", n);
+	else
+		printf("rules: %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		if (json) {
+			if (i)
+				putchar(',');
+			bf_json_fput(stdout, r[i].name);
+			putchar(':');
+			bf_json_fput(stdout, r[i].value);
+		} else {
+			printf("  ");
+			bf_json_fput(stdout, r[i].name);
+			putchar('=');
+			bf_json_fput(stdout, r[i].value);
+			putchar('\n');
+		}
+	}
+	if (json)
+		putchar('}');
+}
+
+static void note_recv(struct a2s_cli *c, ssize_t r)
+{
+	if (c->n_recvd < A2S_MAX_SIZES)
+		c->recvd[c->n_recvd++] = (int)r;
+	c->recvd_bytes += (unsigned long long)r;
+	c->recvd_count++;
+}
+
+/* Waits for one whole answer within the timeout: a one-packet reply, or every part of a
+ * split one, into buf. Its length, or -ETIMEDOUT, -ECONNREFUSED (port unreachable),
+ * -EBADMSG / -EOPNOTSUPP / -EMSGSIZE with *what set. */
+static int a2s_recv_answer(int fd, struct a2s_cli *c, uint8_t *buf, size_t cap, const char **what)
+{
+	static uint8_t pkt[65536];
+	uint64_t end = now_ms() + c->timeout_ms;
+	struct a2s_asm a;
+	int err;
+
+	a2s_asm_init(&a, buf, cap);
+	while ((err = wait_fd(fd, POLLIN, end)) >= 0) {
+		ssize_t r = err ? recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT) : -1;
+		int t, rc;
+
+		if (r < 0) {
+			if (!err || again(errno))
+				continue;
+			return -errno;
+		}
+		note_recv(c, r);
+		t = a2s_reply_type(pkt, (size_t)r);
+		if (t < 0) {
+			*what = "not an A2S answer";
+			return -EBADMSG;
+		}
+		if (t != A2S_PKT_SPLIT) {
+			if ((size_t)r > cap) {
+				*what = "answer too long";
+				return -EMSGSIZE;
+			}
+			memcpy(buf, pkt, (size_t)r);
+			return (int)r;
+		}
+		rc = a2s_asm_add(&a, pkt, (size_t)r, what);
+		if (rc == 1)
+			return (int)a.len;
+		if (rc < 0 && rc != -EALREADY && rc != -ESTALE)
+			return rc;
+	}
+	*what = a.started ? "parts missing" : "no answer";
+	return err;
+}
+
+static int a2s_request(const struct a2s_cli *c, uint8_t *b, size_t cap, bool with, uint32_t ch)
+{
+	switch (c->kind) {
+	case A2S_INFO:
+		return a2s_build_info_req(b, cap, with, ch);
+	case A2S_PLAYER:
+		return a2s_build_player_req(b, cap, with ? ch : A2S_ASK_CHALLENGE);
+	case A2S_RULES:
+		return a2s_build_rules_req(b, cap, with ? ch : A2S_ASK_CHALLENGE);
+	default:
+		return a2s_build_getchallenge_req(b, cap);
+	}
+}
+
+/* Prints the reply of the kind asked for. 0, or -EBADMSG with *what set. */
+static int a2s_print_reply(const struct a2s_cli *c, const uint8_t *b, size_t len, const char **what)
+{
+	static struct a2s_player pl[255];
+	static struct a2s_rule ru[65535];
+	struct a2s_info info;
+	size_t n;
+
+	if (c->kind == A2S_INFO && !a2s_info_parse(b, len, &info, what)) {
+		print_info(&info, c->json);
+		return 0;
+	}
+	if (c->kind == A2S_PLAYER && !a2s_player_parse(b, len, pl, 255, &n, what)) {
+		print_players(pl, n, c->json);
+		return 0;
+	}
+	if (c->kind == A2S_RULES && !a2s_rules_parse(b, len, ru, 65535, &n, what)) {
+		print_rules(ru, n, c->json);
+		return 0;
+	}
+	return -EBADMSG;
+}
+
+static void print_sizes(const char *name, const int *v, int n, unsigned long long bytes,
+			unsigned long long count, bool json)
+{
+	if (json) {
+		printf(",\"%s\":[", name);
+		for (int i = 0; i < n; i++)
+			printf("%s%d", i ? "," : "", v[i]);
+		printf("],\"%s_bytes\":%llu", name, bytes);
+		return;
+	}
+	printf("%s %llu datagram%s, %llu bytes (", name, count, count == 1 ? "" : "s", bytes);
+	for (int i = 0; i < n; i++)
+		printf("%s%d", i ? " " : "", v[i]);
+	printf("%s)\n", (unsigned long long)n < count ? " ..." : "");
+}
+
+static int parse_a2s_cli(int argc, char **argv, struct a2s_cli *c)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "challenge", required_argument, NULL, 'c' },
+		{ "timeout-ms", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool have_to = false;
+	int opt, idx = 0, err;
+
+	c->kind = A2S_INFO;
+	c->timeout_ms = 1000;
+	while ((opt = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+		err = 0;
+		switch (opt) {
+		case 't':
+			err = bf_parse_endpoint(optarg, false, &c->to, &c->to_port);
+			have_to = !err;
+			break;
+		case 'f':
+			c->has_from = true;
+			if (strchr(optarg, ':'))
+				err = bf_parse_endpoint(optarg, true, &c->from, &c->from_port);
+			else
+				err = bf_parse_ipv4(optarg, &c->from);
+			break;
+		case 'k':
+			c->kind = !strcmp(optarg, "info")   ? A2S_INFO :
+				  !strcmp(optarg, "player") ? A2S_PLAYER :
+				  !strcmp(optarg, "rules")  ? A2S_RULES :
+				  !strcmp(optarg, "getchallenge") ? A2S_GETCHALLENGE : A2S_NOT;
+			err = c->kind == A2S_NOT ? -EINVAL : 0;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "auto")) {
+				c->mode = CH_AUTO;
+			} else if (!strcmp(optarg, "none")) {
+				c->mode = CH_NONE;
+			} else {
+				/* 8 hex digits, the 4 bytes in wire order; read little endian */
+				err = strlen(optarg) == 8 ? 0 : -EINVAL;
+				for (int i = 0; !err && i < 8; i++)
+					err = isxdigit((unsigned char)optarg[i]) ? 0 : -EINVAL;
+				if (!err)
+					c->challenge = __builtin_bswap32(
+						(uint32_t)strtoul(optarg, NULL, 16));
+				c->mode = CH_GIVEN;
+			}
+			break;
+		case 'w':
+			err = parse_num(optarg, 1, 600000, &c->timeout_ms);
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (err) {
+			fprintf(stderr, PROG ": --%s %s: bad value (see --help)\n", lo[idx].name, optarg);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || !have_to) {
+		fprintf(stderr, PROG ": %s%s\n", optind < argc ? "unexpected argument " : "--to is required",
+			optind < argc ? argv[optind] : "");
+		return -EINVAL;
+	}
+	if (c->kind == A2S_GETCHALLENGE && c->mode == CH_GIVEN) {
+		fprintf(stderr, PROG ": --kind getchallenge carries no challenge\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The query: send, read the whole answer, follow a challenge (auto), print. Exit status. */
+static int a2s_query(int fd, struct a2s_cli *c, uint8_t *buf, size_t cap, const char **result,
+		     const char **what)
+{
+	static const uint8_t want[A2S_KIND_MAX] = { [A2S_INFO] = A2S_R_INFO,
+						    [A2S_PLAYER] = A2S_R_PLAYER,
+						    [A2S_RULES] = A2S_R_RULES };
+	bool with = c->mode == CH_GIVEN;
+	uint32_t ch = c->challenge;
+	uint8_t req[64];
+
+	for (int round = 0; round < A2S_MAX_ROUNDS; round++) {
+		int n = a2s_request(c, req, sizeof(req), with, ch), len;
+
+		if (send(fd, req, (size_t)n, 0) != n) {
+			*result = "send failed";
+			*what = strerror(errno);
+			return -EIO;
+		}
+		c->sent[c->n_sent++] = n;
+		c->sent_bytes += (unsigned long long)n;
+		len = a2s_recv_answer(fd, c, buf, cap, what);
+		if (len < 0) {
+			*result = len == -ETIMEDOUT ? "timeout" :
+				  len == -ECONNREFUSED ? "unreachable" : "garbage";
+			if (len == -ECONNREFUSED)
+				*what = "port unreachable";
+			return len;
+		}
+		if (buf[4] == A2S_R_CHALLENGE) {
+			if (a2s_challenge_parse(buf, (size_t)len, &ch)) {
+				*result = "garbage";
+				*what = "S2C_CHALLENGE not 9 bytes";
+				return -EBADMSG;
+			}
+			c->got_challenge = true;
+			c->last_challenge = ch;
+			if (c->kind == A2S_GETCHALLENGE || c->mode != CH_AUTO) {
+				*result = "challenge";
+				*what = NULL;
+				return 0;
+			}
+			with = true;
+			continue;
+		}
+		if (c->kind == A2S_GETCHALLENGE || buf[4] != want[c->kind]) {
+			*result = "garbage";
+			*what = "unexpected answer type";
+			return -EBADMSG;
+		}
+		*result = "reply";
+		*what = NULL; /* a duplicate part on the way is no error */
+		return len;
+	}
+	*result = "garbage";
+	*what = "a new challenge every time";
+	return -EPROTO;
+}
+
+static int cmd_a2s(int argc, char **argv)
+{
+	static uint8_t buf[A2S_REPLY_MAX];
+	struct a2s_cli c = { .mode = CH_AUTO };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	const char *result = "", *what = NULL;
+	char ep[EP_STRLEN];
+	int fd, len, ok;
+
+	if (parse_a2s_cli(argc, argv, &c))
+		return 2;
+	to.sin_addr.s_addr = c.to;
+	to.sin_port = htons(c.to_port);
+	fd = open_sock(SOCK_DGRAM, c.from, c.from_port, c.has_from);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": bind %s: %s\n", ep_str(c.from, c.from_port, ep), strerror(-fd));
+		return 1;
+	}
+	/* Connected: only the server's datagrams are read, and ICMP errors are reported. */
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to))) {
+		fprintf(stderr, PROG ": connect: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	len = a2s_query(fd, &c, buf, sizeof(buf), &result, &what);
+	ok = len >= 0;
+	ep_str(c.to, c.to_port, ep);
+	if (c.json) {
+		printf("{\"to\":\"%s\",\"kind\":\"%s\",\"result\":\"%s\"", ep, a2s_kind_name(c.kind),
+		       result);
+		if (c.got_challenge)
+			printf(",\"challenge\":\"%08x\"", __builtin_bswap32(c.last_challenge));
+		print_sizes("sent", c.sent, c.n_sent, c.sent_bytes, (unsigned long long)c.n_sent, true);
+		print_sizes("received", c.recvd, c.n_recvd, c.recvd_bytes, c.recvd_count, true);
+	} else {
+		printf("%s %s: %s%s%s\n", ep, a2s_kind_name(c.kind), result, what ? ": " : "",
+		       what ? what : "");
+		print_sizes("sent", c.sent, c.n_sent, c.sent_bytes, (unsigned long long)c.n_sent, false);
+		print_sizes("received", c.recvd, c.n_recvd, c.recvd_bytes, c.recvd_count, false);
+		if (c.got_challenge)
+			printf("challenge %08x\n", __builtin_bswap32(c.last_challenge));
+	}
+	if (len > 0) {
+		if (c.json)
+			putchar(',');
+		if (a2s_print_reply(&c, buf, (size_t)len, &what)) {
+			ok = 0;
+			if (c.json)
+				printf("\"error\":");
+			else
+				printf("reply does not parse: ");
+			bf_json_fput(stdout, what);
+			if (!c.json)
+				putchar('\n');
+		}
+	} else if (!ok && c.json) {
+		printf(",\"error\":");
+		bf_json_fput(stdout, what);
+	}
+	if (c.json)
+		printf("}\n");
+	close(fd);
+	return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -789,6 +1523,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "udp") || !strcmp(argv[1], "tcp"))
 		return cmd_probe(argc - 1, argv + 1, argv[1][0] == 't');
-	fprintf(stderr, PROG ": unknown command '%s' (serve, udp, tcp; see --help)\n", argv[1]);
+	if (!strcmp(argv[1], "a2s"))
+		return cmd_a2s(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command '%s' (serve, udp, tcp, a2s; see --help)\n", argv[1]);
 	return 2;
 }
