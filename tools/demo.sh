@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAB="$ROOT/tools/lab/lab"
 BIN="$ROOT/build/bin"
+exec 9>/run/bifrost-lab.lock # one lab per machine: wait for a test run to finish
+flock 9
 trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
 eval "$("$LAB" env)"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -5,6 +5,9 @@ set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$DIR/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "integration tests need root (namespaces, XDP)" >&2; exit 1; }
+# One lab per machine (namespaces and pins are global): wait for another run.
+exec 9>/run/bifrost-lab.lock
+flock 9
 trap '"$ROOT/tools/lab/lab" down >/dev/null 2>&1' EXIT
 rc=0
 for t in "$DIR"/test_*.sh; do

@@ -8,6 +8,8 @@ OUT=${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 [ "$(id -u)" = 0 ] || { echo "make bench needs root" >&2; exit 1; }
+exec 9>/run/bifrost-lab.lock # one lab per machine: wait for a test run to finish
+flock 9
 
 echo "bench: per-path cost (live frames)..." >&2
 "$BIN/bf-bench" paths 2000000 5 >"$TMP/paths.json"
