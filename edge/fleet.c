@@ -308,6 +308,12 @@ void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx)
 /* ---- the register in the state file, beside the cursors ---- */
 
 /* "owner <origin|@self> <exp ms|+inf> <kind> <entry text>" */
+/* Peers' punches are left out: they are the bulk (every flow of every game
+ * server), nobody deletes them (they expire, and their owners re-report
+ * the live ones every punch_report), and their map entries outlive a
+ * restart anyway. Saving them made every edge stall its loop each second
+ * for a write the size of the fleet's flows. Lists are saved whole: a del
+ * after a restart must know which other origins still hold the entry. */
 static void on_state_save(void *ctx, FILE *out)
 {
 	struct edge_fleet *f = ctx;
@@ -319,6 +325,8 @@ static void on_state_save(void *ctx, FILE *out)
 
 		bf_entry_format(&r->e, e, sizeof(e));
 		for (unsigned i = 0; i < r->n; i++) {
+			if (r->e.kind == BF_KIND_PUNCH && r->owners[i].origin != SELF)
+				continue;
 			bf_exp_format(r->owners[i].exp_ms, x, sizeof(x));
 			fprintf(out, "owner %s %s %s %s\n",
 				r->owners[i].origin == SELF ? "@self" : f->origins[r->owners[i].origin], x,

@@ -389,9 +389,27 @@ static int list_set(struct edge_maps *m, enum edge_list l, const struct bf_cidr 
 		    uint64_t expires_ns, uint32_t src, bool exact)
 {
 	struct bf_cidr_key k = cidr_key(c);
-	struct bf_list_val old;
-	int exists = !bpf_map_lookup_elem(list_fd(m, l), &k, &old);
+	struct bf_list_val old, v = { .src = src, .expires_ns = expires_ns };
+	int exists;
 
+	/* Most changes add an entry the map does not hold yet (a resync, a
+	 * peer's new ban): try that first, one syscall. The first entry of a
+	 * prefix length takes the long way, which sets its mask bit before
+	 * the entry becomes visible. */
+	if (m->plen_count[l][k.plen]) {
+		if (!bpf_map_update_elem(list_fd(m, l), &k, &v, BPF_NOEXIST)) {
+			m->plen_count[l][k.plen]++;
+			return 0;
+		}
+		if (errno != EEXIST) {
+			int err = -errno;
+
+			pr_err("adding to the %s failed: %s", l == EDGE_WL ? "whitelist" : "blacklist",
+			       strerror(-err));
+			return err;
+		}
+	}
+	exists = !bpf_map_lookup_elem(list_fd(m, l), &k, &old);
 	return list_write(m, l, &k, exists ? &old : NULL, expires_ns, src, exact);
 }
 
