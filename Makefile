@@ -45,7 +45,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 	$(BUILD)/bin/bifrostctl
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_sync 	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_sync 	$(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_rules
 
 .PHONY: all deps test test-unit test-bpf test-integration demo bench clean lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
@@ -129,6 +129,11 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
+
 # ---- the two commands of the README ----
 
 test: deps
@@ -139,6 +144,7 @@ test-unit: all
 	$(BUILD)/tests/test_addr
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
+	$(BUILD)/tests/test_rules
 	$(BUILD)/tests/test_sync
 
 test-bpf: all
