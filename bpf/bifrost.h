@@ -112,13 +112,17 @@ struct bf_conn_val {
 	__u64 burst_ns;        /* GCRA tolerance: how far ahead of its rate a source may run */
 };
 
-/* bf_ratelimit key and value: one GCRA state per (source, protocol). A
- * source's packets of one protocol share it, whatever connection they hit;
- * each packet is charged by the limits of its own connection. */
+/* bf_ratelimit key: one GCRA state per source and connection. Each
+ * connection's limits hold for each source on their own: a shared state per
+ * (source, protocol) would let one packet to a slow-limited service use up
+ * the source's budget on a busy game port. Going over any of them blocks
+ * the source from everything (bf_blocklist is per source). */
 struct bf_rl_key {
 	__be32 src;
+	__be32 bind_ip;
+	__be16 bind_port;      /* 0 for ICMP */
 	__u8 proto;
-	__u8 pad[3];
+	__u8 pad;
 };
 
 struct bf_rl_val {

@@ -635,6 +635,18 @@ static void test_edge_rules__ratelimit_police_only(void **state)
 	harness_run(pkt, n, &r);
 	harness_expect("excess", &r, XDP_DROP, BF_R_RATELIMIT);
 	assert_int_not_equal(bpf_map_lookup_elem(H.maps.fd.blocklist, &a, &v), 0);
+	/* Each connection's limit is the source's own there: being over at one
+	 * costs nothing at another. */
+	{
+		struct pkt_spec o = harness_udp(src, 40000, LIM, 27015);
+		uint8_t op[256];
+		size_t on = pkt_build(&o, op, sizeof(op));
+
+		for (int i = 0; i < 11; i++) {
+			harness_run(op, on, &r);
+			harness_expect("another connection, own budget", &r, XDP_TX, BF_R_FORWARD);
+		}
+	}
 	usleep(25000); /* one packet's worth of time */
 	harness_run(pkt, n, &r);
 	harness_expect("again after 20 ms", &r, XDP_TX, BF_R_FORWARD);

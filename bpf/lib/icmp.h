@@ -60,7 +60,7 @@ static __always_inline int echo_source_limit(struct xdp_md *ctx, const struct bf
 		return ratelimit(ctx, cfg, p, conn, clk, bytes, reason);
 	if (!cfg->echo_pkt_ns)
 		return -1;
-	st = rl_state(p->saddr, IPPROTO_ICMP);
+	st = rl_state(p);
 	if (!st || !rl_charge(st, cfg->echo_pkt_ns, 0, cfg->echo_burst_ns, 0, clock_now(clk)))
 		return -1;
 	if (spared(cfg, p->saddr, clk, bytes))

@@ -1,5 +1,5 @@
 /* ratelimit.h - per-source limits of the connections (GCRA per source and
- * protocol), the block a source over its limit earns, and the BF_EV_BAN
+ * connection), the block a source over a limit earns, and the BF_EV_BAN
  * event sent once per block. */
 #ifndef BF_RATELIMIT_H
 #define BF_RATELIMIT_H
@@ -12,12 +12,17 @@
 #include "parse.h"
 #include "protect.h"
 
-/* The (source, proto) state, created on first use. NULL only when the map
- * refuses, and then the caller lets the packet through: a limit is a guard
- * against floods, and a full LRU map is not a reason to drop players. */
-static __always_inline struct bf_rl_val *rl_state(__be32 src, __u8 proto)
+/* The state of (source, connection), created on first use. NULL only when
+ * the map refuses, and then the caller lets the packet through: a limit is a
+ * guard against floods, and a full LRU map is not a reason to drop players. */
+static __always_inline struct bf_rl_val *rl_state(const struct pkt *p)
 {
-	struct bf_rl_key k = { .src = src, .proto = proto };
+	struct bf_rl_key k = {
+		.src = p->saddr,
+		.bind_ip = p->daddr,
+		.bind_port = p->proto == IPPROTO_ICMP ? 0 : p->dport,
+		.proto = p->proto,
+	};
 	struct bf_rl_val *st = bpf_map_lookup_elem(&bf_ratelimit, &k);
 	struct bf_rl_val nv = {};
 
@@ -107,7 +112,7 @@ static __always_inline int ratelimit(struct xdp_md *ctx, const struct bf_config 
 	if (!conn->pkt_ns && !conn->byte_ns16)
 		return -1;
 	now = clock_now(clk);
-	st = rl_state(p->saddr, p->proto);
+	st = rl_state(p);
 	if (!st)
 		return -1;
 	blocked = (cfg->flags & BF_F_DRY_RUN) && st->blocked_until > now;
