@@ -233,10 +233,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		pr_info("this host's addresses changed: %zu now", e->n_locals);
 		apply_conns(e);
 	}
-	if (st.whitelist || st.blacklist || st.blocklist || st.punches)
-		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu",
+	if (st.whitelist || st.blacklist || st.blocklist || st.punches || st.protected)
+		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu, "
+			"protected %llu",
 			(unsigned long long)st.whitelist, (unsigned long long)st.blacklist,
-			(unsigned long long)st.blocklist, (unsigned long long)st.punches);
+			(unsigned long long)st.blocklist, (unsigned long long)st.punches,
+			(unsigned long long)st.protected);
 }
 
 static struct flag_overrides g_overrides;

@@ -137,8 +137,11 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 
 int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg)
 {
-	int ncpu = m->ncpu > 0 ? m->ncpu : 1;
+	/* Packets only meet online CPUs: their shares must add up to the limit. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
+	if (ncpu < 1)
+		ncpu = 1;
 	m->conf.edge_addr = cfg->addr;
 	m->conf.flags = (cfg->dry_run ? BF_F_DRY_RUN : 0) | (cfg->icmp_echo ? BF_F_ICMP_ECHO : 0);
 	m->conf.punch_ttl_ns = cfg->punch_ttl_ms * 1000000ULL;
@@ -927,6 +930,9 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 	st->blacklist = sweep_map(m, m->fd.blacklist, sizeof(struct bf_cidr_key),
 				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), EDGE_BL, now);
+	st->protected = sweep_map(m, m->fd.protected, sizeof(struct bf_cidr_key),
+				  sizeof(struct bf_list_val),
+				  offsetof(struct bf_list_val, expires_ns), EDGE_PR, now);
 	st->blocklist = sweep_map(m, m->fd.blocklist, sizeof(__be32), sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), -1, now);
 	st->punches = sweep_map(m, m->fd.punches, sizeof(struct bf_punch_key),

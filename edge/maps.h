@@ -99,7 +99,7 @@ void edge_rule_to_bpf(const struct bf_rule_def *d, uint16_t slot, struct bf_rule
 void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *out);
 
 struct edge_sweep_stats {
-	uint64_t whitelist, blacklist, blocklist, punches;
+	uint64_t whitelist, blacklist, blocklist, punches, protected;
 };
 /* Deletes expired entries of the timed maps. */
 int edge_maps_sweep(struct edge_maps *m, uint64_t now_ns, struct edge_sweep_stats *st);
