@@ -27,7 +27,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-funct
 	-D_GNU_SOURCE -DBIFROST_VERSION='"$(VERSION)"' -Ibpf -Isync -I$(BUILD)
 LDLIBS_BPF := -lbpf -lelf -lz
 LDLIBS_SYNC := -lhiredis -levent -lmsgpackc
-BPF_CFLAGS := -target bpf -g -O2 -Wall -Ibpf -I$(ARCH_INC)
+BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Ibpf -I$(ARCH_INC)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -46,7 +46,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
-	$(BUILD)/tests/test_a2s
+	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
@@ -85,7 +85,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h) bpf/bifrost.h
+$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tests/*.h) bpf/bifrost.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -160,6 +160,17 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/obj/tests/edge_harness.o \
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+
+$(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
+
 # ---- the two commands of the README ----
 
 test: deps
@@ -170,12 +181,14 @@ test-unit: all
 	$(BUILD)/tests/test_addr
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
+	$(BUILD)/tests/test_rules
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text
 	$(BUILD)/tests/test_a2s
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_edge_rules
 
 # Tools against their own redis-server and stand-ins on loopback; no lab needed.
 test-tools: all deps-node

@@ -24,14 +24,25 @@ enum bf_reason {
 	BF_R_TOO_BIG,         /* drop: encapsulated packet exceeds the route MTU */
 	BF_R_WOULD_DROP,      /* dry run: a drop that was passed instead */
 	BF_R_PUNCH_NEW,       /* return path: a port punch was created or refreshed */
+	BF_R_RATELIMIT,       /* drop: source over a connection's pps/bps limit */
+	BF_R_RULE_DROP,       /* drop: a firewall drop rule matched */
+	BF_R_PROTECTED,       /* side count: a protected source spared a list/limit/rule drop */
+	BF_R_ICMP_ECHO,       /* echo request to a bind address answered by the edge (XDP_TX) */
+	BF_R_ECHO_LIMIT,      /* drop: echo request over the per-source or global echo limit */
+	BF_R_RULE_DRY_RUN,    /* side count: a dry-run drop rule matched; the packet went on */
 	BF_R_MAX,
 };
+
+/* bf_stats slots: more than BF_R_MAX so that appending a reason does not
+ * change the pinned map's size (which would force a --detach to upgrade). */
+#define BF_R_SLOTS 64
 
 #define BF_R_NAMES                                                              \
 	"malformed", "fragment", "non_ipv4", "return_path", "return_invalid",  \
 	"whitelist", "blocklist", "blacklist", "forward", "punch_hit", "local", \
 	"default_drop", "no_route", "no_neigh", "too_big", "would_drop",       \
-	"punch_new"
+	"punch_new", "ratelimit", "rule_drop", "protected", "icmp_echo",       \
+	"echo_limit", "rule_dry_run"
 
 /* bf_stats value, one per reason per CPU. */
 struct bf_counter {
@@ -41,6 +52,13 @@ struct bf_counter {
 
 /* bf_config flags */
 #define BF_F_DRY_RUN (1U << 0)
+#define BF_F_ICMP_ECHO (1U << 1) /* answer echo requests to bind addresses (lib/icmp.h) */
+
+/* Firewall rules: a double buffer of two halves, each holding one list per
+ * protocol class, in priority order (lib/rules.h). */
+#define BF_RULES_MAX 1024      /* rules per edge (after scope) */
+#define BF_RULE_CLASSES 4      /* UDP, TCP, ICMP, any other protocol */
+#define BF_RULE_SLOTS (2 * BF_RULES_MAX) /* counter slots: old and new set may differ entirely */
 
 /* bf_config[0]: the POP's runtime settings. Written by bifrost-edge. */
 struct bf_config {
@@ -51,7 +69,16 @@ struct bf_config {
 	__u64 punch_ttl_ns;    /* idle lifetime of a port punch */
 	__u64 punch_report_ns; /* a live punch is re-reported at most this often */
 	__u8 outer_ttl;        /* TTL of the IPIP outer header */
-	__u8 pad[7];
+	__u8 rules_active;     /* live half of bf_rules: one byte, so a flip never tears */
+	__u8 pad[6];
+	__u64 pr_plen_mask;    /* bit n set: the protected list holds a /n entry */
+	__u16 rules_n[2][BF_RULE_CLASSES]; /* rules per half and class; written before a flip */
+	/* ICMP echo limits as GCRA intervals (0 = none): per source, and each
+	 * CPU's share of the global limit. */
+	__u64 echo_pkt_ns;
+	__u64 echo_burst_ns;
+	__u64 echo_cpu_pkt_ns;
+	__u64 echo_cpu_burst_ns;
 };
 
 /* Protocols as used in keys: the IPv4 protocol number. */
@@ -67,11 +94,47 @@ struct bf_conn_key {
 	__u8 pad;
 };
 
+/* bf_conn_val.flags */
+#define BF_CONN_F_SHARE_BANS (1U << 0) /* user space may publish this connection's bans */
+
+/* A connection and its per-source limits (lib/ratelimit.h). The limits are
+ * kept as configured (for people) and as GCRA intervals (for XDP, which then
+ * never divides); an interval of 0 is no limit. */
 struct bf_conn_val {
 	__be32 machine_ip;     /* game-server machine, IPIP destination */
 	__be16 machine_port;   /* 0: same as bind_port */
-	__u16 flags;
+	__u16 flags;           /* BF_CONN_F_* */
+	__u32 pps;             /* packets/s per source, 0 = none */
+	__u32 block_ms;        /* a source over a limit is blocked this long; 0 = drop the excess only */
+	__u64 bps;             /* bytes/s (IPv4 total length) per source, 0 = none */
+	__u64 pkt_ns;          /* 1e9 / pps */
+	__u64 byte_ns16;       /* (1e9 << 16) / bps: ns per byte, 16.16 fixed point */
+	__u64 burst_ns;        /* GCRA tolerance: how far ahead of its rate a source may run */
 };
+
+/* bf_ratelimit key: one GCRA state per source and connection. Each
+ * connection's limits hold for each source on their own: a shared state per
+ * (source, protocol) would let one packet to a slow-limited service use up
+ * the source's budget on a busy game port. Going over any of them blocks
+ * the source from everything (bf_blocklist is per source). */
+struct bf_rl_key {
+	__be32 src;
+	__be32 bind_ip;
+	__be16 bind_port;      /* 0 for ICMP */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct bf_rl_val {
+	__u64 tat_pkt;         /* theoretical arrival time of the next packet (ns) */
+	__u64 tat_byte;        /* same, in byte time */
+	__u64 blocked_until;   /* end of the current block; set by exactly one CPU */
+};
+
+/* Which limit a source tripped: BF_EV_BAN `limit`, bf_list_val.reason of
+ * the blocklist entries XDP writes. */
+#define BF_LIMIT_PPS 1
+#define BF_LIMIT_BPS 2
 
 /* bf_conn_rev key: how a connection's replies look on the return path. */
 struct bf_rev_key {
@@ -113,7 +176,7 @@ struct bf_cidr_key {
 /* bf_list_val.src: which writer owns the entry. */
 #define BF_SRC_CONFIG (1U << 0)  /* the local config file */
 #define BF_SRC_FLEET (1U << 1)   /* Redis: peers and ops (edge/fleet.c) */
-#define BF_SRC_LOCAL (1U << 2)   /* this edge's own decisions (rate-limit bans, later) */
+#define BF_SRC_LOCAL (1U << 2)   /* this edge's own decisions (rate-limit bans) */
 
 struct bf_list_val {
 	__u64 expires_ns;      /* CLOCK_MONOTONIC deadline, 0 = permanent */
@@ -139,10 +202,108 @@ struct bf_punch_val {
 	__u64 reported_ns;     /* last ring-buffer report */
 };
 
+/* ---- firewall rules (lib/rules.h) ---- */
+
+/* bf_rule.used: the fields a rule compares; the others are not looked at. */
+#define BF_RF_SRC (1U << 0)
+#define BF_RF_DST (1U << 1)
+#define BF_RF_PROTO (1U << 2)
+#define BF_RF_IHL (1U << 3)
+#define BF_RF_TOS (1U << 4)
+#define BF_RF_IP_ID (1U << 5)
+#define BF_RF_FRAG (1U << 6)
+#define BF_RF_TTL (1U << 7)
+#define BF_RF_IP_LEN (1U << 8)
+#define BF_RF_IP_FLAGS (1U << 9)
+#define BF_RF_SPORT (1U << 10)
+#define BF_RF_DPORT (1U << 11)
+#define BF_RF_TCP_FLAGS (1U << 12)
+#define BF_RF_TCP_SEQ (1U << 13)
+#define BF_RF_TCP_ACK (1U << 14)
+#define BF_RF_TCP_WIN (1U << 15)
+#define BF_RF_ICMP_TYPE (1U << 16)
+#define BF_RF_ICMP_CODE (1U << 17)
+#define BF_RF_PAYLOAD_LEN (1U << 18)
+#define BF_RF_PAYLOAD (1U << 19)
+#define BF_RF_PPS (1U << 20)
+#define BF_RF_BPS (1U << 21)
+
+#define BF_RULE_PASS 1         /* stop evaluating rules; go on to the connections */
+#define BF_RULE_DROP 2
+
+#define BF_RULE_F_DRY_RUN (1U << 0) /* count matches, change nothing */
+
+#define BF_RULE_PAYLOAD_MAX 16     /* bytes compared at a fixed payload offset */
+#define BF_RULE_PAYLOAD_OFF_MAX 1400
+
+/* IPv4 flags as bf_rule.ipfl_*: the top three bits of frag_off. */
+#define BF_IPFL_RF 4
+#define BF_IPFL_DF 2
+#define BF_IPFL_MF 1
+
+/* One rule, as XDP compares it. Ranges are inclusive and in host order;
+ * addresses are masked in network order. Written by edge/maps.c from a
+ * struct bf_rule_def (sync/schema.h). */
+struct bf_rule {
+	__u32 used;            /* BF_RF_* */
+	__u32 id;              /* operator's rule id, which is also its priority */
+	__u16 slot;            /* counters and rate state: bf_rule_stats, bf_rule_rates */
+	__u8 action;           /* BF_RULE_PASS / BF_RULE_DROP */
+	__u8 flags;            /* BF_RULE_F_* */
+	__u8 proto;
+	__u8 ipfl_mask, ipfl_val;
+	__u8 tcpfl_mask, tcpfl_val;  /* TCP header byte 13: CWR ECE URG ACK PSH RST SYN FIN */
+	__u8 ihl_lo, ihl_hi;         /* in 32-bit words */
+	__u8 tos_lo, tos_hi;
+	__u8 ttl_lo, ttl_hi;
+	__u8 icmp_type_lo, icmp_type_hi;
+	__u8 icmp_code_lo, icmp_code_hi;
+	__u8 pl_len;                 /* payload bytes compared, 1..BF_RULE_PAYLOAD_MAX */
+	__u16 pl_off;                /* from the first payload byte (after the L4 header) */
+	__u16 ip_id_lo, ip_id_hi;
+	__u16 frag_lo, frag_hi;      /* fragment offset, 8-byte units */
+	__u16 ip_len_lo, ip_len_hi;  /* IPv4 total length */
+	__u16 sport_lo, sport_hi;
+	__u16 dport_lo, dport_hi;
+	__u16 win_lo, win_hi;
+	__u16 plen_lo, plen_hi;      /* payload length */
+	__be32 src_addr, src_mask;
+	__be32 dst_addr, dst_mask;
+	__u32 seq_lo, seq_hi;
+	__u32 ack_lo, ack_hi;
+	__u64 pps_w, bps_w;          /* thresholds per 2^30 ns window (derived from pps/bps) */
+	__u8 pl_val[BF_RULE_PAYLOAD_MAX];
+	__u8 pl_mask[BF_RULE_PAYLOAD_MAX];
+};
+
+/* bf_rule_rates value: the rate of a rule's traffic (every packet matching
+ * its other fields), a sliding-window estimate over windows of 2^30 ns. */
+struct bf_rule_rate {
+	__u64 win;             /* index of the current window (ns >> 30) */
+	__u64 cur_pkts, prev_pkts;
+	__u64 cur_bytes, prev_bytes;
+};
+
 /* Ring buffer events to user space. */
 enum bf_event_type {
 	BF_EV_PUNCH = 1,       /* new or refreshed port punch */
 	BF_EV_NEIGH_MISS = 2,  /* FIB lookup had no neighbour for nexthop */
+	BF_EV_BAN = 3,         /* a source tripped a connection's limit and was blocked */
+};
+
+/* BF_EV_BAN flags */
+#define BF_BAN_F_SHARE (1U << 0)   /* the connection asks for the ban to be shared */
+#define BF_BAN_F_DRY_RUN (1U << 1) /* edge in dry-run: nothing enforced; never share */
+
+/* BF_EV_BAN: a source blocked by XDP for going over a connection's limit. */
+struct bf_ban {
+	__be32 src;
+	__u8 proto;
+	__u8 limit;            /* BF_LIMIT_* */
+	__u16 flags;           /* BF_BAN_F_* */
+	struct bf_conn_key conn; /* the connection whose limit it was */
+	__u64 block_ns;
+	__u64 expires_ns;      /* CLOCK_MONOTONIC end of the block */
 };
 
 struct bf_event {
@@ -156,6 +317,7 @@ struct bf_event {
 		struct {
 			__be32 nexthop;
 		} neigh;
+		struct bf_ban ban;
 	};
 };
 

@@ -11,6 +11,9 @@
 #include "lib/stats.h"
 #include "lib/cidr.h"
 #include "lib/encap.h"
+#include "lib/protect.h"
+#include "lib/ratelimit.h"
+#include "lib/icmp.h"
 #include "lib/rules.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
@@ -186,6 +189,24 @@ static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, st
 	return NULL;
 }
 
+/* Stage 4: blocklist (per source) and blacklist (CIDR). A protected source
+ * is spared both. Returns XDP_DROP or -1. */
+static __always_inline int source_blocked(const struct bf_config *cfg, const struct pkt *p,
+					  struct clock *clk, __u32 bytes, __u32 *reason)
+{
+	if (list_live(bpf_map_lookup_elem(&bf_blocklist, &p->saddr), clk) &&
+	    !spared(cfg, p->saddr, clk, bytes)) {
+		*reason = BF_R_BLOCKLIST;
+		return XDP_DROP;
+	}
+	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p->saddr, clk) &&
+	    !spared(cfg, p->saddr, clk, bytes)) {
+		*reason = BF_R_BLACKLIST;
+		return XDP_DROP;
+	}
+	return -1;
+}
+
 static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_config *cfg,
 					  __u32 *reason)
 {
@@ -195,6 +216,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	struct bf_punch_val *punch;
 	struct bf_dest *dest;
 	struct clock clk = {};
+	__u32 bytes = (__u32)(data_end - data);
 	struct pkt p = {};
 	int rc;
 
@@ -227,9 +249,13 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 		return XDP_DROP;
 	}
 
-	/* 3. Whitelist: skips every filter; delivered to the service. */
+	/* 3. Whitelist: skips every filter; delivered to the service (an echo
+	 * request is answered, within the global echo limit only). */
 	if (source_whitelisted(cfg, p.saddr, &clk)) {
 		*reason = BF_R_WHITELIST;
+		rc = icmp_echo(ctx, cfg, &p, dest, 0, &clk, bytes, reason);
+		if (rc >= 0)
+			return rc;
 		if (lookup_conn(&p, &conn))
 			return forward_conn(ctx, cfg, &p, conn, reason);
 		punch = lookup_punch(&p, &clk);
@@ -243,22 +269,24 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	}
 
 	/* 4. Blocklist (per source) and blacklist (CIDR). */
-	if (list_live(bpf_map_lookup_elem(&bf_blocklist, &p.saddr), &clk)) {
-		*reason = BF_R_BLOCKLIST;
-		return XDP_DROP;
-	}
-	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p.saddr, &clk)) {
-		*reason = BF_R_BLACKLIST;
-		return XDP_DROP;
-	}
-
-	/* 5. Firewall rules. */
-	rc = rules_eval(ctx, &p, reason);
+	rc = source_blocked(cfg, &p, &clk, bytes, reason);
 	if (rc >= 0)
 		return rc;
 
-	/* 6. Connections. */
+	/* 5. Firewall rules. */
+	rc = rules_eval(ctx, cfg, &p, &clk, bytes, reason);
+	if (rc >= 0)
+		return rc;
+
+	/* 6. Echo requests to bind addresses, then connections with their
+	 * per-source limits. */
+	rc = icmp_echo(ctx, cfg, &p, dest, 1, &clk, bytes, reason);
+	if (rc >= 0)
+		return rc;
 	if (lookup_conn(&p, &conn)) {
+		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, reason);
+		if (rc >= 0)
+			return rc;
 		*reason = BF_R_FORWARD;
 		return forward_conn(ctx, cfg, &p, conn, reason);
 	}

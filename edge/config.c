@@ -8,8 +8,8 @@
 
 #include "config.h"
 
-#define MAX_LINE 512
-#define MAX_TOKENS 8
+#define MAX_LINE 2048 /* a rule with every field fits */
+#define MAX_TOKENS 64
 #define MAX_FILE (64u << 20)
 
 void edge_config_init(struct edge_config *cfg)
@@ -19,6 +19,9 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->punch_report_ms = 10000;
 	cfg->sweep_interval_ms = 1000;
 	cfg->outer_ttl = 64;
+	cfg->icmp_echo = true;
+	cfg->echo_pps = 10;
+	cfg->echo_global_pps = 10000;
 }
 
 void edge_config_free(struct edge_config *cfg)
@@ -26,10 +29,13 @@ void edge_config_free(struct edge_config *cfg)
 	free(cfg->conns);
 	free(cfg->wl);
 	free(cfg->bl);
+	free(cfg->pr);
+	free(cfg->rules);
 	cfg->conns = NULL;
-	cfg->wl = cfg->bl = NULL;
-	cfg->n_conns = cfg->n_wl = cfg->n_bl = 0;
-	cfg->cap_conns = cfg->cap_wl = cfg->cap_bl = 0;
+	cfg->wl = cfg->bl = cfg->pr = NULL;
+	cfg->rules = NULL;
+	cfg->n_conns = cfg->n_wl = cfg->n_bl = cfg->n_pr = cfg->n_rules = 0;
+	cfg->cap_conns = cfg->cap_wl = cfg->cap_bl = cfg->cap_pr = cfg->cap_rules = 0;
 }
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
@@ -206,16 +212,43 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 		cfg->outer_ttl = (uint8_t)v;
 	} else if (!strcmp(k, "conn")) {
+		struct bf_field opt[MAX_TOKENS / 2];
+		const char *what;
 		struct bf_conn c;
+		int nopt = 0;
 
-		/* conn PROTO BIND MACHINE, with an optional "->" between. */
-		if (ntok == 5 && !strcmp(tok[3], "->")) {
-			tok[3] = tok[4];
-			ntok = 4;
+		/* conn PROTO BIND [->] MACHINE [LIMIT VALUE]... */
+		if (ntok >= 5 && !strcmp(tok[3], "->")) {
+			memmove(&tok[3], &tok[4], (size_t)(ntok - 4) * sizeof(tok[0]));
+			ntok--;
 		}
-		NEED(4);
+		if (ntok < 4 || ntok % 2) {
+			seterr(err, errlen, "'conn' takes PROTO BIND MACHINE, then pairs of "
+					    "pps|bps|block|burst|preset|share_bans VALUE");
+			return -EINVAL;
+		}
 		if (bf_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
 			return -EINVAL;
+		for (int i = 4; i < ntok; i += 2) {
+			static const char *const known[] = { "pps", "bps", "block", "burst",
+							     "preset", "share_bans" };
+			bool ok = false;
+
+			for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
+				ok |= !strcmp(tok[i], known[j]);
+			if (!ok) {
+				seterr(err, errlen, "conn: unknown option '%s' (pps, bps, block, burst, "
+						    "preset, share_bans)",
+				       tok[i]);
+				return -EINVAL;
+			}
+			opt[nopt++] = (struct bf_field){ tok[i], strlen(tok[i]), tok[i + 1],
+							 strlen(tok[i + 1]) };
+		}
+		if (bf_limits_parse_fields(opt, (size_t)nopt, c.proto, &c.limits, &what)) {
+			seterr(err, errlen, "conn %s %s: %s", tok[1], tok[2], what);
+			return -EINVAL;
+		}
 		for (size_t i = 0; i < cfg->n_conns; i++) {
 			const struct bf_conn *o = &cfg->conns[i];
 
@@ -231,6 +264,74 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return rc;
 		}
 		cfg->conns[cfg->n_conns++] = c;
+	} else if (!strcmp(k, "protect")) {
+		struct edge_list_entry e = { 0 };
+
+		NEED(2);
+		if (bf_parse_cidr(tok[1], false, &e.cidr)) {
+			seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
+			       tok[1]);
+			return -EINVAL;
+		}
+		rc = grow((void **)&cfg->pr, &cfg->cap_pr, cfg->n_pr, sizeof(e));
+		if (rc) {
+			seterr(err, errlen, "too many protect entries");
+			return rc;
+		}
+		cfg->pr[cfg->n_pr++] = e;
+	} else if (!strcmp(k, "rule")) {
+		struct bf_field f[MAX_TOKENS / 2];
+		struct bf_rule_def r;
+		char msg[256];
+		uint32_t id;
+
+		if (ntok < 2 || bf_rule_id_parse(tok[1], strlen(tok[1]), &id)) {
+			seterr(err, errlen, "'rule' takes an id (1-%u), then FIELD VALUE pairs",
+			       BF_RULE_ID_MAX);
+			return -EINVAL;
+		}
+		if (ntok % 2) {
+			seterr(err, errlen, "rule %u: %s: has no value", id, tok[ntok - 1]);
+			return -EINVAL;
+		}
+		for (int i = 2; i < ntok; i += 2)
+			f[i / 2 - 1] = (struct bf_field){ tok[i], strlen(tok[i]), tok[i + 1],
+							  strlen(tok[i + 1]) };
+		if (bf_rule_parse_fields(id, f, (size_t)(ntok - 2) / 2, &r, msg, sizeof(msg))) {
+			seterr(err, errlen, "rule %u: %s", id, msg);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < cfg->n_rules; i++)
+			if (cfg->rules[i].id == id) {
+				seterr(err, errlen, "rule %u defined twice", id);
+				return -EINVAL;
+			}
+		/* Each edge takes BF_RULES_MAX; a file may scope rules to several. */
+		rc = cfg->n_rules >= 4 * BF_RULES_MAX ?
+			     -E2BIG :
+			     grow((void **)&cfg->rules, &cfg->cap_rules, cfg->n_rules, sizeof(r));
+		if (rc) {
+			seterr(err, errlen, "too many rules (at most %d in a file)", 4 * BF_RULES_MAX);
+			return rc;
+		}
+		cfg->rules[cfg->n_rules++] = r;
+	} else if (!strcmp(k, "icmp_echo")) {
+		NEED(2);
+		if (parse_bool(tok[1], &cfg->icmp_echo)) {
+			seterr(err, errlen, "bad icmp_echo '%s' (yes or no)", tok[1]);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "icmp_echo_pps") || !strcmp(k, "icmp_echo_global_pps")) {
+		NEED(2);
+		if (bf_parse_rate(tok[1], BF_LIMIT_PPS_MAX, &v)) {
+			seterr(err, errlen, "bad %s '%s' (packets per second, 0 = no limit)", k,
+			       tok[1]);
+			return -EINVAL;
+		}
+		if (!strcmp(k, "icmp_echo_pps"))
+			cfg->echo_pps = (uint32_t)v;
+		else
+			cfg->echo_global_pps = (uint32_t)v;
 	} else if (!strcmp(k, "whitelist") || !strcmp(k, "blacklist")) {
 		bool wl = k[0] == 'w';
 		struct edge_list_entry e;

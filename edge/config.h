@@ -32,11 +32,16 @@ struct edge_config {
 	uint64_t punch_report_ms;
 	uint64_t sweep_interval_ms;
 	uint8_t outer_ttl;
+	bool icmp_echo;           /* answer echo requests to bind addresses */
+	uint32_t echo_pps;        /* per source; 0 = no limit */
+	uint32_t echo_global_pps; /* whole edge; 0 = no limit */
 
 	struct bf_conn *conns;
 	size_t n_conns, cap_conns;
-	struct edge_list_entry *wl, *bl;
-	size_t n_wl, cap_wl, n_bl, cap_bl;
+	struct edge_list_entry *wl, *bl, *pr; /* pr: protected prefixes (no ttl) */
+	size_t n_wl, cap_wl, n_bl, cap_bl, n_pr, cap_pr;
+	struct bf_rule_def *rules; /* every rule of the file, whatever its scope */
+	size_t n_rules, cap_rules;
 };
 
 void edge_config_init(struct edge_config *cfg);

@@ -23,6 +23,16 @@ void edge_punch_str(const struct bf_punch_key *k, uint32_t machine, char *buf, s
 		 ntohs(k->bind_port), bf_ipv4_str(machine, m));
 }
 
+void edge_ban_str(const struct bf_ban *b, char *buf, size_t len)
+{
+	char s[BF_ADDR_STRLEN], c[BF_ADDR_STRLEN];
+
+	snprintf(buf, len, "%s over %s of %s %s:%u, blocked %.3gs%s", bf_ipv4_str(b->src, s),
+		 b->limit == BF_LIMIT_BPS ? "bps" : "pps", bf_proto_name(b->conn.proto),
+		 bf_ipv4_str(b->conn.bind_ip, c), ntohs(b->conn.bind_port),
+		 (double)b->block_ns / 1e9, b->flags & BF_BAN_F_DRY_RUN ? " (dry run)" : "");
+}
+
 static void neigh_kick(struct edge_events *ev, int ifindex, uint32_t addr)
 {
 	struct {
@@ -71,6 +81,16 @@ static int handle(void *ctx, void *data, size_t size)
 	case BF_EV_NEIGH_MISS:
 		neigh_kick(ev, (int)e->ifindex, e->neigh.nexthop);
 		break;
+	case BF_EV_BAN: {
+		char s[128];
+
+		ev->bans++;
+		edge_ban_str(&e->ban, s, sizeof(s));
+		pr_info("ban: %s", s);
+		if (ev->on_ban)
+			ev->on_ban(ev->ctx, &e->ban);
+		break;
+	}
 	default:
 		break;
 	}

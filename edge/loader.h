@@ -18,10 +18,12 @@ struct edge_iface {
 	const char *mode; /* "native" or "generic" */
 };
 
-/* File descriptors of the POP's maps, shared by every interface. */
+/* File descriptors of the POP's maps, shared by every interface; in the
+ * order of map_names in loader.c (new maps go at the end). */
 struct edge_map_fds {
 	int config, stats, conns, conn_rev, served, machines, dests;
 	int whitelist, blacklist, blocklist, punches, events;
+	int protected, ratelimit, rules, rule_stats, rule_rates;
 };
 
 struct edge_dp {

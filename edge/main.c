@@ -76,7 +76,7 @@ static void usage(FILE *f)
 		"      --detach           remove the program and pinned maps, then exit\n"
 		"      --stats            print the verdict counters of the running edge\n"
 		"      --dump MAP         print a map: conns, whitelist, blacklist, blocklist,\n"
-		"                         punches\n"
+		"                         punches, protected, rules (with their counters)\n"
 		"      --json             JSON output for --stats, --dump, --check\n"
 		"  -v, --verbose          debug logging\n"
 		"  -V, --version          print the version\n"
@@ -167,6 +167,10 @@ static int apply_config(struct edge *e)
 	rc = edge_maps_write_config(&e->maps, &e->cfg);
 	if (!rc)
 		rc = apply_conns(e);
+	/* Protected prefixes before the blacklist, which must not cover them. */
+	if (!rc)
+		rc = edge_maps_list_reconcile(&e->maps, EDGE_PR, e->cfg.pr, e->cfg.n_pr,
+					      BF_SRC_CONFIG);
 	if (!rc)
 		rc = edge_maps_list_reconcile(&e->maps, EDGE_WL, e->cfg.wl, e->cfg.n_wl,
 					      BF_SRC_CONFIG);
@@ -174,9 +178,12 @@ static int apply_config(struct edge *e)
 		rc = edge_maps_list_reconcile(&e->maps, EDGE_BL, e->cfg.bl, e->cfg.n_bl,
 					      BF_SRC_CONFIG);
 	if (!rc)
-		pr_info("configuration applied: %zu connections, %zu whitelist and %zu blacklist "
-			"entries, dry_run %s",
-			e->cfg.n_conns, e->cfg.n_wl, e->cfg.n_bl, e->cfg.dry_run ? "on" : "off");
+		rc = edge_maps_apply_rules(&e->maps, e->cfg.rules, e->cfg.n_rules, e->cfg.id);
+	if (!rc)
+		pr_info("configuration applied: %zu connections, %zu whitelist, %zu blacklist and "
+			"%zu protected entries, %zu rules in the file, dry_run %s",
+			e->cfg.n_conns, e->cfg.n_wl, e->cfg.n_bl, e->cfg.n_pr, e->cfg.n_rules,
+			e->cfg.dry_run ? "on" : "off");
 	return rc;
 }
 
@@ -226,10 +233,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		pr_info("this host's addresses changed: %zu now", e->n_locals);
 		apply_conns(e);
 	}
-	if (st.whitelist || st.blacklist || st.blocklist || st.punches)
-		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu",
+	if (st.whitelist || st.blacklist || st.blocklist || st.punches || st.protected)
+		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu, "
+			"protected %llu",
 			(unsigned long long)st.whitelist, (unsigned long long)st.blacklist,
-			(unsigned long long)st.blocklist, (unsigned long long)st.punches);
+			(unsigned long long)st.blocklist, (unsigned long long)st.punches,
+			(unsigned long long)st.protected);
 }
 
 static struct flag_overrides g_overrides;
@@ -473,9 +482,18 @@ static int dump_conns(int fd, int json)
 		unsigned mp = ntohs(v[i].machine_port) ? ntohs(v[i].machine_port) : ntohs(k[i].bind_port);
 
 		if (json)
-			printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s:%u\"}\n",
+			printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s:%u\","
+			       "\"pps\":%u,\"bps\":%llu,\"block_ms\":%u,\"share_bans\":%s}\n",
 			       bf_proto_name(k[i].proto), bf_ipv4_str(k[i].bind_ip, b),
-			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp);
+			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp, v[i].pps,
+			       (unsigned long long)v[i].bps, v[i].block_ms,
+			       v[i].flags & BF_CONN_F_SHARE_BANS ? "true" : "false");
+		else if (v[i].pps || v[i].bps)
+			printf("%-5s %s:%u -> %s:%u  pps %u bps %llu block %.3gs%s\n",
+			       bf_proto_name(k[i].proto), bf_ipv4_str(k[i].bind_ip, b),
+			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp, v[i].pps,
+			       (unsigned long long)v[i].bps, v[i].block_ms / 1e3,
+			       v[i].flags & BF_CONN_F_SHARE_BANS ? " shared" : "");
 		else
 			printf("%-5s %s:%u -> %s:%u\n", bf_proto_name(k[i].proto),
 			       bf_ipv4_str(k[i].bind_ip, b), ntohs(k[i].bind_port),
@@ -486,14 +504,43 @@ static int dump_conns(int fd, int json)
 	return 0;
 }
 
+static int dump_rules(const struct edge_map_fds *fd, int json)
+{
+	struct edge_rule_stat *st;
+	size_t n;
+	int rc = edge_maps_rule_stats(fd, &st, &n);
+
+	if (rc)
+		return rc;
+	if (!json)
+		printf("%-8s %-6s %-8s %14s %16s\n", "ID", "ACTION", "DRY_RUN", "PACKETS", "BYTES");
+	for (size_t i = 0; i < n; i++) {
+		const char *act = st[i].action == BF_RULE_DROP ? "drop" : "pass";
+		int dry = !!(st[i].flags & BF_RULE_F_DRY_RUN);
+
+		if (json)
+			printf("{\"id\":%u,\"action\":\"%s\",\"dry_run\":%s,\"packets\":%llu,"
+			       "\"bytes\":%llu}\n",
+			       st[i].id, act, dry ? "true" : "false",
+			       (unsigned long long)st[i].packets, (unsigned long long)st[i].bytes);
+		else
+			printf("%-8u %-6s %-8s %14llu %16llu\n", st[i].id, act, dry ? "yes" : "no",
+			       (unsigned long long)st[i].packets, (unsigned long long)st[i].bytes);
+	}
+	free(st);
+	return 0;
+}
+
 static int do_dump(const char *ifname, const char *what, int json)
 {
 	struct edge_dp dp;
 	int rc;
 
 	if (strcmp(what, "conns") && strcmp(what, "whitelist") && strcmp(what, "blacklist") &&
-	    strcmp(what, "blocklist") && strcmp(what, "punches")) {
-		pr_err("--dump: unknown map '%s' (conns, whitelist, blacklist, blocklist, punches)",
+	    strcmp(what, "blocklist") && strcmp(what, "punches") && strcmp(what, "protected") &&
+	    strcmp(what, "rules")) {
+		pr_err("--dump: unknown map '%s' (conns, whitelist, blacklist, blocklist, punches, "
+		       "protected, rules)",
 		       what);
 		return -EINVAL;
 	}
@@ -508,6 +555,10 @@ static int do_dump(const char *ifname, const char *what, int json)
 		rc = dump_list(dp.fd.blacklist, json);
 	else if (!strcmp(what, "blocklist"))
 		rc = dump_blocklist(dp.fd.blocklist, json);
+	else if (!strcmp(what, "protected"))
+		rc = dump_list(dp.fd.protected, json);
+	else if (!strcmp(what, "rules"))
+		rc = dump_rules(&dp.fd, json);
 	else
 		rc = dump_punches(dp.fd.punches, json);
 	edge_dp_close(&dp);

@@ -1,13 +1,17 @@
 /* maps.c - writing the edge maps: config, connections as an exact diff,
- * owner-tracked list entries, the expiry sweeper, counters. */
+ * owner-tracked list entries, protected prefixes, the double-buffered rule
+ * set, the expiry sweeper, counters. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/membarrier.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "maps.h"
@@ -68,7 +72,12 @@ int edge_map_dump(int fd, size_t ksz, size_t vsz, void **keys, void **vals, size
 
 static int list_fd(const struct edge_maps *m, enum edge_list l)
 {
-	return l == EDGE_WL ? m->fd.whitelist : m->fd.blacklist;
+	return l == EDGE_WL ? m->fd.whitelist : l == EDGE_BL ? m->fd.blacklist : m->fd.protected;
+}
+
+static const char *list_name(enum edge_list l)
+{
+	return l == EDGE_WL ? "whitelist" : l == EDGE_BL ? "blacklist" : "protected list";
 }
 
 static uint64_t plen_mask(const struct edge_maps *m, enum edge_list l)
@@ -87,6 +96,7 @@ static int write_conf(struct edge_maps *m)
 
 	m->conf.wl_plen_mask = plen_mask(m, EDGE_WL);
 	m->conf.bl_plen_mask = plen_mask(m, EDGE_BL);
+	m->conf.pr_plen_mask = plen_mask(m, EDGE_PR);
 	if (bpf_map_update_elem(m->fd.config, &zero, &m->conf, BPF_ANY)) {
 		pr_err("writing bf_config failed: %s", strerror(errno));
 		return -errno;
@@ -104,7 +114,7 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 	if (m->ncpu <= 0)
 		return -EINVAL;
 	bpf_map_lookup_elem(fd->config, &zero, &m->conf);
-	for (int l = 0; l < 2; l++) {
+	for (int l = 0; l < EDGE_N_LISTS; l++) {
 		struct bf_cidr_key *keys;
 		void *vals;
 		size_t n;
@@ -121,14 +131,52 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 	return 0;
 }
 
+#define NS_PER_S 1000000000ULL
+#define ECHO_BURST_NS NS_PER_S          /* a ping tool's burst: a second's worth */
+#define ECHO_CPU_BURST_NS (NS_PER_S / 10)
+
 int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg)
 {
+	/* Packets only meet online CPUs: their shares must add up to the limit. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		ncpu = 1;
 	m->conf.edge_addr = cfg->addr;
-	m->conf.flags = cfg->dry_run ? BF_F_DRY_RUN : 0;
+	m->conf.flags = (cfg->dry_run ? BF_F_DRY_RUN : 0) | (cfg->icmp_echo ? BF_F_ICMP_ECHO : 0);
 	m->conf.punch_ttl_ns = cfg->punch_ttl_ms * 1000000ULL;
 	m->conf.punch_report_ns = cfg->punch_report_ms * 1000000ULL;
 	m->conf.outer_ttl = cfg->outer_ttl;
+	m->conf.echo_pkt_ns = cfg->echo_pps ? NS_PER_S / cfg->echo_pps : 0;
+	m->conf.echo_burst_ns = ECHO_BURST_NS;
+	/* Each CPU answers its share of the global limit: no shared state, and
+	 * the shares add up to the limit. */
+	m->conf.echo_cpu_pkt_ns = cfg->echo_global_pps ?
+					  NS_PER_S * (uint64_t)ncpu / cfg->echo_global_pps : 0;
+	m->conf.echo_cpu_burst_ns = ECHO_CPU_BURST_NS;
 	return write_conf(m);
+}
+
+void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *v)
+{
+	const struct bf_limits *l = &c->limits;
+
+	memset(v, 0, sizeof(*v));
+	v->machine_ip = c->machine_ip;
+	v->machine_port = htons(c->machine_port);
+	if (!bf_limits_any(l))
+		return;
+	v->flags = l->share_bans ? BF_CONN_F_SHARE_BANS : 0;
+	v->pps = l->pps;
+	v->bps = l->bps;
+	v->block_ms = l->block_ms;
+	/* GCRA intervals, so that XDP never divides. The integer division
+	 * rounds the interval down: the limit is at most a hair generous. */
+	v->pkt_ns = l->pps ? NS_PER_S / l->pps : 0;
+	v->byte_ns16 = l->bps ? (NS_PER_S << 16) / l->bps : 0;
+	if (l->bps && !v->byte_ns16)
+		v->byte_ns16 = 1;
+	v->burst_ns = (uint64_t)l->burst_ms * 1000000ULL;
 }
 
 /* ---- exact sync of a hash map to a desired set ---- */
@@ -301,10 +349,10 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 		struct bf_rev_val rv = { .bind_port = htons(c->bind_port) };
 		struct bf_conn_key ck = { .bind_ip = c->bind_ip, .bind_port = htons(c->bind_port),
 					  .proto = c->proto };
-		struct bf_conn_val cv = { .machine_ip = c->machine_ip,
-					  .machine_port = htons(c->machine_port) };
+		struct bf_conn_val cv;
 		__u32 one = 1;
 
+		edge_conn_to_bpf(c, &cv);
 		rk.port = htons(c->machine_port ? c->machine_port : c->bind_port);
 		set_add(&s[0], n, &sk, &one);
 		set_add(&s[1], n, &c->machine_ip, &one);
@@ -350,6 +398,43 @@ static struct bf_cidr_key cidr_key(const struct bf_cidr *c)
 	return k;
 }
 
+/* 1 when every address of c lies in a live protected prefix. */
+static int cidr_protected(struct edge_maps *m, const struct bf_cidr *c)
+{
+	uint64_t now = 0;
+
+	for (unsigned p = 0; p <= c->plen && p <= 32; p++) {
+		struct bf_cidr_key k = { .plen = p, .addr = c->addr & bf_plen_mask(p) };
+		struct bf_list_val v;
+
+		if (!m->plen_count[EDGE_PR][p] || bpf_map_lookup_elem(m->fd.protected, &k, &v))
+			continue;
+		if (!now)
+			now = edge_mono_ns();
+		if (v.expires_ns == 0 || v.expires_ns > now)
+			return 1;
+	}
+	return 0;
+}
+
+int edge_maps_protected(struct edge_maps *m, uint32_t addr)
+{
+	struct bf_cidr c = { .addr = addr, .plen = 32 };
+
+	return cidr_protected(m, &c);
+}
+
+static int refuse_protected(struct edge_maps *m, const struct bf_cidr *c, const char *what)
+{
+	char s[BF_CIDR_STRLEN];
+
+	if (!cidr_protected(m, c))
+		return 0;
+	m->refused_protected++;
+	pr_warn("refusing to add %s to the %s: it is protected", bf_cidr_str(c, s), what);
+	return -EPERM;
+}
+
 /* Makes src an owner of k. `old` is the entry as it stands (NULL: absent).
  * The entry lives until the latest expiry of its owners, except with `exact`
  * when src is its only owner: then the expiry is set as given (it may
@@ -376,8 +461,7 @@ static int list_write(struct edge_maps *m, enum edge_list l, const struct bf_cid
 	if (bpf_map_update_elem(list_fd(m, l), k, &v, BPF_ANY)) {
 		int err = -errno;
 
-		pr_err("adding to the %s failed: %s", l == EDGE_WL ? "whitelist" : "blacklist",
-		       strerror(errno));
+		pr_err("adding to the %s failed: %s", list_name(l), strerror(errno));
 		if (!old)
 			m->plen_count[l][k->plen]--;
 		return err;
@@ -392,6 +476,9 @@ static int list_set(struct edge_maps *m, enum edge_list l, const struct bf_cidr 
 	struct bf_list_val old, v = { .src = src, .expires_ns = expires_ns };
 	int exists;
 
+	if (l == EDGE_BL && refuse_protected(m, c, "blacklist"))
+		return -EPERM;
+
 	/* Most changes add an entry the map does not hold yet (a resync, a
 	 * peer's new ban): try that first, one syscall. The first entry of a
 	 * prefix length takes the long way, which sets its mask bit before
@@ -404,8 +491,7 @@ static int list_set(struct edge_maps *m, enum edge_list l, const struct bf_cidr 
 		if (errno != EEXIST) {
 			int err = -errno;
 
-			pr_err("adding to the %s failed: %s", l == EDGE_WL ? "whitelist" : "blacklist",
-			       strerror(-err));
+			pr_err("adding to the %s failed: %s", list_name(l), strerror(-err));
 			return err;
 		}
 	}
@@ -477,6 +563,8 @@ int edge_maps_list_reconcile(struct edge_maps *m, enum edge_list l,
 		rc = edge_maps_list_add(m, l, &entries[i].cidr,
 					entries[i].ttl_ms ? now + entries[i].ttl_ms * 1000000ULL : 0,
 					src);
+		if (rc == -EPERM) /* protected: logged and counted; the rest still applies */
+			rc = 0;
 		if (rc)
 			goto out;
 	}
@@ -497,6 +585,338 @@ out:
 	free(want.keys);
 	free(want.vals);
 	return rc;
+}
+
+int edge_maps_block(struct edge_maps *m, uint32_t addr, uint64_t expires_ns, uint32_t src,
+		    uint32_t reason)
+{
+	struct bf_cidr c = { .addr = addr, .plen = 32 };
+	struct bf_list_val v = { .expires_ns = expires_ns, .src = src, .reason = reason }, old;
+
+	if (refuse_protected(m, &c, "blocklist"))
+		return -EPERM;
+	if (!bpf_map_lookup_elem(m->fd.blocklist, &addr, &old)) {
+		v.src |= old.src;
+		if (old.expires_ns == 0 || (expires_ns && old.expires_ns > expires_ns))
+			v.expires_ns = old.expires_ns;
+	}
+	if (bpf_map_update_elem(m->fd.blocklist, &addr, &v, BPF_ANY)) {
+		pr_err("adding to the blocklist failed: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* ---- firewall rules ---- */
+
+static uint32_t rule_class(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? 0 : proto == IPPROTO_TCP ? 1 : proto == IPPROTO_ICMP ? 2 : 3;
+}
+
+static uint32_t rule_key(unsigned half, unsigned cls, unsigned pos)
+{
+	return (half * BF_RULE_CLASSES + cls) * BF_RULES_MAX + pos;
+}
+
+/* A threshold per second as one per window of 2^30 ns (lib/rules.h). */
+static uint64_t per_window(uint64_t per_s)
+{
+	return (uint64_t)(((unsigned __int128)per_s << 30) / NS_PER_S);
+}
+
+void edge_rule_to_bpf(const struct bf_rule_def *d, uint16_t slot, struct bf_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->used = d->used;
+	r->id = d->id;
+	r->slot = slot;
+	r->action = d->action;
+	r->flags = d->dry_run ? BF_RULE_F_DRY_RUN : 0;
+	r->proto = d->proto;
+	r->src_mask = bf_plen_mask(d->src.plen);
+	r->src_addr = d->src.addr & r->src_mask;
+	r->dst_mask = bf_plen_mask(d->dst.plen);
+	r->dst_addr = d->dst.addr & r->dst_mask;
+	r->ihl_lo = (uint8_t)d->ihl.lo;
+	r->ihl_hi = (uint8_t)d->ihl.hi;
+	r->tos_lo = (uint8_t)d->tos.lo;
+	r->tos_hi = (uint8_t)d->tos.hi;
+	r->ttl_lo = (uint8_t)d->ttl.lo;
+	r->ttl_hi = (uint8_t)d->ttl.hi;
+	r->ip_id_lo = (uint16_t)d->ip_id.lo;
+	r->ip_id_hi = (uint16_t)d->ip_id.hi;
+	r->frag_lo = (uint16_t)d->frag.lo;
+	r->frag_hi = (uint16_t)d->frag.hi;
+	r->ip_len_lo = (uint16_t)d->ip_len.lo;
+	r->ip_len_hi = (uint16_t)d->ip_len.hi;
+	r->ipfl_mask = d->ipfl_mask;
+	r->ipfl_val = d->ipfl_val;
+	r->sport_lo = (uint16_t)d->sport.lo;
+	r->sport_hi = (uint16_t)d->sport.hi;
+	r->dport_lo = (uint16_t)d->dport.lo;
+	r->dport_hi = (uint16_t)d->dport.hi;
+	r->tcpfl_mask = d->tcpfl_mask;
+	r->tcpfl_val = d->tcpfl_val;
+	r->seq_lo = d->tcp_seq.lo;
+	r->seq_hi = d->tcp_seq.hi;
+	r->ack_lo = d->tcp_ack.lo;
+	r->ack_hi = d->tcp_ack.hi;
+	r->win_lo = (uint16_t)d->tcp_win.lo;
+	r->win_hi = (uint16_t)d->tcp_win.hi;
+	r->icmp_type_lo = (uint8_t)d->icmp_type.lo;
+	r->icmp_type_hi = (uint8_t)d->icmp_type.hi;
+	r->icmp_code_lo = (uint8_t)d->icmp_code.lo;
+	r->icmp_code_hi = (uint8_t)d->icmp_code.hi;
+	r->plen_lo = (uint16_t)d->payload_len.lo;
+	r->plen_hi = (uint16_t)d->payload_len.hi;
+	r->pl_off = d->pl_off;
+	r->pl_len = d->pl_len;
+	memcpy(r->pl_val, d->pl_val, sizeof(r->pl_val));
+	memcpy(r->pl_mask, d->pl_mask, sizeof(r->pl_mask));
+	r->pps_w = per_window(d->pps);
+	r->bps_w = per_window(d->bps);
+}
+
+/* The live set as XDP sees it: (id, slot, action, flags) per rule, once
+ * each, sorted by id. */
+struct live_rule {
+	uint32_t id;
+	uint16_t slot;
+	uint8_t action, flags;
+};
+
+static int cmp_live(const void *a, const void *b)
+{
+	uint32_t x = ((const struct live_rule *)a)->id, y = ((const struct live_rule *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int read_live(int conf_fd, int rules_fd, struct bf_config *conf, struct live_rule **out,
+		     size_t *n)
+{
+	struct live_rule *lv;
+	__u32 zero = 0;
+	size_t cnt = 0, w = 0;
+	unsigned h;
+
+	*out = NULL;
+	*n = 0;
+	if (bpf_map_lookup_elem(conf_fd, &zero, conf))
+		return -errno;
+	h = conf->rules_active & 1;
+	lv = calloc(BF_RULE_CLASSES * BF_RULES_MAX + 1, sizeof(*lv));
+	if (!lv)
+		return -ENOMEM;
+	for (unsigned c = 0; c < BF_RULE_CLASSES; c++)
+		for (unsigned i = 0; i < conf->rules_n[h][c] && i < BF_RULES_MAX; i++) {
+			__u32 key = rule_key(h, c, i);
+			struct bf_rule r;
+
+			if (bpf_map_lookup_elem(rules_fd, &key, &r)) {
+				free(lv);
+				return -errno;
+			}
+			lv[cnt++] = (struct live_rule){ r.id, r.slot, r.action, r.flags };
+		}
+	qsort(lv, cnt, sizeof(*lv), cmp_live);
+	/* A rule without a protocol sits in every class: keep it once. */
+	for (size_t i = 0; i < cnt; i++)
+		if (!w || lv[w - 1].id != lv[i].id)
+			lv[w++] = lv[i];
+	*out = lv;
+	*n = w;
+	return 0;
+}
+
+static int cmp_def(const void *a, const void *b)
+{
+	uint32_t x = (*(const struct bf_rule_def *const *)a)->id;
+	uint32_t y = (*(const struct bf_rule_def *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Waits until no CPU can still be running XDP against the old half. XDP runs
+ * inside an RCU read-side section and MEMBARRIER_CMD_GLOBAL is
+ * synchronize_rcu(). Kernels with nohz_full refuse it; then a pause far
+ * longer than any packet's trip through the rules has to do. */
+static void rules_grace(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	usleep(50000);
+}
+
+static int zero_slot(struct edge_maps *m, __u32 slot)
+{
+	struct bf_counter *zc = calloc((size_t)m->ncpu, sizeof(*zc));
+	struct bf_rule_rate zr = { 0 };
+	int rc = 0;
+
+	if (!zc)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->fd.rule_stats, &slot, zc, BPF_ANY) ||
+	    bpf_map_update_elem(m->fd.rule_rates, &slot, &zr, BPF_ANY))
+		rc = -errno;
+	free(zc);
+	return rc;
+}
+
+int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, size_t n,
+			  const char *edge_id)
+{
+	const struct bf_rule_def **sel = calloc(n + 1, sizeof(*sel));
+	uint8_t *slot_used = calloc(BF_RULE_SLOTS, 1);
+	uint16_t *slots = calloc(n + 1, sizeof(*slots));
+	struct live_rule *live = NULL;
+	uint16_t n_cls[BF_RULE_CLASSES] = { 0 };
+	struct bf_config cur;
+	size_t nsel = 0, nlive = 0;
+	unsigned h, nh;
+	int rc;
+
+	if (!sel || !slot_used || !slots) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].enabled && bf_rule_applies(&rules[i], edge_id))
+			sel[nsel++] = &rules[i];
+	if (nsel > BF_RULES_MAX) {
+		pr_err("rules: %zu apply to this edge, at most %d can; nothing applied", nsel,
+		       BF_RULES_MAX);
+		rc = -E2BIG;
+		goto out;
+	}
+	qsort(sel, nsel, sizeof(*sel), cmp_def);
+	for (size_t i = 1; i < nsel; i++)
+		if (sel[i]->id == sel[i - 1]->id) {
+			pr_err("rules: id %u given twice; nothing applied", sel[i]->id);
+			rc = -EINVAL;
+			goto out;
+		}
+	rc = read_live(m->fd.config, m->fd.rules, &cur, &live, &nlive);
+	if (rc)
+		goto out;
+	h = cur.rules_active & 1;
+	nh = !h;
+
+	/* Slots: a rule that stays keeps its own (and its counters); a new one
+	 * takes a slot the live set does not use, cleared before XDP sees it. */
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i].slot < BF_RULE_SLOTS)
+			slot_used[live[i].slot] = 1;
+	for (size_t i = 0, j = 0; i < nsel; i++) {
+		while (j < nlive && live[j].id < sel[i]->id)
+			j++;
+		if (j < nlive && live[j].id == sel[i]->id) {
+			slots[i] = live[j].slot;
+			continue;
+		}
+		slots[i] = UINT16_MAX;
+	}
+	for (size_t i = 0, free_slot = 0; i < nsel; i++) {
+		if (slots[i] != UINT16_MAX)
+			continue;
+		while (free_slot < BF_RULE_SLOTS && slot_used[free_slot])
+			free_slot++;
+		if (free_slot == BF_RULE_SLOTS) { /* cannot happen: 2 x BF_RULES_MAX slots */
+			rc = -ENOSPC;
+			goto out;
+		}
+		slot_used[free_slot] = 1;
+		slots[i] = (uint16_t)free_slot;
+		rc = zero_slot(m, (__u32)free_slot);
+		if (rc)
+			goto out;
+	}
+
+	/* The inactive half: one list per protocol class, in id order. */
+	for (size_t i = 0; i < nsel; i++) {
+		struct bf_rule r;
+
+		edge_rule_to_bpf(sel[i], slots[i], &r);
+		for (unsigned c = 0; c < BF_RULE_CLASSES; c++) {
+			__u32 key;
+
+			if ((r.used & BF_RF_PROTO) && rule_class(r.proto) != c)
+				continue;
+			key = rule_key(nh, c, n_cls[c]++);
+			if (bpf_map_update_elem(m->fd.rules, &key, &r, BPF_ANY)) {
+				rc = -errno;
+				pr_err("writing bf_rules failed: %s; the live set stays",
+				       strerror(errno));
+				goto out;
+			}
+		}
+	}
+	/* Two writes: the lengths of the inactive half, then the flip, a single
+	 * byte that XDP reads once per packet. */
+	m->conf = cur;
+	memcpy(m->conf.rules_n[nh], n_cls, sizeof(n_cls));
+	rc = write_conf(m);
+	if (rc)
+		goto out;
+	m->conf.rules_active = (uint8_t)nh;
+	rc = write_conf(m);
+	if (rc)
+		goto out;
+	rules_grace();
+	pr_info("rules applied: %zu live (udp %u, tcp %u, icmp %u, other %u)", nsel, n_cls[0],
+		n_cls[1], n_cls[2], n_cls[3]);
+out:
+	free(sel);
+	free(slot_used);
+	free(slots);
+	free(live);
+	return rc;
+}
+
+int edge_maps_rule_stats(const struct edge_map_fds *fd, struct edge_rule_stat **out, size_t *n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct live_rule *live;
+	struct bf_counter *per;
+	struct bf_config conf;
+	size_t nlive;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (ncpu <= 0)
+		return -EINVAL;
+	rc = read_live(fd->config, fd->rules, &conf, &live, &nlive);
+	if (rc)
+		return rc;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	*out = calloc(nlive + 1, sizeof(**out));
+	if (!per || !*out) {
+		free(per);
+		free(*out);
+		*out = NULL;
+		free(live);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nlive; i++) {
+		struct edge_rule_stat *s = &(*out)[i];
+		__u32 slot = live[i].slot;
+
+		s->id = live[i].id;
+		s->action = live[i].action;
+		s->flags = live[i].flags;
+		if (bpf_map_lookup_elem(fd->rule_stats, &slot, per))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			s->packets += per[c].packets;
+			s->bytes += per[c].bytes;
+		}
+	}
+	*n = nlive;
+	free(per);
+	free(live);
+	return 0;
 }
 
 /* ---- expiry sweeper ---- */
@@ -557,6 +977,9 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 	st->blacklist = sweep_map(m, 1, m->fd.blacklist, sizeof(struct bf_cidr_key),
 				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), EDGE_BL, now);
+	st->protected = sweep_map(m, 4, m->fd.protected, sizeof(struct bf_cidr_key),
+				  sizeof(struct bf_list_val),
+				  offsetof(struct bf_list_val, expires_ns), EDGE_PR, now);
 	st->blocklist = sweep_map(m, 2, m->fd.blocklist, sizeof(__be32),
 				  sizeof(struct bf_list_val),
 				  offsetof(struct bf_list_val, expires_ns), -1, now);

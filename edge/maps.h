@@ -8,7 +8,8 @@
 #include "config.h"
 #include "loader.h"
 
-enum edge_list { EDGE_WL = 0, EDGE_BL = 1 };
+/* The CIDR lists: whitelist, blacklist, protected prefixes. */
+enum edge_list { EDGE_WL = 0, EDGE_BL = 1, EDGE_PR = 2, EDGE_N_LISTS };
 
 /* Where the sweeper stopped in one map (a bpf_map_lookup_batch token). */
 struct edge_sweep_walk {
@@ -18,10 +19,11 @@ struct edge_sweep_walk {
 
 struct edge_maps {
 	struct edge_map_fds fd;
-	struct edge_sweep_walk walk[4]; /* whitelist, blacklist, blocklist, punches */
+	struct edge_sweep_walk walk[5]; /* whitelist, blacklist, blocklist, punches, protected */
 	int ncpu;
-	uint32_t plen_count[2][33]; /* entries per prefix length, per list */
+	uint32_t plen_count[EDGE_N_LISTS][33]; /* entries per prefix length, per list */
 	struct bf_config conf;      /* last written bf_config */
+	uint64_t refused_protected; /* blacklist/blocklist adds refused: the source is protected */
 };
 
 /* Monotonic clock in ns: the clock of bpf_ktime_get_ns(). */
@@ -30,7 +32,8 @@ uint64_t edge_mono_ns(void);
 /* Reads the list maps once to learn which prefix lengths are in use. */
 int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd);
 
-/* Writes bf_config from cfg (address, flags, TTLs) and the prefix masks. */
+/* Writes bf_config from cfg (address, flags, TTLs, echo limits) and the
+ * prefix masks. The rule set index is left as it is. */
 int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg);
 
 /* Makes the connection maps (and the maps derived from them) hold exactly
@@ -43,7 +46,9 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 int edge_local_addrs(uint32_t **out, size_t *n);
 
 /* Adds `src` as an owner of the entry with expiry `expires_ns` (0 =
- * permanent); the entry lives until the latest expiry of its owners. */
+ * permanent); the entry lives until the latest expiry of its owners. A
+ * blacklist entry inside a protected prefix is refused: -EPERM, logged and
+ * counted in refused_protected. */
 int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
 		       uint64_t expires_ns, uint32_t src);
 /* Like edge_maps_list_add, but when `src` is the entry's only owner the
@@ -55,12 +60,53 @@ int edge_maps_list_del(struct edge_maps *m, enum edge_list l, const struct bf_ci
 		       uint32_t src);
 
 /* Makes the entries owned by `src` exactly `entries` (TTLs count from now
- * for entries new to the map; existing ones keep their deadline). */
+ * for entries new to the map; existing ones keep their deadline). Entries
+ * refused because they are protected are skipped, not an error. */
 int edge_maps_list_reconcile(struct edge_maps *m, enum edge_list l,
 			     const struct edge_list_entry *entries, size_t n, uint32_t src);
 
+/* 1 when addr (network order) lies in a live protected prefix. */
+int edge_maps_protected(struct edge_maps *m, uint32_t addr);
+
+/* Blocks `addr` in bf_blocklist until `expires_ns` (CLOCK_MONOTONIC; 0 =
+ * permanent) with owner `src` and `reason` (BF_LIMIT_* or another code): for
+ * bans made elsewhere (the fleet). The later expiry wins. -EPERM (counted)
+ * for a protected address. */
+int edge_maps_block(struct edge_maps *m, uint32_t addr, uint64_t expires_ns, uint32_t src,
+		    uint32_t reason);
+
+/* ---- firewall rules ---- */
+
+/* Makes the edge's live rule set exactly the enabled rules of `rules` that
+ * apply to `edge_id` (NULL: only rules for every edge), in id order. The set
+ * is written into the half of bf_rules that XDP is not using and then made
+ * live by one byte of bf_config, so no packet ever sees a mix; on return no
+ * packet is still being checked against the old set. A rule keeps its
+ * counters while its id stays in the set. All or nothing: -EINVAL (two rules
+ * with one id), -E2BIG (more than BF_RULES_MAX), or a map error leave the
+ * live set as it was. */
+int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, size_t n,
+			  const char *edge_id);
+
+struct edge_rule_stat {
+	uint32_t id;
+	uint8_t action;        /* BF_RULE_PASS / BF_RULE_DROP */
+	uint8_t flags;         /* BF_RULE_F_* (dry-run: the counts are would-drops) */
+	uint64_t packets, bytes;
+};
+
+/* The live rules, in id order, with their counters summed over CPUs.
+ * *out is malloc'd (free it). Works on pinned maps of a running edge. */
+int edge_maps_rule_stats(const struct edge_map_fds *fd, struct edge_rule_stat **out, size_t *n);
+
+/* XDP's form of a rule (exposed for tests and benchmarks). */
+void edge_rule_to_bpf(const struct bf_rule_def *d, uint16_t slot, struct bf_rule *out);
+
+/* The connection value XDP reads: machine and limits as GCRA intervals. */
+void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *out);
+
 struct edge_sweep_stats {
-	uint64_t whitelist, blacklist, blocklist, punches;
+	uint64_t whitelist, blacklist, blocklist, punches, protected;
 };
 /* Deletes expired entries of the timed maps, walking at most a bounded
  * number of entries of each per call (it resumes where it stopped). */

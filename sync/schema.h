@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "bifrost.h" /* BF_RF_*, BF_RULE_*: the rule fields XDP compares */
 
 #define BF_PREFIX_DEFAULT "bifrost:"
 #define BF_PREFIX_MAX 32
@@ -77,6 +78,55 @@ int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out
 /* Canonical text; returns its length or -ENOSPC. */
 int bf_entry_format(const struct bf_entry *e, char *buf, size_t len);
 
+struct bf_field; /* a name/value pair from Redis (below, with the log records) */
+
+/* ---- per-source limits of a connection ---- */
+
+#define BF_LIMIT_PPS_MAX 100000000ULL      /* 1e8 packets/s */
+#define BF_LIMIT_BPS_MAX 100000000000ULL   /* 1e11 bytes/s */
+#define BF_LIMIT_BLOCK_MAX_MS (7ULL * 86400000) /* a week */
+#define BF_LIMIT_BURST_MAX_MS 10000ULL
+#define BF_LIMIT_BLOCK_DEFAULT_MS 30000    /* Kilimanjaro's default */
+#define BF_LIMIT_BURST_DEFAULT_MS 100
+#define BF_PRESET_MAX 15
+
+/* What a connection allows one source (lib/ratelimit.h has the exact
+ * semantics). All zero: no limits. */
+struct bf_limits {
+	uint32_t pps;          /* packets/s, 0 = none */
+	uint64_t bps;          /* bytes/s (IPv4 total length), 0 = none */
+	uint32_t block_ms;     /* a source over a limit is blocked this long; 0 = drop the excess only */
+	uint32_t burst_ms;     /* how far ahead of its rate a source may run */
+	bool share_bans;       /* user space may publish this connection's bans to the fleet */
+	char preset[BF_PRESET_MAX + 1]; /* the preset it started from, "" if none */
+};
+
+/* Limits nobody asked for: none, with the defaults for block, burst and
+ * sharing in place should a limit be set. */
+void bf_limits_init(struct bf_limits *l);
+bool bf_limits_any(const struct bf_limits *l);
+
+/* The presets by name ("source", "rust", "gmod"), for a connection of
+ * protocol `proto`. -EINVAL for an unknown name. */
+int bf_limits_preset(const char *name, int proto, struct bf_limits *out);
+/* "source, rust, gmod": for messages and --help. */
+const char *bf_limits_preset_names(void);
+
+/* Applies limit fields (`pps`, `bps`, `block`, `burst`, `preset`,
+ * `share_bans`) to *l: the preset first, whatever the order, then the
+ * others on top. Other field names are skipped (the caller owns them). On
+ * error returns -EINVAL and sets *what to a message that starts with the
+ * field's name. */
+int bf_limits_parse_fields(const struct bf_field *f, size_t n, int proto, struct bf_limits *l,
+			   const char **what);
+/* "[preset rust ]pps 5000 bps 0 block 30s burst 100ms share_bans yes": every
+ * value, so it parses back to the same limits; "" when there are none.
+ * Returns the length or -ENOSPC. */
+int bf_limits_format(const struct bf_limits *l, char *buf, size_t len);
+
+/* Packet or byte rate: digits with an optional k, m or g (x1000). */
+int bf_parse_rate(const char *s, uint64_t max, uint64_t *out);
+
 /* ---- connections: bifrost:conn:<proto>:<ip>:<port> (HASH) ---- */
 
 struct bf_conn {
@@ -86,9 +136,8 @@ struct bf_conn {
 	uint32_t bind_ip;      /* network order */
 	uint32_t machine_ip;   /* network order */
 	bool a2s;              /* A2S_INFO answered from the fleet cache (udp only) */
+	struct bf_limits limits;
 };
-
-struct bf_field;
 
 /* A connection as people write it: "udp" "203.0.113.10:27015"
  * "198.18.3.2[:27016]", or "icmp" "203.0.113.10" "198.18.3.2". On error
@@ -99,10 +148,69 @@ int bf_conn_parse(const char *proto, const char *bind, const char *machine, stru
 /* The proto, bind address and port named by a connection key. */
 int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out);
 /* The hash's fields: `machine` (a.b.c.d, required), `port` (1-65535,
- * optional), `a2s` (0 or 1, optional, udp only); others are ignored.
- * -EINVAL with *what set. */
+ * optional), `a2s` (0 or 1, optional, udp only), the limit fields of
+ * bf_limits_parse_fields; others are ignored. -EINVAL with *what set
+ * (naming the field). */
 int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,
 			 const char **what);
+
+/* ---- firewall rules: bifrost:rules (HASH: rule id -> rule text) ---- */
+
+#define BF_RULE_ID_MAX 1000000
+#define BF_RULE_TEXT_MAX 1024  /* longest rule text accepted */
+#define BF_RULE_EDGES_MAX 255  /* longest `edges` value */
+#define BF_RULE_RATE_MAX 100000000000ULL /* pps/bps thresholds */
+
+struct bf_range {
+	uint32_t lo, hi;       /* inclusive, host order */
+};
+
+/* A rule as operators write it. Only the fields in `used` (BF_RF_*) are
+ * compared; the id is the priority (lower first) and the identity its
+ * counters follow. */
+struct bf_rule_def {
+	uint32_t id;
+	bool enabled;          /* a disabled rule is kept, not evaluated */
+	bool dry_run;          /* count matches, change nothing */
+	uint8_t action;        /* BF_RULE_PASS or BF_RULE_DROP */
+	char edges[BF_RULE_EDGES_MAX + 1]; /* "*" or "id,id,...": where it applies */
+	uint32_t used;         /* BF_RF_* */
+	struct bf_cidr src, dst;
+	uint8_t proto;
+	struct bf_range ihl, tos, ip_id, frag, ttl, ip_len;
+	uint8_t ipfl_mask, ipfl_val;
+	struct bf_range sport, dport;
+	uint8_t tcpfl_mask, tcpfl_val;
+	struct bf_range tcp_seq, tcp_ack, tcp_win;
+	struct bf_range icmp_type, icmp_code;
+	struct bf_range payload_len;
+	uint64_t pps, bps;     /* thresholds: the rule matches while its traffic is above them */
+	uint16_t pl_off;
+	uint8_t pl_len;
+	uint8_t pl_val[BF_RULE_PAYLOAD_MAX], pl_mask[BF_RULE_PAYLOAD_MAX];
+};
+
+int bf_key_rules(char *buf, size_t len, const char *prefix);
+
+/* Rule id: decimal 1..BF_RULE_ID_MAX, no sign, no leading zero. */
+int bf_rule_id_parse(const char *s, size_t n, uint32_t *id);
+
+/* A rule from name/value fields (the same names as the text form). Every
+ * field is checked and the rule is built only if all are right: on error
+ * returns -EINVAL, *out is not usable, and err says what is wrong starting
+ * with the field's name ("dport: ..."). Unknown fields are refused (an edge
+ * that skipped a field it does not know would apply a broader rule). */
+int bf_rule_parse_fields(uint32_t id, const struct bf_field *f, size_t n,
+			 struct bf_rule_def *out, char *err, size_t errlen);
+/* The text form: "action drop proto udp dport 27015 payload_len 0-3", name
+ * value pairs separated by spaces. Input need not be NUL-terminated. */
+int bf_rule_parse(uint32_t id, const char *text, size_t n, struct bf_rule_def *out, char *err,
+		  size_t errlen);
+/* Canonical text (fields in a fixed order, defaults left out); parses back
+ * to the same rule. Returns the length or -ENOSPC. */
+int bf_rule_format(const struct bf_rule_def *r, char *buf, size_t len);
+/* Whether the rule applies to the edge `id` (its `edges` is * or names it). */
+bool bf_rule_applies(const struct bf_rule_def *r, const char *edge_id);
 
 /* ---- expiry ---- */
 

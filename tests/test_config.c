@@ -82,7 +82,112 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "iface eth0\niface eth0\n", "edge.conf:2: interface 'eth0' listed twice" },
 		{ "iface abcdefghijklmnopq\n", "edge.conf:1: bad interface name" },
 		{ "redis localhost:6379\n", "edge.conf:1: bad redis endpoint" },
-		{ "a b c d e f g h i\n", "edge.conf:1: too many words" },
+		{ "x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 "
+		  "32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
+		  "60 61 62 63 64\n",
+		  "edge.conf:1: too many words" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct edge_config c;
+		char err[256] = "";
+
+		edge_config_init(&c);
+		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", rows[i].text);
+		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
+			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
+		edge_config_free(&c);
+	}
+}
+
+static void test_config__conn_limits_protect_rules(void **state)
+{
+	const char *text = "conn udp 203.0.113.10:27015 198.18.3.2 pps 2000 bps 4m block 30s\n"
+			   "conn udp 203.0.113.10:27016 -> 198.18.3.2:27017 preset rust share_bans no\n"
+			   "conn udp 203.0.113.10:27018 198.18.3.2 block 1m preset gmod burst 1s\n"
+			   "conn icmp 203.0.113.10 198.18.3.2 preset source\n"
+			   "conn tcp 203.0.113.10:27015 198.18.3.2\n"
+			   "protect 192.0.2.0/24\n"
+			   "protect 198.18.4.2/32\n"
+			   "rule 100 action drop proto udp dport 27015 payload_len 0-3\n"
+			   "rule 20 action pass src 198.51.100.0/24 edges pop-1,pop-2 dry_run yes\n"
+			   "icmp_echo no\n"
+			   "icmp_echo_pps 5\n"
+			   "icmp_echo_global_pps 20k\n";
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_true(c.icmp_echo);
+	assert_int_equal(c.echo_pps, 10);
+	assert_int_equal(c.echo_global_pps, 10000);
+	if (edge_config_parse(&c, text, "edge.conf", err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(c.n_conns, 5);
+	assert_int_equal(c.conns[0].limits.pps, 2000);
+	assert_int_equal(c.conns[0].limits.bps, 4000000);
+	assert_int_equal(c.conns[0].limits.block_ms, 30000);
+	assert_true(c.conns[0].limits.share_bans);
+	assert_int_equal(c.conns[1].machine_port, 27017);
+	assert_int_equal(c.conns[1].limits.pps, 5000);
+	assert_false(c.conns[1].limits.share_bans);
+	assert_string_equal(c.conns[1].limits.preset, "rust");
+	/* The preset first, then the fields, whatever their order. */
+	assert_int_equal(c.conns[2].limits.pps, 10000);
+	assert_int_equal(c.conns[2].limits.block_ms, 60000);
+	assert_int_equal(c.conns[2].limits.burst_ms, 1000);
+	assert_int_equal(c.conns[3].limits.pps, 10);
+	assert_false(bf_limits_any(&c.conns[4].limits));
+	assert_int_equal(c.n_pr, 2);
+	assert_int_equal(c.pr[0].cidr.plen, 24);
+	assert_int_equal(c.n_rules, 2);
+	assert_int_equal(c.rules[0].id, 100);
+	assert_int_equal(c.rules[0].dport.lo, 27015);
+	assert_int_equal(c.rules[1].id, 20);
+	assert_true(c.rules[1].dry_run);
+	assert_true(bf_rule_applies(&c.rules[1], "pop-2"));
+	assert_false(bf_rule_applies(&c.rules[1], "pop-3"));
+	assert_false(c.icmp_echo);
+	assert_int_equal(c.echo_pps, 5);
+	assert_int_equal(c.echo_global_pps, 20000);
+	edge_config_free(&c);
+}
+
+static void test_config__new_lines_errors(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{ "conn udp 203.0.113.10:1 198.18.3.2 pps\n", "edge.conf:1: 'conn' takes PROTO BIND" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 speed 5\n",
+		  "edge.conf:1: conn: unknown option 'speed'" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 pps lots\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: pps: not a packet rate" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 bps 1t\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: bps: not a byte rate" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 block 30x\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: block: not a duration" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 burst 0\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: burst: not a duration" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 preset doom\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: preset: unknown" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 share_bans often\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: share_bans: not yes or no" },
+		{ "conn udp 203.0.113.10:1 198.18.3.2 pps 1 pps 2\n",
+		  "edge.conf:1: conn udp 203.0.113.10:1: pps: given twice" },
+		{ "protect 192.0.2.1/24\n", "edge.conf:1: bad CIDR '192.0.2.1/24'" },
+		{ "protect 192.0.2.0/24 ttl 5s\n", "edge.conf:1: 'protect' takes 1 value" },
+		{ "rule\n", "edge.conf:1: 'rule' takes an id" },
+		{ "rule 0 action drop\n", "edge.conf:1: 'rule' takes an id" },
+		{ "rule x action drop\n", "edge.conf:1: 'rule' takes an id" },
+		{ "rule 5 action\n", "edge.conf:1: rule 5: action: has no value" },
+		{ "rule 5 proto udp\n", "edge.conf:1: rule 5: action: missing" },
+		{ "rule 5 action drop dport 80\n", "edge.conf:1: rule 5: dport: needs proto udp or tcp" },
+		{ "rule 5 action drop\nrule 5 action pass\n", "edge.conf:2: rule 5 defined twice" },
+		{ "icmp_echo sometimes\n", "edge.conf:1: bad icmp_echo 'sometimes'" },
+		{ "icmp_echo_pps -1\n", "edge.conf:1: bad icmp_echo_pps '-1'" },
+		{ "icmp_echo_global_pps 1e9\n", "edge.conf:1: bad icmp_echo_global_pps" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -101,7 +206,7 @@ static void test_config__errors_name_file_and_line(void **state)
 static void test_config__long_line_refused(void **state)
 {
 	struct edge_config c;
-	char err[256], text[2048];
+	char err[256], text[4096];
 
 	memset(text, 'x', sizeof(text) - 1);
 	text[sizeof(text) - 1] = '\0';
@@ -152,6 +257,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config__full_file),
 		cmocka_unit_test(test_config__errors_name_file_and_line),
+		cmocka_unit_test(test_config__conn_limits_protect_rules),
+		cmocka_unit_test(test_config__new_lines_errors),
 		cmocka_unit_test(test_config__long_line_refused),
 		cmocka_unit_test(test_config__validate_names_missing),
 		cmocka_unit_test(test_config__load_file),

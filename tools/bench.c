@@ -198,6 +198,197 @@ static int do_paths(unsigned repeat, int rounds)
 	return 0;
 }
 
+/* ---- firewall rules and rate limits ---- */
+
+/* A rule that compares five fields and fails on the last for the measured
+ * packet (payload_len), so that every rule is evaluated in full. */
+static int bench_rules_apply(struct edge_maps *maps, unsigned n)
+{
+	struct bf_rule_def *r = calloc(n + 1, sizeof(*r));
+	char err[256];
+	int rc = 0;
+
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n && !rc; i++) {
+		static const char text[] = "action drop src 198.51.100.0/24 dst 203.0.113.10/32 "
+					   "proto udp dport 27016 payload_len 0-8";
+
+		rc = bf_rule_parse(i + 1, text, sizeof(text) - 1, &r[i], err, sizeof(err));
+	}
+	if (!rc)
+		rc = edge_maps_apply_rules(maps, r, n, NULL);
+	free(r);
+	return rc;
+}
+
+/* ns/packet of the rules stage with 0..1000 rules none of which matches (a
+ * closed port: every list, every rule, then the default drop), of the
+ * forward path with and without a per-source limit, of a source over its
+ * limit or blocked, and of an echo reply; each beside an empty XDP_DROP
+ * program measured in the same run. Live frames (XDP_TX really transmits),
+ * every row behind bench_fresh so that each run sees the frame as built. */
+static int do_rules(unsigned repeat, int rounds)
+{
+	static const unsigned counts[] = { 0, 1, 10, 100, 1000 };
+	struct bench_bpf *b;
+	struct edge_bpf *e;
+	struct edge_maps maps;
+	struct edge_config cfg;
+	struct edge_map_fds fd;
+	struct bpf_map *m;
+	char err[256];
+	int t0, n = 0;
+	struct {
+		const char *name;
+		unsigned rules;
+		uint8_t pkt[256];
+		size_t len;
+		int prog, reason;
+		unsigned repeat;
+		double best;
+	} rows[16];
+	const char *text = "id bench\niface bt0\naddr 192.0.2.11\n"
+			   "conn udp 203.0.113.10:27015 198.18.3.2\n"
+			   "conn udp 203.0.113.20:27015 198.18.3.2 pps 100m bps 100g block 30s\n"
+			   "conn udp 203.0.113.20:27016 198.18.3.2 pps 1 block 0\n"
+			   "blacklist 198.19.1.0/24\n"
+			   "protect 192.0.2.0/24\n"
+			   "icmp_echo_pps 0\nicmp_echo_global_pps 0\n"; /* every echo answered */
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare");
+		return 1;
+	}
+	if (sh("ip link set lo up && ip link add bt0 type veth peer name bt1 && "
+	       "ip link set bt0 up && ip link set bt1 up && ip addr add 198.18.0.1/24 dev bt0 && "
+	       "ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev bt0 nud permanent && "
+	       "ip route add default via 198.18.0.2 && sysctl -qw net.ipv4.conf.all.forwarding=1 "
+	       "net.ipv4.conf.bt0.forwarding=1"))
+		return 1;
+	t0 = (int)if_nametoindex("bt0");
+	b = bench_bpf__open_and_load();
+	e = edge_bpf__open();
+	if (!b || !e)
+		return 1;
+	bpf_object__for_each_map(m, e->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (edge_bpf__load(e))
+		return 1;
+	edge_map_fds_from_object(e->obj, &fd);
+	edge_config_init(&cfg);
+	if (edge_config_parse(&cfg, text, "bench", err, sizeof(err)) || edge_maps_init(&maps, &fd) ||
+	    edge_maps_write_config(&maps, &cfg) ||
+	    edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
+	    edge_maps_list_reconcile(&maps, EDGE_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG) ||
+	    edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG)) {
+		fprintf(stderr, "bf-bench: rules: setup failed %s\n", err);
+		return 1;
+	}
+
+	/* Frames sent by XDP_TX out of bt0 land on bt1: a drop sink keeps them cheap. */
+	if (bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
+			   XDP_FLAGS_DRV_MODE, NULL))
+		return 1;
+
+#define RROW(nm, nrules, prog_fd, why, proto_, src, dst, dport_)                          \
+	do {                                                                             \
+		struct pkt_spec s = { .proto = proto_, .frag = 0x4000, .sport = 50000,       \
+				      .dport = dport_, .payload_len = 32,                 \
+				      .payload = "................................",   \
+				      .saddr = inet_addr(src), .daddr = inet_addr(dst) }; \
+		rows[n].name = nm;                                                       \
+		rows[n].rules = nrules;                                                  \
+		rows[n].prog = prog_fd;                                                  \
+		rows[n].reason = why;                                                    \
+		rows[n].len = pkt_build(&s, rows[n].pkt, sizeof(rows[n].pkt));           \
+		rows[n].repeat = repeat / (1 + (nrules) / 8) + 1000;                     \
+		rows[n].best = 1e18;                                                     \
+		n++;                                                                     \
+	} while (0)
+
+	int edge = bpf_program__fd(e->progs.bifrost_edge);
+	const char *cl = "198.51.100.77", *any = "203.0.113.10", *lim = "203.0.113.20";
+
+	RROW("empty_xdp_drop", 0, bpf_program__fd(b->progs.bench_drop), -1, IPPROTO_UDP, cl, any,
+	     27015);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		RROW("closed_port_rules", counts[i], edge, BF_R_DEFAULT_DROP, IPPROTO_UDP, cl, any,
+		     27016);
+	RROW("forward_no_limit", 0, edge, BF_R_FORWARD, IPPROTO_UDP, cl, any, 27015);
+	RROW("forward_ratelimit", 0, edge, BF_R_FORWARD, IPPROTO_UDP, cl, lim, 27015);
+	RROW("ratelimit_over_limit", 0, edge, BF_R_RATELIMIT, IPPROTO_UDP, cl, lim, 27016);
+	RROW("ratelimit_blocked", 0, edge, BF_R_BLOCKLIST, IPPROTO_UDP, "198.51.100.99", lim,
+	     27015);
+	RROW("icmp_echo_reply", 0, edge, BF_R_ICMP_ECHO, IPPROTO_ICMP, cl, any, 0);
+	{
+		/* The blocked row: a source already in the blocklist (the state
+		 * every packet of a flood after its first is in). */
+		__be32 a = inet_addr("198.51.100.99");
+		struct bf_list_val v = { .expires_ns = 0, .src = BF_SRC_LOCAL };
+
+		bpf_map_update_elem(fd.blocklist, &a, &v, BPF_ANY);
+	}
+
+	/* Rounds: for each rule count, apply that set and measure its row,
+	 * interleaved with the rows that need no rules. Every row runs behind
+	 * bench_fresh (see bench.bpf.c), which puts the row's frame back first. */
+	int fresh = bpf_program__fd(b->progs.bench_fresh);
+	int pristine = bpf_map__fd(b->maps.bench_pristine);
+	int target = bpf_map__fd(b->maps.bench_target);
+
+	for (int r = 0; r < rounds; r++)
+		for (int i = 0; i < n; i++) {
+			struct bench_frame_ { __u32 len; __u8 data[252]; } fr = { 0 };
+			__u32 zero = 0;
+			double ns;
+
+			if (bench_rules_apply(&maps, rows[i].rules)) {
+				fprintf(stderr, "bf-bench: applying %u rules failed\n", rows[i].rules);
+				return 1;
+			}
+			fr.len = (__u32)rows[i].len;
+			memcpy(fr.data, rows[i].pkt, rows[i].len);
+			if (bpf_map_update_elem(pristine, &zero, &fr, BPF_ANY) ||
+			    bpf_map_update_elem(target, &zero, &rows[i].prog, BPF_ANY)) {
+				fprintf(stderr, "bf-bench: setting up the row failed: %s\n",
+					strerror(errno));
+				return 1;
+			}
+			if (r == 0 && rows[i].reason == BF_R_RATELIMIT) /* past its one packet */
+				run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, 2);
+			/* Each row must take the path it is named for, every time
+			 * (hundreds of runs: past the page pool's first round). */
+			if (r == 0 && rows[i].reason >= 0) {
+				static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
+				struct bf_counter before[BF_R_MAX], after[BF_R_MAX];
+
+				edge_maps_read_stats(&fd, before);
+				run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, 500);
+				edge_maps_read_stats(&fd, after);
+				if (after[rows[i].reason].packets != before[rows[i].reason].packets + 500)
+					for (int k = 0; k < BF_R_MAX; k++)
+						if (after[k].packets != before[k].packets)
+							fprintf(stderr, "bf-bench: %s took %s %llu times\n",
+								rows[i].name, reason_names[k],
+								(unsigned long long)(after[k].packets -
+										     before[k].packets));
+			}
+			ns = run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, rows[i].repeat);
+			if (ns < rows[i].best)
+				rows[i].best = ns;
+		}
+	printf("[");
+	for (int i = 0; i < n; i++)
+		printf("%s{\"path\":\"%s\",\"rules\":%u,\"ns_per_pkt\":%.1f,"
+		       "\"ratio_to_empty_xdp_drop\":%.2f}",
+		       i ? "," : "", rows[i].name, rows[i].rules, rows[i].best,
+		       rows[i].best / rows[0].best);
+	printf("]\n");
+	edge_config_free(&cfg);
+	return 0;
+}
+
 /* ---- blacklist look-up: hash per prefix length vs LPM trie ---- */
 
 static uint32_t rnd(void)
@@ -297,6 +488,9 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "paths"))
 		return do_paths(argc > 2 ? (unsigned)atoi(argv[2]) : 2000000,
 				argc > 3 ? atoi(argv[3]) : 5);
+	if (argc >= 2 && !strcmp(argv[1], "rules"))
+		return do_rules(argc > 2 ? (unsigned)atoi(argv[2]) : 1000000,
+				argc > 3 ? atoi(argv[3]) : 5);
 	if (argc >= 3 && !strcmp(argv[1], "lookup"))
 		return do_lookup((unsigned)atoi(argv[2]), argc > 3 ? (unsigned)atoi(argv[3]) : 2000000,
 				 argc > 4 ? atoi(argv[4]) : 3);
@@ -308,6 +502,7 @@ int main(int argc, char **argv)
 		return bench_fleet_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr,
 		"Usage: bf-bench paths [REPEAT [ROUNDS]]         ns/packet per verdict path (live frames)\n"
+		"       bf-bench rules [REPEAT [ROUNDS]]         rules (0-1000), rate limit, echo (live frames)\n"
 		"       bf-bench lookup ENTRIES [REPEAT [ROUNDS]] blacklist hash vs LPM trie, random sources\n"
 		"       bf-bench send IFNAME COUNT [SRC [DST]]     live-frames sender (XDP_TX out of IFNAME)\n"
 		"       bf-bench propagation --netns NS --iface IF --peer IF... --redis A:P --machine IP\n"

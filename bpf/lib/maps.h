@@ -20,16 +20,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_config SEC(".maps");
 
-/* reason -> per-CPU packets/bytes: one slot per enum bf_reason. */
+/* reason -> per-CPU packets/bytes: one slot per enum bf_reason (and spare
+ * slots for reasons yet to come). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BF_R_MAX);
+	__uint(max_entries, BF_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct bf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_stats SEC(".maps");
 
-/* (proto, bind ip, bind port) -> machine: the published connections. */
+/* (proto, bind ip, bind port) -> machine, per-source limits: the published
+ * connections. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -98,7 +100,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_blacklist SEC(".maps");
 
-/* source ip -> expiry: sources blocked for a while (rate limits). */
+/* source ip -> expiry: sources blocked for a while. XDP adds the ones over a
+ * connection's limit (lib/ratelimit.h); reason = BF_LIMIT_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
@@ -117,7 +120,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_punches SEC(".maps");
 
-/* struct bf_event records for user space (new punches, neighbour misses). */
+/* struct bf_event records for user space (new punches, neighbour misses, bans). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -131,5 +134,65 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } bf_neigh_rl SEC(".maps");
+
+/* (plen, masked addr) -> bf_list_val: protected sources (POPs, game
+ * machines, Redis, BGP peers, management). No list, limit or rule drops them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bf_cidr_key);
+	__type(value, struct bf_list_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_protected SEC(".maps");
+
+/* (source, proto) -> GCRA state: the per-source limits of the connections.
+ * LRU: a flood of new sources evicts the idle ones, never fails. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct bf_rl_key);
+	__type(value, struct bf_rl_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_ratelimit SEC(".maps");
+
+/* ((half * BF_RULE_CLASSES + class) * BF_RULES_MAX + position) -> bf_rule:
+ * the firewall rules, double-buffered; bf_config says which half is live and
+ * how long each list is. A rule without a protocol is in every class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * BF_RULE_CLASSES * BF_RULES_MAX);
+	__type(key, __u32);
+	__type(value, struct bf_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_rules SEC(".maps");
+
+/* rule slot -> per-CPU packets/bytes the rule matched (for a dry-run drop
+ * rule: would have dropped). A rule keeps its slot while its id stays. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BF_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct bf_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_rule_stats SEC(".maps");
+
+/* rule slot -> rate estimate of the rule's traffic, shared by all CPUs (a
+ * per-CPU estimate would see 1/ncpu of a flood spread by RSS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BF_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct bf_rule_rate);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_rule_rates SEC(".maps");
+
+/* 0 -> GCRA time of this CPU's share of the global ICMP echo limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} bf_echo_rl SEC(".maps");
 
 #endif /* BF_MAPS_H */
