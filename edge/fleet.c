@@ -58,8 +58,10 @@ struct edge_fleet {
 	struct event *timer;
 	char id[64], ifaces[160], xdp_mode[16];
 	int64_t started_ms;
-	edge_conns_cb on_conns;
-	void *conns_ctx;
+	edge_conf_cb on_conf;
+	void *conf_ctx;
+	unsigned conf_refused;   /* hashes, rules, prefixes of the last config refused */
+	bool had_rules;          /* bifrost:rulestats:<id> holds something */
 	char conf_version[64];
 };
 
@@ -278,16 +280,17 @@ static void on_connected(void *ctx)
 	pr_info("fleet: connected; re-asserted %u own entries", n);
 }
 
-static void on_conf(void *ctx, const char *version, const struct bf_conn *conns, size_t n,
-		    unsigned bad)
+static void on_conf(void *ctx, const struct sync_fleet_conf *fc)
 {
 	struct edge_fleet *f = ctx;
 
-	pr_info("fleet config version %s: %zu connections%s", version, n,
-		bad ? " (some refused, see above)" : "");
-	snprintf(f->conf_version, sizeof(f->conf_version), "%s", version);
-	if (f->on_conns)
-		f->on_conns(f->conns_ctx, conns, n, version);
+	pr_info("fleet config version %s: %zu connections, %zu rules, %zu protected prefixes%s",
+		fc->version, fc->n_conns, fc->n_rules, fc->n_protect,
+		fc->bad_conns + fc->bad_rules + fc->bad_protect ? " (some refused, see above)" : "");
+	snprintf(f->conf_version, sizeof(f->conf_version), "%s", fc->version);
+	f->conf_refused = fc->bad_conns + fc->bad_rules + fc->bad_protect;
+	if (f->on_conf)
+		f->on_conf(f->conf_ctx, fc);
 }
 
 static void on_event(void *ctx, const struct bf_evt *ev)
@@ -299,10 +302,10 @@ static void on_event(void *ctx, const struct bf_evt *ev)
 			ev->origin, ev->version);
 }
 
-void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx)
+void edge_fleet_on_conf(struct edge_fleet *f, edge_conf_cb cb, void *ctx)
 {
-	f->on_conns = cb;
-	f->conns_ctx = ctx;
+	f->on_conf = cb;
+	f->conf_ctx = ctx;
 }
 
 /* ---- the register in the state file, beside the cursors ---- */
@@ -356,6 +359,51 @@ static void on_state_line(void *ctx, const char *line)
 		w->exp_ms = exp;
 }
 
+/* ---- per-rule counters for bifrostctl rule stats ---- */
+
+#define RULESTATS_MAX 1024 /* BF_RULES_MAX: every live rule fits */
+
+/* bifrost:rulestats:<id>: rule id -> "packets bytes", rewritten whole each
+ * second (a removed rule's line goes with it), gone 15 s after the edge. */
+static void publish_rule_stats(struct edge_fleet *f)
+{
+	static const char *argv[2 + 2 * RULESTATS_MAX];
+	static size_t lens[2 + 2 * RULESTATS_MAX];
+	static char ids[RULESTATS_MAX][12], vals[RULESTATS_MAX][48];
+	struct edge_rule_stat *st;
+	char key[BF_KEY_MAX];
+	size_t n;
+	int argc = 2;
+
+	if (!sync_client_connected(f->sync) || edge_maps_rule_stats(&f->maps->fd, &st, &n))
+		return;
+	snprintf(key, sizeof(key), "%srulestats:%s", BF_PREFIX_DEFAULT, f->id);
+	if (!n && !f->had_rules) {
+		free(st);
+		return;
+	}
+	argv[0] = "HSET";
+	argv[1] = key;
+	for (size_t i = 0; i < n && i < RULESTATS_MAX; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%u", st[i].id);
+		snprintf(vals[i], sizeof(vals[i]), "%llu %llu", (unsigned long long)st[i].packets,
+			 (unsigned long long)st[i].bytes);
+		argv[argc++] = ids[i];
+		argv[argc++] = vals[i];
+	}
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	sync_client_cmd(f->sync, "MULTI");
+	sync_client_cmd(f->sync, "DEL %s", key);
+	if (argc > 2) {
+		sync_client_cmd_argv(f->sync, argc, argv, lens);
+		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
+	}
+	sync_client_cmd(f->sync, "EXEC");
+	f->had_rules = n > 0;
+	free(st);
+}
+
 /* ---- heartbeat and register sweep ---- */
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -376,30 +424,48 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		reg_drop_if_empty(f, r);
 	}
 	sync_client_poll_conf(f->sync, on_conf, f);
+	publish_rule_stats(f);
 	sync_client_stats(f->sync, &st);
 	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
 	if (!sync_client_cmd(f->sync,
 			     "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
 			     "pending %u peers %u records %llu bad_records %llu resyncs %llu bad_frames %llu "
-			     "conf_version %s",
+			     "conf_version %s conf_refused %u",
 			     key, BIFROST_VERSION, f->ifaces, f->xdp_mode, (long long)f->started_ms,
 			     (long long)now, st.pending, st.peers, (unsigned long long)st.records,
 			     (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
 			     (unsigned long long)st.bad_frames,
-			     f->conf_version[0] ? f->conf_version : "-"))
+			     f->conf_version[0] ? f->conf_version : "-", f->conf_refused))
 		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
 }
 
 /* ---- api ---- */
 
+/* An entry of our own: registered as ours (so a reconnect re-asserts it)
+ * and published. */
+static void own_add(struct edge_fleet *f, const struct bf_entry *e, int64_t exp_ms, const char *why)
+{
+	struct reg *r = reg_get(f, e, true);
+	struct owner *w;
+
+	if (r && (w = owner_get(r, SELF, true)))
+		w->exp_ms = exp_ms;
+	sync_client_write(f->sync, BF_OP_ADD, e, exp_ms, why);
+	sync_client_state_changed(f->sync);
+}
+
+/* A CLOCK_MONOTONIC deadline as the bus's absolute Unix ms. */
+static int64_t wall_deadline(uint64_t mono_ns)
+{
+	uint64_t now = edge_mono_ns();
+
+	return sync_now_ms() + (int64_t)((mono_ns > now ? mono_ns - now : 0) / 1000000);
+}
+
 void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 		      const struct bf_punch_val *v)
 {
 	struct bf_entry e = { .kind = BF_KIND_PUNCH };
-	uint64_t mono = edge_mono_ns();
-	int64_t exp;
-	struct reg *r;
-	struct owner *w;
 
 	if (k->proto != IPPROTO_UDP && k->proto != IPPROTO_TCP)
 		return;
@@ -407,12 +473,21 @@ void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 				     .remote_port = ntohs(k->remote_port), .bind_ip = k->bind_ip,
 				     .bind_port = ntohs(k->bind_port),
 				     .machine_ip = v->machine_ip };
-	exp = sync_now_ms() + (int64_t)((v->expires_ns > mono ? v->expires_ns - mono : 0) / 1000000);
-	r = reg_get(f, &e, true);
-	if (r && (w = owner_get(r, SELF, true)))
-		w->exp_ms = exp;
-	sync_client_write(f->sync, BF_OP_ADD, &e, exp, "punch");
-	sync_client_state_changed(f->sync);
+	own_add(f, &e, wall_deadline(v->expires_ns), "punch");
+}
+
+void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns)
+{
+	struct bf_entry e = { .kind = BF_KIND_BL, .cidr = { .addr = addr, .plen = 32 } };
+	struct reg *r = reg_get(f, &e, false);
+	int64_t exp = wall_deadline(expires_ns);
+	struct owner *w;
+
+	/* Already published with (nearly) this expiry: nothing new to say. */
+	if (r && (w = owner_get(r, SELF, false)) && w->exp_ms != BF_EXP_INF &&
+	    w->exp_ms + 1000 >= exp)
+		return;
+	own_add(f, &e, exp, "ratelimit");
 }
 
 struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_config *cfg,

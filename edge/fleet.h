@@ -15,13 +15,21 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				  struct edge_maps *maps, const char *xdp_mode);
 void edge_fleet_free(struct edge_fleet *f);
 
-/* Called when the fleet's connections (bifrost:conn:*) changed. */
-typedef void (*edge_conns_cb)(void *ctx, const struct bf_conn *conns, size_t n,
-			      const char *version);
-void edge_fleet_on_conns(struct edge_fleet *f, edge_conns_cb cb, void *ctx);
+struct sync_fleet_conf;
+
+/* Called when the fleet's config (bifrost:conf:version) changed, with the
+ * connections, rules and protected prefixes that validated. */
+typedef void (*edge_conf_cb)(void *ctx, const struct sync_fleet_conf *fc);
+void edge_fleet_on_conf(struct edge_fleet *f, edge_conf_cb cb, void *ctx);
 
 /* A punch reported by XDP (new or refreshed). */
 void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 		      const struct bf_punch_val *v);
+
+/* A source XDP blocked for going over a connection's limit, until the
+ * CLOCK_MONOTONIC `expires_ns`: published as a blacklist entry of this
+ * edge's origin (why "ratelimit"), so every POP drops it within
+ * milliseconds. */
+void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns);
 
 #endif

@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "sync.h"
 
 #ifndef BIFROST_VERSION
 #define BIFROST_VERSION "dev"
@@ -37,6 +38,9 @@ struct edge {
 	size_t n_locals;
 	struct bf_conn *fleet_conns; /* from Redis; NULL until the fleet has a config */
 	size_t n_fleet_conns;
+	struct bf_rule_def *fleet_rules; /* from Redis; in force once fleet_rules_set */
+	size_t n_fleet_rules;
+	bool fleet_rules_set;
 };
 
 /* Redis's connections once the fleet has a config; the file's before. */
@@ -159,6 +163,14 @@ static int refresh_locals(struct edge *e)
 	return 1;
 }
 
+/* Redis's rules once the fleet has a valid set; the file's before. */
+static int apply_rules(struct edge *e)
+{
+	if (e->fleet_rules_set)
+		return edge_maps_apply_rules(&e->maps, e->fleet_rules, e->n_fleet_rules, e->cfg.id);
+	return edge_maps_apply_rules(&e->maps, e->cfg.rules, e->cfg.n_rules, e->cfg.id);
+}
+
 static int apply_config(struct edge *e)
 {
 	int rc;
@@ -178,7 +190,7 @@ static int apply_config(struct edge *e)
 		rc = edge_maps_list_reconcile(&e->maps, EDGE_BL, e->cfg.bl, e->cfg.n_bl,
 					      BF_SRC_CONFIG);
 	if (!rc)
-		rc = edge_maps_apply_rules(&e->maps, e->cfg.rules, e->cfg.n_rules, e->cfg.id);
+		rc = apply_rules(e);
 	if (!rc)
 		pr_info("configuration applied: %zu connections, %zu whitelist, %zu blacklist and "
 			"%zu protected entries, %zu rules in the file, dry_run %s",
@@ -189,18 +201,63 @@ static int apply_config(struct edge *e)
 
 /* ---- event loop callbacks ---- */
 
-static void on_fleet_conns(void *ctx, const struct bf_conn *conns, size_t n, const char *version)
+/* A new fleet config: connections always (a diff: removed ones leave the
+ * maps); rules only as a whole set, so one that does not validate keeps the
+ * previous set in force; protected prefixes are the fleet's owner's share of
+ * that list (the file's stay). */
+static void on_fleet_conf(void *ctx, const struct sync_fleet_conf *fc)
 {
 	struct edge *e = ctx;
-	struct bf_conn *copy = malloc((n ? n : 1) * sizeof(*copy));
+	struct bf_conn *conns = malloc((fc->n_conns ? fc->n_conns : 1) * sizeof(*conns));
+	struct edge_list_entry *pr = calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
 
-	if (!copy)
+	if (conns) {
+		memcpy(conns, fc->conns, fc->n_conns * sizeof(*conns));
+		free(e->fleet_conns);
+		e->fleet_conns = conns;
+		e->n_fleet_conns = fc->n_conns;
+		apply_conns(e);
+	}
+	if (pr) {
+		for (size_t i = 0; i < fc->n_protect; i++)
+			pr[i].cidr = fc->protect[i];
+		/* Protection first: a ban applied after it can no longer cover it. */
+		edge_maps_list_reconcile(&e->maps, EDGE_PR, pr, fc->n_protect, BF_SRC_FLEET);
+		free(pr);
+	}
+	if (fc->bad_rules) {
+		pr_warn("fleet config %s: %u rule(s) refused (see above); the rules in force stay "
+			"as they are until the set validates",
+			fc->version, fc->bad_rules);
 		return;
-	memcpy(copy, conns, n * sizeof(*copy));
-	free(e->fleet_conns);
-	e->fleet_conns = copy;
-	e->n_fleet_conns = n;
-	apply_conns(e); /* a diff: removed connections leave the maps too */
+	}
+	{
+		struct bf_rule_def *rules = malloc((fc->n_rules ? fc->n_rules : 1) * sizeof(*rules));
+
+		if (!rules)
+			return;
+		memcpy(rules, fc->rules, fc->n_rules * sizeof(*rules));
+		if (edge_maps_apply_rules(&e->maps, rules, fc->n_rules, e->cfg.id)) {
+			pr_warn("fleet config %s: the rule set was refused; the rules in force stay",
+				fc->version);
+			free(rules);
+			return;
+		}
+		free(e->fleet_rules);
+		e->fleet_rules = rules;
+		e->n_fleet_rules = fc->n_rules;
+		e->fleet_rules_set = true;
+	}
+}
+
+/* XDP blocked a source over a connection's limit. Shared unless the
+ * connection says not to, or the edge only pretends (dry run). */
+static void on_ban(void *ctx, const struct bf_ban *b)
+{
+	struct edge *e = ctx;
+
+	if ((b->flags & BF_BAN_F_SHARE) && !(b->flags & BF_BAN_F_DRY_RUN))
+		edge_fleet_ban(e->fleet, b->src, b->expires_ns);
 }
 
 static void on_punch(void *ctx, const struct bf_punch_key *k, const struct bf_punch_val *v)
@@ -310,8 +367,9 @@ static int run(struct edge *e)
 			goto out_events;
 		}
 		e->events.on_punch = on_punch;
+		e->events.on_ban = on_ban;
 		e->events.ctx = e;
-		edge_fleet_on_conns(e->fleet, on_fleet_conns, e);
+		edge_fleet_on_conf(e->fleet, on_fleet_conf, e);
 	} else {
 		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
 	}
@@ -713,5 +771,6 @@ int main(int argc, char **argv)
 	edge_config_free(&e.cfg);
 	free(e.locals);
 	free(e.fleet_conns);
+	free(e.fleet_rules);
 	return rc ? 1 : 0;
 }

@@ -309,6 +309,14 @@ static const char *limit_apply(struct bf_limits *l, int which, const char *v)
 	}
 }
 
+bool bf_field_is_limit(const struct bf_field *f)
+{
+	for (int k = 0; k < LF_N; k++)
+		if (field_is(f, limit_fields[k].name))
+			return true;
+	return false;
+}
+
 int bf_limits_parse_fields(const struct bf_field *f, size_t n, int proto, struct bf_limits *l,
 			   const char **what)
 {
@@ -530,6 +538,11 @@ int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_
 int bf_key_rules(char *buf, size_t len, const char *prefix)
 {
 	return fmt(buf, len, "%srules", prefix);
+}
+
+int bf_key_protect(char *buf, size_t len, const char *prefix)
+{
+	return fmt(buf, len, "%sprotect", prefix);
 }
 
 int bf_rule_id_parse(const char *s, size_t n, uint32_t *id)

@@ -123,6 +123,8 @@ int bf_limits_parse_fields(const struct bf_field *f, size_t n, int proto, struct
  * value, so it parses back to the same limits; "" when there are none.
  * Returns the length or -ENOSPC. */
 int bf_limits_format(const struct bf_limits *l, char *buf, size_t len);
+/* Whether a field is one of the limit fields above. */
+bool bf_field_is_limit(const struct bf_field *f);
 
 /* Packet or byte rate: digits with an optional k, m or g (x1000). */
 int bf_parse_rate(const char *s, uint64_t max, uint64_t *out);
@@ -191,6 +193,9 @@ struct bf_rule_def {
 };
 
 int bf_key_rules(char *buf, size_t len, const char *prefix);
+/* bifrost:protect (SET of CIDRs): prefixes no ban, blacklist entry or drop
+ * rule may ever block. */
+int bf_key_protect(char *buf, size_t len, const char *prefix);
 
 /* Rule id: decimal 1..BF_RULE_ID_MAX, no sign, no leading zero. */
 int bf_rule_id_parse(const char *s, size_t n, uint32_t *id);

@@ -14,8 +14,10 @@
 
 #include "log.h"
 #include "sync.h"
+#include "text.h"
 
-#define MAX_INFLIGHT 256
+#define MAX_INFLIGHT 1024 /* own writes sent and not yet acknowledged */
+#define WRITE_BATCH 64    /* writes per MULTI/EXEC: a burst costs few round trips */
 #define MAX_FIELDS 16
 #define PEER_REFRESH_MS 1000 /* a new edge is followed within a second */
 #define ID_MAX 48
@@ -278,11 +280,14 @@ static void seq_loaded(redisAsyncContext *ac, void *reply, void *priv)
 	flush(c);
 }
 
+/* EXEC of a batch of `priv` writes: they leave the queue, written, or
+ * counted and logged once when Redis refused the transaction (EXECABORT). */
 static void exec_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct conn *k = ac->data;
 	struct sync_client *c = k ? k->c : NULL;
 	const redisReply *r = reply;
+	unsigned n = (unsigned)(uintptr_t)priv;
 
 	if (!c || !r)
 		return; /* disconnected: on_down puts the in-flight writes back */
@@ -291,18 +296,20 @@ static void exec_done(redisAsyncContext *ac, void *reply, void *priv)
 		char e[BF_ENTRY_MAX + 1];
 
 		bf_entry_format(&p->e, e, sizeof(e));
-		c->st.write_errors++;
-		pr_err("redis refused the write of %s %s: %s", bf_kind_name(p->e.kind), e,
+		c->st.write_errors += n;
+		pr_err("redis refused a write of %u entries (the first %s %s): %s", n,
+		       bf_kind_name(p->e.kind), e,
 		       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	} else {
-		c->st.written++;
+		c->st.written += n;
 	}
-	c->q_head = (c->q_head + 1) % c->cfg.max_pending;
-	c->q_len--;
-	c->inflight--;
+	c->q_head = (c->q_head + n) % c->cfg.max_pending;
+	c->q_len -= n;
+	c->inflight -= n;
 	flush(c);
 }
 
+/* ZADD/ZREM + XADD + PUBLISH of one write, inside the caller's MULTI. */
 static void send_one(struct sync_client *c, const struct pending *p)
 {
 	char key[BF_KEY_MAX], log[BF_KEY_MAX], evt[BF_KEY_MAX], entry[BF_ENTRY_MAX + 1];
@@ -329,7 +336,6 @@ static void send_one(struct sync_client *c, const struct pending *p)
 	snprintf(ev.rec.why, sizeof(ev.rec.why), "%s", p->why);
 	n = bf_evt_encode(&ev, frame, sizeof(frame));
 
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "MULTI");
 	if (p->op == BF_OP_ADD) {
 		redisAsyncCommand(c->cmd.ac, NULL, NULL, "ZADD %s %s %s", key, exp, entry);
 		redisAsyncCommand(c->cmd.ac, NULL, NULL,
@@ -343,15 +349,25 @@ static void send_one(struct sync_client *c, const struct pending *p)
 	}
 	if (n > 0)
 		redisAsyncCommand(c->cmd.ac, NULL, NULL, "PUBLISH %s %b", evt, frame, (size_t)n);
-	redisAsyncCommand(c->cmd.ac, exec_done, NULL, "EXEC");
 }
 
+/* Sends what waits, in transactions of up to WRITE_BATCH writes: one write
+ * alone goes at once (no waiting to fill a batch); a burst (a flood of new
+ * sources banned, a reconnect's re-assertion) costs 64 times fewer round
+ * trips and transactions than one each. */
 static void flush(struct sync_client *c)
 {
 	while (c->writable && c->cmd.state == C_UP && c->inflight < c->q_len &&
 	       c->inflight < MAX_INFLIGHT) {
-		send_one(c, &c->q[(c->q_head + c->inflight) % c->cfg.max_pending]);
-		c->inflight++;
+		unsigned n = c->q_len - c->inflight;
+
+		if (n > WRITE_BATCH)
+			n = WRITE_BATCH;
+		redisAsyncCommand(c->cmd.ac, NULL, NULL, "MULTI");
+		for (unsigned i = 0; i < n; i++)
+			send_one(c, &c->q[(c->q_head + c->inflight + i) % c->cfg.max_pending]);
+		redisAsyncCommand(c->cmd.ac, exec_done, (void *)(uintptr_t)n, "EXEC");
+		c->inflight += n;
 	}
 }
 
@@ -985,24 +1001,137 @@ struct conf_load {
 	size_t n, next, sent, waiting;
 	unsigned bad;
 	bool scanning;
+	struct bf_rule_def *rules;
+	size_t n_rules;
+	unsigned bad_rules;
+	struct bf_cidr *protect;
+	size_t n_protect;
+	unsigned bad_protect;
 };
 
-static void conf_done(struct conf_load *cl)
+static void conf_free(struct conf_load *cl)
 {
-	struct sync_client *c = cl->c;
-
-	snprintf(c->conf_version, sizeof(c->conf_version), "%s", cl->version);
-	cl->cb(cl->ctx, cl->version, cl->conns, cl->n, cl->bad);
-	c->conf_loading = false;
+	cl->c->conf_loading = false;
 	free(cl->conns);
+	free(cl->rules);
+	free(cl->protect);
 	free(cl);
 }
 
 static void conf_abort(struct conf_load *cl)
 {
-	cl->c->conf_loading = false;
-	free(cl->conns);
-	free(cl);
+	conf_free(cl);
+}
+
+static void conf_deliver(struct conf_load *cl)
+{
+	struct sync_client *c = cl->c;
+	struct sync_fleet_conf fc = {
+		.version = cl->version, .conns = cl->conns, .n_conns = cl->n, .bad_conns = cl->bad,
+		.rules = cl->rules, .n_rules = cl->n_rules, .bad_rules = cl->bad_rules,
+		.protect = cl->protect, .n_protect = cl->n_protect, .bad_protect = cl->bad_protect,
+	};
+
+	snprintf(c->conf_version, sizeof(c->conf_version), "%s", cl->version);
+	cl->cb(cl->ctx, &fc);
+	conf_free(cl);
+}
+
+#define MAX_PROTECT 65536
+
+static void conf_protect(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conf_load *cl = priv;
+	const redisReply *r = reply;
+
+	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY) {
+		conf_abort(cl);
+		return;
+	}
+	if (r->elements > MAX_PROTECT) {
+		pr_warn("fleet config: %zu protected prefixes is more than %d; none applied",
+			r->elements, MAX_PROTECT);
+		cl->bad_protect = (unsigned)r->elements;
+	} else if (r->elements && !(cl->protect = calloc(r->elements, sizeof(*cl->protect)))) {
+		conf_abort(cl);
+		return;
+	}
+	for (size_t i = 0; cl->protect && i < r->elements; i++) {
+		const redisReply *m = r->element[i];
+		char buf[BF_CIDR_STRLEN + 1];
+
+		if (m->type != REDIS_REPLY_STRING || m->len >= sizeof(buf)) {
+			cl->bad_protect++;
+			continue;
+		}
+		memcpy(buf, m->str, m->len);
+		buf[m->len] = '\0';
+		if (bf_parse_cidr(buf, false, &cl->protect[cl->n_protect])) {
+			cl->bad_protect++;
+			pr_warn("fleet config: protected prefix '%s' refused: not a CIDR with its host "
+				"bits clear",
+				buf);
+			continue;
+		}
+		cl->n_protect++;
+	}
+	conf_deliver(cl);
+}
+
+static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conf_load *cl = priv;
+	const redisReply *r = reply;
+	char key[BF_KEY_MAX];
+
+	if (!ac->data || !r || (r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_NIL)) {
+		conf_abort(cl);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements / 2 > BF_RULES_MAX) {
+		/* More than XDP holds: refuse the set rather than cut it. */
+		pr_warn("fleet config: %zu rules is more than %d; the rules are not applied",
+			r->elements / 2, BF_RULES_MAX);
+		cl->bad_rules = (unsigned)(r->elements / 2);
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements &&
+		   !(cl->rules = calloc(r->elements / 2, sizeof(*cl->rules)))) {
+		conf_abort(cl);
+		return;
+	}
+	for (size_t i = 0; cl->rules && i + 1 < r->elements; i += 2) {
+		const redisReply *id = r->element[i], *text = r->element[i + 1];
+		char err[160], shown[24];
+		uint32_t rid;
+
+		if (id->type != REDIS_REPLY_STRING || text->type != REDIS_REPLY_STRING)
+			continue;
+		if (bf_rule_id_parse(id->str, id->len, &rid)) {
+			cl->bad_rules++;
+			pr_warn("fleet config: rule id '%s' refused: not 1-%d",
+				bf_printable(id->str, id->len, shown, sizeof(shown)), BF_RULE_ID_MAX);
+			continue;
+		}
+		if (text->len > BF_RULE_TEXT_MAX ||
+		    bf_rule_parse(rid, text->str, text->len, &cl->rules[cl->n_rules], err,
+				  sizeof(err))) {
+			cl->bad_rules++;
+			pr_warn("fleet config: rule %u refused: %s", rid,
+				text->len > BF_RULE_TEXT_MAX ? "longer than 1024 bytes" : err);
+			continue;
+		}
+		cl->n_rules++;
+	}
+	bf_key_protect(key, sizeof(key), cl->c->prefix);
+	redisAsyncCommand(ac, conf_protect, cl, "SMEMBERS %s", key);
+}
+
+/* Connections are in: the rules next, then the protected prefixes. */
+static void conf_done(struct conf_load *cl)
+{
+	char key[BF_KEY_MAX];
+
+	bf_key_rules(key, sizeof(key), cl->c->prefix);
+	redisAsyncCommand(cl->c->cmd.ac, conf_rules, cl, "HGETALL %s", key);
 }
 
 static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
@@ -1224,6 +1353,13 @@ int sync_client_cmd(struct sync_client *c, const char *fmt, ...)
 	rc = redisvAsyncCommand(c->cmd.ac, NULL, NULL, fmt, ap);
 	va_end(ap);
 	return rc == REDIS_OK ? 0 : -EIO;
+}
+
+int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens)
+{
+	if (c->cmd.state != C_UP)
+		return -ENOTCONN;
+	return redisAsyncCommandArgv(c->cmd.ac, NULL, NULL, argc, argv, lens) == REDIS_OK ? 0 : -EIO;
 }
 
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version)

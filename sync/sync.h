@@ -78,18 +78,37 @@ int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entr
 /* The owner's state changed: the state file is rewritten within a second. */
 void sync_client_state_changed(struct sync_client *c);
 
+/* The fleet's config as one snapshot: what `bifrost:conf:version` names. */
+struct sync_fleet_conf {
+	const char *version;
+	const struct bf_conn *conns;      /* every valid bifrost:conn:* hash */
+	size_t n_conns;
+	unsigned bad_conns;               /* refused (logged with their key) */
+	const struct bf_rule_def *rules;  /* bifrost:rules, every valid rule */
+	size_t n_rules;
+	unsigned bad_rules;               /* refused (logged with id and field) */
+	const struct bf_cidr *protect;    /* bifrost:protect */
+	size_t n_protect;
+	unsigned bad_protect;
+};
+
 /* Fleet config: reads bifrost:conf:version and, when it differs from the
- * last version delivered (or none was), loads every bifrost:conn:* hash and
- * calls cb once with the valid connections (bad ones are logged with their
- * key and counted in `bad`). Nothing happens while the key is absent: the
- * fleet has no config yet. At most one load runs at a time. */
-typedef void (*sync_conf_cb)(void *ctx, const char *version, const struct bf_conn *conns,
-			     size_t n, unsigned bad);
+ * last version delivered (or none was), loads every bifrost:conn:* hash,
+ * the rules (bifrost:rules) and the protected prefixes (bifrost:protect),
+ * and calls cb once with what validated; what did not is logged by key and
+ * counted. Nothing happens while the key is absent: the fleet has no config
+ * yet. At most one load runs at a time. */
+typedef void (*sync_conf_cb)(void *ctx, const struct sync_fleet_conf *fc);
 int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx);
 
 /* Fire-and-forget command on the command connection (heartbeats): sent when
  * connected, skipped otherwise. Returns 0 if sent. */
 int sync_client_cmd(struct sync_client *c, const char *fmt, ...);
+
+/* The same with an argument vector (binary-safe, any number of fields).
+ * Commands issued back to back from one call stay together on the
+ * connection, so a MULTI ... EXEC issued that way is one transaction. */
+int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens);
 
 /* Publishes an edge up/down frame on our event channel. */
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version);

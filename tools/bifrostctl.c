@@ -29,6 +29,7 @@ struct ctl {
 	long count;
 	int timeout_s;
 	int a2s;
+	const char *limits; /* conn add --limits "preset rust block 60s" */
 };
 
 static void usage(FILE *f)
@@ -44,11 +45,21 @@ static void usage(FILE *f)
 		"  bl del CIDR\n"
 		"  bl list\n"
 		"  punch list                                     live port punches of every POP\n"
-		"  conn add PROTO BIND MACHINE[:PORT] [--a2s]     publish a service, e.g.\n"
+		"  conn add PROTO BIND MACHINE[:PORT] [--a2s] [--limits TEXT]\n"
+		"                                                 publish a service, e.g.\n"
 		"                                                 conn add udp 203.0.113.10:27015 198.18.3.2\n"
 		"                                                 --a2s: answer A2S_INFO from the fleet cache\n"
+		"                                                 --limits: per-source limits, e.g.\n"
+		"                                                 \"preset source\" or \"pps 2000 block 30s\"\n"
 		"  conn del PROTO BIND\n"
 		"  conn list\n"
+		"  rule add ID FIELD VALUE...                     firewall rule, priority = ID (lower first),\n"
+		"                                                 e.g. rule add 10 action drop proto udp dport 53\n"
+		"  rule del ID\n"
+		"  rule list                                      the rules, and any that do not validate\n"
+		"  rule stats                                     packets/bytes each rule matched, per edge\n"
+		"  protect add|del CIDR                           prefixes no ban or drop rule may block\n"
+		"  protect list\n"
 		"  edges                                          POPs: alive, last seen, version, XDP mode\n"
 		"  a2s list                                       the A2S cache: name, map, players, TTL\n"
 		"  a2s show BIND                                  one server's cached replies, parsed\n"
@@ -295,10 +306,301 @@ static int do_edges(const struct ctl *c)
 
 /* ---- connections: HASH per connection, then INCR conf:version ---- */
 
+/* "preset rust block 60s" -> validated limits, written back as canonical
+ * text (every value) into out; errors name the field. */
+static int parse_limits(const char *text, struct bf_conn *cn, char *out, size_t len)
+{
+	struct bf_field f[8];
+	char buf[160], *save = NULL, *name, *val;
+	const char *what = "";
+	size_t n = 0;
+
+	if (strlen(text) >= sizeof(buf)) {
+		fprintf(stderr, "bifrostctl: --limits: too long\n");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (name = strtok_r(buf, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
+		val = strtok_r(NULL, " ", &save);
+		if (!val || n == 8) {
+			fprintf(stderr, "bifrostctl: --limits: want NAME VALUE pairs (pps, bps, block, "
+					"burst, preset, share_bans)\n");
+			return -EINVAL;
+		}
+		f[n++] = (struct bf_field){ name, strlen(name), val, strlen(val) };
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!bf_field_is_limit(&f[i])) {
+			fprintf(stderr, "bifrostctl: --limits: unknown field '%s' (pps, bps, block, "
+					"burst, preset, share_bans)\n",
+				f[i].name);
+			return -EINVAL;
+		}
+	if (bf_limits_parse_fields(f, n, cn->proto, &cn->limits, &what)) {
+		fprintf(stderr, "bifrostctl: --limits: %s\n", what);
+		return -EINVAL;
+	}
+	if (bf_limits_format(&cn->limits, out, len) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Writes `cmd` (HSET/HDEL/SADD/SREM on one key) and bumps the config
+ * version in one MULTI/EXEC: edges pick the change up within a second. */
+static int conf_write(const struct ctl *c, const char *what, int argc, const char **argv)
+{
+	char ver[BF_KEY_MAX];
+	size_t lens[8];
+	redisContext *rc = connect_sync(c);
+	redisReply *r;
+	int ok;
+
+	if (!rc)
+		return 1;
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	bf_key_conf_version(ver, sizeof(ver), BF_PREFIX_DEFAULT);
+	freeReplyObject(redisCommand(rc, "MULTI"));
+	freeReplyObject(redisCommandArgv(rc, argc, argv, lens));
+	freeReplyObject(redisCommand(rc, "INCR %s", ver));
+	r = redisCommand(rc, "EXEC");
+	ok = r && r->type == REDIS_REPLY_ARRAY;
+	freeReplyObject(r);
+	redisFree(rc);
+	if (!ok) {
+		fprintf(stderr, "bifrostctl: Redis refused %s\n", what);
+		return 1;
+	}
+	if (c->json)
+		printf("{\"ok\":true,\"change\":\"%s\"}\n", what);
+	else
+		printf("%s (edges apply it within a second)\n", what);
+	return 0;
+}
+
+static int do_rule_add(const struct ctl *c, const char *id, int argc, char **argv)
+{
+	char text[BF_RULE_TEXT_MAX + 1] = "", canon[BF_RULE_TEXT_MAX + 1], err[160], key[BF_KEY_MAX];
+	char what[64];
+	struct bf_rule_def d;
+	const char *cmd[4];
+	uint32_t rid;
+	size_t o = 0;
+
+	if (bf_rule_id_parse(id, strlen(id), &rid)) {
+		fprintf(stderr, "bifrostctl: rule id '%s' is not 1-%d\n", id, BF_RULE_ID_MAX);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++) {
+		int w = snprintf(text + o, sizeof(text) - o, "%s%s", i ? " " : "", argv[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(text) - o) {
+			fprintf(stderr, "bifrostctl: rule longer than %d bytes\n", BF_RULE_TEXT_MAX);
+			return EXIT_USAGE;
+		}
+		o += (size_t)w;
+	}
+	if (bf_rule_parse(rid, text, strlen(text), &d, err, sizeof(err))) {
+		fprintf(stderr, "bifrostctl: rule %u refused: %s\n", rid, err);
+		return EXIT_USAGE;
+	}
+	bf_rule_format(&d, canon, sizeof(canon));
+	bf_key_rules(key, sizeof(key), BF_PREFIX_DEFAULT);
+	snprintf(what, sizeof(what), "rule %u set", rid);
+	cmd[0] = "HSET";
+	cmd[1] = key;
+	cmd[2] = id;
+	cmd[3] = canon;
+	return conf_write(c, what, 4, cmd);
+}
+
+static int do_rule_del(const struct ctl *c, const char *id)
+{
+	char key[BF_KEY_MAX], what[64];
+	const char *cmd[3];
+	uint32_t rid;
+
+	if (bf_rule_id_parse(id, strlen(id), &rid)) {
+		fprintf(stderr, "bifrostctl: rule id '%s' is not 1-%d\n", id, BF_RULE_ID_MAX);
+		return EXIT_USAGE;
+	}
+	bf_key_rules(key, sizeof(key), BF_PREFIX_DEFAULT);
+	snprintf(what, sizeof(what), "rule %u removed", rid);
+	cmd[0] = "HDEL";
+	cmd[1] = key;
+	cmd[2] = id;
+	return conf_write(c, what, 3, cmd);
+}
+
+static int cmp_rule_id(const void *a, const void *b)
+{
+	const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+	unsigned long long i = strtoull(x->str, NULL, 10), j = strtoull(y->str, NULL, 10);
+
+	return i < j ? -1 : i > j;
+}
+
+static int do_rule_list(const struct ctl *c)
+{
+	char key[BF_KEY_MAX];
+	redisContext *rc = connect_sync(c);
+	redisReply *r, **ids;
+	size_t n = 0;
+
+	if (!rc)
+		return 1;
+	bf_key_rules(key, sizeof(key), BF_PREFIX_DEFAULT);
+	r = redisCommand(rc, "HGETALL %s", key);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		fprintf(stderr, "bifrostctl: cannot read %s\n", key);
+		freeReplyObject(r);
+		redisFree(rc);
+		return 1;
+	}
+	/* Sorted by id (the priority): pairs are sorted through their names. */
+	ids = calloc(r->elements / 2 + 1, sizeof(*ids));
+	for (size_t i = 0; ids && i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING)
+			ids[n++] = r->element[i];
+	if (ids)
+		qsort(ids, n, sizeof(*ids), cmp_rule_id);
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *id = ids[i], *text = id + 0;
+		char err[160] = "", canon[BF_RULE_TEXT_MAX + 1] = "", sid[24], buf[BF_RULE_TEXT_MAX * 6];
+		struct bf_rule_def d;
+		uint32_t rid = 0;
+		int bad;
+
+		for (size_t j = 0; j + 1 < r->elements; j += 2)
+			if (r->element[j] == id)
+				text = r->element[j + 1];
+		bad = bf_rule_id_parse(id->str, id->len, &rid) ? (snprintf(err, sizeof(err), "bad id"), 1)
+		      : text->len > BF_RULE_TEXT_MAX
+			      ? (snprintf(err, sizeof(err), "longer than %d bytes", BF_RULE_TEXT_MAX), 1)
+			      : bf_rule_parse(rid, text->str, text->len, &d, err, sizeof(err)) != 0;
+		if (!bad)
+			bf_rule_format(&d, canon, sizeof(canon));
+		bf_printable(id->str, id->len, sid, sizeof(sid));
+		if (c->json) {
+			printf("{\"id\":");
+			bf_json_fput(stdout, sid);
+			if (bad) {
+				printf(",\"error\":");
+				bf_json_fput(stdout, err);
+				printf(",\"text\":\"%s\"}\n", bf_json_esc(text->str, text->len, buf, sizeof(buf)));
+			} else {
+				printf(",\"rule\":");
+				bf_json_fput(stdout, canon);
+				printf("}\n");
+			}
+		} else if (bad) {
+			printf("%-8s INVALID (%s): edges keep their previous rules until it is fixed\n", sid,
+			       err);
+		} else {
+			printf("%-8s %s\n", sid, canon);
+		}
+	}
+	if (!c->json)
+		printf("(%zu rules)\n", n);
+	free(ids);
+	freeReplyObject(r);
+	redisFree(rc);
+	return 0;
+}
+
+/* Each edge writes bifrost:rulestats:<id> (rule id -> "packets bytes")
+ * every second; the fleet's figure is the sum. */
+static int do_rule_stats(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	char **o;
+	size_t n;
+
+	if (!rc)
+		return 1;
+	if (origins(rc, &o, &n)) {
+		redisFree(rc);
+		return 1;
+	}
+	if (!c->json)
+		printf("%-12s %-8s %14s %16s\n", "EDGE", "RULE", "PACKETS", "BYTES");
+	for (size_t i = 1; i < n; i++) {
+		redisReply *r = redisCommand(rc, "HGETALL %srulestats:%s", BF_PREFIX_DEFAULT, o[i]);
+
+		for (size_t j = 0; r && r->type == REDIS_REPLY_ARRAY && j + 1 < r->elements; j += 2) {
+			const redisReply *id = r->element[j], *v = r->element[j + 1];
+			unsigned long long pk, by;
+			uint32_t rid;
+
+			if (id->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+			    bf_rule_id_parse(id->str, id->len, &rid) ||
+			    sscanf(v->str, "%llu %llu", &pk, &by) != 2)
+				continue; /* not what an edge writes */
+			if (c->json)
+				printf("{\"edge\":\"%s\",\"rule\":%u,\"packets\":%llu,\"bytes\":%llu}\n", o[i],
+				       rid, pk, by);
+			else
+				printf("%-12s %-8u %14llu %16llu\n", o[i], rid, pk, by);
+		}
+		freeReplyObject(r);
+	}
+	free_origins(o, n);
+	redisFree(rc);
+	return 0;
+}
+
+static int do_protect(const struct ctl *c, const char *op, const char *cidr)
+{
+	char key[BF_KEY_MAX], what[64], s[BF_CIDR_STRLEN];
+	struct bf_cidr pc;
+	const char *cmd[3];
+
+	bf_key_protect(key, sizeof(key), BF_PREFIX_DEFAULT);
+	if (!cidr) {
+		redisContext *rc = connect_sync(c);
+		redisReply *r;
+
+		if (!rc)
+			return 1;
+		r = redisCommand(rc, "SMEMBERS %s", key);
+		for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+			char buf[BF_KEY_MAX];
+			const redisReply *m = r->element[i];
+			int bad = m->type != REDIS_REPLY_STRING || m->len >= sizeof(buf);
+
+			if (!bad) {
+				memcpy(buf, m->str, m->len);
+				buf[m->len] = '\0';
+				bad = bf_parse_cidr(buf, false, &pc);
+			}
+			bf_printable(m->str, m->type == REDIS_REPLY_STRING ? m->len : 0, buf, sizeof(buf));
+			if (c->json)
+				printf("{\"prefix\":\"%s\",\"valid\":%s}\n",
+				       bad ? "" : bf_cidr_str(&pc, s), bad ? "false" : "true");
+			else
+				printf("%s%s\n", buf, bad ? ": INVALID (edges skip it)" : "");
+		}
+		freeReplyObject(r);
+		redisFree(rc);
+		return 0;
+	}
+	if (bf_parse_cidr(cidr, false, &pc)) {
+		fprintf(stderr, "bifrostctl: '%s' is not a CIDR (a.b.c.d/len, host bits clear)\n", cidr);
+		return EXIT_USAGE;
+	}
+	snprintf(what, sizeof(what), "%s protected %s", bf_cidr_str(&pc, s),
+		 op[0] == 'a' ? "added" : "removed");
+	cmd[0] = op[0] == 'a' ? "SADD" : "SREM";
+	cmd[1] = key;
+	cmd[2] = s;
+	return conf_write(c, what, 3, cmd);
+}
+
 static int do_conn_write(const struct ctl *c, const char *proto, const char *bind,
 			 const char *machine)
 {
-	char key[BF_KEY_MAX], ver[BF_KEY_MAX], err[128], mport[8] = "";
+	char key[BF_KEY_MAX], ver[BF_KEY_MAX], err[128], mport[8] = "", lim[160] = "";
 	struct bf_conn cn;
 	redisContext *rc;
 	redisReply *r;
@@ -313,6 +615,8 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 		fprintf(stderr, "bifrostctl: --a2s goes with conn add udp\n");
 		return EXIT_USAGE;
 	}
+	if (c->limits && (!machine || parse_limits(c->limits, &cn, lim, sizeof(lim))))
+		return EXIT_USAGE;
 	rc = connect_sync(c);
 	if (!rc)
 		return 1;
@@ -333,6 +637,22 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 						     bf_ipv4_str(cn.machine_ip, m)));
 		if (c->a2s)
 			freeReplyObject(redisCommand(rc, "HSET %s a2s 1", key));
+		if (lim[0]) {
+			/* The canonical text is name/value pairs: one HSET field each. */
+			const char *argv[2 + 2 * 8];
+			size_t lens[2 + 2 * 8];
+			char *save = NULL, *t;
+			int argc = 2;
+
+			argv[0] = "HSET";
+			argv[1] = key;
+			for (t = strtok_r(lim, " ", &save); t && argc < 2 + 2 * 8;
+			     t = strtok_r(NULL, " ", &save))
+				argv[argc++] = t;
+			for (int i = 0; i < argc; i++)
+				lens[i] = strlen(argv[i]);
+			freeReplyObject(redisCommandArgv(rc, argc, argv, lens));
+		}
 	} else {
 		freeReplyObject(redisCommand(rc, "DEL %s", key));
 	}
@@ -708,11 +1028,13 @@ int main(int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },   { "reason", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
 		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
+		{ "limits", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .port = 6379 };
 	const char *redis = getenv("BIFROST_REDIS"), *a[6] = { 0 };
-	int opt, na = 0;
+	char **rule_argv = NULL;
+	int opt, na = 0, rule_argc = 0;
 	uint64_t v;
 
 	snprintf(c.host, sizeof(c.host), "127.0.0.1");
@@ -756,6 +1078,9 @@ int main(int argc, char **argv)
 		case 'a':
 			c.a2s = 1;
 			break;
+		case 'l':
+			c.limits = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -763,6 +1088,12 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	/* "rule add ID FIELD VALUE...": everything after the id is the rule. */
+	if (argc - optind >= 3 && !strcmp(argv[optind], "rule") && !strcmp(argv[optind + 1], "add")) {
+		rule_argc = argc - optind - 3;
+		rule_argv = argv + optind + 3;
+		argc = optind + 3;
 	}
 	for (; optind < argc; optind++) {
 		if (na == 5) {
@@ -805,6 +1136,20 @@ int main(int argc, char **argv)
 			return do_conn_write(&c, a[2], a[3], NULL);
 		if (!strcmp(a[1], "list") && !a[2])
 			return do_conn_list(&c);
+	} else if (!strcmp(a[0], "rule") && a[1]) {
+		if (!strcmp(a[1], "add") && a[2] && rule_argc > 0)
+			return do_rule_add(&c, a[2], rule_argc, rule_argv);
+		if (!strcmp(a[1], "del") && a[2] && !a[3])
+			return do_rule_del(&c, a[2]);
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_rule_list(&c);
+		if (!strcmp(a[1], "stats") && !a[2])
+			return do_rule_stats(&c);
+	} else if (!strcmp(a[0], "protect") && a[1]) {
+		if ((!strcmp(a[1], "add") || !strcmp(a[1], "del")) && a[2] && !a[3])
+			return do_protect(&c, a[1], a[2]);
+		if (!strcmp(a[1], "list") && !a[2])
+			return do_protect(&c, "list", NULL);
 	} else if (!strcmp(a[0], "edges") && !a[1]) {
 		return do_edges(&c);
 	} else if (!strcmp(a[0], "a2s") && a[1]) {
