@@ -68,6 +68,49 @@ static double run_ns(int prog_fd, const uint8_t *pkt, size_t len, int ifindex, i
 	return (t1 - t0) * 1e9 / repeat;
 }
 
+/* ---- live frames that stay as built ---- */
+
+/* Live-frames runs recycle their pages with the last run's bytes in them: a
+ * program that rewrites or encapsulates would meet its own output after the
+ * first round. Every measured row therefore runs behind bench_fresh (see
+ * bench.bpf.c), which copies the row's frame back and tail-calls `prog`. */
+static int fresh_row(struct bench_bpf *b, const uint8_t *pkt, size_t len, int prog)
+{
+	struct bench_frame_ {
+		__u32 len;
+		__u8 data[252];
+	} fr = { .len = (__u32)len };
+	__u32 zero = 0;
+
+	memcpy(fr.data, pkt, len);
+	if (bpf_map_update_elem(bpf_map__fd(b->maps.bench_pristine), &zero, &fr, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(b->maps.bench_target), &zero, &prog, BPF_ANY)) {
+		fprintf(stderr, "bf-bench: setting up the row failed: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A row must take the path it is named for every time: 500 live runs (past
+ * the page pool's first round) must all count under `reason`. */
+static int check_path(const struct edge_map_fds *fd, struct bench_bpf *b, const char *name,
+		      const uint8_t *pkt, size_t len, int ifindex, int reason)
+{
+	static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
+	struct bf_counter before[BF_R_MAX], after[BF_R_MAX];
+
+	edge_maps_read_stats(fd, before);
+	run_ns(bpf_program__fd(b->progs.bench_fresh), pkt, len, ifindex, 1, 500);
+	edge_maps_read_stats(fd, after);
+	if (after[reason].packets == before[reason].packets + 500)
+		return 0;
+	for (int k = 0; k < BF_R_MAX; k++)
+		if (after[k].packets != before[k].packets)
+			fprintf(stderr, "bf-bench: %s took %s %llu times of 500\n", name, reason_names[k],
+				(unsigned long long)(after[k].packets - before[k].packets));
+	return -1;
+}
+
 /* ---- per-path cost of the edge program ---- */
 
 static int do_paths(unsigned repeat, int rounds)
@@ -84,7 +127,7 @@ static int do_paths(unsigned repeat, int rounds)
 		const char *name;
 		uint8_t pkt[256];
 		size_t len;
-		int prog;
+		int prog, reason; /* reason -1: a baseline, not the edge program */
 		double best;
 	} rows[8];
 	int n = 0;
@@ -126,7 +169,7 @@ static int do_paths(unsigned repeat, int rounds)
 	    edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG))
 		return 1;
 
-#define ROW(nm, prog_fd, ...)                                                          \
+#define ROW(nm, prog_fd, why, ...)                                                      \
 	do {                                                                           \
 		struct pkt_spec s = { .proto = IPPROTO_UDP, .frag = 0x4000, .sport = 50000, \
 				      .dport = 27015, .payload_len = 32,                \
@@ -134,6 +177,7 @@ static int do_paths(unsigned repeat, int rounds)
 				      __VA_ARGS__ };                                    \
 		rows[n].name = nm;                                                     \
 		rows[n].prog = prog_fd;                                                \
+		rows[n].reason = why;                                                  \
 		rows[n].len = pkt_build(&s, rows[n].pkt, sizeof(rows[n].pkt));         \
 		rows[n].best = 1e18;                                                   \
 		n++;                                                                   \
@@ -141,17 +185,17 @@ static int do_paths(unsigned repeat, int rounds)
 
 	int edge = bpf_program__fd(e->progs.bifrost_edge);
 
-	ROW("baseline_xdp_drop", bpf_program__fd(b->progs.bench_drop),
+	ROW("baseline_xdp_drop", bpf_program__fd(b->progs.bench_drop), -1,
 	    .saddr = inet_addr("198.51.100.77"), .daddr = inet_addr("203.0.113.10"));
-	ROW("baseline_xdp_tx", bpf_program__fd(b->progs.bench_tx),
+	ROW("baseline_xdp_tx", bpf_program__fd(b->progs.bench_tx), -1,
 	    .saddr = inet_addr("198.51.100.77"), .daddr = inet_addr("203.0.113.10"));
-	ROW("blacklist_drop", edge, .saddr = inet_addr("198.19.1.7"),
+	ROW("blacklist_drop", edge, BF_R_BLACKLIST, .saddr = inet_addr("198.19.1.7"),
 	    .daddr = inet_addr("203.0.113.10"));
-	ROW("default_drop", edge, .saddr = inet_addr("198.51.100.77"),
+	ROW("default_drop", edge, BF_R_DEFAULT_DROP, .saddr = inet_addr("198.51.100.77"),
 	    .daddr = inet_addr("203.0.113.99"));
-	ROW("forward_encap", edge, .saddr = inet_addr("198.51.100.77"),
+	ROW("forward_encap", edge, BF_R_FORWARD, .saddr = inet_addr("198.51.100.77"),
 	    .daddr = inet_addr("203.0.113.10"));
-	ROW("whitelist_forward", edge, .saddr = inet_addr("198.51.100.5"),
+	ROW("whitelist_forward", edge, BF_R_WHITELIST, .saddr = inet_addr("198.51.100.5"),
 	    .daddr = inet_addr("203.0.113.10"));
 	{
 		struct pkt_spec o = { .saddr = inet_addr("198.18.3.2"),
@@ -163,29 +207,29 @@ static int do_paths(unsigned repeat, int rounds)
 
 		rows[n].name = "return_decap";
 		rows[n].prog = edge;
+		rows[n].reason = BF_R_RETURN_PATH;
 		rows[n].len = pkt_build_ipip(&o, &in, rows[n].pkt, sizeof(rows[n].pkt));
 		rows[n].best = 1e18;
 		n++;
 	}
 	/* Each row must take the path it is named for; a misrouted row would
 	 * measure something else. */
-	for (int i = 2; i < n; i++) {
-		static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
-		struct bf_counter before[BF_R_MAX], after[BF_R_MAX];
-
-		edge_maps_read_stats(&fd, before);
-		run_ns(rows[i].prog, rows[i].pkt, rows[i].len, t0, 0, 1);
-		edge_maps_read_stats(&fd, after);
-		for (int r = 0; r < BF_R_MAX; r++)
-			if (after[r].packets != before[r].packets)
-				fprintf(stderr, "bf-bench: %s -> %s\n", rows[i].name, reason_names[r]);
-	}
+	for (int i = 0; i < n; i++)
+		if (rows[i].reason >= 0 &&
+		    (fresh_row(b, rows[i].pkt, rows[i].len, rows[i].prog) ||
+		     check_path(&fd, b, rows[i].name, rows[i].pkt, rows[i].len, t0, rows[i].reason)))
+			return 1;
 	/* Interleaved rounds, best of each: other load on the machine hurts
-	 * every row alike instead of one. */
+	 * every row alike instead of one. Baselines run behind bench_fresh too,
+	 * so the ratios compare like with like. */
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < n; i++) {
-			double ns = run_ns(rows[i].prog, rows[i].pkt, rows[i].len, t0, 1, repeat);
+			double ns;
 
+			if (fresh_row(b, rows[i].pkt, rows[i].len, rows[i].prog))
+				return 1;
+			ns = run_ns(bpf_program__fd(b->progs.bench_fresh), rows[i].pkt, rows[i].len, t0,
+				    1, repeat);
 			if (ns < rows[i].best)
 				rows[i].best = ns;
 		}
@@ -334,46 +378,23 @@ static int do_rules(unsigned repeat, int rounds)
 	 * interleaved with the rows that need no rules. Every row runs behind
 	 * bench_fresh (see bench.bpf.c), which puts the row's frame back first. */
 	int fresh = bpf_program__fd(b->progs.bench_fresh);
-	int pristine = bpf_map__fd(b->maps.bench_pristine);
-	int target = bpf_map__fd(b->maps.bench_target);
 
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < n; i++) {
-			struct bench_frame_ { __u32 len; __u8 data[252]; } fr = { 0 };
-			__u32 zero = 0;
 			double ns;
 
 			if (bench_rules_apply(&maps, rows[i].rules)) {
 				fprintf(stderr, "bf-bench: applying %u rules failed\n", rows[i].rules);
 				return 1;
 			}
-			fr.len = (__u32)rows[i].len;
-			memcpy(fr.data, rows[i].pkt, rows[i].len);
-			if (bpf_map_update_elem(pristine, &zero, &fr, BPF_ANY) ||
-			    bpf_map_update_elem(target, &zero, &rows[i].prog, BPF_ANY)) {
-				fprintf(stderr, "bf-bench: setting up the row failed: %s\n",
-					strerror(errno));
+			if (fresh_row(b, rows[i].pkt, rows[i].len, rows[i].prog))
 				return 1;
-			}
 			if (r == 0 && rows[i].reason == BF_R_RATELIMIT) /* past its one packet */
 				run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, 2);
-			/* Each row must take the path it is named for, every time
-			 * (hundreds of runs: past the page pool's first round). */
-			if (r == 0 && rows[i].reason >= 0) {
-				static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
-				struct bf_counter before[BF_R_MAX], after[BF_R_MAX];
-
-				edge_maps_read_stats(&fd, before);
-				run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, 500);
-				edge_maps_read_stats(&fd, after);
-				if (after[rows[i].reason].packets != before[rows[i].reason].packets + 500)
-					for (int k = 0; k < BF_R_MAX; k++)
-						if (after[k].packets != before[k].packets)
-							fprintf(stderr, "bf-bench: %s took %s %llu times\n",
-								rows[i].name, reason_names[k],
-								(unsigned long long)(after[k].packets -
-										     before[k].packets));
-			}
+			if (r == 0 && rows[i].reason >= 0 &&
+			    check_path(&fd, b, rows[i].name, rows[i].pkt, rows[i].len, t0,
+				       rows[i].reason))
+				return 1;
 			ns = run_ns(fresh, rows[i].pkt, rows[i].len, t0, 1, rows[i].repeat);
 			if (ns < rows[i].best)
 				rows[i].best = ns;
