@@ -24,7 +24,8 @@
 static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_conn_rev", "bf_served",    "bf_machines",
 				   "bf_dests",    "bf_whitelist", "bf_blacklist",
-				   "bf_blocklist", "bf_punches",  "bf_events" };
+				   "bf_blocklist", "bf_punches",  "bf_events",
+				   "bf_conn_stats" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
