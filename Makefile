@@ -38,7 +38,8 @@ LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
-EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c edge/stats.c \
+	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
@@ -46,7 +47,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
-	$(BUILD)/tests/test_a2s
+	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_stats
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
@@ -160,6 +161,11 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+
 # ---- the two commands of the README ----
 
 test: deps
@@ -173,6 +179,7 @@ test-unit: all
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text
 	$(BUILD)/tests/test_a2s
+	$(BUILD)/tests/test_stats
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf

@@ -32,6 +32,10 @@ struct edge_config {
 	uint64_t punch_report_ms;
 	uint64_t sweep_interval_ms;
 	uint8_t outer_ttl;
+	char metrics[32];      /* "a.b.c.d:port" of /metrics; "" = off */
+	uint32_t metrics_addr; /* parsed from metrics, network order */
+	uint16_t metrics_port;
+	uint64_t stats_history_ms; /* bifrost:log:stats:<id> window; 0 = no history */
 
 	struct bf_conn *conns;
 	size_t n_conns, cap_conns;

@@ -1,5 +1,6 @@
 /* test_config.c - the bifrost-edge config parser: good files and every kind
  * of bad line, with the file and line named in the error. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -83,6 +84,12 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "iface abcdefghijklmnopq\n", "edge.conf:1: bad interface name" },
 		{ "redis localhost:6379\n", "edge.conf:1: bad redis endpoint" },
 		{ "a b c d e f g h i\n", "edge.conf:1: too many words" },
+		{ "metrics 9477\n", "edge.conf:1: metrics '9477' is not ADDR:PORT" },
+		{ "metrics localhost:9477\n", "edge.conf:1: metrics 'localhost:9477' is not ADDR:PORT" },
+		{ "metrics 127.0.0.1:0\n", "edge.conf:1: metrics '127.0.0.1:0' is not ADDR:PORT" },
+		{ "metrics 127.0.0.1:65536\n", "edge.conf:1: metrics '127.0.0.1:65536' is not" },
+		{ "metrics 127.0.0.1:9477 x\n", "edge.conf:1: 'metrics' takes one value" },
+		{ "stats_history forever\n", "edge.conf:1: stats_history needs a duration" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -96,6 +103,27 @@ static void test_config__errors_name_file_and_line(void **state)
 			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
 		edge_config_free(&c);
 	}
+}
+
+static void test_config__metrics_and_stats_history(void **state)
+{
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_string_equal(c.metrics, ""); /* off by default */
+	assert_int_equal(c.stats_history_ms, 86400000ULL);
+	assert_int_equal(edge_config_parse(&c, "metrics 127.0.0.1:9477\nstats_history 1h\n", "x", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.metrics, "127.0.0.1:9477");
+	assert_int_equal(c.metrics_addr, htonl(0x7f000001));
+	assert_int_equal(c.metrics_port, 9477);
+	assert_int_equal(c.stats_history_ms, 3600000ULL);
+	assert_int_equal(edge_config_parse(&c, "metrics off\nstats_history 0\n", "x", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.metrics, "");
+	assert_int_equal(c.stats_history_ms, 0);
+	edge_config_free(&c);
 }
 
 static void test_config__long_line_refused(void **state)
@@ -153,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_config__full_file),
 		cmocka_unit_test(test_config__errors_name_file_and_line),
 		cmocka_unit_test(test_config__long_line_refused),
+		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),
 		cmocka_unit_test(test_config__load_file),
 	};
