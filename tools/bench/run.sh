@@ -13,6 +13,8 @@ flock 9
 
 echo "bench: per-path cost (live frames)..." >&2
 "$BIN/bf-bench" paths 2000000 5 >"$TMP/paths.json"
+echo "bench: cost of the counters (stats on vs off)..." >&2
+"$BIN/bf-bench" stats 2000000 5 >"$TMP/stats.json"
 for n in 10000 100000 1000000; do
 	echo "bench: blacklist look-up, $n entries..." >&2
 	"$BIN/bf-bench" lookup $n 2000000 3 >>"$TMP/lookup.json"
@@ -42,6 +44,16 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "\`default_drop\` is traffic to an address this POP does not serve (one look-up);"
 	echo "\`blacklist_drop\` goes through the whitelist, blocklist and blacklist look-ups."
+	echo
+	echo "## Cost of the counters"
+	echo
+	echo "The same edge program loaded twice, with its per-reason counters (\`bf_stats\`) and"
+	echo "per-connection counters (\`bf_conn_stats\`) and with both compiled out by the verifier"
+	echo "(rodata \`bf_stats_off\`, set only by bf-bench); live frames, interleaved rounds, best of each."
+	echo
+	echo "| path | counters on ns | counters off ns | on ÷ off |"
+	echo "|---|---:|---:|---:|"
+	jq -r '.[] | "| \(.path) | \(.stats_ns) | \(.no_stats_ns) | \(.ratio) |"' "$TMP/stats.json"
 	echo
 	echo "## Blacklist look-up: hash per prefix length vs LPM trie"
 	echo
