@@ -319,6 +319,8 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_names[m]);
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.conn_stats)
+			continue; /* an edge of an older version: no per-connection counters */
 		if (fd < 0) {
 			int err = -errno;
 
