@@ -20,7 +20,8 @@ endif
 # Debian packages the build, the tests, the lab and the benchmarks need.
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
-	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux
+	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
+	prometheus tmux curl
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -38,7 +39,8 @@ LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
-EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c edge/stats.c \
+	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
@@ -46,7 +48,8 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
-	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules
+	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
+	$(BUILD)/tests/test_stats
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
@@ -160,6 +163,11 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+
 $(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/obj/tests/edge_harness.o \
 		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
@@ -185,6 +193,7 @@ test-unit: all
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text
 	$(BUILD)/tests/test_a2s
+	$(BUILD)/tests/test_stats
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf

@@ -50,6 +50,16 @@ struct bf_counter {
 	__u64 bytes;
 };
 
+/* bf_conn_stats value, per CPU: one connection's traffic. "in" is player ->
+ * game server (forwarded), "out" the game server's replies recognised on the
+ * return path; bytes are the player-side IP packet (no Ethernet, no IPIP). */
+struct bf_conn_counter {
+	__u64 in_packets;
+	__u64 in_bytes;
+	__u64 out_packets;
+	__u64 out_bytes;
+};
+
 /* bf_config flags */
 #define BF_F_DRY_RUN (1U << 0)
 #define BF_F_ICMP_ECHO (1U << 1) /* answer echo requests to bind addresses (lib/icmp.h) */

@@ -15,6 +15,7 @@
 #include "lib/ratelimit.h"
 #include "lib/icmp.h"
 #include "lib/rules.h"
+#include "lib/connstats.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
 
@@ -104,6 +105,7 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 		rk.proto = in.proto;
 		rev = bpf_map_lookup_elem(&bf_conn_rev, &rk);
 		if (rev) {
+			connstats_out(&in, rev->bind_port);
 			/* A connection's reply: undo the machine-port mapping. */
 			if (rev->bind_port != in.sport) {
 				if (in.proto == IPPROTO_UDP) {
@@ -155,7 +157,8 @@ static __always_inline int forward_conn(struct xdp_md *ctx, const struct bf_conf
 			tcp->dest = conn->machine_port;
 		}
 	}
-	return encap_ipip(ctx, p, cfg->edge_addr, conn->machine_ip, cfg->outer_ttl, reason);
+	return connstats_in(p, encap_ipip(ctx, p, cfg->edge_addr, conn->machine_ip,
+					  cfg->outer_ttl, reason));
 }
 
 static __always_inline int lookup_conn(const struct pkt *p, struct bf_conn_val **out)

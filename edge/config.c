@@ -22,6 +22,7 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->icmp_echo = true;
 	cfg->echo_pps = 10;
 	cfg->echo_global_pps = 10000;
+	cfg->stats_history_ms = 86400000ULL; /* a day of 1 Hz frames */
 }
 
 void edge_config_free(struct edge_config *cfg)
@@ -204,6 +205,31 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		*dst = v;
+	} else if (!strcmp(k, "metrics")) {
+		if (ntok != 2) {
+			seterr(err, errlen, "'metrics' takes one value: ADDR:PORT or off");
+			return -EINVAL;
+		}
+		if (!strcmp(tok[1], "off")) {
+			cfg->metrics[0] = '\0';
+			cfg->metrics_addr = 0;
+			cfg->metrics_port = 0;
+		} else if (strlen(tok[1]) >= sizeof(cfg->metrics) ||
+			   bf_parse_endpoint(tok[1], false, &cfg->metrics_addr, &cfg->metrics_port)) {
+			seterr(err, errlen,
+			       "metrics '%.40s' is not ADDR:PORT (an IPv4 address and a port 1-65535, "
+			       "e.g. 127.0.0.1:9477) or off",
+			       tok[1]);
+			return -EINVAL;
+		} else {
+			snprintf(cfg->metrics, sizeof(cfg->metrics), "%s", tok[1]);
+		}
+	} else if (!strcmp(k, "stats_history")) {
+		if (ntok != 2 || bf_parse_duration_ms(tok[1], &v) || v > 30ULL * 86400000ULL) {
+			seterr(err, errlen, "stats_history needs a duration up to 30d (0 = none), e.g. 24h");
+			return -EINVAL;
+		}
+		cfg->stats_history_ms = v;
 	} else if (!strcmp(k, "outer_ttl")) {
 		NEED(2);
 		if (bf_parse_u64(tok[1], 255, &v) || v == 0) {

@@ -35,6 +35,10 @@ struct edge_config {
 	bool icmp_echo;           /* answer echo requests to bind addresses */
 	uint32_t echo_pps;        /* per source; 0 = no limit */
 	uint32_t echo_global_pps; /* whole edge; 0 = no limit */
+	char metrics[32];      /* "a.b.c.d:port" of /metrics; "" = off */
+	uint32_t metrics_addr; /* parsed from metrics, network order */
+	uint16_t metrics_port;
+	uint64_t stats_history_ms; /* bifrost:log:stats:<id> window; 0 = no history */
 
 	struct bf_conn *conns;
 	size_t n_conns, cap_conns;

@@ -63,6 +63,11 @@ struct edge_fleet {
 	unsigned conf_refused;   /* hashes, rules, prefixes of the last config refused */
 	bool had_rules;          /* bifrost:rulestats:<id> holds something */
 	char conf_version[64];
+	uint64_t stats_history_ms;
+	unsigned stats_inflight;  /* commands of the last frame not yet answered */
+	bool stats_ok;            /* every answered command of that frame succeeded */
+	bool stats_dropping;      /* logged that frames are dropped; not yet resumed */
+	uint64_t stats_frames, stats_dropped, stats_dropped_at;
 };
 
 static uint16_t origin_idx(struct edge_fleet *f, const char *o)
@@ -363,6 +368,11 @@ static void on_state_line(void *ctx, const char *line)
 
 #define RULESTATS_MAX 1024 /* BF_RULES_MAX: every live rule fits */
 
+static void rulestats_done(void *ctx, bool ok)
+{
+	/* Fire and forget: the next second rewrites the hash anyway. */
+}
+
 /* bifrost:rulestats:<id>: rule id -> "packets bytes", rewritten whole each
  * second (a removed rule's line goes with it), gone 15 s after the edge. */
 static void publish_rule_stats(struct edge_fleet *f)
@@ -396,7 +406,7 @@ static void publish_rule_stats(struct edge_fleet *f)
 	sync_client_cmd(f->sync, "MULTI");
 	sync_client_cmd(f->sync, "DEL %s", key);
 	if (argc > 2) {
-		sync_client_cmd_argv(f->sync, argc, argv, lens);
+		sync_client_cmd_argv(f->sync, argc, argv, lens, rulestats_done, NULL);
 		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
 	}
 	sync_client_cmd(f->sync, "EXEC");
@@ -437,6 +447,137 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 			     (unsigned long long)st.bad_frames,
 			     f->conf_version[0] ? f->conf_version : "-", f->conf_refused))
 		sync_client_cmd(f->sync, "PEXPIRE %s %d", key, HEARTBEAT_TTL_MS);
+}
+
+/* ---- stats frames ---- */
+
+static void stats_done(void *ctx, bool ok)
+{
+	struct edge_fleet *f = ctx;
+
+	if (!ok)
+		f->stats_ok = false;
+	if (f->stats_inflight && !--f->stats_inflight && f->stats_ok)
+		f->stats_frames++;
+}
+
+static void stats_drop(struct edge_fleet *f, const char *why)
+{
+	f->stats_dropped++;
+	if (f->stats_dropping)
+		return;
+	f->stats_dropping = true;
+	f->stats_dropped_at = f->stats_dropped - 1;
+	pr_warn("stats: %s; dropping stats frames until Redis answers (counted in "
+		"bifrost_stats_frames_dropped_total)",
+		why);
+}
+
+static int stats_send(struct edge_fleet *f, int argc, const char **argv, const size_t *lens)
+{
+	int rc = sync_client_cmd_argv(f->sync, argc, argv, lens, stats_done, f);
+
+	if (!rc)
+		f->stats_inflight++;
+	return rc;
+}
+
+void edge_fleet_publish_stats(struct edge_fleet *f, struct bf_stats_frame *fr)
+{
+	struct bf_stats_field fl[BF_STATS_HASH_FIELDS];
+	const char *argv[2 + 2 * BF_STATS_HASH_FIELDS];
+	size_t lens[2 + 2 * BF_STATS_HASH_FIELDS];
+	char key[BF_KEY_MAX], log[BF_KEY_MAX], minid[24], ttl[16];
+	uint8_t frame[BF_STATS_MAX_BYTES];
+	struct bf_stats_sums sums;
+	struct sync_stats st;
+	size_t n;
+	int flen, argc = 0;
+
+	sync_client_stats(f->sync, &st);
+	snprintf(fr->origin, sizeof(fr->origin), "%s", f->id);
+	fr->sync_up = sync_client_connected(f->sync);
+	fr->sync_pending = st.pending;
+	fr->sync_peers = st.peers;
+	fr->sync_resyncs = st.resyncs;
+	fr->sync_bad_records = st.bad_records;
+	fr->sync_bad_frames = st.bad_frames;
+	fr->stats_dropped = f->stats_dropped;
+	if (!fr->sync_up) {
+		stats_drop(f, "Redis is away");
+		return;
+	}
+	if (f->stats_inflight) {
+		stats_drop(f, "Redis has not answered the previous second's stats");
+		return;
+	}
+	flen = bf_stats_encode(fr, frame, sizeof(frame));
+	if (bf_key_stats(key, sizeof(key), BF_PREFIX_DEFAULT, f->id) < 0 ||
+	    bf_key_stats_log(log, sizeof(log), BF_PREFIX_DEFAULT, f->id) < 0 || flen < 0) {
+		stats_drop(f, "a stats frame could not be encoded");
+		return;
+	}
+	f->stats_ok = true;
+
+	/* HSET key field value ... : the readable latest second */
+	n = bf_stats_hash_fields(fr, fl, BF_STATS_HASH_FIELDS);
+	argv[argc++] = "HSET";
+	argv[argc++] = key;
+	for (size_t i = 0; i < n; i++) {
+		argv[argc++] = fl[i].name;
+		argv[argc++] = fl[i].val;
+	}
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if (stats_send(f, argc, argv, lens)) {
+		stats_drop(f, "the stats command could not be sent");
+		return;
+	}
+	/* A dead edge's stats vanish with its heartbeat. */
+	snprintf(ttl, sizeof(ttl), "%d", HEARTBEAT_TTL_MS);
+	stats_send(f, 3, (const char *[]){ "PEXPIRE", key, ttl },
+		   (const size_t[]){ 7, strlen(key), strlen(ttl) });
+	stats_send(f, 3, (const char *[]){ "PUBLISH", key, (const char *)frame },
+		   (const size_t[]){ 7, strlen(key), (size_t)flen });
+	if (f->stats_history_ms) {
+		char rx[24], fwd[24], drop[24], cin[24], cout[24];
+
+		bf_stats_sum(fr, &sums);
+		snprintf(minid, sizeof(minid), "%lld",
+			 (long long)(sync_now_ms() - (int64_t)f->stats_history_ms));
+		snprintf(rx, sizeof(rx), "%llu", (unsigned long long)sums.rx.pps);
+		snprintf(fwd, sizeof(fwd), "%llu", (unsigned long long)sums.fwd.pps);
+		snprintf(drop, sizeof(drop), "%llu", (unsigned long long)sums.drop.pps);
+		snprintf(cin, sizeof(cin), "%llu", (unsigned long long)fr->conn_in_pps);
+		snprintf(cout, sizeof(cout), "%llu", (unsigned long long)fr->conn_out_pps);
+		{
+			/* Headline rates readable with XRANGE; the whole frame in `f`. */
+			const char *xa[] = { "XADD",	 log,	  "MINID",	  "~",	    minid,
+					     "*",	 "rx_pps", rx,		  "fwd_pps", fwd,
+					     "drop_pps", drop,	  "conn_in_pps", cin,	    "conn_out_pps",
+					     cout,	 "f",	  (const char *)frame };
+			size_t xl[sizeof(xa) / sizeof(xa[0])];
+
+			for (size_t i = 0; i < sizeof(xa) / sizeof(xa[0]); i++)
+				xl[i] = strlen(xa[i]);
+			xl[sizeof(xa) / sizeof(xa[0]) - 1] = (size_t)flen;
+			stats_send(f, (int)(sizeof(xa) / sizeof(xa[0])), xa, xl);
+		}
+	}
+	if (f->stats_dropping) {
+		f->stats_dropping = false;
+		pr_info("stats: publishing again after %llu dropped frames",
+			(unsigned long long)(f->stats_dropped - f->stats_dropped_at));
+	}
+}
+
+void edge_fleet_health(const struct edge_fleet *f, struct edge_fleet_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	sync_client_stats(f->sync, &h->sync);
+	h->connected = sync_client_connected(f->sync);
+	h->stats_frames = f->stats_frames;
+	h->stats_dropped = f->stats_dropped;
 }
 
 /* ---- api ---- */
@@ -508,6 +649,7 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	f->base = base;
 	f->maps = maps;
 	f->started_ms = sync_now_ms();
+	f->stats_history_ms = cfg->stats_history_ms;
 	snprintf(f->id, sizeof(f->id), "%s", cfg->id);
 	snprintf(f->xdp_mode, sizeof(f->xdp_mode), "%s", xdp_mode ? xdp_mode : "?");
 	for (int i = 0; i < cfg->n_ifaces; i++) {

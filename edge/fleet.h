@@ -7,6 +7,7 @@
 #include "bifrost.h"
 #include "config.h"
 #include "maps.h"
+#include "sync.h"
 
 struct event_base;
 struct edge_fleet;
@@ -31,5 +32,20 @@ void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
  * edge's origin (why "ratelimit"), so every POP drops it within
  * milliseconds. */
 void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns);
+
+/* Publishes this second's stats frame: the bifrost:stats:<id> HASH, the same
+ * frame msgpack-encoded on the channel of that name, and the history stream.
+ * The frame's origin and sync fields are filled here. Never queues: when
+ * Redis is away or the previous frame is still unanswered the frame is
+ * dropped and counted (logged once when dropping starts and once when it
+ * ends). */
+void edge_fleet_publish_stats(struct edge_fleet *f, struct bf_stats_frame *fr);
+
+struct edge_fleet_health {
+	struct sync_stats sync;
+	bool connected;
+	uint64_t stats_frames, stats_dropped;
+};
+void edge_fleet_health(const struct edge_fleet *f, struct edge_fleet_health *h);
 
 #endif

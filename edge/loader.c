@@ -26,7 +26,7 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_dests",    "bf_whitelist", "bf_blacklist",
 				   "bf_blocklist", "bf_punches",  "bf_events",
 				   "bf_protected", "bf_ratelimit", "bf_rules",
-				   "bf_rule_stats", "bf_rule_rates" };
+				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
@@ -320,6 +320,8 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_names[m]);
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.conn_stats)
+			continue; /* an edge of an older version: no per-connection counters */
 		if (fd < 0) {
 			int err = -errno;
 

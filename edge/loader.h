@@ -24,6 +24,7 @@ struct edge_map_fds {
 	int config, stats, conns, conn_rev, served, machines, dests;
 	int whitelist, blacklist, blocklist, punches, events;
 	int protected, ratelimit, rules, rule_stats, rule_rates;
+	int conn_stats; /* appended: the order is map_names[] in loader.c */
 };
 
 struct edge_dp {

@@ -16,6 +16,8 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
+#include "stats.h"
 #include "sync.h"
 
 #ifndef BIFROST_VERSION
@@ -41,6 +43,8 @@ struct edge {
 	struct bf_rule_def *fleet_rules; /* from Redis; in force once fleet_rules_set */
 	size_t n_fleet_rules;
 	bool fleet_rules_set;
+	struct edge_stats_sample prev; /* last second's counters, for the rates */
+	struct edge_metrics *metrics;
 };
 
 /* Redis's connections once the fleet has a config; the file's before. */
@@ -55,7 +59,7 @@ static int apply_conns(struct edge *e)
 
 /* Flags given on the command line, re-applied after every config reload. */
 struct flag_overrides {
-	const char *id, *addr, *redis, *xdp_mode;
+	const char *id, *addr, *redis, *xdp_mode, *metrics;
 	const char *ifaces[EDGE_MAX_IFACES];
 	int n_ifaces;
 	int dry_run;
@@ -76,6 +80,7 @@ static void usage(FILE *f)
 		"      --redis HOST:PORT  Redis endpoint of the fleet (overrides 'redis')\n"
 		"      --xdp-mode MODE    auto (native, else generic), native or generic\n"
 		"      --dry-run          count drops as would_drop and pass them\n"
+		"      --metrics ADDR:PORT  serve Prometheus /metrics there (overrides 'metrics')\n"
 		"      --check            validate the configuration and exit\n"
 		"      --detach           remove the program and pinned maps, then exit\n"
 		"      --stats            print the verdict counters of the running edge\n"
@@ -98,7 +103,7 @@ static int apply_overrides(struct edge_config *cfg, const struct flag_overrides 
 	const struct {
 		const char *key, *val;
 	} kv[] = { { "id", o->id }, { "addr", o->addr }, { "redis", o->redis },
-		   { "xdp_mode", o->xdp_mode } };
+		   { "xdp_mode", o->xdp_mode }, { "metrics", o->metrics } };
 
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		if (!kv[i].val)
@@ -298,6 +303,62 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 			(unsigned long long)st.protected);
 }
 
+static uint64_t list_entries(const struct edge_maps *m, enum edge_list l)
+{
+	uint64_t n = 0;
+
+	for (int p = 0; p <= 32; p++)
+		n += m->plen_count[l][p];
+	return n;
+}
+
+/* Once a second: rates since the last sample, published to the fleet. */
+static void on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_stats_sample cur;
+	struct bf_stats_frame fr;
+
+	(void)fd;
+	(void)what;
+	if (edge_stats_read(&e->dp.fd, &cur)) {
+		pr_debug("stats: reading the counters failed");
+		return;
+	}
+	memset(&fr, 0, sizeof(fr));
+	edge_stats_rates(&e->prev, &cur, &fr);
+	fr.wl_entries = list_entries(&e->maps, EDGE_WL);
+	fr.bl_entries = list_entries(&e->maps, EDGE_BL);
+	if (e->fleet && e->prev.mono_ns)
+		edge_fleet_publish_stats(e->fleet, &fr);
+	edge_stats_sample_free(&e->prev);
+	e->prev = cur;
+}
+
+static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
+{
+	struct edge *e = ctx;
+	int rc = edge_stats_read(&e->dp.fd, &s->sample);
+
+	if (rc)
+		return rc;
+	s->version = BIFROST_VERSION;
+	s->id = e->cfg.id;
+	s->wl_entries = list_entries(&e->maps, EDGE_WL);
+	s->bl_entries = list_entries(&e->maps, EDGE_BL);
+	if (e->fleet) {
+		struct edge_fleet_health h;
+
+		edge_fleet_health(e->fleet, &h);
+		s->fleet = true;
+		s->sync = h.sync;
+		s->sync_connected = h.connected;
+		s->stats_frames = h.stats_frames;
+		s->stats_dropped = h.stats_dropped;
+	}
+	return 0;
+}
+
 static struct flag_overrides g_overrides;
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -336,7 +397,8 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 static int run(struct edge *e)
 {
-	struct event *ev_rb, *ev_sweep, *ev_hup, *ev_int, *ev_term;
+	struct event *ev_rb, *ev_sweep, *ev_hup, *ev_int, *ev_term, *ev_stats;
+	struct timeval one_s = { .tv_sec = 1 };
 	struct timeval sweep = { .tv_sec = (long)(e->cfg.sweep_interval_ms / 1000),
 				 .tv_usec = (long)(e->cfg.sweep_interval_ms % 1000) * 1000 };
 	int rc;
@@ -373,13 +435,24 @@ static int run(struct edge *e)
 	} else {
 		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
 	}
+	if (e->cfg.metrics[0]) {
+		e->metrics = edge_metrics_new(e->base, e->cfg.metrics_addr, e->cfg.metrics_port,
+					      metrics_fill, e);
+		if (!e->metrics) {
+			rc = -EADDRNOTAVAIL;
+			goto out_events;
+		}
+	}
 	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
+	ev_stats = event_new(e->base, -1, EV_PERSIST, on_stats, e);
 	ev_sweep = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
 	ev_hup = evsignal_new(e->base, SIGHUP, on_hup, e);
 	ev_int = evsignal_new(e->base, SIGINT, on_stop, e);
 	ev_term = evsignal_new(e->base, SIGTERM, on_stop, e);
 	event_add(ev_rb, NULL);
 	event_add(ev_sweep, &sweep);
+	event_add(ev_stats, &one_s);
+	on_stats(-1, 0, e); /* the first sample: rates start one second from now */
 	event_add(ev_hup, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_term, NULL);
@@ -396,7 +469,11 @@ static int run(struct edge *e)
 	event_free(ev_hup);
 	event_free(ev_int);
 	event_free(ev_term);
+	event_free(ev_stats);
 out_events:
+	edge_metrics_free(e->metrics);
+	e->metrics = NULL;
+	edge_stats_sample_free(&e->prev);
 	edge_fleet_free(e->fleet);
 	e->fleet = NULL;
 	edge_events_close(&e->events);
@@ -626,7 +703,7 @@ static int do_dump(const char *ifname, const char *what, int json)
 int main(int argc, char **argv)
 {
 	enum { O_ID = 256, O_ADDR, O_REDIS, O_XDP_MODE, O_DRY_RUN, O_CHECK, O_DETACH, O_STATS,
-	       O_DUMP, O_JSON };
+	       O_DUMP, O_JSON, O_METRICS };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "id", required_argument, NULL, O_ID },
@@ -640,6 +717,7 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "dump", required_argument, NULL, O_DUMP },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -692,6 +770,9 @@ int main(int argc, char **argv)
 			break;
 		case O_JSON:
 			json = 1;
+			break;
+		case O_METRICS:
+			o->metrics = optarg;
 			break;
 		case 'v':
 			verbose = 1;

@@ -1355,11 +1355,38 @@ int sync_client_cmd(struct sync_client *c, const char *fmt, ...)
 	return rc == REDIS_OK ? 0 : -EIO;
 }
 
-int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens)
+struct cmd_done {
+	sync_done_cb done;
+	void *ctx;
+};
+
+static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)
 {
+	const redisReply *r = reply;
+	struct cmd_done *d = priv;
+
+	/* hiredis calls this with reply NULL when the connection drops or is freed */
+	d->done(d->ctx, r && r->type != REDIS_REPLY_ERROR);
+	free(d);
+}
+
+int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens,
+			 sync_done_cb done, void *ctx)
+{
+	struct cmd_done *d;
+
 	if (c->cmd.state != C_UP)
 		return -ENOTCONN;
-	return redisAsyncCommandArgv(c->cmd.ac, NULL, NULL, argc, argv, lens) == REDIS_OK ? 0 : -EIO;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->done = done;
+	d->ctx = ctx;
+	if (redisAsyncCommandArgv(c->cmd.ac, cmd_done, d, argc, argv, lens) != REDIS_OK) {
+		free(d);
+		return -EIO;
+	}
+	return 0;
 }
 
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version)

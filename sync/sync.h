@@ -105,10 +105,15 @@ int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx);
  * connected, skipped otherwise. Returns 0 if sent. */
 int sync_client_cmd(struct sync_client *c, const char *fmt, ...);
 
-/* The same with an argument vector (binary-safe, any number of fields).
- * Commands issued back to back from one call stay together on the
- * connection, so a MULTI ... EXEC issued that way is one transaction. */
-int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens);
+/* Like sync_client_cmd, with the arguments as a vector (binary safe) and a
+ * completion: done(ctx, ok) is called exactly once when Redis answered (ok:
+ * not an error reply) or the connection went away first (ok false). Not
+ * called when this returns an error (-ENOTCONN: not connected). Nothing is
+ * buffered beyond hiredis's output buffer: a caller that must not pile up
+ * commands waits for done before sending more. */
+typedef void (*sync_done_cb)(void *ctx, bool ok);
+int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens,
+			 sync_done_cb done, void *ctx);
 
 /* Publishes an edge up/down frame on our event channel. */
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version);

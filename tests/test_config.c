@@ -1,5 +1,6 @@
 /* test_config.c - the bifrost-edge config parser: good files and every kind
  * of bad line, with the file and line named in the error. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -82,6 +83,12 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "iface eth0\niface eth0\n", "edge.conf:2: interface 'eth0' listed twice" },
 		{ "iface abcdefghijklmnopq\n", "edge.conf:1: bad interface name" },
 		{ "redis localhost:6379\n", "edge.conf:1: bad redis endpoint" },
+		{ "metrics 9477\n", "edge.conf:1: metrics '9477' is not ADDR:PORT" },
+		{ "metrics localhost:9477\n", "edge.conf:1: metrics 'localhost:9477' is not ADDR:PORT" },
+		{ "metrics 127.0.0.1:0\n", "edge.conf:1: metrics '127.0.0.1:0' is not ADDR:PORT" },
+		{ "metrics 127.0.0.1:65536\n", "edge.conf:1: metrics '127.0.0.1:65536' is not" },
+		{ "metrics 127.0.0.1:9477 x\n", "edge.conf:1: 'metrics' takes one value" },
+		{ "stats_history forever\n", "edge.conf:1: stats_history needs a duration" },
 		{ "x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 "
 		  "32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
 		  "60 61 62 63 64\n",
@@ -203,6 +210,27 @@ static void test_config__new_lines_errors(void **state)
 	}
 }
 
+static void test_config__metrics_and_stats_history(void **state)
+{
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_string_equal(c.metrics, ""); /* off by default */
+	assert_int_equal(c.stats_history_ms, 86400000ULL);
+	assert_int_equal(edge_config_parse(&c, "metrics 127.0.0.1:9477\nstats_history 1h\n", "x", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.metrics, "127.0.0.1:9477");
+	assert_int_equal(c.metrics_addr, htonl(0x7f000001));
+	assert_int_equal(c.metrics_port, 9477);
+	assert_int_equal(c.stats_history_ms, 3600000ULL);
+	assert_int_equal(edge_config_parse(&c, "metrics off\nstats_history 0\n", "x", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.metrics, "");
+	assert_int_equal(c.stats_history_ms, 0);
+	edge_config_free(&c);
+}
+
 static void test_config__long_line_refused(void **state)
 {
 	struct edge_config c;
@@ -260,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_config__conn_limits_protect_rules),
 		cmocka_unit_test(test_config__new_lines_errors),
 		cmocka_unit_test(test_config__long_line_refused),
+		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),
 		cmocka_unit_test(test_config__load_file),
 	};

@@ -23,6 +23,7 @@
 #include "bifrost.h"
 #include "edge.skel.h"
 #include "../edge/maps.h"
+#include "../edge/stats.h"
 #include "pktgen.h"
 
 #define EDGE_ADDR "192.0.2.11"
@@ -757,6 +758,60 @@ static void test_edge_bpf__conn_removal_is_applied(void **state)
 	expect("connection back", &r, XDP_REDIRECT, BF_R_FORWARD);
 }
 
+/* ---- per-connection counters ---- */
+
+static struct bf_conn_counter conn_counter(uint8_t proto, const char *bind, uint16_t port)
+{
+	struct bf_conn_key k = { .bind_ip = pkt_ip(bind), .bind_port = htons(port), .proto = proto };
+	struct edge_stats_sample s;
+	const struct edge_conn_sample *c;
+	struct bf_conn_counter v = { 0 };
+
+	assert_int_equal(edge_stats_read(&maps.fd, &s), 0);
+	c = edge_stats_conn(&s, &k);
+	if (c)
+		v = c->c;
+	edge_stats_sample_free(&s);
+	return v;
+}
+
+static void test_edge_bpf__conn_counters(void **state)
+{
+	struct pkt_spec s = udp_to(CLIENT, 50001, ANY_A, 27015);
+	struct pkt_spec o = from_machine(MACH_A);
+	struct pkt_spec in = udp_to(ANY_A, 27015, CLIENT, 50001);
+	struct bf_conn_counter c0 = conn_counter(IPPROTO_UDP, ANY_A, 27015), c1, nn0, nn1;
+	uint8_t pkt[256];
+	size_t n = pkt_build(&s, pkt, sizeof(pkt));
+	struct result r;
+
+	run(pkt, n, if_t0, &r);
+	expect("counted forward", &r, XDP_TX, BF_R_FORWARD);
+	run(pkt, n, if_t0, &r);
+	c1 = conn_counter(IPPROTO_UDP, ANY_A, 27015);
+	assert_int_equal(c1.in_packets - c0.in_packets, 2);
+	assert_int_equal(c1.in_bytes - c0.in_bytes, 2 * (n - 14)); /* IP bytes, no Ethernet */
+	assert_int_equal(c1.out_packets, c0.out_packets);
+
+	/* a reply of the connection on the return path counts out */
+	n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("counted reply", &r, XDP_TX, BF_R_RETURN_PATH);
+	c0 = conn_counter(IPPROTO_UDP, ANY_A, 27015);
+	assert_int_equal(c0.out_packets - c1.out_packets, 1);
+	assert_int_equal(c0.out_bytes - c1.out_bytes, n - 14 - 20); /* the inner packet */
+	assert_int_equal(c0.in_packets, c1.in_packets);
+
+	/* what encapsulation could not send is not counted as forwarded */
+	nn0 = conn_counter(IPPROTO_UDP, ANY_NN, 27015);
+	s = udp_to(CLIENT, 50000, ANY_NN, 27015);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("no neighbour, not counted", &r, XDP_DROP, BF_R_NO_NEIGH);
+	nn1 = conn_counter(IPPROTO_UDP, ANY_NN, 27015);
+	assert_int_equal(nn1.in_packets, nn0.in_packets);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -765,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_edge_bpf__forward_tcp_rewrites_machine_port),
 		cmocka_unit_test(test_edge_bpf__forward_redirects_to_other_nic),
 		cmocka_unit_test(test_edge_bpf__forward_route_failures),
+		cmocka_unit_test(test_edge_bpf__conn_counters),
 		cmocka_unit_test(test_edge_bpf__lists),
 		cmocka_unit_test(test_edge_bpf__dry_run_passes_drops),
 		cmocka_unit_test(test_edge_bpf__non_ipv4_passes),

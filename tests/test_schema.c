@@ -416,6 +416,152 @@ static void test_schema__a2s_keys(void **state)
 	}
 }
 
+/* ---- stats frames ---- */
+
+static void fill_frame(struct bf_stats_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->origin, sizeof(f->origin), "pop-1");
+	f->ts_ms = NOW;
+	f->interval_ms = 1000;
+	f->n_reasons = BF_R_MAX;
+	for (unsigned r = 0; r < BF_R_MAX; r++)
+		f->r[r] = (struct bf_stats_row){ r + 1, (r + 1) * 800, 1000 + r,
+						 (uint64_t)1 << 40 | r };
+	f->conn_in_pps = 11;
+	f->conn_in_bps = 12;
+	f->conn_out_pps = 13;
+	f->conn_out_bps = UINT64_MAX;
+	f->sync_up = 1;
+	f->sync_pending = 2;
+	f->sync_peers = 3;
+	f->sync_resyncs = 4;
+	f->sync_bad_records = 5;
+	f->sync_bad_frames = 6;
+	f->stats_dropped = 7;
+	f->wl_entries = 8;
+	f->bl_entries = 9;
+}
+
+static void test_schema__stats_round_trip(void **state)
+{
+	struct bf_stats_frame f, d;
+	uint8_t buf[BF_STATS_MAX_BYTES];
+	const char *what = NULL;
+	char k[BF_KEY_MAX];
+	int n;
+
+	fill_frame(&f);
+	n = bf_stats_encode(&f, buf, sizeof(buf));
+	assert_true(n > 0 && n < BF_STATS_MAX_BYTES);
+	assert_int_equal(bf_stats_decode(buf, (size_t)n, &d, &what), 0);
+	assert_memory_equal(&f, &d, sizeof(f));
+	assert_int_equal(bf_stats_encode(&f, buf, 10), -ENOSPC);
+	/* an event frame is not a stats frame, and the other way round */
+	{
+		struct bf_evt e;
+
+		assert_int_equal(bf_evt_decode(buf, (size_t)n, NOW, &e, &what), -EINVAL);
+	}
+	strcpy(f.origin, "bad id");
+	assert_int_equal(bf_stats_encode(&f, buf, sizeof(buf)), -EINVAL);
+
+	bf_key_stats(k, sizeof(k), P, "pop1");
+	assert_string_equal(k, "bifrost:stats:pop1");
+	bf_key_stats_log(k, sizeof(k), P, "pop1");
+	assert_string_equal(k, "bifrost:log:stats:pop1");
+	assert_int_equal(bf_key_stats(k, sizeof(k), P, "a:b"), -EINVAL);
+}
+
+static void test_schema__stats_sums_and_hash_fields(void **state)
+{
+	struct bf_stats_field fl[BF_STATS_HASH_FIELDS];
+	struct bf_stats_frame f = { .origin = "pop1" };
+	struct bf_stats_sums s;
+	size_t n;
+
+	f.r[BF_R_FORWARD] = (struct bf_stats_row){ 100, 800000, 1000, 100000 };
+	f.r[BF_R_PUNCH_HIT] = (struct bf_stats_row){ 1, 8, 2, 3 };
+	f.r[BF_R_BLACKLIST] = (struct bf_stats_row){ 50, 400, 60, 70 };
+	f.r[BF_R_DEFAULT_DROP] = (struct bf_stats_row){ 5, 40, 6, 7 };
+	f.r[BF_R_LOCAL] = (struct bf_stats_row){ 2, 16, 3, 4 };
+	f.r[BF_R_WOULD_DROP] = (struct bf_stats_row){ 1000, 1000, 1000, 1000 };
+	f.r[BF_R_PUNCH_NEW] = (struct bf_stats_row){ 1000, 1000, 1000, 1000 };
+	bf_stats_sum(&f, &s);
+	assert_int_equal(s.rx.pps, 158);
+	assert_int_equal(s.rx.packets, 1071);
+	assert_int_equal(s.fwd.pps, 101);
+	assert_int_equal(s.fwd.bps, 800008);
+	assert_int_equal(s.drop.pps, 55);
+	assert_int_equal(s.drop.bytes, 77);
+
+	n = bf_stats_hash_fields(&f, fl, BF_STATS_HASH_FIELDS);
+	assert_int_equal(n, 24 + 2 * BF_R_MAX);
+	assert_string_equal(fl[2].name, "rx_pps");
+	assert_string_equal(fl[2].val, "158");
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(fl[i].name, "blacklist_packets"))
+			assert_string_equal(fl[i].val, "60");
+	assert_int_equal(bf_stats_hash_fields(&f, fl, 3), 3); /* bounded by cap */
+}
+
+static void test_schema__stats_hostile(void **state)
+{
+	static const struct {
+		const char *name;
+		const uint8_t *b;
+		size_t n;
+	} rows[] = {
+		{ "empty", B("") },
+		{ "array32 claiming 4G items", B("\xdd\xff\xff\xff\xff") },
+		{ "map32 claiming 4G pairs", B("\xdf\xff\xff\xff\xff") },
+		{ "str32 claiming 4 GiB", B("\xdb\xff\xff\xff\xff" "abc") },
+		{ "not a map", B("\x93\x01\x02\x03") },
+		{ "nested too deep", B("\x81\xa1r\x91\x91\x91\x90") },
+		{ "no type", B("\x82\xa1o\xa4pop1\xa2ts\x01") },
+		{ "wrong type", B("\x84\xa1t\xa5" "entry\xa1o\xa4pop1\xa2ts\x01\xa1r\x90") },
+		{ "no reasons", B("\x83\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01") },
+		{ "no ts", B("\x83\xa1t\xa5stats\xa1o\xa4pop1\xa1r\x90") },
+		{ "bad origin", B("\x84\xa1t\xa5stats\xa1o\xa3" "a b\xa2ts\x01\xa1r\x90") },
+		{ "negative ts", B("\x84\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\xff\xa1r\x90") },
+		{ "row of 3", B("\x84\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x91\x93\x01\x02\x03") },
+		{ "row with a string", B("\x84\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x91\x94\x01\x02\x03\xa1x") },
+		{ "negative counter", B("\x84\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x91\x94\x01\x02\x03\xff") },
+		{ "reasons not an array", B("\x84\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x05") },
+		{ "sync state short", B("\x85\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x90\xa1s\x91\x01") },
+		{ "absurd interval", B("\x85\xa1t\xa5stats\xa1o\xa4pop1\xa2ts\x01\xa1r\x90\xa2iv\xce\xff\xff\xff\xff") },
+	};
+	struct bf_stats_frame d;
+
+	biggest_alloc = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *what = NULL;
+
+		if (bf_stats_decode(rows[i].b, rows[i].n, &d, &what) == 0)
+			fail_msg("accepted: %s", rows[i].name);
+		assert_non_null(what);
+	}
+	if (biggest_alloc > 64 * 1024)
+		fail_msg("an allocation of %zu bytes happened", biggest_alloc);
+	{
+		uint8_t big[BF_STATS_MAX_BYTES + 1] = { 0 };
+		const char *what;
+
+		assert_int_equal(bf_stats_decode(big, sizeof(big), &d, &what), -EINVAL);
+	}
+	{
+		/* The smallest valid frame; a newer sender's unknown keys are ignored. */
+		const char *what = NULL;
+
+		assert_int_equal(bf_stats_decode((const uint8_t *)"\x85\xa1t\xa5stats\xa1o\xa4pop1"
+								   "\xa2ts\x01\xa1r\x90\xa3zzz\x05",
+						 28, &d, &what), 0);
+		assert_string_equal(d.origin, "pop1");
+		assert_int_equal(d.ts_ms, 1);
+		assert_int_equal(d.n_reasons, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +576,9 @@ int main(void)
 		cmocka_unit_test(test_schema__event_entry_validation),
 		cmocka_unit_test(test_schema__connections),
 		cmocka_unit_test(test_schema__a2s_keys),
+		cmocka_unit_test(test_schema__stats_round_trip),
+		cmocka_unit_test(test_schema__stats_sums_and_hash_fields),
+		cmocka_unit_test(test_schema__stats_hostile),
 	};
 
 	return cmocka_run_group_tests_name("schema", tests, NULL, NULL);

@@ -113,6 +113,154 @@ static int check_path(const struct edge_map_fds *fd, struct bench_bpf *b, const 
 
 /* ---- per-path cost of the edge program ---- */
 
+/* A private network namespace with a veth pair bt0/bt1 and a default route
+ * out of bt0: the ifindex of bt0, or -1. */
+static int bench_netns(void)
+{
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare");
+		return -1;
+	}
+	if (sh("ip link set lo up && ip link add bt0 type veth peer name bt1 && "
+	       "ip link set bt0 up && ip link set bt1 up && ip addr add 198.18.0.1/24 dev bt0 && "
+	       "ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev bt0 nud permanent && "
+	       "ip route add default via 198.18.0.2 && sysctl -qw net.ipv4.conf.all.forwarding=1 "
+	       "net.ipv4.conf.bt0.forwarding=1"))
+		return -1;
+	return (int)if_nametoindex("bt0");
+}
+
+static const char *bench_conf = "id bench\niface bt0\naddr 192.0.2.11\n"
+				"conn udp 203.0.113.10:27015 198.18.3.2\n"
+				"whitelist 198.51.100.0/28\n"
+				"blacklist 198.19.1.0/24\n";
+
+/* The edge program with private (unpinned) maps holding bench_conf. */
+static struct edge_bpf *bench_edge(int stats_off, struct edge_map_fds *fd)
+{
+	struct edge_config cfg;
+	struct edge_maps maps;
+	struct bpf_map *m;
+	struct edge_bpf *e = edge_bpf__open();
+	char err[256];
+	int rc;
+
+	if (!e)
+		return NULL;
+	e->rodata->bf_stats_off = (__u32)stats_off;
+	bpf_object__for_each_map(m, e->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (edge_bpf__load(e)) {
+		edge_bpf__destroy(e);
+		return NULL;
+	}
+	edge_map_fds_from_object(e->obj, fd);
+	edge_config_init(&cfg);
+	rc = edge_config_parse(&cfg, bench_conf, "bench", err, sizeof(err)) ||
+	     edge_maps_init(&maps, fd) || edge_maps_write_config(&maps, &cfg) ||
+	     edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
+	     edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
+	     edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG);
+	edge_config_free(&cfg);
+	if (rc) {
+		edge_bpf__destroy(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* What the counters cost: the same program with per-reason and per-connection
+ * counters and without (bf_stats_off), interleaved rounds, best of each. */
+static int do_stats_cost(unsigned repeat, int rounds)
+{
+	struct edge_map_fds fd_on, fd_off;
+	struct edge_bpf *on, *off;
+	struct bench_bpf *b;
+	int t0 = bench_netns();
+	struct {
+		const char *name;
+		uint8_t pkt[256];
+		size_t len;
+		double best[2];
+	} rows[3];
+	struct pkt_spec fwd = { .proto = IPPROTO_UDP, .frag = 0x4000, .sport = 50000, .dport = 27015,
+				.payload_len = 32, .payload = "................................",
+				.saddr = inet_addr("198.51.100.77"), .daddr = inet_addr("203.0.113.10") };
+	struct pkt_spec bl = fwd, o = { .saddr = inet_addr("198.18.3.2"),
+					.daddr = inet_addr("192.0.2.11"), .frag = 0x4000 };
+	struct pkt_spec in = fwd;
+	struct bf_counter c[BF_R_MAX];
+
+	if (t0 < 0)
+		return 1;
+	b = bench_bpf__open_and_load();
+	on = bench_edge(0, &fd_on);
+	off = bench_edge(1, &fd_off);
+	if (!b || !on || !off ||
+	    bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
+			   XDP_FLAGS_DRV_MODE, NULL)) {
+		fprintf(stderr, "bf-bench: loading the edge programs failed\n");
+		return 1;
+	}
+	bl.saddr = inet_addr("198.19.1.7");
+	in.saddr = inet_addr("203.0.113.10");
+	in.daddr = inet_addr("198.51.100.77");
+	in.sport = 27015;
+	in.dport = 50000;
+	rows[0].name = "forward_encap";
+	rows[0].len = pkt_build(&fwd, rows[0].pkt, sizeof(rows[0].pkt));
+	rows[1].name = "blacklist_drop";
+	rows[1].len = pkt_build(&bl, rows[1].pkt, sizeof(rows[1].pkt));
+	rows[2].name = "return_decap";
+	rows[2].len = pkt_build_ipip(&o, &in, rows[2].pkt, sizeof(rows[2].pkt));
+	for (int i = 0; i < 3; i++) {
+		static const int why[3] = { BF_R_FORWARD, BF_R_BLACKLIST, BF_R_RETURN_PATH };
+
+		rows[i].best[0] = rows[i].best[1] = 1e18;
+		if (fresh_row(b, rows[i].pkt, rows[i].len, bpf_program__fd(on->progs.bifrost_edge)) ||
+		    check_path(&fd_on, b, rows[i].name, rows[i].pkt, rows[i].len, t0, why[i]))
+			return 1;
+	}
+	/* Behind bench_fresh, like every live-frames row (see fresh_row). */
+	for (int r = 0; r < rounds; r++)
+		for (int i = 0; i < 3; i++)
+			for (int k = 0; k < 2; k++) {
+				int prog = bpf_program__fd(k ? off->progs.bifrost_edge
+							     : on->progs.bifrost_edge);
+				double ns;
+
+				if (fresh_row(b, rows[i].pkt, rows[i].len, prog))
+					return 1;
+				ns = run_ns(bpf_program__fd(b->progs.bench_fresh), rows[i].pkt,
+					    rows[i].len, t0, 1, repeat);
+				if (ns < rows[i].best[k])
+					rows[i].best[k] = ns;
+			}
+	/* The knob must really switch the counting off (and on). */
+	edge_maps_read_stats(&fd_off, c);
+	for (int r = 0; r < BF_R_MAX; r++)
+		if (c[r].packets) {
+			fprintf(stderr, "bf-bench: stats_off still counted\n");
+			return 1;
+		}
+	edge_maps_read_stats(&fd_on, c);
+	if (!c[BF_R_FORWARD].packets || !c[BF_R_BLACKLIST].packets || !c[BF_R_RETURN_PATH].packets) {
+		fprintf(stderr, "bf-bench: a row did not take its path\n");
+		return 1;
+	}
+	printf("[");
+	for (int i = 0; i < 3; i++)
+		printf("%s{\"path\":\"%s\",\"stats_ns\":%.1f,\"no_stats_ns\":%.1f,"
+		       "\"ratio\":%.3f}",
+		       i ? "," : "", rows[i].name, rows[i].best[0], rows[i].best[1],
+		       rows[i].best[0] / rows[i].best[1]);
+	printf("]\n");
+	edge_bpf__destroy(on);
+	edge_bpf__destroy(off);
+	bench_bpf__destroy(b);
+	return 0;
+}
+
 static int do_paths(unsigned repeat, int rounds)
 {
 	struct bench_bpf *b;
@@ -136,17 +284,9 @@ static int do_paths(unsigned repeat, int rounds)
 			   "whitelist 198.51.100.0/28\n"
 			   "blacklist 198.19.1.0/24\n";
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare");
+	t0 = bench_netns();
+	if (t0 < 0)
 		return 1;
-	}
-	if (sh("ip link set lo up && ip link add bt0 type veth peer name bt1 && "
-	       "ip link set bt0 up && ip link set bt1 up && ip addr add 198.18.0.1/24 dev bt0 && "
-	       "ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev bt0 nud permanent && "
-	       "ip route add default via 198.18.0.2 && sysctl -qw net.ipv4.conf.all.forwarding=1 "
-	       "net.ipv4.conf.bt0.forwarding=1"))
-		return 1;
-	t0 = (int)if_nametoindex("bt0");
 
 	b = bench_bpf__open_and_load();
 	e = edge_bpf__open();
@@ -512,6 +652,9 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rules"))
 		return do_rules(argc > 2 ? (unsigned)atoi(argv[2]) : 1000000,
 				argc > 3 ? atoi(argv[3]) : 5);
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		return do_stats_cost(argc > 2 ? (unsigned)atoi(argv[2]) : 2000000,
+				     argc > 3 ? atoi(argv[3]) : 5);
 	if (argc >= 3 && !strcmp(argv[1], "lookup"))
 		return do_lookup((unsigned)atoi(argv[2]), argc > 3 ? (unsigned)atoi(argv[3]) : 2000000,
 				 argc > 4 ? atoi(argv[4]) : 3);
@@ -524,6 +667,7 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"Usage: bf-bench paths [REPEAT [ROUNDS]]         ns/packet per verdict path (live frames)\n"
 		"       bf-bench rules [REPEAT [ROUNDS]]         rules (0-1000), rate limit, echo (live frames)\n"
+		"       bf-bench stats [REPEAT [ROUNDS]]         counters on vs off (stats_off), same paths\n"
 		"       bf-bench lookup ENTRIES [REPEAT [ROUNDS]] blacklist hash vs LPM trie, random sources\n"
 		"       bf-bench send IFNAME COUNT [SRC [DST]]     live-frames sender (XDP_TX out of IFNAME)\n"
 		"       bf-bench propagation --netns NS --iface IF --peer IF... --redis A:P --machine IP\n"

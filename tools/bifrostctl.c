@@ -7,10 +7,15 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "a2s.h"
 #include "log.h"
@@ -64,6 +69,9 @@ static void usage(FILE *f)
 		"  a2s list                                       the A2S cache: name, map, players, TTL\n"
 		"  a2s show BIND                                  one server's cached replies, parsed\n"
 		"  watch [--count N] [--timeout SECONDS]          decoded event channel, live\n"
+		"  stats                                          per-edge rates, drops, sync: one shot\n"
+		"  stats watch [--count N] [--timeout SECONDS]    decoded stats frames of every edge, live\n"
+		"  top                                            stats live, 80 columns (q or Ctrl-C quits)\n"
 		"\n"
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
 		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n");
@@ -301,6 +309,415 @@ static int do_edges(const struct ctl *c)
 	}
 	free_origins(o, n);
 	redisFree(rc);
+	return 0;
+}
+
+/* ---- stats and top: the bifrost:stats:<id> hashes, one row per edge ---- */
+
+struct stat_row {
+	char id[BF_ORIGIN_MAX + 1];
+	bool have;             /* a stats hash exists (the edge published within 15 s) */
+	long long last_seen;   /* heartbeat, ms; 0 = none */
+	uint64_t ts_ms, rx_pps, rx_bps, fwd_pps, fwd_bps, drop_pps, conn_in_pps, conn_in_bps,
+		conn_out_pps, conn_out_bps, bl_entries, sync_up, sync_pending, stats_dropped;
+	uint64_t pps[BF_R_MAX], packets[BF_R_MAX];
+};
+
+#define ROW_FIELD(name) { #name, offsetof(struct stat_row, name) }
+static const struct {
+	const char *name;
+	size_t off;
+} row_fields[] = {
+	ROW_FIELD(ts_ms),	 ROW_FIELD(rx_pps),	  ROW_FIELD(rx_bps),
+	ROW_FIELD(fwd_pps),	 ROW_FIELD(fwd_bps),	  ROW_FIELD(drop_pps),
+	ROW_FIELD(conn_in_pps),	 ROW_FIELD(conn_in_bps),  ROW_FIELD(conn_out_pps),
+	ROW_FIELD(conn_out_bps), ROW_FIELD(bl_entries),	  ROW_FIELD(sync_up),
+	ROW_FIELD(sync_pending), ROW_FIELD(stats_dropped),
+};
+
+/* A counter from Redis: digits only, else 0 (never trusted as text). */
+static uint64_t num(const redisReply *r)
+{
+	uint64_t v;
+
+	if (!r || r->type != REDIS_REPLY_STRING || bf_parse_u64(r->str, UINT64_MAX, &v))
+		return 0;
+	return v;
+}
+
+static void row_set(struct stat_row *row, const char *name, const redisReply *val)
+{
+	for (size_t i = 0; i < sizeof(row_fields) / sizeof(row_fields[0]); i++)
+		if (!strcmp(name, row_fields[i].name)) {
+			*(uint64_t *)((char *)row + row_fields[i].off) = num(val);
+			return;
+		}
+	for (unsigned r = 0; r < BF_R_MAX; r++) {
+		size_t n = strlen(bf_reason_name(r));
+
+		if (strncmp(name, bf_reason_name(r), n))
+			continue;
+		if (!strcmp(name + n, "_pps"))
+			row->pps[r] = num(val);
+		else if (!strcmp(name + n, "_packets"))
+			row->packets[r] = num(val);
+	}
+}
+
+/* Every edge of bifrost:edges with its stats hash and heartbeat age. */
+static int read_rows(redisContext *rc, struct stat_row **out, size_t *n)
+{
+	struct stat_row *rows;
+	char **o;
+	size_t no;
+
+	*out = NULL;
+	*n = 0;
+	if (origins(rc, &o, &no))
+		return -EIO;
+	rows = calloc(no, sizeof(*rows));
+	if (!rows) {
+		free_origins(o, no);
+		return -ENOMEM;
+	}
+	for (size_t i = 1; i < no; i++) { /* o[0] is ops */
+		struct stat_row *row = &rows[*n];
+		redisReply *h, *hb;
+
+		snprintf(row->id, sizeof(row->id), "%s", o[i]);
+		h = redisCommand(rc, "HGETALL %sstats:%s", BF_PREFIX_DEFAULT, o[i]);
+		hb = redisCommand(rc, "HGET %sedge:%s last_seen", BF_PREFIX_DEFAULT, o[i]);
+		if (!h || !hb) {
+			freeReplyObject(h);
+			freeReplyObject(hb);
+			free(rows);
+			free_origins(o, no);
+			return -EIO;
+		}
+		row->last_seen = (long long)num(hb);
+		for (size_t j = 0; h->type == REDIS_REPLY_ARRAY && j + 1 < h->elements; j += 2)
+			if (h->element[j]->type == REDIS_REPLY_STRING) {
+				row_set(row, h->element[j]->str, h->element[j + 1]);
+				row->have = true;
+			}
+		freeReplyObject(h);
+		freeReplyObject(hb);
+		(*n)++;
+	}
+	free_origins(o, no);
+	*out = rows;
+	return 0;
+}
+
+static void fleet_row(const struct stat_row *rows, size_t n, struct stat_row *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "FLEET");
+	for (size_t i = 0; i < n; i++) {
+		if (!rows[i].have)
+			continue;
+		t->have = true;
+		for (size_t f = 0; f < sizeof(row_fields) / sizeof(row_fields[0]); f++)
+			*(uint64_t *)((char *)t + row_fields[f].off) +=
+				*(const uint64_t *)((const char *)&rows[i] + row_fields[f].off);
+		for (unsigned r = 0; r < BF_R_MAX; r++) {
+			t->pps[r] += rows[i].pps[r];
+			t->packets[r] += rows[i].packets[r];
+		}
+	}
+}
+
+/* 1234 -> "1.2k": fits 6 columns up to 999.9T. */
+static const char *human(uint64_t v, char buf[8])
+{
+	static const char unit[] = " kMGTP";
+	double d = (double)v;
+	int u = 0;
+
+	if (v < 10000) {
+		snprintf(buf, 8, "%llu", (unsigned long long)v);
+		return buf;
+	}
+	while (d >= 1000 && u < 5) {
+		d /= 1000;
+		u++;
+	}
+	snprintf(buf, 8, d < 100 ? "%.1f%c" : "%.0f%c", d, unit[u]);
+	return buf;
+}
+
+/* The drop reason with the highest rate ("-" when nothing drops). */
+static const char *top_drop(const struct stat_row *r, char *buf, size_t cap)
+{
+	unsigned best = BF_R_MAX;
+	char h[8];
+
+	for (unsigned i = 0; i < BF_R_MAX; i++)
+		if (bf_reason_is_drop(i) && r->pps[i] && (best == BF_R_MAX || r->pps[i] > r->pps[best]))
+			best = i;
+	if (best == BF_R_MAX)
+		return "-";
+	snprintf(buf, cap, "%.6s %s", bf_reason_name(best), human(r->pps[best], h));
+	return buf;
+}
+
+/* 80 columns: the table, then the fleet's drops by reason. */
+static void print_table(FILE *f, const struct stat_row *rows, size_t n, int64_t now, const char *eol)
+{
+	struct stat_row t;
+	char h[8][8], td[24], id[BF_ORIGIN_MAX + 1], sync[8], hb[8];
+
+	fprintf(f, "%-8s %6s %6s %6s %6s %6s %6s %-13s %5s %4s %3s%s", "EDGE", "RXpps", "RXbps",
+		"FWDpps", "OUTpps", "OUTbps", "DROPps", "TOP DROP/s", "BANS", "SYNC", "HB", eol);
+	fleet_row(rows, n, &t);
+	for (size_t i = 0; i <= n; i++) {
+		const struct stat_row *r = i < n ? &rows[i] : &t;
+		long long age = r->last_seen ? (now - r->last_seen) / 1000 : -1;
+
+		if (i == n)
+			fprintf(f, "%s", eol);
+		bf_printable(r->id, strlen(r->id), id, sizeof(id));
+		if (i == n)
+			snprintf(hb, sizeof(hb), "%s", "");
+		else if (age < 0)
+			snprintf(hb, sizeof(hb), "-");
+		else if (age > 99)
+			snprintf(hb, sizeof(hb), ">99");
+		else
+			snprintf(hb, sizeof(hb), "%llds", age);
+		if (i == n)
+			snprintf(sync, sizeof(sync), "%s", "");
+		else if (!r->have)
+			snprintf(sync, sizeof(sync), "?");
+		else if (!r->sync_up)
+			snprintf(sync, sizeof(sync), "DOWN");
+		else
+			snprintf(sync, sizeof(sync), "%llu", (unsigned long long)(r->sync_pending > 999 ? 999 : r->sync_pending));
+		if (!r->have) {
+			fprintf(f, "%-8.8s %-46s %4s %3s%s", id, "  (no stats: not publishing)", sync, hb, eol);
+			continue;
+		}
+		fprintf(f, "%-8.8s %6s %6s %6s %6s %6s %6s %-13.13s %5s %4s %3s%s", id,
+			human(r->rx_pps, h[0]), human(r->rx_bps, h[1]), human(r->fwd_pps, h[2]),
+			human(r->conn_out_pps, h[3]), human(r->conn_out_bps, h[4]),
+			human(r->drop_pps, h[5]), top_drop(r, td, sizeof(td)), human(r->bl_entries, h[6]),
+			sync, hb, eol);
+	}
+	{
+		int col = fprintf(f, "drops/s:");
+		bool any = false;
+
+		for (unsigned r = 0; r < BF_R_MAX; r++) {
+			char item[40];
+			int w;
+
+			if (!bf_reason_is_drop(r) || !t.pps[r])
+				continue;
+			w = snprintf(item, sizeof(item), " %s %s", bf_reason_name(r), human(t.pps[r], h[7]));
+			if (col + w > 79) {
+				fprintf(f, "%s        ", eol);
+				col = 8;
+			}
+			col += fprintf(f, "%s", item);
+			any = true;
+		}
+		fprintf(f, "%s%s", any ? "" : " none", eol);
+		fprintf(f, "punches/s: %s   frames dropped (stats): %s%s",
+			human(t.pps[BF_R_PUNCH_NEW], h[0]), human(t.stats_dropped, h[1]), eol);
+	}
+}
+
+static void print_json(const struct stat_row *rows, size_t n, int64_t now)
+{
+	struct stat_row t;
+
+	fleet_row(rows, n, &t);
+	printf("{\"ts_ms\":%lld,\"edges\":[", (long long)now);
+	for (size_t i = 0; i <= n; i++) {
+		const struct stat_row *r = i < n ? &rows[i] : &t;
+
+		if (i == n)
+			printf("],\"fleet\":");
+		else if (i)
+			printf(",");
+		printf("{");
+		if (i < n) {
+			printf("\"edge\":");
+			bf_json_fput(stdout, r->id);
+			printf(",\"stats\":%s,\"heartbeat_age_ms\":", r->have ? "true" : "false");
+			if (r->last_seen)
+				printf("%lld,", (long long)(now - r->last_seen));
+			else
+				printf("null,");
+		}
+		for (size_t f = 0; f < sizeof(row_fields) / sizeof(row_fields[0]); f++)
+			printf("%s\"%s\":%llu", f ? "," : "", row_fields[f].name,
+			       (unsigned long long)*(const uint64_t *)((const char *)r + row_fields[f].off));
+		printf(",\"reasons\":{");
+		for (unsigned x = 0; x < BF_R_MAX; x++)
+			printf("%s\"%s\":{\"pps\":%llu,\"packets\":%llu}", x ? "," : "", bf_reason_name(x),
+			       (unsigned long long)r->pps[x], (unsigned long long)r->packets[x]);
+		printf("}}");
+	}
+	printf("}\n");
+}
+
+static int do_stats(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	struct stat_row *rows;
+	size_t n;
+
+	if (!rc)
+		return 1;
+	if (read_rows(rc, &rows, &n)) {
+		fprintf(stderr, "bifrostctl: reading the stats from Redis failed\n");
+		redisFree(rc);
+		return 1;
+	}
+	if (c->json)
+		print_json(rows, n, sync_now_ms());
+	else
+		print_table(stdout, rows, n, sync_now_ms(), "\n");
+	free(rows);
+	redisFree(rc);
+	return 0;
+}
+
+/* Decoded frames of the bifrost:stats:* channels, one JSON object a line. */
+static int do_stats_watch(const struct ctl *c)
+{
+	redisContext *rc = connect_sync(c);
+	struct timeval tv = { .tv_sec = c->timeout_s ? c->timeout_s : 86400 };
+	long seen = 0;
+	redisReply *r;
+
+	if (!rc)
+		return 1;
+	redisSetTimeout(rc, tv);
+	r = redisCommand(rc, "PSUBSCRIBE %sstats:*", BF_PREFIX_DEFAULT);
+	freeReplyObject(r);
+	while ((!c->count || seen < c->count) && redisGetReply(rc, (void **)&r) == REDIS_OK) {
+		struct bf_stats_frame f;
+		const char *what = NULL;
+
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+		    r->element[3]->type == REDIS_REPLY_STRING) {
+			if (bf_stats_decode((const uint8_t *)r->element[3]->str, r->element[3]->len, &f,
+					    &what)) {
+				char ch[96];
+
+				fprintf(stderr, "bifrostctl: bad stats frame on %s: %s\n",
+					bf_printable(r->element[2]->str, r->element[2]->len, ch, sizeof(ch)),
+					what);
+			} else {
+				printf("{\"edge\":");
+				bf_json_fput(stdout, f.origin);
+				printf(",\"ts_ms\":%lld,\"interval_ms\":%u,\"conn_in_pps\":%llu,"
+				       "\"conn_in_bps\":%llu,\"conn_out_pps\":%llu,\"conn_out_bps\":%llu,"
+				       "\"sync_up\":%llu,\"sync_pending\":%llu,\"stats_dropped\":%llu,"
+				       "\"reasons\":{",
+				       (long long)f.ts_ms, f.interval_ms, (unsigned long long)f.conn_in_pps,
+				       (unsigned long long)f.conn_in_bps, (unsigned long long)f.conn_out_pps,
+				       (unsigned long long)f.conn_out_bps, (unsigned long long)f.sync_up,
+				       (unsigned long long)f.sync_pending,
+				       (unsigned long long)f.stats_dropped);
+				for (unsigned x = 0; x < BF_R_MAX; x++)
+					printf("%s\"%s\":{\"pps\":%llu,\"bps\":%llu,\"packets\":%llu,"
+					       "\"bytes\":%llu}",
+					       x ? "," : "", bf_reason_name(x), (unsigned long long)f.r[x].pps,
+					       (unsigned long long)f.r[x].bps,
+					       (unsigned long long)f.r[x].packets,
+					       (unsigned long long)f.r[x].bytes);
+				printf("}}\n");
+				fflush(stdout);
+				seen++;
+			}
+		}
+		freeReplyObject(r);
+	}
+	redisFree(rc);
+	return c->count && seen < c->count ? 1 : 0;
+}
+
+static volatile sig_atomic_t top_stop;
+static struct termios top_saved;
+static bool top_raw;
+
+static void top_on_signal(int sig)
+{
+	top_stop = 1;
+}
+
+/* Whatever way top ends, the terminal is given back as it was. */
+static void top_restore(void)
+{
+	if (!top_raw)
+		return;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &top_saved);
+	fputs("\033[?25h\n", stdout);
+	fflush(stdout);
+	top_raw = false;
+}
+
+static int do_top(const struct ctl *c)
+{
+	struct sigaction sa = { .sa_handler = top_on_signal };
+	redisContext *rc = NULL;
+	struct termios raw;
+
+	if (!isatty(STDOUT_FILENO)) {
+		/* A pipe gets one frame: the same table as `bifrostctl stats`. */
+		return do_stats(c);
+	}
+	if (isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &top_saved)) {
+		raw = top_saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (!tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw)) {
+			top_raw = true;
+			atexit(top_restore);
+		}
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	fputs("\033[?25l", stdout); /* cursor hidden while the screen refreshes */
+	while (!top_stop) {
+		struct stat_row *rows = NULL;
+		size_t n = 0;
+		char when[16];
+		time_t t = time(NULL);
+		struct timeval tv = { .tv_sec = 1 };
+		fd_set rd;
+
+		strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+		if (!rc || rc->err) {
+			redisFree(rc);
+			rc = connect_sync(c);
+		}
+		fputs("\033[H\033[2J", stdout);
+		printf("bifrost top  %s:%d  %s   q: quit\r\n", c->host, c->port, when);
+		if (rc && !read_rows(rc, &rows, &n))
+			print_table(stdout, rows, n, sync_now_ms(), "\r\n");
+		else
+			printf("Redis unreachable; retrying every second\r\n");
+		free(rows);
+		fflush(stdout);
+		FD_ZERO(&rd);
+		FD_SET(STDIN_FILENO, &rd);
+		if (select(STDIN_FILENO + 1, &rd, NULL, NULL, &tv) > 0) {
+			char ch;
+
+			if (read(STDIN_FILENO, &ch, 1) != 1 || ch == 'q' || ch == 'Q')
+				break;
+		}
+	}
+	redisFree(rc);
+	top_restore();
+	if (!top_raw)
+		fputs("\033[?25h", stdout);
 	return 0;
 }
 
@@ -1157,6 +1574,12 @@ int main(int argc, char **argv)
 			return do_a2s_list(&c);
 		if (!strcmp(a[1], "show") && a[2] && !a[3])
 			return do_a2s_show(&c, a[2]);
+	} else if (!strcmp(a[0], "stats") && !a[1]) {
+		return do_stats(&c);
+	} else if (!strcmp(a[0], "stats") && !strcmp(a[1], "watch") && !a[2]) {
+		return do_stats_watch(&c);
+	} else if (!strcmp(a[0], "top") && !a[1]) {
+		return do_top(&c);
 	} else if (!strcmp(a[0], "watch") && !a[1]) {
 		return do_watch(&c);
 	}

@@ -15,6 +15,8 @@ echo "bench: per-path cost (live frames)..." >&2
 "$BIN/bf-bench" paths 2000000 5 >"$TMP/paths.json"
 echo "bench: firewall rules, rate limits, echo (live frames)..." >&2
 "$BIN/bf-bench" rules 1000000 5 >"$TMP/rules.json"
+echo "bench: cost of the counters (stats on vs off)..." >&2
+"$BIN/bf-bench" stats 2000000 5 >"$TMP/stats.json"
 for n in 10000 100000 1000000; do
 	echo "bench: blacklist look-up, $n entries..." >&2
 	"$BIN/bf-bench" lookup $n 2000000 3 >>"$TMP/lookup.json"
@@ -47,12 +49,12 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "## Firewall rules, rate limits, ICMP echo (bpf_prog_test_run, live frames)"
 	echo
-	echo "\\`closed_port_rules\\` is UDP to a bind address on a port no connection has: every"
+	echo "\`closed_port_rules\` is UDP to a bind address on a port no connection has: every"
 	echo "list, then N rules of the UDP class that each compare five fields and fail on the"
 	echo "last (so all N are evaluated in full), then the default drop. The forward rows send"
 	echo "the frame to the game machine (XDP_TX), once without a per-source limit, once with"
-	echo "one that is never reached (the GCRA check of every packet). \\`ratelimit_over_limit\\`"
-	echo "is a source over a police-only limit (full check, then drop); \\`ratelimit_blocked\\`"
+	echo "one that is never reached (the GCRA check of every packet). \`ratelimit_over_limit\`"
+	echo "is a source over a police-only limit (full check, then drop); \`ratelimit_blocked\`"
 	echo "a source already in the blocklist (every packet of a flood after its first)."
 	echo "Baseline: an empty XDP program (XDP_DROP) in the same run."
 	echo
@@ -61,6 +63,16 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	jq -r '.[] | "| \(.path) | \(.rules) | \(.ns_per_pkt) | \(.ratio_to_empty_xdp_drop) |"' "$TMP/rules.json"
 	echo
 	jq -r '[.[] | select(.path=="closed_port_rules")] as $r | ($r[] | select(.rules==0) | .ns_per_pkt) as $z | ($r[] | select(.rules==1000) | .ns_per_pkt) as $k | "Each rule costs about \((($k - $z) / 1000) * 10 | round / 10) ns when none matches (1000 rules vs none)."' "$TMP/rules.json"
+	echo
+	echo "## Cost of the counters"
+	echo
+	echo "The same edge program loaded twice, with its per-reason counters (\`bf_stats\`) and"
+	echo "per-connection counters (\`bf_conn_stats\`) and with both compiled out by the verifier"
+	echo "(rodata \`bf_stats_off\`, set only by bf-bench); live frames, interleaved rounds, best of each."
+	echo
+	echo "| path | counters on ns | counters off ns | on ÷ off |"
+	echo "|---|---:|---:|---:|"
+	jq -r '.[] | "| \(.path) | \(.stats_ns) | \(.no_stats_ns) | \(.ratio) |"' "$TMP/stats.json"
 	echo
 	echo "## Blacklist look-up: hash per prefix length vs LPM trie"
 	echo

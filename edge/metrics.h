@@ -1,0 +1,45 @@
+/* metrics.h - the Prometheus /metrics endpoint (libevent evhttp, on the edge's
+ * event loop) and its text rendering, a pure function of a snapshot. */
+#ifndef EDGE_METRICS_H
+#define EDGE_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stats.h"
+#include "sync.h"
+
+struct event_base;
+struct edge_metrics;
+
+/* Everything one scrape shows. */
+struct edge_metrics_snap {
+	const char *version, *id;
+	struct edge_stats_sample sample; /* owned: freed after rendering */
+	bool fleet;                      /* Redis configured: sync metrics are live */
+	struct sync_stats sync;
+	bool sync_connected;
+	uint64_t stats_frames, stats_dropped;
+	uint64_t wl_entries, bl_entries;
+};
+
+/* Prometheus text exposition format 0.0.4, with HELP and TYPE lines. 0 or
+ * -EIO when the stream failed. */
+int edge_metrics_render(const struct edge_metrics_snap *s, FILE *out);
+
+/* A label value as the format wants it: backslash, double quote and newline
+ * escaped (Prometheus's rules, not JSON's: \u escapes would be shown raw).
+ * Always NUL-terminates; returns buf. */
+const char *edge_metrics_label_esc(const char *s, char *buf, size_t cap);
+
+/* Called on every scrape to fill the snapshot (0, or -errno: 500). */
+typedef int (*edge_metrics_fill_cb)(void *ctx, struct edge_metrics_snap *s);
+
+/* Listens on addr:port (network order addr, host order port). NULL with the
+ * reason logged when the address cannot be bound. */
+struct edge_metrics *edge_metrics_new(struct event_base *base, uint32_t addr, uint16_t port,
+				      edge_metrics_fill_cb fill, void *ctx);
+void edge_metrics_free(struct edge_metrics *m);
+
+#endif
