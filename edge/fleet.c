@@ -11,6 +11,7 @@
 
 #include <uthash.h>
 
+#include "a2s.h"
 #include "fleet.h"
 #include "log.h"
 #include "sync.h"
@@ -68,6 +69,10 @@ struct edge_fleet {
 	bool stats_ok;            /* every answered command of that frame succeeded */
 	bool stats_dropping;      /* logged that frames are dropped; not yet resumed */
 	uint64_t stats_frames, stats_dropped, stats_dropped_at;
+	struct edge_fleet_a2s_ops a2s;   /* the A2S cache's owner (edge/a2s.c via main.c) */
+	struct a2s_conn *a2s_conns;      /* connections with a2s on, from the fleet config */
+	size_t n_a2s_conns;
+	char a2s_key[2 * 2 * A2S_KEY_LEN + 2]; /* "cur prev" as last applied */
 };
 
 static uint16_t origin_idx(struct edge_fleet *f, const char *o)
@@ -285,6 +290,8 @@ static void on_connected(void *ctx)
 	pr_info("fleet: connected; re-asserted %u own entries", n);
 }
 
+static void a2s_conns_set(struct edge_fleet *f, const struct sync_fleet_conf *fc);
+
 static void on_conf(void *ctx, const struct sync_fleet_conf *fc)
 {
 	struct edge_fleet *f = ctx;
@@ -296,6 +303,7 @@ static void on_conf(void *ctx, const struct sync_fleet_conf *fc)
 	f->conf_refused = fc->bad_conns + fc->bad_rules + fc->bad_protect;
 	if (f->on_conf)
 		f->on_conf(f->conf_ctx, fc);
+	a2s_conns_set(f, fc);
 }
 
 static void on_event(void *ctx, const struct bf_evt *ev)
@@ -414,6 +422,164 @@ static void publish_rule_stats(struct edge_fleet *f)
 	free(st);
 }
 
+/* ---- the A2S cache: replies and the fleet's challenge key from Redis ---- */
+
+struct a2s_conn {
+	uint32_t ip;
+	uint16_t port;
+};
+
+#define A2S_KEY_ROTATE_MS (3600 * 1000)
+
+/* Creates the fleet's challenge key if there is none and rotates it (the
+ * current key becomes the previous one) once it is an hour old. Every edge
+ * runs it each second with a fresh random key; being one script it is
+ * atomic, so exactly one edge's key wins each rotation. */
+static const char a2s_key_script[] =
+	"local cur = redis.call('HGET', KEYS[1], 'cur') "
+	"local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '0') "
+	"if not cur then redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'since', ARGV[2]) return 1 end "
+	"if tonumber(ARGV[2]) - since >= tonumber(ARGV[3]) then "
+	"redis.call('HSET', KEYS[1], 'prev', cur, 'cur', ARGV[1], 'since', ARGV[2]) return 2 end "
+	"return 0";
+
+static void a2s_key_read(void *ctx, const struct bf_field *fl, size_t n)
+{
+	struct edge_fleet *f = ctx;
+	char cur[2 * A2S_KEY_LEN + 1] = "", prev[2 * A2S_KEY_LEN + 1] = "", both[sizeof(f->a2s_key)];
+	struct a2s_keys k = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		char *dst = fl[i].name_len == 3 && !memcmp(fl[i].name, "cur", 3)    ? cur
+			    : fl[i].name_len == 4 && !memcmp(fl[i].name, "prev", 4) ? prev
+										    : NULL;
+
+		if (dst && fl[i].val_len == 2 * A2S_KEY_LEN) {
+			memcpy(dst, fl[i].val, fl[i].val_len);
+			dst[fl[i].val_len] = '\0';
+		}
+	}
+	if (a2s_key_parse(cur, k.cur)) {
+		if (n)
+			pr_warn("fleet: the A2S challenge key in Redis is not 32 hex digits; keeping ours");
+		return;
+	}
+	k.has_prev = !a2s_key_parse(prev, k.prev);
+	snprintf(both, sizeof(both), "%s %s", cur, prev);
+	if (!strcmp(both, f->a2s_key))
+		return;
+	snprintf(f->a2s_key, sizeof(f->a2s_key), "%s", both);
+	pr_info("fleet: A2S challenge key %s", k.has_prev ? "rotated" : "in force");
+	if (f->a2s.keys)
+		f->a2s.keys(f->a2s.ctx, &k);
+}
+
+static void a2s_key_tick(struct edge_fleet *f)
+{
+	uint8_t raw[A2S_KEY_LEN];
+	char hex[2 * A2S_KEY_LEN + 1], now[24], every[24], key[BF_KEY_MAX];
+	FILE *ur = fopen("/dev/urandom", "rb");
+	int ok = ur && fread(raw, 1, sizeof(raw), ur) == sizeof(raw);
+
+	if (ur)
+		fclose(ur);
+	if (!ok)
+		return;
+	for (int i = 0; i < A2S_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	snprintf(now, sizeof(now), "%lld", (long long)sync_now_ms());
+	snprintf(every, sizeof(every), "%d", A2S_KEY_ROTATE_MS);
+	snprintf(key, sizeof(key), "%sa2s:key", BF_PREFIX_DEFAULT);
+	sync_client_cmd(f->sync, "EVAL %s 1 %s %s %s %s", a2s_key_script, key, hex, now, every);
+	sync_client_hgetall(f->sync, key, a2s_key_read, f);
+}
+
+static bool a2s_followed(const struct edge_fleet *f, uint32_t ip, uint16_t port)
+{
+	for (size_t i = 0; i < f->n_a2s_conns; i++)
+		if (f->a2s_conns[i].ip == ip && f->a2s_conns[i].port == port)
+			return true;
+	return false;
+}
+
+static void a2s_fetched(void *ctx, const char *key, const uint8_t *val, size_t len, int64_t pttl)
+{
+	struct edge_fleet *f = ctx;
+	enum bf_a2s_key kind;
+	uint32_t ip;
+	uint16_t port;
+
+	if (pttl == -2 && val == NULL && !sync_client_connected(f->sync))
+		return; /* lost the connection: keep what we have until we know */
+	if (bf_key_a2s_parse(key, strlen(key), BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
+	    !a2s_followed(f, ip, port) || !f->a2s.reply)
+		return;
+	/* A reply without a TTL is not the refresher's: it would never go stale. */
+	f->a2s.reply(f->a2s.ctx, ip, port, kind, pttl > 0 ? val : NULL, pttl > 0 ? len : 0);
+}
+
+static void a2s_fetch(struct edge_fleet *f, uint32_t ip, uint16_t port, enum bf_a2s_key kind)
+{
+	char key[BF_KEY_MAX];
+
+	if (bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, kind, ip, port) > 0)
+		sync_client_fetch(f->sync, key, A2S_REPLY_MAX, a2s_fetched, f);
+}
+
+/* A refresher just stored a key: read it now rather than at the next tick. */
+static void on_a2s_key(void *ctx, enum bf_a2s_key kind, uint32_t ip, uint16_t port)
+{
+	struct edge_fleet *f = ctx;
+
+	if (a2s_followed(f, ip, port))
+		a2s_fetch(f, ip, port, kind);
+}
+
+/* Each second: every cached reply again, so one whose TTL ran out (the
+ * refreshers stopped, the server is down) is dropped within a second. */
+static void a2s_tick(struct edge_fleet *f)
+{
+	if (!f->a2s.reply || !sync_client_connected(f->sync))
+		return;
+	if (f->n_a2s_conns)
+		a2s_key_tick(f);
+	for (size_t i = 0; i < f->n_a2s_conns; i++)
+		for (int k = BF_A2S_INFO; k <= BF_A2S_RULES; k++)
+			a2s_fetch(f, f->a2s_conns[i].ip, f->a2s_conns[i].port, (enum bf_a2s_key)k);
+}
+
+/* The fleet config named these A2S connections; the cache of any other is
+ * dropped. */
+static void a2s_conns_set(struct edge_fleet *f, const struct sync_fleet_conf *fc)
+{
+	struct a2s_conn *n = calloc(fc->n_conns + 1, sizeof(*n));
+	size_t cnt = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < fc->n_conns; i++)
+		if (fc->conns[i].a2s)
+			n[cnt++] = (struct a2s_conn){ fc->conns[i].bind_ip, fc->conns[i].bind_port };
+	for (size_t i = 0; i < f->n_a2s_conns && f->a2s.reply; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < cnt; j++)
+			kept |= n[j].ip == f->a2s_conns[i].ip && n[j].port == f->a2s_conns[i].port;
+		for (int k = BF_A2S_INFO; !kept && k <= BF_A2S_RULES; k++)
+			f->a2s.reply(f->a2s.ctx, f->a2s_conns[i].ip, f->a2s_conns[i].port,
+				     (enum bf_a2s_key)k, NULL, 0);
+	}
+	free(f->a2s_conns);
+	f->a2s_conns = n;
+	f->n_a2s_conns = cnt;
+	a2s_tick(f);
+}
+
+void edge_fleet_on_a2s(struct edge_fleet *f, const struct edge_fleet_a2s_ops *ops)
+{
+	f->a2s = *ops;
+}
+
 /* ---- heartbeat and register sweep ---- */
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -435,6 +601,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	}
 	sync_client_poll_conf(f->sync, on_conf, f);
 	publish_rule_stats(f);
+	a2s_tick(f);
 	sync_client_stats(f->sync, &st);
 	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
 	if (!sync_client_cmd(f->sync,
@@ -639,7 +806,7 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
-				   .on_event = on_event };
+				   .on_event = on_event, .on_a2s_key = on_a2s_key };
 	struct timeval tv = { .tv_sec = HEARTBEAT_MS / 1000, .tv_usec = (HEARTBEAT_MS % 1000) * 1000 };
 	char host[128], cursors[256];
 	char *colon;
@@ -702,5 +869,6 @@ void edge_fleet_free(struct edge_fleet *f)
 		free(r);
 	}
 	free(f->origins);
+	free(f->a2s_conns);
 	free(f);
 }

@@ -17,6 +17,19 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 void edge_fleet_free(struct edge_fleet *f);
 
 struct sync_fleet_conf;
+struct a2s_keys;
+
+/* Who keeps the A2S cache (edge/a2s.c, wired by main.c). reply() gets a
+ * cached reply as Redis holds it (not yet validated), or val NULL when it
+ * is gone (TTL ended, connection no longer A2S); keys() the fleet's
+ * challenge keys whenever they change. */
+struct edge_fleet_a2s_ops {
+	void (*reply)(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key kind,
+		      const uint8_t *val, size_t len);
+	void (*keys)(void *ctx, const struct a2s_keys *k);
+	void *ctx;
+};
+void edge_fleet_on_a2s(struct edge_fleet *f, const struct edge_fleet_a2s_ops *ops);
 
 /* Called when the fleet's config (bifrost:conf:version) changed, with the
  * connections, rules and protected prefixes that validated. */

@@ -977,11 +977,39 @@ static void on_frame(redisAsyncContext *ac, void *reply, void *priv)
 		c->h.on_event(c->h.ctx, &ev);
 }
 
+/* A refresher stored an A2S cache key: the message is its name. */
+static void on_a2s_msg(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct conn *k = ac->data;
+	struct sync_client *c = k ? k->c : NULL;
+	const redisReply *r = reply, *msg;
+	enum bf_a2s_key kind;
+	uint32_t ip;
+	uint16_t port;
+
+	if (!c || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message"))
+		return;
+	msg = r->element[2];
+	if (msg->type != REDIS_REPLY_STRING ||
+	    bf_key_a2s_parse(msg->str, msg->len, c->prefix, &kind, &ip, &port) ||
+	    kind == BF_A2S_LOCK) {
+		bad_frame(c, r->element[1], "not an A2S cache key");
+		return;
+	}
+	if (c->h.on_a2s_key)
+		c->h.on_a2s_key(c->h.ctx, kind, ip, port);
+}
+
 static void sub_up(struct conn *k)
 {
+	char ch[BF_KEY_MAX];
+
 	/* PING on a subscribed connection never answers in hiredis 0.14, and
 	 * this connection sends nothing else. */
 	redisAsyncCommand(k->ac, on_frame, NULL, "PSUBSCRIBE %sevt:*", k->c->prefix);
+	bf_key_a2s_channel(ch, sizeof(ch), k->c->prefix);
+	redisAsyncCommand(k->ac, on_a2s_msg, NULL, "SUBSCRIBE %s", ch);
 }
 
 static void sub_down(struct conn *k)
@@ -1386,6 +1414,96 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 		free(d);
 		return -EIO;
 	}
+	return 0;
+}
+
+/* ---- reads with a callback: no redisReply leaves this file ---- */
+
+struct fetch {
+	sync_fetch_cb cb;
+	void *ctx;
+	size_t max;
+	uint8_t *val; /* copy of the GET reply, NULL if absent or refused */
+	size_t len;
+	char key[BF_KEY_MAX];
+};
+
+static void fetch_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct fetch *f = priv;
+
+	/* The size is checked before the copy: a hostile value costs nothing. */
+	if (r && r->type == REDIS_REPLY_STRING && r->len <= f->max && (f->val = malloc(r->len + 1))) {
+		memcpy(f->val, r->str, r->len);
+		f->len = r->len;
+	}
+}
+
+static void fetch_pttl(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct fetch *f = priv;
+	int64_t pttl = r && r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -2;
+
+	f->cb(f->ctx, f->key, f->val, f->val ? f->len : 0, pttl);
+	free(f->val);
+	free(f);
+}
+
+int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,
+		      void *ctx)
+{
+	struct fetch *f;
+
+	if (c->cmd.state != C_UP)
+		return -ENOTCONN;
+	if (strlen(key) >= BF_KEY_MAX || !(f = calloc(1, sizeof(*f))))
+		return -EINVAL;
+	f->cb = cb;
+	f->ctx = ctx;
+	f->max = max_len;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	/* Two commands back to back: the PTTL callback always runs last, and
+	 * runs (reply NULL) if the connection goes away in between. */
+	redisAsyncCommand(c->cmd.ac, fetch_get, f, "GET %s", key);
+	redisAsyncCommand(c->cmd.ac, fetch_pttl, f, "PTTL %s", key);
+	return 0;
+}
+
+struct hget {
+	sync_hash_cb cb;
+	void *ctx;
+};
+
+static void hgetall_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct hget *h = priv;
+	struct bf_field f[64];
+	size_t n = 0;
+
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < 64;
+	     i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING)
+			f[n++] = (struct bf_field){ r->element[i]->str, r->element[i]->len,
+						    r->element[i + 1]->str, r->element[i + 1]->len };
+	h->cb(h->ctx, f, n);
+	free(h);
+}
+
+int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb, void *ctx)
+{
+	struct hget *h;
+
+	if (c->cmd.state != C_UP)
+		return -ENOTCONN;
+	if (!(h = calloc(1, sizeof(*h))))
+		return -ENOMEM;
+	h->cb = cb;
+	h->ctx = ctx;
+	redisAsyncCommand(c->cmd.ac, hgetall_done, h, "HGETALL %s", key);
 	return 0;
 }
 

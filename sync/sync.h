@@ -51,6 +51,9 @@ struct sync_handlers {
 	/* A validated frame of a peer's event channel (read_peers only): edge
 	 * up/down, entries. Entries are applied from the logs, not from here. */
 	void (*on_event)(void *ctx, const struct bf_evt *ev);
+	/* A refresher announced a stored A2S cache key on <prefix>a2s
+	 * (read_peers only); the key's name is validated first. */
+	void (*on_a2s_key)(void *ctx, enum bf_a2s_key k, uint32_t ip, uint16_t port);
 	void *ctx;
 };
 
@@ -114,6 +117,20 @@ int sync_client_cmd(struct sync_client *c, const char *fmt, ...);
 typedef void (*sync_done_cb)(void *ctx, bool ok);
 int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens,
 			 sync_done_cb done, void *ctx);
+
+/* Reads a STRING key with its remaining TTL: cb(ctx, key, val, len, pttl_ms)
+ * is called once, with val NULL when the key is absent, larger than
+ * max_len (checked before any copy) or the connection went away (pttl -2).
+ * val lives only for the call. -ENOTCONN when not connected. */
+typedef void (*sync_fetch_cb)(void *ctx, const char *key, const uint8_t *val, size_t len,
+			      int64_t pttl_ms);
+int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,
+		      void *ctx);
+
+/* Reads a HASH: cb(ctx, fields, n) once (n 0: absent or lost); the fields
+ * live only for the call. At most 64 fields are passed. */
+typedef void (*sync_hash_cb)(void *ctx, const struct bf_field *f, size_t n);
+int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb, void *ctx);
 
 /* Publishes an edge up/down frame on our event channel. */
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version);
