@@ -389,6 +389,23 @@ out:
 	return rc;
 }
 
+/* Sets the bits `mask` of one connection's flags to `bits` (the runtime
+ * state user space keeps there, such as A2S readiness). -ENOENT when the
+ * connection is not in the map. */
+int edge_maps_conn_flags(struct edge_maps *m, uint8_t proto, uint32_t bind_ip, uint16_t bind_port,
+			 uint16_t mask, uint16_t bits)
+{
+	struct bf_conn_key k = { .bind_ip = bind_ip, .bind_port = htons(bind_port), .proto = proto };
+	struct bf_conn_val v;
+
+	if (bpf_map_lookup_elem(m->fd.conns, &k, &v))
+		return -ENOENT;
+	if ((v.flags & mask) == (bits & mask))
+		return 0;
+	v.flags = (uint16_t)((v.flags & ~mask) | (bits & mask));
+	return bpf_map_update_elem(m->fd.conns, &k, &v, BPF_EXIST) ? -errno : 0;
+}
+
 /* ---- list entries with owners ---- */
 
 static struct bf_cidr_key cidr_key(const struct bf_cidr *c)

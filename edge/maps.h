@@ -42,6 +42,12 @@ int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg);
 int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size_t n,
 			  const uint32_t *locals, size_t nl);
 
+/* Sets the bits `mask` of one connection's flags to `bits` (runtime state
+ * such as A2S readiness; apply_conns rewrites them, so the owner sets them
+ * again after it). -ENOENT when there is no such connection. */
+int edge_maps_conn_flags(struct edge_maps *m, uint8_t proto, uint32_t bind_ip, uint16_t bind_port,
+			 uint16_t mask, uint16_t bits);
+
 /* The IPv4 addresses configured on this host (its network namespace). */
 int edge_local_addrs(uint32_t **out, size_t *n);
 

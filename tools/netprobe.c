@@ -173,6 +173,7 @@ struct server {
 	const char *count_file;
 	uint64_t udp_packets, tcp_lines, written_ms;
 	uint32_t peers[MAX_PEERS];
+	uint32_t peer_a2s[MAX_PEERS];   /* A2S queries from each peer */
 	uint16_t peer_slot[PEER_SLOTS]; /* index + 1 into peers, 0 = empty */
 	struct client cl[MAX_CLIENTS];
 	struct a2s_srv a2s;
@@ -180,8 +181,9 @@ struct server {
 	uint8_t reply[A2S_REPLY_MAX];
 };
 
-/* Counts a served packet or line and remembers its peer (the first MAX_PEERS distinct ones). */
-static void note(struct server *s, uint64_t *counter, uint32_t addr)
+/* Counts a served packet or line and remembers its peer (the first MAX_PEERS distinct ones).
+ * Returns the peer's index, or -1 when the table is full. */
+static int note(struct server *s, uint64_t *counter, uint32_t addr)
 {
 	uint32_t h = (addr * 2654435761u) >> 19; /* 13 bits: PEER_SLOTS */
 
@@ -190,11 +192,13 @@ static void note(struct server *s, uint64_t *counter, uint32_t addr)
 	s->dirty = true;
 	for (; s->peer_slot[h]; h = (h + 1) & (PEER_SLOTS - 1))
 		if (s->peers[s->peer_slot[h] - 1] == addr)
-			return;
+			return s->peer_slot[h] - 1;
 	if (s->n_peers < MAX_PEERS) {
 		s->peers[s->n_peers++] = addr;
 		s->peer_slot[h] = (uint16_t)s->n_peers;
+		return s->n_peers - 1;
 	}
+	return -1;
 }
 
 static void dump_counts(const struct server *s, FILE *f)
@@ -216,6 +220,10 @@ static void dump_counts(const struct server *s, FILE *f)
 		(unsigned long long)s->a2s.replies, (unsigned long long)s->a2s.parts);
 	for (int i = 0; i < s->n_peers; i++)
 		fprintf(f, "peer %s\n", bf_ipv4_str(s->peers[i], a));
+	/* Who asked: a test tells the refresher's queries from clients'. */
+	for (int i = 0; i < s->n_peers; i++)
+		if (s->peer_a2s[i])
+			fprintf(f, "a2s_peer %s %u\n", bf_ipv4_str(s->peers[i], a), s->peer_a2s[i]);
 }
 
 /* Rewrites the count file (PATH.tmp, then rename) if anything changed, at most every
@@ -350,6 +358,7 @@ static void serve_udp(struct server *s, int fd, uint16_t port)
 {
 	for (int k = 0; k < 256; k++) { /* bounded, so TCP clients get their turn */
 		struct sockaddr_in sa;
+		int peer;
 		socklen_t sl = sizeof(sa);
 		char ep[EP_STRLEN], reply[64];
 		ssize_t r = recvfrom(fd, s->dgram, sizeof(s->dgram), MSG_DONTWAIT,
@@ -359,12 +368,14 @@ static void serve_udp(struct server *s, int fd, uint16_t port)
 			return;
 		if (sl < sizeof(sa) || sa.sin_family != AF_INET)
 			continue;
-		note(s, &s->udp_packets, sa.sin_addr.s_addr);
+		peer = note(s, &s->udp_packets, sa.sin_addr.s_addr);
 		{
 			struct a2s_req q;
 
 			if (a2s_classify(s->dgram, (size_t)r, &q) != A2S_NOT) {
 				s->a2s.received[q.kind]++;
+				if (peer >= 0)
+					s->peer_a2s[peer]++;
 				if (s->a2s.on) {
 					a2s_answer(s, fd, port, &q, &sa);
 					continue;
