@@ -49,7 +49,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats
+	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
@@ -174,6 +174,12 @@ $(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/ob
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_edge_a2s: $(BUILD)/obj/tests/test_edge_a2s.o $(BUILD)/obj/tests/edge_harness.o \
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lxdp $(LDLIBS_BPF) $(LDLIBS_SYNC) -lpthread
+
 $(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -198,6 +204,7 @@ test-unit: all
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
 	$(BUILD)/tests/test_edge_rules
+	$(BUILD)/tests/test_edge_a2s
 
 # Tools against their own redis-server and stand-ins on loopback; no lab needed.
 test-tools: all deps-node
