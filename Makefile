@@ -28,6 +28,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-funct
 	-D_GNU_SOURCE -DBIFROST_VERSION='"$(VERSION)"' -Ibpf -Isync -I$(BUILD)
 LDLIBS_BPF := -lbpf -lelf -lz
 LDLIBS_SYNC := -lhiredis -levent -lmsgpackc
+LDLIBS_XSK := -lxdp -lpthread
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Ibpf -I$(ARCH_INC)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -97,10 +98,10 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(LIB)
+$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	@mkdir -p $(@D)
@@ -175,10 +176,10 @@ $(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/ob
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
 $(BUILD)/tests/test_edge_a2s: $(BUILD)/obj/tests/test_edge_a2s.o $(BUILD)/obj/tests/edge_harness.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lxdp $(LDLIBS_BPF) $(LDLIBS_SYNC) -lpthread
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
 	@mkdir -p $(@D)
