@@ -1,9 +1,11 @@
 /* a2s.c - AF_XDP A2S workers: sockets per RX queue, the reply built in the request's
  * frame, and the cache they answer from (see a2s.h and docs/ARCHITECTURE.md). */
 #include <bpf/bpf.h>
-#include <dirent.h>
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <linux/if_xdp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -539,22 +542,23 @@ static void *worker_main(void *arg)
 
 /* ---- sockets ---- */
 
+/* RX queues of an interface, from ETHTOOL_GCHANNELS (combined + RX-only channels): unlike
+ * /sys/class/net, the ioctl answers for this thread's network namespace. 1 when the driver
+ * does not say. */
 static int rx_queues(const char *ifname)
 {
-	char path[64 + IF_NAMESIZE];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), n = 1;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
-	d = opendir(path);
-	if (!d)
+	if (fd < 0)
 		return 1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "rx-", 3))
-			n++;
-	closedir(d);
-	return n ? n : 1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr) && ch.combined_count + ch.rx_count > 0)
+		n = (int)(ch.combined_count + ch.rx_count);
+	close(fd);
+	return n;
 }
 
 static void worker_close(struct xsk_worker *w)
@@ -670,6 +674,10 @@ struct edge_a2s *edge_a2s_start(const struct edge_dp *dp, int xsks_map_fd, char 
 		int q = rx_queues(dp->ifs[i].name);
 
 		total += q < BF_XSK_QUEUES ? q : BF_XSK_QUEUES;
+	}
+	if (!total) {
+		snprintf(err, errlen, "no interfaces");
+		goto out_free;
 	}
 	a->w = calloc((size_t)total, sizeof(*a->w));
 	if (!a->w) {
