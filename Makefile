@@ -28,6 +28,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-funct
 	-D_GNU_SOURCE -DBIFROST_VERSION='"$(VERSION)"' -Ibpf -Isync -I$(BUILD)
 LDLIBS_BPF := -lbpf -lelf -lz
 LDLIBS_SYNC := -lhiredis -levent -lmsgpackc
+LDLIBS_XSK := -lxdp -lpthread
 BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Ibpf -I$(ARCH_INC)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -49,7 +50,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats
+	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
@@ -97,10 +98,10 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(LIB)
+$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	@mkdir -p $(@D)
@@ -174,6 +175,12 @@ $(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/ob
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_edge_a2s: $(BUILD)/obj/tests/test_edge_a2s.o $(BUILD)/obj/tests/edge_harness.o \
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
+
 $(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -198,6 +205,7 @@ test-unit: all
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
 	$(BUILD)/tests/test_edge_rules
+	$(BUILD)/tests/test_edge_a2s
 
 # Tools against their own redis-server and stand-ins on loopback; no lab needed.
 test-tools: all deps-node

@@ -30,6 +30,7 @@ enum bf_reason {
 	BF_R_ICMP_ECHO,       /* echo request to a bind address answered by the edge (XDP_TX) */
 	BF_R_ECHO_LIMIT,      /* drop: echo request over the per-source or global echo limit */
 	BF_R_RULE_DRY_RUN,    /* side count: a dry-run drop rule matched; the packet went on */
+	BF_R_A2S_REDIRECT,    /* A2S request of a cached kind sent to the AF_XDP worker */
 	BF_R_MAX,
 };
 
@@ -42,7 +43,7 @@ enum bf_reason {
 	"whitelist", "blocklist", "blacklist", "forward", "punch_hit", "local", \
 	"default_drop", "no_route", "no_neigh", "too_big", "would_drop",       \
 	"punch_new", "ratelimit", "rule_drop", "protected", "icmp_echo",       \
-	"echo_limit", "rule_dry_run"
+	"echo_limit", "rule_dry_run", "a2s_redirect"
 
 /* bf_stats value, one per reason per CPU. */
 struct bf_counter {
@@ -106,6 +107,18 @@ struct bf_conn_key {
 
 /* bf_conn_val.flags */
 #define BF_CONN_F_SHARE_BANS (1U << 0) /* user space may publish this connection's bans */
+/* A2S on and a cached reply of that kind ready: XDP sends such requests to the
+ * AF_XDP workers (lib/a2s.h). Set by user space only. */
+#define BF_CONN_F_A2S_INFO (1U << 1)
+#define BF_CONN_F_A2S_PLAYER (1U << 2)
+#define BF_CONN_F_A2S_RULES (1U << 3)
+#define BF_CONN_F_A2S_ANY (BF_CONN_F_A2S_INFO | BF_CONN_F_A2S_PLAYER | BF_CONN_F_A2S_RULES)
+
+/* bf_xsks: one slot per (interface, RX queue); interface i of an edge owns
+ * slots [i * BF_XSK_QUEUES, (i + 1) * BF_XSK_QUEUES). */
+#define BF_XSK_IFACES 8   /* EDGE_MAX_IFACES */
+#define BF_XSK_QUEUES 64  /* RX queues served per interface */
+#define BF_XSK_SLOTS (BF_XSK_IFACES * BF_XSK_QUEUES)
 
 /* A connection and its per-source limits (lib/ratelimit.h). The limits are
  * kept as configured (for people) and as GCRA intervals (for XDP, which then

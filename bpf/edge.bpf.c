@@ -16,6 +16,7 @@
 #include "lib/icmp.h"
 #include "lib/rules.h"
 #include "lib/connstats.h"
+#include "lib/a2s.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
 
@@ -282,12 +283,16 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 		return rc;
 
 	/* 6. Echo requests to bind addresses, then connections with their
-	 * per-source limits. */
+	 * per-source limits; A2S requests the cache can answer go to the
+	 * AF_XDP worker after the limits, so a query flood is limited too. */
 	rc = icmp_echo(ctx, cfg, &p, dest, 1, &clk, bytes, reason);
 	if (rc >= 0)
 		return rc;
 	if (lookup_conn(&p, &conn)) {
 		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, reason);
+		if (rc >= 0)
+			return rc;
+		rc = a2s_redirect(ctx, &p, conn, reason);
 		if (rc >= 0)
 			return rc;
 		*reason = BF_R_FORWARD;

@@ -341,6 +341,12 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return rc;
 		}
 		cfg->rules[cfg->n_rules++] = r;
+	} else if (!strcmp(k, "a2s_workers")) {
+		NEED(2);
+		if (parse_bool(tok[1], &cfg->a2s_workers)) {
+			seterr(err, errlen, "bad a2s_workers '%s' (yes or no)", tok[1]);
+			return -EINVAL;
+		}
 	} else if (!strcmp(k, "icmp_echo")) {
 		NEED(2);
 		if (parse_bool(tok[1], &cfg->icmp_echo)) {

@@ -13,6 +13,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bifrost.h"
 #include "edge.skel.h"
 #include "loader.h"
 #include "log.h"
@@ -26,7 +27,8 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_dests",    "bf_whitelist", "bf_blacklist",
 				   "bf_blocklist", "bf_punches",  "bf_events",
 				   "bf_protected", "bf_ratelimit", "bf_rules",
-				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats" };
+				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats",
+				   "bf_xsks" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
@@ -265,6 +267,18 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 			goto out_close;
 		}
 		dp->n_ifs++;
+		/* Each interface owns BF_XSK_QUEUES slots of one bf_xsks shared by
+		 * every program (it is not pinned, so the first one's fd is reused). */
+		ifc->skel->rodata->xsk_base = (__u32)i * BF_XSK_QUEUES;
+		if (i > 0) {
+			rc = bpf_map__reuse_fd(ifc->skel->maps.bf_xsks,
+					       bpf_map__fd(dp->ifs[0].skel->maps.bf_xsks));
+			if (rc) {
+				pr_err("sharing bf_xsks between interfaces failed: %s",
+				       strerror(-rc));
+				goto out_close;
+			}
+		}
 		rc = edge_bpf__load(ifc->skel);
 		if (rc) {
 			pr_err("loading the XDP program failed: %s. If maps pinned in %s come "
@@ -318,6 +332,8 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 		char path[PATH_MAX + 32];
 		int fd;
 
+		if (fd_slot(&dp->fd, m) == &dp->fd.xsks)
+			continue; /* not pinned: the AF_XDP sockets belong to the running daemon */
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_names[m]);
 		fd = bpf_obj_get(path);
 		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.conn_stats)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "bifrost.h"
 #include "config.h"
 #include "events.h"
@@ -45,6 +46,7 @@ struct edge {
 	bool fleet_rules_set;
 	struct edge_stats_sample prev; /* last second's counters, for the rates */
 	struct edge_metrics *metrics;
+	struct edge_a2s *a2s; /* AF_XDP A2S workers, with `a2s_workers yes` */
 };
 
 /* Redis's connections once the fleet has a config; the file's before. */
@@ -443,6 +445,17 @@ static int run(struct edge *e)
 			goto out_events;
 		}
 	}
+	/* The A2S workers only answer what their cache holds and XDP only sends them
+	 * connections flagged ready, so starting them changes nothing until both are
+	 * filled. Without them XDP forwards every query: a failure here is no reason
+	 * to stop forwarding. */
+	if (e->cfg.a2s_workers) {
+		char err[256];
+
+		e->a2s = edge_a2s_start(&e->dp, e->dp.fd.xsks, err, sizeof(err));
+		if (!e->a2s)
+			pr_err("a2s_workers: %s; A2S queries go to the game servers", err);
+	}
 	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
 	ev_stats = event_new(e->base, -1, EV_PERSIST, on_stats, e);
 	ev_sweep = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
@@ -470,6 +483,8 @@ static int run(struct edge *e)
 	event_free(ev_int);
 	event_free(ev_term);
 	event_free(ev_stats);
+	edge_a2s_stop(e->a2s);
+	e->a2s = NULL;
 out_events:
 	edge_metrics_free(e->metrics);
 	e->metrics = NULL;

@@ -161,6 +161,23 @@ static void test_config__conn_limits_protect_rules(void **state)
 	edge_config_free(&c);
 }
 
+static void test_config__a2s_workers(void **state)
+{
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_false(c.a2s_workers); /* off unless asked for */
+	assert_int_equal(edge_config_parse(&c, "a2s_workers yes\n", "edge.conf", err, sizeof(err)), 0);
+	assert_true(c.a2s_workers);
+	assert_int_equal(edge_config_parse(&c, "a2s_workers no\n", "edge.conf", err, sizeof(err)), 0);
+	assert_false(c.a2s_workers);
+	assert_int_equal(edge_config_parse(&c, "a2s_workers maybe\n", "edge.conf", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "bad a2s_workers 'maybe'"));
+	edge_config_free(&c);
+}
+
 static void test_config__new_lines_errors(void **state)
 {
 	static const struct {
@@ -291,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),
 		cmocka_unit_test(test_config__load_file),
+		cmocka_unit_test(test_config__a2s_workers),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -195,4 +195,15 @@ struct {
 	__type(value, __u64);
 } bf_echo_rl SEC(".maps");
 
+/* xsk_base + rx queue -> AF_XDP socket of the A2S worker of that queue
+ * (lib/a2s.h). Not pinned: the sockets die with the daemon, and a stale
+ * entry cannot outlive them (the kernel removes a closed socket). One map
+ * shared by every interface's program (edge/loader.c reuses the fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, BF_XSK_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} bf_xsks SEC(".maps");
+
 #endif /* BF_MAPS_H */
