@@ -50,13 +50,79 @@ struct edge {
 };
 
 /* Redis's connections once the fleet has a config; the file's before. */
+/* ---- A2S: the cache from Redis, the workers, the flags XDP reads ---- */
+
+static uint16_t a2s_flags(unsigned ready)
+{
+	return (uint16_t)((ready & (1u << A2S_INFO) ? BF_CONN_F_A2S_INFO : 0) |
+			  (ready & (1u << A2S_PLAYER) ? BF_CONN_F_A2S_PLAYER : 0) |
+			  (ready & (1u << A2S_RULES) ? BF_CONN_F_A2S_RULES : 0));
+}
+
+/* XDP redirects a kind of query only while its reply is cached here. */
+static void a2s_sync_flags(struct edge *e, uint32_t ip, uint16_t port)
+{
+	unsigned ready = e->a2s ? edge_a2s_ready(e->a2s, ip, port) : 0;
+
+	edge_maps_conn_flags(&e->maps, IPPROTO_UDP, ip, port, BF_CONN_F_A2S_ANY, a2s_flags(ready));
+}
+
+/* A cached reply from Redis (val NULL: gone). The workers validate it; the
+ * log says when a connection's cache becomes ready or goes. */
+static void on_a2s_reply(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key k,
+			 const uint8_t *val, size_t len)
+{
+	static const enum a2s_kind kinds[] = { [BF_A2S_INFO] = A2S_INFO,
+					       [BF_A2S_PLAYER] = A2S_PLAYER,
+					       [BF_A2S_RULES] = A2S_RULES };
+	struct edge *e = ctx;
+	char a[BF_ADDR_STRLEN];
+	unsigned before, after;
+
+	if (!e->a2s || k > BF_A2S_RULES)
+		return;
+	before = edge_a2s_ready(e->a2s, ip, port);
+	if (val && edge_a2s_put(e->a2s, ip, port, kinds[k], val, len))
+		val = NULL; /* refused: a reply that does not parse is not served */
+	if (!val)
+		edge_a2s_drop(e->a2s, ip, port, kinds[k]);
+	after = edge_a2s_ready(e->a2s, ip, port);
+	a2s_sync_flags(e, ip, port);
+	if (before == after)
+		return;
+	if (after)
+		pr_info("A2S cache ready for udp %s:%u (%s%s%s)", bf_ipv4_str(ip, a), port,
+			after & (1u << A2S_INFO) ? "info" : "",
+			after & (1u << A2S_PLAYER) ? " player" : "",
+			after & (1u << A2S_RULES) ? " rules" : "");
+	else
+		pr_info("A2S cache gone for udp %s:%u: queries go to the game server", bf_ipv4_str(ip, a),
+			port);
+}
+
+static void on_a2s_keys(void *ctx, const struct a2s_keys *k)
+{
+	struct edge *e = ctx;
+
+	if (e->a2s)
+		edge_a2s_set_keys(e->a2s, k);
+}
+
 static int apply_conns(struct edge *e)
 {
+	int rc;
+
 	if (e->fleet_conns)
-		return edge_maps_apply_conns(&e->maps, e->fleet_conns, e->n_fleet_conns, e->locals,
-					     e->n_locals);
-	return edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
-				     e->n_locals);
+		rc = edge_maps_apply_conns(&e->maps, e->fleet_conns, e->n_fleet_conns, e->locals,
+					   e->n_locals);
+	else
+		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
+					   e->n_locals);
+	/* Applying writes each connection's value afresh: readiness again. */
+	for (size_t i = 0; !rc && e->fleet_conns && i < e->n_fleet_conns; i++)
+		if (e->fleet_conns[i].a2s)
+			a2s_sync_flags(e, e->fleet_conns[i].bind_ip, e->fleet_conns[i].bind_port);
+	return rc;
 }
 
 /* Flags given on the command line, re-applied after every config reload. */
@@ -455,6 +521,12 @@ static int run(struct edge *e)
 		e->a2s = edge_a2s_start(&e->dp, e->dp.fd.xsks, err, sizeof(err));
 		if (!e->a2s)
 			pr_err("a2s_workers: %s; A2S queries go to the game servers", err);
+	}
+	if (e->fleet && e->a2s) {
+		struct edge_fleet_a2s_ops ops = { .reply = on_a2s_reply, .keys = on_a2s_keys,
+						  .ctx = e };
+
+		edge_fleet_on_a2s(e->fleet, &ops);
 	}
 	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
 	ev_stats = event_new(e->base, -1, EV_PERSIST, on_stats, e);
