@@ -1310,31 +1310,45 @@ static int obj_str(const msgpack_object *o, char *dst, size_t cap)
 	return cstr(dst, cap, o->via.str.ptr, o->via.str.size);
 }
 
+/* The frame's one msgpack map, its structure checked before msgpack-c sees
+ * it (every count and length against the bytes present, so a hostile
+ * header costs no allocation). On success the caller owns *u and destroys
+ * it; on error nothing is left to free and *what says why. */
+static int unpack_map(const uint8_t *buf, size_t len, size_t max, unsigned depth,
+		      const char *too_big, msgpack_unpacked *u, const char **what)
+{
+	size_t off = 0;
+
+	if (len > max) {
+		*what = too_big;
+		return -EINVAL;
+	}
+	if (bf_msgpack_check(buf, len, depth)) {
+		*what = "not one well-formed msgpack object";
+		return -EINVAL;
+	}
+	msgpack_unpacked_init(u);
+	if (msgpack_unpack_next(u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || u->data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(u);
+		*what = "not a msgpack map";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt *out,
 		  const char **what)
 {
 	char t[8] = "", kind[8] = "", op[4] = "", entry[BF_ENTRY_MAX + 1] = "";
 	bool have_x = false, have_s = false, inf = false;
 	msgpack_unpacked u;
-	size_t off = 0;
 	int64_t x = 0;
 	int rc = -EINVAL, k;
 
 	memset(out, 0, sizeof(*out));
-	if (len > BF_EVT_MAX_BYTES) {
-		*what = "frame larger than 1 KiB";
+	if (unpack_map(buf, len, BF_EVT_MAX_BYTES, 2, "frame larger than 1 KiB", &u, what))
 		return -EINVAL;
-	}
-	if (bf_msgpack_check(buf, len, 2)) {
-		*what = "not one well-formed msgpack object";
-		return -EINVAL;
-	}
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || u.data.type != MSGPACK_OBJECT_MAP) {
-		*what = "not a msgpack map";
-		goto out;
-	}
 	*what = "bad field";
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *key = &u.data.via.map.ptr[i].key;
@@ -1604,24 +1618,11 @@ int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 	uint64_t s[STATS_S_FIELDS] = { 0 }, c[4] = { 0 };
 	char t[8] = "";
 	msgpack_unpacked u;
-	size_t off = 0;
 	int rc = -EINVAL;
 
 	memset(out, 0, sizeof(*out));
-	if (len > BF_STATS_MAX_BYTES) {
-		*what = "stats frame larger than 4 KiB";
+	if (unpack_map(buf, len, BF_STATS_MAX_BYTES, 3, "stats frame larger than 4 KiB", &u, what))
 		return -EINVAL;
-	}
-	if (bf_msgpack_check(buf, len, 3)) {
-		*what = "not one well-formed msgpack object";
-		return -EINVAL;
-	}
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || u.data.type != MSGPACK_OBJECT_MAP) {
-		*what = "not a msgpack map";
-		goto out;
-	}
 	*what = "bad field";
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *key = &u.data.via.map.ptr[i].key;

@@ -135,16 +135,21 @@ static const char *bench_conf = "id bench\niface bt0\naddr 192.0.2.11\n"
 				"whitelist 198.51.100.0/28\n"
 				"blacklist 198.19.1.0/24\n";
 
-/* The edge program with private (unpinned) maps holding bench_conf. */
-static struct edge_bpf *bench_edge(int stats_off, struct edge_map_fds *fd)
+/* The edge program with private (unpinned) maps holding the config text
+ * `conf` (connections, protected prefixes, whitelist, blacklist); maps may
+ * be NULL. NULL on failure, said on stderr. */
+static struct edge_bpf *bench_edge(const char *conf, int stats_off, struct edge_map_fds *fd,
+				   struct edge_maps *maps)
 {
 	struct edge_config cfg;
-	struct edge_maps maps;
+	struct edge_maps own;
 	struct bpf_map *m;
 	struct edge_bpf *e = edge_bpf__open();
-	char err[256];
+	char err[256] = "";
 	int rc;
 
+	if (!maps)
+		maps = &own;
 	if (!e)
 		return NULL;
 	e->rodata->bf_stats_off = (__u32)stats_off;
@@ -156,13 +161,15 @@ static struct edge_bpf *bench_edge(int stats_off, struct edge_map_fds *fd)
 	}
 	edge_map_fds_from_object(e->obj, fd);
 	edge_config_init(&cfg);
-	rc = edge_config_parse(&cfg, bench_conf, "bench", err, sizeof(err)) ||
-	     edge_maps_init(&maps, fd) || edge_maps_write_config(&maps, &cfg) ||
-	     edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
-	     edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
-	     edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG);
+	rc = edge_config_parse(&cfg, conf, "bench", err, sizeof(err)) ||
+	     edge_maps_init(maps, fd) || edge_maps_write_config(maps, &cfg) ||
+	     edge_maps_apply_conns(maps, cfg.conns, cfg.n_conns, NULL, 0) ||
+	     edge_maps_list_reconcile(maps, EDGE_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG) ||
+	     edge_maps_list_reconcile(maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
+	     edge_maps_list_reconcile(maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG);
 	edge_config_free(&cfg);
 	if (rc) {
+		fprintf(stderr, "bf-bench: setting up the edge program failed %s\n", err);
 		edge_bpf__destroy(e);
 		return NULL;
 	}
@@ -194,8 +201,8 @@ static int do_stats_cost(unsigned repeat, int rounds)
 	if (t0 < 0)
 		return 1;
 	b = bench_bpf__open_and_load();
-	on = bench_edge(0, &fd_on);
-	off = bench_edge(1, &fd_off);
+	on = bench_edge(bench_conf, 0, &fd_on, NULL);
+	off = bench_edge(bench_conf, 1, &fd_off, NULL);
 	if (!b || !on || !off ||
 	    bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
 			   XDP_FLAGS_DRV_MODE, NULL)) {
@@ -265,11 +272,7 @@ static int do_paths(unsigned repeat, int rounds)
 {
 	struct bench_bpf *b;
 	struct edge_bpf *e;
-	struct edge_maps maps;
-	struct edge_config cfg;
 	struct edge_map_fds fd;
-	struct bpf_map *m;
-	char err[256];
 	int t0;
 	struct {
 		const char *name;
@@ -279,34 +282,17 @@ static int do_paths(unsigned repeat, int rounds)
 		double best;
 	} rows[8];
 	int n = 0;
-	const char *text = "id bench\niface bt0\naddr 192.0.2.11\n"
-			   "conn udp 203.0.113.10:27015 198.18.3.2\n"
-			   "whitelist 198.51.100.0/28\n"
-			   "blacklist 198.19.1.0/24\n";
 
 	t0 = bench_netns();
 	if (t0 < 0)
 		return 1;
-
 	b = bench_bpf__open_and_load();
-	e = edge_bpf__open();
+	e = bench_edge(bench_conf, 0, &fd, NULL);
 	if (!b || !e)
-		return 1;
-	bpf_object__for_each_map(m, e->obj)
-		bpf_map__set_pin_path(m, NULL);
-	if (edge_bpf__load(e))
 		return 1;
 	/* Frames sent by XDP_TX out of bt0 land on bt1: a drop sink keeps them cheap. */
 	if (bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
 			   XDP_FLAGS_DRV_MODE, NULL))
-		return 1;
-	edge_map_fds_from_object(e->obj, &fd);
-	edge_config_init(&cfg);
-	if (edge_config_parse(&cfg, text, "bench", err, sizeof(err)) || edge_maps_init(&maps, &fd) ||
-	    edge_maps_write_config(&maps, &cfg) ||
-	    edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
-	    edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
-	    edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG))
 		return 1;
 
 #define ROW(nm, prog_fd, why, ...)                                                      \
@@ -378,7 +364,8 @@ static int do_paths(unsigned repeat, int rounds)
 		printf("%s{\"path\":\"%s\",\"ns_per_pkt\":%.1f,\"ratio_to_xdp_drop\":%.2f}", i ? "," : "",
 		       rows[i].name, rows[i].best, rows[i].best / rows[0].best);
 	printf("]\n");
-	edge_config_free(&cfg);
+	edge_bpf__destroy(e);
+	bench_bpf__destroy(b);
 	return 0;
 }
 
@@ -418,10 +405,7 @@ static int do_rules(unsigned repeat, int rounds)
 	struct bench_bpf *b;
 	struct edge_bpf *e;
 	struct edge_maps maps;
-	struct edge_config cfg;
 	struct edge_map_fds fd;
-	struct bpf_map *m;
-	char err[256];
 	int t0, n = 0;
 	struct {
 		const char *name;
@@ -440,35 +424,13 @@ static int do_rules(unsigned repeat, int rounds)
 			   "protect 192.0.2.0/24\n"
 			   "icmp_echo_pps 0\nicmp_echo_global_pps 0\n"; /* every echo answered */
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare");
+	t0 = bench_netns();
+	if (t0 < 0)
 		return 1;
-	}
-	if (sh("ip link set lo up && ip link add bt0 type veth peer name bt1 && "
-	       "ip link set bt0 up && ip link set bt1 up && ip addr add 198.18.0.1/24 dev bt0 && "
-	       "ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev bt0 nud permanent && "
-	       "ip route add default via 198.18.0.2 && sysctl -qw net.ipv4.conf.all.forwarding=1 "
-	       "net.ipv4.conf.bt0.forwarding=1"))
-		return 1;
-	t0 = (int)if_nametoindex("bt0");
 	b = bench_bpf__open_and_load();
-	e = edge_bpf__open();
+	e = bench_edge(text, 0, &fd, &maps);
 	if (!b || !e)
 		return 1;
-	bpf_object__for_each_map(m, e->obj)
-		bpf_map__set_pin_path(m, NULL);
-	if (edge_bpf__load(e))
-		return 1;
-	edge_map_fds_from_object(e->obj, &fd);
-	edge_config_init(&cfg);
-	if (edge_config_parse(&cfg, text, "bench", err, sizeof(err)) || edge_maps_init(&maps, &fd) ||
-	    edge_maps_write_config(&maps, &cfg) ||
-	    edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, NULL, 0) ||
-	    edge_maps_list_reconcile(&maps, EDGE_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG) ||
-	    edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG)) {
-		fprintf(stderr, "bf-bench: rules: setup failed %s\n", err);
-		return 1;
-	}
 
 	/* Frames sent by XDP_TX out of bt0 land on bt1: a drop sink keeps them cheap. */
 	if (bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
@@ -546,7 +508,8 @@ static int do_rules(unsigned repeat, int rounds)
 		       i ? "," : "", rows[i].name, rows[i].rules, rows[i].best,
 		       rows[i].best / rows[0].best);
 	printf("]\n");
-	edge_config_free(&cfg);
+	edge_bpf__destroy(e);
+	bench_bpf__destroy(b);
 	return 0;
 }
 
