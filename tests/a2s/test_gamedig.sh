@@ -6,25 +6,8 @@
 set -u
 cd "$(dirname "$0")"
 BIN=${BIN:-../../build/bin}
-TMP=$(mktemp -d /tmp/bf-a2s-gamedig.XXXXXX)
-PIDS=()
-pass=0
-fail=0
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "not ok - $1"; fail=$((fail + 1)); }
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
-
-for tool in node npm jq; do
-	command -v $tool >/dev/null || { echo "test_gamedig: $tool missing (make deps-node, make deps)" >&2; exit 1; }
-done
+. ./lib.sh a2s-gamedig
+need_tools node npm jq
 [ -x "$BIN/bf-netprobe" ] || { echo "test_gamedig: $BIN/bf-netprobe missing (make all)" >&2; exit 1; }
 
 if [ ! -f node_modules/gamedig/package.json ]; then
@@ -92,5 +75,4 @@ eq "bf-netprobe a2s: 200 rules" "$(jq .rule_count <<<"$mine")" 200
 eq "bf-netprobe a2s: never more bytes than sent before the challenge" \
 	"$(jq '.received[0] <= .sent[0]' <<<"$mine")" true
 
-echo "a2s-gamedig: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -5,26 +5,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
-TMP=$(mktemp -d /tmp/bf-a2s-refresher.XXXXXX)
-PIDS=()
-pass=0
-fail=0
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "not ok - $1"; fail=$((fail + 1)); }
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-for tool in redis-server redis-cli jq; do
-	command -v $tool >/dev/null || { echo "test_refresher: $tool missing (make deps)" >&2; exit 1; }
-done
+. tests/a2s/lib.sh a2s-refresher
+need_tools redis-server redis-cli jq
 for b in bifrost-a2s-refresher bf-netprobe bifrostctl; do
 	[ -x "$BIN/$b" ] || { echo "test_refresher: $BIN/$b missing (make all)" >&2; exit 1; }
 done
@@ -194,5 +176,4 @@ eq "bad --target: exit 2" "$?" 2
 "$BIN/bifrost-a2s-refresher" --help | grep -q -- "--target bind"
 eq "--help documents --target" "$?" 0
 
-echo "a2s-refresher: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary
