@@ -284,6 +284,16 @@ static void on_fleet_conf(void *ctx, const struct sync_fleet_conf *fc)
 	struct bf_conn *conns = malloc((fc->n_conns ? fc->n_conns : 1) * sizeof(*conns));
 	struct edge_list_entry *pr = calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
 
+	if (conns && !fc->n_conns && !e->fleet_conns && e->cfg.n_conns) {
+		/* A fleet config without a single connection, the first one this
+		 * edge sees: an operator who added a rule or a protected prefix
+		 * before any connection, not one who means to close every port. */
+		pr_warn("fleet config %s has no connections; keeping the %zu of the config file "
+			"until Redis has some (bifrostctl conn add)",
+			fc->version, e->cfg.n_conns);
+		free(conns);
+		conns = NULL;
+	}
 	if (conns) {
 		memcpy(conns, fc->conns, fc->n_conns * sizeof(*conns));
 		free(e->fleet_conns);

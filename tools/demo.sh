@@ -43,6 +43,18 @@ x "$LAB" exec c1 "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_PORT --count 20 --in
 x "${CTL[@]}" bl list
 x "${CTL[@]}" punch list
 
+say "A firewall rule for the whole fleet: drop 128-byte UDP datagrams to the game port"
+x "${CTL[@]}" rule add 10 action drop proto udp dport $GAME_PORT ip_len 128
+sleep 1.5
+echo "(c1 and c2 are banned by now: the remote host, routed through pop1, tries)"
+x "$LAB" exec remote "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1 --size 100 --timeout-ms 300 || true
+x "$LAB" exec remote "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1 --size 32
+sleep 1.2
+x "${CTL[@]}" rule stats
+
+say "The fleet's live stats (bifrost:stats:<id>, also on /metrics of each POP)"
+x "${CTL[@]}" stats
+
 say "Counters"
 for pop in pop1 pop2; do
 	echo "-- $pop"
