@@ -21,6 +21,13 @@ applied() {
 	return 1
 }
 
+begin "a first fleet config without connections keeps the file's"
+ctl protect add $POP1_ADDR/32 >/dev/null
+check "both edges applied it" applied
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 2)"
+eq "c1 still plays on the file's connection" "$r" 10
+check "pop1 said why" grep -q "has no connections; keeping the 2 of the config file" "$STATE/edge-pop1.log"
+
 begin "the fleet config takes over, with a limit on the game port"
 ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR --limits "pps 300 burst 100ms block 4s" >/dev/null
 ctl conn add tcp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
