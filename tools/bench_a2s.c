@@ -228,6 +228,32 @@ static int load_window(int s, const uint8_t *req, size_t rlen, size_t want, unsi
 	return 0;
 }
 
+/* Busy jiffies and all jiffies of one CPU so far, from /proc/stat. 0 or -errno. */
+static int cpu_jiffies(int cpu, unsigned long long *busy, unsigned long long *all)
+{
+	char line[512], want[16];
+	FILE *f = fopen("/proc/stat", "r");
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	snprintf(want, sizeof(want), "cpu%d ", cpu);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[8] = { 0 };
+
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+		*all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+		*busy = *all - v[3] - v[4]; /* minus idle and iowait */
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -359,6 +385,7 @@ struct a2s_bench {
 	int cli;      /* the client's socket, in the client namespace */
 	int ifindex;  /* ba0, the server end */
 	int srv_cpu, cli_cpu;
+	struct edge_a2s *a2s; /* the workers, for the whole run */
 };
 
 /* The server end ba0 in this (new, private) namespace with SRV_IP local, its peer ba1 in
@@ -477,6 +504,7 @@ static int build_info(uint8_t *buf, size_t cap)
 
 struct mode_result {
 	double best_rps;
+	double busy[2]; /* server and client CPU busy in the best window pass, 0..1 */
 	uint64_t lost, other, replies;
 	double *rtt;
 	unsigned n_rtt;
@@ -490,6 +518,7 @@ static int run_passes(struct a2s_bench *x, struct mode_result *res, unsigned cou
 	uint8_t req[64];
 	uint32_t ch;
 	struct pass p;
+	unsigned long long b0[2] = { 0 }, a0[2] = { 0 }, b1[2] = { 0 }, a1[2] = { 0 };
 	int n, rc;
 
 	rc = get_challenge(x->cli, &ch);
@@ -499,11 +528,20 @@ static int run_passes(struct a2s_bench *x, struct mode_result *res, unsigned cou
 	}
 	n = a2s_build_info_req(req, sizeof(req), true, ch);
 	if ((rc = load_window(x->cli, req, (size_t)n, (size_t)x->info_len, count / 10 + 1, window,
-			      5, &p)) ||
-	    (rc = load_window(x->cli, req, (size_t)n, (size_t)x->info_len, count, window, 30, &p)))
+			      5, &p)))
 		return rc;
-	if (p.secs > 0 && p.replies / p.secs > res->best_rps)
+	cpu_jiffies(x->srv_cpu, &b0[0], &a0[0]);
+	cpu_jiffies(x->cli_cpu, &b0[1], &a0[1]);
+	rc = load_window(x->cli, req, (size_t)n, (size_t)x->info_len, count, window, 30, &p);
+	cpu_jiffies(x->srv_cpu, &b1[0], &a1[0]);
+	cpu_jiffies(x->cli_cpu, &b1[1], &a1[1]);
+	if (rc)
+		return rc;
+	if (p.secs > 0 && p.replies / p.secs > res->best_rps) {
 		res->best_rps = (double)p.replies / p.secs;
+		for (int i = 0; i < 2; i++)
+			res->busy[i] = a1[i] > a0[i] ? (double)(b1[i] - b0[i]) / (double)(a1[i] - a0[i]) : 0;
+	}
 	res->lost += p.lost + (p.sent - p.replies - p.other - p.lost);
 	res->other += p.other;
 	res->replies += p.replies;
@@ -515,12 +553,36 @@ static int run_passes(struct a2s_bench *x, struct mode_result *res, unsigned cou
 			    &res->n_rtt, &res->lat_lost);
 }
 
+/* The AF_XDP workers start once and stay for every round: a socket's queue is released
+ * by deferred kernel work, so binding the queue again at once fails with EBUSY. Between
+ * AF_XDP rounds only the program is detached; the idle worker sleeps in poll. */
+static int workers_start(struct a2s_bench *x)
+{
+	char err[256] = "";
+	int rc;
+
+	/* Threads inherit the creator's affinity: the worker runs on the server's core. */
+	pin_cpu(x->srv_cpu);
+	x->a2s = edge_a2s_start(&x->dp, bpf_map__fd(x->edge->maps.bf_xsks), err, sizeof(err));
+	pin_cpu(x->cli_cpu);
+	if (!x->a2s) {
+		fprintf(stderr, "bf-bench: a2s: edge_a2s_start: %s\n", err);
+		return -EIO;
+	}
+	edge_a2s_set_keys(x->a2s, &x->keys);
+	rc = edge_a2s_put(x->a2s, inet_addr(SRV_IP), SRV_PORT, A2S_INFO, x->info,
+			  (size_t)x->info_len);
+	if (rc) {
+		edge_a2s_stop(x->a2s);
+		x->a2s = NULL;
+	}
+	return rc;
+}
+
 static int round_af_xdp(struct a2s_bench *x, struct mode_result *res, unsigned count,
 			unsigned window, unsigned lat_n)
 {
-	struct edge_a2s_counters c;
-	struct edge_a2s *a;
-	char err[256] = "";
+	struct edge_a2s_counters c0, c1;
 	uint64_t before = res->replies;
 	int rc;
 
@@ -530,28 +592,16 @@ static int round_af_xdp(struct a2s_bench *x, struct mode_result *res, unsigned c
 		fprintf(stderr, "bf-bench: a2s: native XDP on ba0: %s\n", strerror(-rc));
 		return rc;
 	}
-	/* Threads inherit the creator's affinity: the worker runs on the server's core. */
-	pin_cpu(x->srv_cpu);
-	a = edge_a2s_start(&x->dp, bpf_map__fd(x->edge->maps.bf_xsks), err, sizeof(err));
-	pin_cpu(x->cli_cpu);
-	if (!a) {
-		fprintf(stderr, "bf-bench: a2s: edge_a2s_start: %s\n", err);
-		rc = -EIO;
-		goto out_detach;
-	}
-	edge_a2s_set_keys(a, &x->keys);
-	rc = edge_a2s_put(a, inet_addr(SRV_IP), SRV_PORT, A2S_INFO, x->info, (size_t)x->info_len);
-	if (!rc)
-		rc = run_passes(x, res, count, window, lat_n);
-	edge_a2s_counters(a, &c);
+	edge_a2s_counters(x->a2s, &c0);
+	rc = run_passes(x, res, count, window, lat_n);
+	edge_a2s_counters(x->a2s, &c1);
 	/* The replies must be the workers': anything else would measure another path. */
-	if (!rc && c.served < res->replies - before) {
+	if (!rc && c1.served - c0.served < res->replies - before) {
 		fprintf(stderr, "bf-bench: a2s: %llu replies but the workers served %llu\n",
-			(unsigned long long)(res->replies - before), (unsigned long long)c.served);
+			(unsigned long long)(res->replies - before),
+			(unsigned long long)(c1.served - c0.served));
 		rc = -EPROTO;
 	}
-	edge_a2s_stop(a);
-out_detach:
 	bpf_xdp_detach(x->ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	return rc;
 }
@@ -588,9 +638,10 @@ static void print_mode(const char *name, struct mode_result *r)
 		p99 = r->rtt[(size_t)((r->n_rtt - 1) * 0.99)];
 	}
 	printf("\"%s\":{\"replies_per_s\":%.0f,\"replies\":%llu,\"lost\":%llu,\"other\":%llu,"
+	       "\"server_cpu_busy\":%.2f,\"client_cpu_busy\":%.2f,"
 	       "\"latency_samples\":%u,\"latency_lost\":%llu,\"p50_us\":%.1f,\"p99_us\":%.1f}",
 	       name, r->best_rps, (unsigned long long)r->replies, (unsigned long long)r->lost,
-	       (unsigned long long)r->other, r->n_rtt, (unsigned long long)r->lat_lost, p50 * 1e6,
+	       (unsigned long long)r->other, r->busy[0], r->busy[1], r->n_rtt, (unsigned long long)r->lat_lost, p50 * 1e6,
 	       p99 * 1e6);
 }
 
@@ -630,7 +681,7 @@ static int do_a2s(int argc, char **argv)
 		return 1;
 	/* A fixed key: both servers hand out and accept the same challenges. */
 	memset(x.keys.cur, 0x5a, sizeof(x.keys.cur));
-	if (bench_netns(&x) || bench_edge(&x) || pin_cpu(x.cli_cpu))
+	if (bench_netns(&x) || bench_edge(&x) || pin_cpu(x.cli_cpu) || workers_start(&x))
 		return 1;
 	/* Interleaved rounds, the order swapped each round: slow minutes of the machine
 	 * hurt both servers alike. */
@@ -638,6 +689,7 @@ static int do_a2s(int argc, char **argv)
 		for (int k = 0; k < 2 && !rc; k++)
 			rc = (k ^ (int)(r & 1)) ? round_mmsg(&x, &mm, count, window, lat_n)
 						: round_af_xdp(&x, &xdp, count, window, lat_n);
+	edge_a2s_stop(x.a2s);
 	if (rc) {
 		fprintf(stderr, "bf-bench: a2s: %s\n", strerror(-rc));
 		return 1;
