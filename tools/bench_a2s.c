@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -374,6 +376,65 @@ static void *mmsg_main(void *arg)
 
 /* ---- the setup ---- */
 
+/* Writes val to a file of the current network namespace's sysfs (/sys shows the host's),
+ * through a sysfs mounted for the moment in this process's private mount namespace.
+ * Masks are written in hex, other values in decimal. 0 or -errno. */
+static int sysfs_write(const char *rel, unsigned val)
+{
+	char dir[] = "/tmp/bfa-sysXXXXXX", path[320];
+	FILE *f;
+	int rc = 0;
+
+	if (!mkdtemp(dir))
+		return -errno;
+	if (mount("sysfs", dir, "sysfs", 0, NULL)) {
+		rc = -errno;
+		goto out_rmdir;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, strstr(rel, "cpus") ? "%x\n" : "%u\n", val) < 0 || fclose(f))
+		rc = f ? -EIO : -errno;
+	umount2(dir, MNT_DETACH);
+out_rmdir:
+	rmdir(dir);
+	if (rc)
+		fprintf(stderr, "bf-bench: a2s: writing %s: %s\n", rel, strerror(-rc));
+	return rc;
+}
+
+/* Pins the NAPI thread of ifname ("napi/IFNAME-ID") to cpu. 0 or -ENOENT. */
+static int pin_napi(const char *ifname, int cpu)
+{
+	char want[32], comm[64], path[300];
+	cpu_set_t set;
+	struct dirent *d;
+	DIR *p = opendir("/proc");
+	int rc = -ENOENT;
+
+	if (!p)
+		return -errno;
+	snprintf(want, sizeof(want), "napi/%s-", ifname);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	while ((d = readdir(p))) {
+		FILE *f;
+
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, want, strlen(want)) &&
+		    !sched_setaffinity(atoi(d->d_name), sizeof(set), &set))
+			rc = 0;
+		fclose(f);
+	}
+	closedir(p);
+	return rc;
+}
+
 struct a2s_bench {
 	struct edge_bpf *edge;
 	struct bench_bpf *b;
@@ -422,18 +483,20 @@ static int bench_netns(struct a2s_bench *x)
 	       "ethtool -K ba1 tx off rx off >/dev/null", mac0) ||
 	    if_mac("ba1", mac1, sizeof(mac1)))
 		goto out;
-	/* A veth takes frames sent by XDP or AF_XDP only when its peer runs XDP; both
-	 * servers reply into the same XDP_PASS program, so the client side costs the same. */
-	if (bpf_xdp_attach((int)if_nametoindex("ba1"), bpf_program__fd(x->b->progs.bench_pass),
-			   XDP_FLAGS_DRV_MODE, NULL)) {
-		fprintf(stderr, "bf-bench: a2s: XDP on ba1 failed\n");
+	/* The client's receive path on the client's core (RPS): veth would run it in the
+	 * sender's softirq, on the server's core. No XDP on ba1: copy-mode AF_XDP transmits
+	 * skbs, which a veth takes like any other. */
+	if (sysfs_write("class/net/ba1/queues/rx-0/rps_cpus", 1u << x->cli_cpu))
 		goto out;
-	}
 	x->cli = udp_socket(inet_addr(CLI_IP), CLI_PORT, inet_addr(SRV_IP), SRV_PORT);
 	if (x->cli < 0 || setns(home, CLONE_NEWNET))
 		goto out;
 	if (sh("ip route add " CLI_IP "/32 dev ba0 && "
 	       "ip neigh replace " CLI_IP " lladdr %s dev ba0 nud permanent", mac1))
+		goto out;
+	/* The requests' receive path on the server's core, as a NIC's queue would be: RPS for
+	 * the socket server, a threaded NAPI (pinned after each attach) for XDP. */
+	if (sysfs_write("class/net/ba0/queues/rx-0/rps_cpus", 1u << x->srv_cpu))
 		goto out;
 	x->ifindex = (int)if_nametoindex("ba0");
 	rc = 0;
@@ -592,6 +655,12 @@ static int round_af_xdp(struct a2s_bench *x, struct mode_result *res, unsigned c
 		fprintf(stderr, "bf-bench: a2s: native XDP on ba0: %s\n", strerror(-rc));
 		return rc;
 	}
+	/* veth has a NAPI only while XDP is attached; each attach makes a new one. */
+	if (sysfs_write("class/net/ba0/threaded", 1) || pin_napi("ba0", x->srv_cpu)) {
+		fprintf(stderr, "bf-bench: a2s: no NAPI thread of ba0 to pin\n");
+		bpf_xdp_detach(x->ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		return -ENOENT;
+	}
 	edge_a2s_counters(x->a2s, &c0);
 	rc = run_passes(x, res, count, window, lat_n);
 	edge_a2s_counters(x->a2s, &c1);
@@ -681,6 +750,11 @@ static int do_a2s(int argc, char **argv)
 		return 1;
 	/* A fixed key: both servers hand out and accept the same challenges. */
 	memset(x.keys.cur, 0x5a, sizeof(x.keys.cur));
+	/* A private mount namespace, for sysfs_write's mounts. */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		perror("bf-bench: a2s: private mount namespace");
+		return 1;
+	}
 	if (bench_netns(&x) || bench_edge(&x) || pin_cpu(x.cli_cpu) || workers_start(&x))
 		return 1;
 	/* Interleaved rounds, the order swapped each round: slow minutes of the machine
