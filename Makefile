@@ -124,10 +124,11 @@ $(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 $(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tools/bench_fleet.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+		$(BUILD)/obj/tools/bench_a2s.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) \
+		$(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) -lm
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK) -lm
 
 $(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
 	@mkdir -p $(@D)

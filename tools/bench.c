@@ -18,6 +18,7 @@
 #include "../edge/maps.h"
 #include "../tests/pktgen.h"
 #include "bench.skel.h"
+#include "bench_a2s.h"
 #include "bench_fleet.h"
 #include "edge.skel.h"
 #include "log.h"
@@ -627,6 +628,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && (!strcmp(argv[1], "propagation") || !strcmp(argv[1], "apply") ||
 			  !strcmp(argv[1], "resync")))
 		return bench_fleet_main(argv[1], argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "a2s") || !strcmp(argv[1], "a2s-load")))
+		return bench_a2s_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr,
 		"Usage: bf-bench paths [REPEAT [ROUNDS]]         ns/packet per verdict path (live frames)\n"
 		"       bf-bench rules [REPEAT [ROUNDS]]         rules (0-1000), rate limit, echo (live frames)\n"
@@ -639,6 +642,11 @@ int main(int argc, char **argv)
 		"       bf-bench apply --netns NS --redis A:P --iface IF --origin O --edge-pid PID [--count N]\n"
 		"                entries/s the edge of IF applies from a peer's log (lab running)\n"
 		"       bf-bench resync --netns NS --redis A:P --iface IF --origin O --log FILE [--count N]\n"
-		"                full resync of N entries of a new origin, timed by the edge's log\n");
+		"                full resync of N entries of a new origin, timed by the edge's log\n"
+		"       bf-bench a2s [--count N] [--window W] [--latency N] [--rounds R]\n"
+		"                [--server-cpu C] [--client-cpu C]\n"
+		"                A2S INFO replies/s and p50/p99: AF_XDP workers vs recvmmsg server\n"
+		"       bf-bench a2s-load --to A.B.C.D:PORT [--count N] [--rate PER_S]\n"
+		"                paced INFO queries with a challenge (lab: cache on vs off)\n");
 	return 2;
 }

@@ -25,6 +25,10 @@ echo "bench: live traffic on veth..." >&2
 COUNT=${LIVE_COUNT:-20000000} ROUNDS=${LIVE_ROUNDS:-3} "$ROOT/tools/bench/live.sh" >"$TMP/live.json"
 echo "bench: fleet sync (three labs in turn)..." >&2
 "$ROOT/tools/bench/fleet.sh" >"$TMP/fleet.json"
+echo "bench: A2S replies, AF_XDP workers vs recvmmsg (veth)..." >&2
+"$BIN/bf-bench" a2s --count 200000 --window 128 --latency 5000 --rounds 3 >"$TMP/a2s.json"
+echo "bench: A2S load on the game server, cache on vs off (lab)..." >&2
+"$ROOT/tools/bench/a2s_load.sh" >"$TMP/a2s_load.json"
 
 cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 {
@@ -149,6 +153,45 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	jq -r 'select(.bench=="resync") | "| \(.entries) | \(.found_after_ms) | \(.resync_s) | \(.per_s) | \(.in_map) | \(.rss_kib / 1024 | round) |"' "$TMP/fleet.json"
 	echo
 	echo "Goal (issue 3): < 10 s."
+	echo
+	echo "## A2S cache"
+	echo
+	echo "### Replies per second: AF_XDP workers vs a recvmmsg server"
+	echo
+	echo "bf-bench a2s: a veth pair between two private namespaces. The server end runs either"
+	echo "the edge program with the AF_XDP A2S workers (copy mode: veth has no zero-copy) and a"
+	echo "cached INFO reply of $(jq -r .info_bytes "$TMP/a2s.json") bytes, or (baseline) no Bifrost: a plain UDP server on"
+	echo "the same address and port, recvmmsg/sendmmsg in batches of 64, doing the same work"
+	echo "(classify, check the challenge, copy the cached reply; software UDP checksums on both)."
+	echo "The worker thread and the baseline's loop are pinned to CPU $(jq -r .server_cpu "$TMP/a2s.json"), the client to CPU $(jq -r .client_cpu "$TMP/a2s.json")."
+	echo "The client gets a challenge, then keeps $(jq -r .window "$TMP/a2s.json") INFO requests in flight for"
+	echo "$(jq -r .count "$TMP/a2s.json") replies (best of $(jq -r .rounds "$TMP/a2s.json") interleaved rounds); then one request at a time"
+	echo "for the round-trip latency (all rounds' samples pooled). veth would run a receiver's"
+	echo "softirq on the sender's core; instead each side's receive path is put on its own core"
+	echo "as a NIC queue would be: the requests' on the server core (RPS for the socket server,"
+	echo "ba0's threaded NAPI pinned there for XDP), the replies' on the client core (RPS)."
+	echo "The busy columns show how loaded each core was during the best pass."
+	echo
+	echo "| server | replies/s | × recvmmsg | p50 µs | p99 µs | server CPU busy | client CPU busy | lost |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	jq -r '.recvmmsg as $b | (["af_xdp", .af_xdp], ["recvmmsg", .recvmmsg]) | . as [$n, $m] | "| \($n) | \($m.replies_per_s) | \($m.replies_per_s / $b.replies_per_s * 100 | round / 100) | \($m.p50_us) | \($m.p99_us) | \($m.server_cpu_busy) | \($m.client_cpu_busy) | \($m.lost + $m.latency_lost) |"' "$TMP/a2s.json"
+	echo
+	echo "Goal (A2S issue): AF_XDP ≥ 1.5× the recvmmsg server."
+	echo
+	echo "### Game-server A2S load, cache on vs off"
+	echo
+	echo "tools/bench/a2s_load.sh on a fresh lab: the A2S connection added with \`--a2s\`,"
+	echo "bifrost-a2s-refresher filling the cache from the game server; c1 sends INFO queries with"
+	echo "a valid challenge at a fixed rate (bf-bench a2s-load), and the game server counts the"
+	echo "A2S queries it receives from c1. Then the refresher is stopped, the edge drops the"
+	echo "lapsed cache, and the same load runs again. Baseline: the cache off, same run."
+	echo "The queries at the game server include the one that fetched the challenge."
+	echo
+	echo "| cache | queries sent | rate /s | replies at c1 | queries at the game server |"
+	echo "|---|---:|---:|---:|---:|"
+	jq -r '"| on | \(.sent) | \(.rate) | \(.cache_on.replies) | \(.cache_on.at_game_server) |", "| off | \(.sent) | \(.rate) | \(.cache_off.replies) | \(.cache_off.at_game_server) |"' "$TMP/a2s_load.json"
+	echo
+	jq -r '"Load on the game server with the cache on ÷ off: \(.on_over_off)."' "$TMP/a2s_load.json"
 } >"$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"
