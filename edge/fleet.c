@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <uthash.h>
 
@@ -478,12 +479,8 @@ static void a2s_key_tick(struct edge_fleet *f)
 {
 	uint8_t raw[A2S_KEY_LEN];
 	char hex[2 * A2S_KEY_LEN + 1], now[24], every[24], key[BF_KEY_MAX];
-	FILE *ur = fopen("/dev/urandom", "rb");
-	int ok = ur && fread(raw, 1, sizeof(raw), ur) == sizeof(raw);
 
-	if (ur)
-		fclose(ur);
-	if (!ok)
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return;
 	for (int i = 0; i < A2S_KEY_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
@@ -515,7 +512,8 @@ static void a2s_fetched(void *ctx, const char *key, const uint8_t *val, size_t l
 	    !a2s_followed(f, ip, port) || !f->a2s.reply)
 		return;
 	/* A reply without a TTL is not the refresher's: it would never go stale. */
-	f->a2s.reply(f->a2s.ctx, ip, port, kind, pttl > 0 ? val : NULL, pttl > 0 ? len : 0);
+	f->a2s.reply(f->a2s.ctx, ip, port, kind, pttl > 0 ? val : NULL, pttl > 0 ? len : 0,
+		     pttl > 0 ? pttl : 0);
 }
 
 static void a2s_fetch(struct edge_fleet *f, uint32_t ip, uint16_t port, enum bf_a2s_key kind)
@@ -567,7 +565,7 @@ static void a2s_conns_set(struct edge_fleet *f, const struct sync_fleet_conf *fc
 			kept |= n[j].ip == f->a2s_conns[i].ip && n[j].port == f->a2s_conns[i].port;
 		for (int k = BF_A2S_INFO; !kept && k <= BF_A2S_RULES; k++)
 			f->a2s.reply(f->a2s.ctx, f->a2s_conns[i].ip, f->a2s_conns[i].port,
-				     (enum bf_a2s_key)k, NULL, 0);
+				     (enum bf_a2s_key)k, NULL, 0, 0);
 	}
 	free(f->a2s_conns);
 	f->a2s_conns = n;

@@ -20,12 +20,12 @@ struct sync_fleet_conf;
 struct a2s_keys;
 
 /* Who keeps the A2S cache (edge/a2s.c, wired by main.c). reply() gets a
- * cached reply as Redis holds it (not yet validated), or val NULL when it
- * is gone (TTL ended, connection no longer A2S); keys() the fleet's
+ * cached reply as Redis holds it (not yet validated) with the TTL it has
+ * left, or val NULL when it is gone (TTL ended, connection no longer A2S); keys() the fleet's
  * challenge keys whenever they change. */
 struct edge_fleet_a2s_ops {
 	void (*reply)(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key kind,
-		      const uint8_t *val, size_t len);
+		      const uint8_t *val, size_t len, int64_t ttl_ms);
 	void (*keys)(void *ctx, const struct a2s_keys *k);
 	void *ctx;
 };

@@ -47,6 +47,8 @@ struct edge {
 	struct edge_stats_sample prev; /* last second's counters, for the rates */
 	struct edge_metrics *metrics;
 	struct edge_a2s *a2s; /* AF_XDP A2S workers, with `a2s_workers yes` */
+	struct edge_a2s_seen *a2s_seen; /* what the cache holds: age and TTL, for /metrics */
+	size_t n_a2s_seen;
 };
 
 /* Redis's connections once the fleet has a config; the file's before. */
@@ -69,8 +71,43 @@ static void a2s_sync_flags(struct edge *e, uint32_t ip, uint16_t port)
 
 /* A cached reply from Redis (val NULL: gone). The workers validate it; the
  * log says when a connection's cache becomes ready or goes. */
+/* Where a cached reply stands: when its bytes last changed (the refresher
+ * stored a new answer) and the TTL Redis gave it when last read. */
+static void a2s_seen_note(struct edge *e, uint32_t ip, uint16_t port, enum bf_a2s_key k,
+			  const uint8_t *val, size_t len, int64_t ttl_ms)
+{
+	uint64_t sum = 1469598103934665603ULL; /* FNV-1a: tells a changed reply apart */
+	struct edge_a2s_seen *s = NULL;
+	int64_t now = sync_now_ms();
+
+	for (size_t i = 0; i < len; i++)
+		sum = (sum ^ val[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < e->n_a2s_seen; i++)
+		if (e->a2s_seen[i].ip == ip && e->a2s_seen[i].port == port && e->a2s_seen[i].kind == (int)k)
+			s = &e->a2s_seen[i];
+	if (!val) {
+		if (s)
+			*s = e->a2s_seen[--e->n_a2s_seen];
+		return;
+	}
+	if (!s) {
+		struct edge_a2s_seen *n = realloc(e->a2s_seen, (e->n_a2s_seen + 1) * sizeof(*n));
+
+		if (!n)
+			return;
+		e->a2s_seen = n;
+		s = &n[e->n_a2s_seen++];
+		*s = (struct edge_a2s_seen){ .ip = ip, .port = port, .kind = (int)k, .changed_ms = now };
+	} else if (s->sum != sum) {
+		s->changed_ms = now;
+	}
+	s->sum = sum;
+	s->ttl_ms = ttl_ms;
+	s->read_ms = now;
+}
+
 static void on_a2s_reply(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key k,
-			 const uint8_t *val, size_t len)
+			 const uint8_t *val, size_t len, int64_t ttl_ms)
 {
 	static const enum a2s_kind kinds[] = { [BF_A2S_INFO] = A2S_INFO,
 					       [BF_A2S_PLAYER] = A2S_PLAYER,
@@ -86,6 +123,7 @@ static void on_a2s_reply(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key 
 		val = NULL; /* refused: a reply that does not parse is not served */
 	if (!val)
 		edge_a2s_drop(e->a2s, ip, port, kinds[k]);
+	a2s_seen_note(e, ip, port, k, val, len, ttl_ms);
 	after = edge_a2s_ready(e->a2s, ip, port);
 	a2s_sync_flags(e, ip, port);
 	if (before == after)
@@ -433,6 +471,13 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		s->sync_connected = h.connected;
 		s->stats_frames = h.stats_frames;
 		s->stats_dropped = h.stats_dropped;
+	}
+	if (e->a2s) {
+		s->a2s = true;
+		edge_a2s_counters(e->a2s, &s->a2s_counters);
+		s->a2s_seen = e->a2s_seen;
+		s->n_a2s_seen = e->n_a2s_seen;
+		s->now_ms = sync_now_ms();
 	}
 	return 0;
 }
@@ -950,5 +995,6 @@ int main(int argc, char **argv)
 	free(e.locals);
 	free(e.fleet_conns);
 	free(e.fleet_rules);
+	free(e.a2s_seen);
 	return rc ? 1 : 0;
 }

@@ -134,6 +134,48 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	scalar(f, "bifrost_stats_frames_dropped_total", "counter",
 	       "Stats frames not published: Redis away or the previous second unanswered.",
 	       s->stats_dropped);
+	if (s->a2s) {
+		static const char *kinds[] = { "info", "player", "rules" };
+		const struct edge_a2s_counters *c = &s->a2s_counters;
+
+		scalar(f, "bifrost_a2s_workers", "gauge", "AF_XDP sockets answering A2S queries.",
+		       c->workers);
+		fprintf(f, "# HELP bifrost_a2s_requests_total A2S requests the AF_XDP workers "
+			   "handled, by outcome.\n# TYPE bifrost_a2s_requests_total counter\n");
+		fprintf(f, "bifrost_a2s_requests_total{outcome=\"served\"} %llu\n",
+			(unsigned long long)c->served);
+		fprintf(f, "bifrost_a2s_requests_total{outcome=\"challenged\"} %llu\n",
+			(unsigned long long)c->challenged);
+		fprintf(f, "bifrost_a2s_requests_total{outcome=\"bad\"} %llu\n",
+			(unsigned long long)c->bad);
+		fprintf(f, "bifrost_a2s_requests_total{outcome=\"dropped\"} %llu\n",
+			(unsigned long long)c->dropped);
+		fprintf(f, "# HELP bifrost_a2s_cache_age_seconds Time since the cached reply last "
+			   "changed (a refresher stored a new answer).\n"
+			   "# TYPE bifrost_a2s_cache_age_seconds gauge\n");
+		for (size_t i = 0; i < s->n_a2s_seen; i++) {
+			const struct edge_a2s_seen *a = &s->a2s_seen[i];
+			char ip[BF_ADDR_STRLEN];
+
+			if (a->kind < 0 || a->kind > 2)
+				continue;
+			fprintf(f, "bifrost_a2s_cache_age_seconds{bind=\"%s:%u\",kind=\"%s\"} %.3f\n",
+				bf_ipv4_str(a->ip, ip), a->port, kinds[a->kind],
+				(double)(s->now_ms - a->changed_ms) / 1000.0);
+		}
+		fprintf(f, "# HELP bifrost_a2s_cache_ttl_seconds TTL the cached reply had left in "
+			   "Redis when last read.\n# TYPE bifrost_a2s_cache_ttl_seconds gauge\n");
+		for (size_t i = 0; i < s->n_a2s_seen; i++) {
+			const struct edge_a2s_seen *a = &s->a2s_seen[i];
+			char ip[BF_ADDR_STRLEN];
+
+			if (a->kind < 0 || a->kind > 2)
+				continue;
+			fprintf(f, "bifrost_a2s_cache_ttl_seconds{bind=\"%s:%u\",kind=\"%s\"} %.3f\n",
+				bf_ipv4_str(a->ip, ip), a->port, kinds[a->kind],
+				(double)(a->ttl_ms - (s->now_ms - a->read_ms)) / 1000.0);
+		}
+	}
 	return ferror(f) ? -EIO : 0;
 }
 

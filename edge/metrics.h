@@ -7,8 +7,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "a2s.h"
 #include "stats.h"
 #include "sync.h"
+
+/* One cached A2S reply as the edge last read it from Redis. */
+struct edge_a2s_seen {
+	uint32_t ip;        /* network order */
+	uint16_t port;
+	int kind;           /* enum bf_a2s_key: info, player, rules */
+	uint64_t sum;       /* of its bytes */
+	int64_t changed_ms; /* wall clock when its bytes last changed */
+	int64_t read_ms;    /* wall clock of the last read */
+	int64_t ttl_ms;     /* TTL left in Redis at that read */
+};
 
 struct event_base;
 struct edge_metrics;
@@ -22,6 +34,11 @@ struct edge_metrics_snap {
 	bool sync_connected;
 	uint64_t stats_frames, stats_dropped;
 	uint64_t wl_entries, bl_entries;
+	bool a2s;                          /* AF_XDP workers running */
+	struct edge_a2s_counters a2s_counters;
+	const struct edge_a2s_seen *a2s_seen; /* not owned */
+	size_t n_a2s_seen;
+	int64_t now_ms;
 };
 
 /* Prometheus text exposition format 0.0.4, with HELP and TYPE lines. 0 or

@@ -127,9 +127,13 @@ static void has_line(const char *text, const char *line)
 static void test_stats__metrics_text(void **state)
 {
 	struct edge_conn_sample cc[1] = { { ck(17, "203.0.113.10", 27015), { 7, 700, 3, 300 } } };
+	struct edge_a2s_seen seen[1] = { { .ip = htonl(0xcb00710a), .port = 27015, .kind = 2,
+					   .changed_ms = 1000, .read_ms = 4000, .ttl_ms = 6000 } };
 	struct edge_metrics_snap s = { .version = "v1.2-3-gabc", .id = "pop1", .fleet = true,
 				       .sync_connected = true, .stats_dropped = 4, .stats_frames = 9,
-				       .bl_entries = 2 };
+				       .bl_entries = 2, .a2s = true,
+				       .a2s_counters = { .served = 11, .challenged = 5, .workers = 2 },
+				       .a2s_seen = seen, .n_a2s_seen = 1, .now_ms = 4500 };
 	char *t;
 
 	s.sample.conns = cc;
@@ -163,6 +167,11 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_stats_frames_dropped_total 4");
 	has_line(t, "bifrost_stats_frames_total 9");
 	has_line(t, "bifrost_blacklist_entries 2");
+	has_line(t, "bifrost_a2s_workers 2");
+	has_line(t, "bifrost_a2s_requests_total{outcome=\"served\"} 11");
+	has_line(t, "bifrost_a2s_requests_total{outcome=\"challenged\"} 5");
+	has_line(t, "bifrost_a2s_cache_age_seconds{bind=\"203.0.113.10:27015\",kind=\"rules\"} 3.500");
+	has_line(t, "bifrost_a2s_cache_ttl_seconds{bind=\"203.0.113.10:27015\",kind=\"rules\"} 5.500");
 	/* every sample line belongs to a family announced by a TYPE line */
 	for (char *line = t; *line;) {
 		char *nl = strchr(line, '\n');
@@ -172,7 +181,7 @@ static void test_stats__metrics_text(void **state)
 		if (line[0] != '#') {
 			char want[96];
 
-			sscanf(line, "%63[a-z_]", name);
+			sscanf(line, "%63[a-z0-9_]", name); /* names may hold digits: a2s */
 			snprintf(want, sizeof(want), "# TYPE %s ", name);
 			assert_non_null(strstr(t, want));
 		}

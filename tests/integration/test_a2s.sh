@@ -49,6 +49,9 @@ sleep 0.3 # the stand-in writes its counts at most every 100 ms
 eq "the game server got no A2S query from c1" "$(( $(a2s_from $C1_ADDR) - c1q ))" 0
 eq "nor from c2" "$(( $(a2s_from $C2_ADDR) - c2q ))" 0
 ge "pop1 sent them to its A2S workers" "$(( $(counter pop1 a2s_redirect) - r0 ))" 3
+metrics=$(in_ns pop1 curl -s http://127.0.0.1:9477/metrics)
+ge "pop1's workers served them (/metrics)" "$(awk '/^bifrost_a2s_requests_total\{outcome="served"\}/ {print $2}' <<<"$metrics")" 3
+check "and /metrics shows the cache's age" grep -q "^bifrost_a2s_cache_age_seconds{bind=\"$ANYCAST:$GAME_PORT\",kind=\"info\"}" <<<"$metrics"
 
 begin "an unverified source never gets more than 9 bytes"
 out=$(a2s_probe c1 --kind info --challenge none)
