@@ -25,6 +25,7 @@
 
 #include "a2s.h" /* edge/a2s.h, which includes sync/a2s.h */
 #include "bifrost.h"
+#include "inet_csum.h"
 #include "log.h"
 
 /* ---- sizes ---- */
@@ -230,22 +231,6 @@ static void count(uint64_t *c, uint64_t n)
 
 /* ---- building replies ---- */
 
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -281,14 +266,14 @@ static uint32_t reply_headers(uint8_t *f, const struct req_addrs *r, uint32_t pl
 	put16(ip + 10, 0);
 	memcpy(ip + 12, r->daddr, 4);
 	memcpy(ip + 16, r->saddr, 4);
-	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	put16(ip + 10, bf_csum_fold(bf_csum_add(ip, 20, 0)));
 
 	memcpy(udp, r->dport, 2);
 	memcpy(udp + 2, r->sport, 2);
 	put16(udp + 4, (uint16_t)(8 + plen));
 	put16(udp + 6, 0);
-	sum = sum16(ip + 12, 8, 0) + IPPROTO_UDP + 8 + plen;
-	csum = fold(sum16(udp, 8 + plen, sum));
+	sum = bf_csum_add(ip + 12, 8, 0) + IPPROTO_UDP + 8 + plen;
+	csum = bf_csum_fold(bf_csum_add(udp, 8 + plen, sum));
 	put16(udp + 6, csum ? csum : 0xffff); /* 0 would mean "no checksum" */
 	return r->l2_len + XSK_HDRS + plen;
 }

@@ -4,29 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inet_csum.h"
 #include "pktgen.h"
-
-static uint32_t sum16(const void *data, size_t len, uint32_t sum)
-{
-	const uint8_t *p = data;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 uint16_t pkt_csum(const void *data, size_t len)
 {
-	return fold(sum16(data, len, 0));
+	return bf_csum_fold(bf_csum_add(data, len, 0));
 }
 
 uint16_t pkt_l4_csum(const uint8_t *ip)
@@ -35,10 +18,10 @@ uint16_t pkt_l4_csum(const uint8_t *ip)
 	size_t tot = (size_t)(ip[2] << 8 | ip[3]);
 	uint32_t sum = 0;
 
-	sum = sum16(ip + 12, 8, sum); /* saddr, daddr */
+	sum = bf_csum_add(ip + 12, 8, sum); /* saddr, daddr */
 	sum += ip[9];
 	sum += (uint32_t)(tot - hlen);
-	return fold(sum16(ip + hlen, tot - hlen, sum));
+	return bf_csum_fold(bf_csum_add(ip + hlen, tot - hlen, sum));
 }
 
 uint32_t pkt_ip(const char *s)
