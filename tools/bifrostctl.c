@@ -1089,71 +1089,99 @@ static int do_conn_write(const struct ctl *c, const char *proto, const char *bin
 	return 0;
 }
 
+/* Calls each(rc, key, ctx) for every key matching `match` (SCAN, so Redis
+ * is never blocked by KEYS); stops early when each returns < 0, returning
+ * that. */
+static int scan_keys(redisContext *rc, const char *match,
+		     int (*each)(redisContext *rc, const redisReply *key, void *ctx), void *ctx)
+{
+	char cursor[32] = "0";
+	int rc2 = 0;
+
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[0]->len >= sizeof(cursor) ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return -EIO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements && rc2 >= 0; i++)
+			if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
+				rc2 = each(rc, r->element[1]->element[i], ctx);
+		freeReplyObject(r);
+	} while (rc2 >= 0 && strcmp(cursor, "0"));
+	return rc2 < 0 ? rc2 : 0;
+}
+
+struct list_ctx {
+	const struct ctl *c;
+	size_t shown;
+};
+
+static int conn_one(redisContext *rc, const redisReply *k, void *ctx)
+{
+	struct list_ctx *lc = ctx;
+	const struct ctl *c = lc->c;
+	redisReply *h = redisCommand(rc, "HGETALL %b", k->str, k->len);
+	struct bf_field f[16];
+	struct bf_conn cn;
+	const char *what = "not a hash";
+	char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN], kbuf[BF_KEY_MAX * 6], lim[160] = "";
+	size_t nf = 0;
+	int bad = bf_conn_parse_key(k->str, k->len, BF_PREFIX_DEFAULT, &cn);
+
+	for (size_t j = 0; !bad && h && h->type == REDIS_REPLY_ARRAY && j + 1 < h->elements && nf < 16;
+	     j += 2)
+		f[nf++] = (struct bf_field){ h->element[j]->str, h->element[j]->len,
+					     h->element[j + 1]->str, h->element[j + 1]->len };
+	if (!bad)
+		bad = bf_conn_parse_fields(f, nf, &cn, &what);
+	if (!bad)
+		bf_limits_format(&cn.limits, lim, sizeof(lim));
+	if (bad && c->json)
+		printf("{\"key\":\"%s\",\"error\":\"%s\"}\n",
+		       bf_json_esc(k->str, k->len, kbuf, sizeof(kbuf)), what);
+	else if (bad)
+		printf("%s: INVALID (%s): edges ignore it\n",
+		       bf_printable(k->str, k->len, kbuf, sizeof(kbuf)), what);
+	else if (c->json)
+		printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u,"
+		       "\"a2s\":%s,\"limits\":\"%s\"}\n",
+		       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
+		       bf_ipv4_str(cn.machine_ip, m), cn.machine_port ? cn.machine_port : cn.bind_port,
+		       cn.a2s ? "true" : "false", lim);
+	else {
+		char bind[32], mach[32];
+
+		snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
+		snprintf(mach, sizeof(mach), "%s:%u", bf_ipv4_str(cn.machine_ip, m),
+			 cn.machine_port ? cn.machine_port : cn.bind_port);
+		printf("%-5s %-22s %-22s %-4s %s\n", bf_proto_name(cn.proto), bind, mach,
+		       cn.a2s ? "yes" : "-", lim[0] ? lim : "-");
+	}
+	lc->shown++;
+	freeReplyObject(h);
+	return 0;
+}
+
 static int do_conn_list(const struct ctl *c)
 {
 	redisContext *rc = connect_sync(c);
-	char cursor[32] = "0";
-	size_t shown = 0;
+	struct list_ctx lc = { .c = c };
+	char match[BF_KEY_MAX];
 
 	if (!rc)
 		return 1;
 	if (!c->json)
-		printf("%-5s %-22s %-22s %s\n", "PROTO", "BIND", "MACHINE", "A2S");
-	do {
-		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sconn:* COUNT 1000", cursor,
-					     BF_PREFIX_DEFAULT);
-
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->len >= sizeof(cursor)) {
-			freeReplyObject(r);
-			break;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *k = r->element[1]->element[i];
-			redisReply *h = redisCommand(rc, "HGETALL %b", k->str, k->len);
-			struct bf_field f[16];
-			struct bf_conn cn;
-			const char *what = "not a hash";
-			char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN], kbuf[BF_KEY_MAX * 6];
-			size_t nf = 0;
-			int bad = bf_conn_parse_key(k->str, k->len, BF_PREFIX_DEFAULT, &cn);
-
-			for (size_t j = 0; !bad && h && h->type == REDIS_REPLY_ARRAY && j + 1 < h->elements &&
-					   nf < 16; j += 2)
-				f[nf++] = (struct bf_field){ h->element[j]->str, h->element[j]->len,
-							     h->element[j + 1]->str, h->element[j + 1]->len };
-			if (!bad)
-				bad = bf_conn_parse_fields(f, nf, &cn, &what);
-			if (bad && c->json)
-				printf("{\"key\":\"%s\",\"error\":\"%s\"}\n",
-				       bf_json_esc(k->str, k->len, kbuf, sizeof(kbuf)), what);
-			else if (bad)
-				printf("%s: INVALID (%s): edges ignore it\n",
-				       bf_printable(k->str, k->len, kbuf, sizeof(kbuf)), what);
-			else if (c->json)
-				printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u,"
-				       "\"a2s\":%s}\n",
-				       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
-				       bf_ipv4_str(cn.machine_ip, m),
-				       cn.machine_port ? cn.machine_port : cn.bind_port,
-				       cn.a2s ? "true" : "false");
-			else {
-				char bind[32], mach[32];
-
-				snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
-				snprintf(mach, sizeof(mach), "%s:%u", bf_ipv4_str(cn.machine_ip, m),
-					 cn.machine_port ? cn.machine_port : cn.bind_port);
-				printf("%-5s %-22s %-22s %s\n", bf_proto_name(cn.proto), bind, mach,
-				       cn.a2s ? "yes" : "-");
-			}
-			shown++;
-			freeReplyObject(h);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0"));
+		printf("%-5s %-22s %-22s %-4s %s\n", "PROTO", "BIND", "MACHINE", "A2S", "LIMITS");
+	snprintf(match, sizeof(match), "%sconn:*", BF_PREFIX_DEFAULT);
+	scan_keys(rc, match, conn_one, &lc);
 	if (!c->json)
-		printf("(%zu connections)\n", shown);
+		printf("(%zu connections)\n", lc.shown);
 	redisFree(rc);
 	return 0;
 }
@@ -1303,47 +1331,38 @@ static int do_a2s_show(const struct ctl *c, const char *bind)
 	return ret ? 1 : 0;
 }
 
+static int a2s_one(redisContext *rc, const redisReply *k, void *ctx)
+{
+	struct list_ctx *lc = ctx;
+	enum bf_a2s_key kind;
+	uint32_t ip;
+	uint16_t port;
+
+	if (bf_key_a2s_parse(k->str, k->len, BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
+	    kind != BF_A2S_INFO)
+		return 0;
+	if (a2s_show_one(rc, lc->c, ip, port) < 0)
+		return -EIO;
+	lc->shown++;
+	return 0;
+}
+
 static int do_a2s_list(const struct ctl *c)
 {
 	redisContext *rc = connect_sync(c);
-	char cursor[32] = "0";
-	size_t shown = 0;
+	struct list_ctx lc = { .c = c };
+	char match[BF_KEY_MAX];
+	int err;
 
 	if (!rc)
 		return 1;
 	a2s_header(c);
-	do {
-		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sa2s:* COUNT 1000", cursor,
-					     BF_PREFIX_DEFAULT);
-
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->len >= sizeof(cursor)) {
-			freeReplyObject(r);
-			break;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *k = r->element[1]->element[i];
-			enum bf_a2s_key kind;
-			uint32_t ip;
-			uint16_t port;
-
-			if (bf_key_a2s_parse(k->str, k->len, BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
-			    kind != BF_A2S_INFO)
-				continue;
-			if (a2s_show_one(rc, c, ip, port) < 0) {
-				freeReplyObject(r);
-				redisFree(rc);
-				return 1;
-			}
-			shown++;
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0"));
+	snprintf(match, sizeof(match), "%sa2s:*", BF_PREFIX_DEFAULT);
+	err = scan_keys(rc, match, a2s_one, &lc);
 	if (!c->json)
-		printf("(%zu servers cached)\n", shown);
+		printf("(%zu servers cached)\n", lc.shown);
 	redisFree(rc);
-	return 0;
+	return err ? 1 : 0;
 }
 
 static volatile sig_atomic_t stop;
