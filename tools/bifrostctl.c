@@ -522,8 +522,11 @@ static void print_table(FILE *f, const struct stat_row *rows, size_t n, int64_t 
 			any = true;
 		}
 		fprintf(f, "%s%s", any ? "" : " none", eol);
-		fprintf(f, "punches/s: %s   frames dropped (stats): %s%s",
-			human(t.pps[BF_R_PUNCH_NEW], h[0]), human(t.stats_dropped, h[1]), eol);
+		/* A2S queries the edges answered themselves (XDP sent them to the
+		 * AF_XDP workers): what the game servers were spared. */
+		fprintf(f, "punches/s: %s   A2S at edge/s: %s   stats frames dropped: %s%s",
+			human(t.pps[BF_R_PUNCH_NEW], h[0]), human(t.pps[BF_R_A2S_REDIRECT], h[2]),
+			human(t.stats_dropped, h[1]), eol);
 	}
 }
 
