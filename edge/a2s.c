@@ -69,6 +69,7 @@ struct xsk_worker {
 	uint64_t free_frames[XSK_FRAMES]; /* frame addresses owned by the worker */
 	uint32_t n_free;
 	uint32_t tx_pending; /* descriptors reserved on TX, submitted after the batch */
+	uint32_t tx_inflight; /* submitted, not yet completed: the kernel still has to send them */
 	uint32_t split_id;
 	pthread_t thread;
 	struct edge_a2s_worker_counters c; /* written by the worker, read relaxed by others */
@@ -484,6 +485,18 @@ static void complete(struct xsk_worker *w)
 		frame_free(w, *xsk_ring_cons__comp_addr(&w->comp, idx + i));
 	if (n)
 		xsk_ring_cons__release(&w->comp, n);
+	w->tx_inflight -= n < w->tx_inflight ? n : w->tx_inflight;
+}
+
+/* Copy mode transmits only inside sendto(), and at most 32 descriptors per
+ * call (the kernel's TX batch): one kick per RX batch would leave the rest
+ * of a 64-request batch, or of a split reply, in the ring until the next
+ * request came. So kick on every turn of the loop while anything is still
+ * unsent. */
+static void kick(struct xsk_worker *w, int fd)
+{
+	if (w->tx_inflight && (!w->zerocopy || xsk_ring_prod__needs_wakeup(&w->tx)))
+		sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 }
 
 static void *worker_main(void *arg)
@@ -496,7 +509,9 @@ static void *worker_main(void *arg)
 
 		complete(w);
 		refill(w);
-		if (poll(&pfd, 1, XSK_POLL_MS) <= 0)
+		kick(w, pfd.fd);
+		/* Unsent replies: come back at once to kick again. */
+		if (poll(&pfd, 1, w->tx_inflight ? 1 : XSK_POLL_MS) <= 0)
 			continue;
 		n = xsk_ring_cons__peek(&w->rx, XSK_BATCH, &idx);
 		if (!n)
@@ -516,10 +531,9 @@ static void *worker_main(void *arg)
 		xsk_ring_cons__release(&w->rx, n);
 		if (w->tx_pending) {
 			xsk_ring_prod__submit(&w->tx, w->tx_pending);
+			w->tx_inflight += w->tx_pending;
 			w->tx_pending = 0;
-			/* Copy mode transmits only inside sendto(). */
-			if (!w->zerocopy || xsk_ring_prod__needs_wakeup(&w->tx))
-				sendto(pfd.fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+			kick(w, pfd.fd);
 		}
 	}
 	return NULL;
@@ -716,11 +730,15 @@ void edge_a2s_stop(struct edge_a2s *a)
 
 	if (!a)
 		return;
+	/* Out of the map first, so XDP forwards again at once rather than
+	 * filling rings nobody reads while the workers wind down. */
+	for (int i = 0; i < a->n_w; i++)
+		if (a->w[i].in_map && !bpf_map_delete_elem(a->xsks_fd, &a->w[i].slot))
+			a->w[i].in_map = false;
 	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < a->n_w; i++)
 		if (a->w[i].started)
 			pthread_join(a->w[i].thread, NULL);
-	/* Out of the map first, so XDP forwards again before the socket goes. */
 	for (int i = 0; i < a->n_w; i++)
 		worker_close(&a->w[i]);
 	HASH_ITER(hh, a->cache, e, tmp) {

@@ -74,6 +74,7 @@ struct edge_fleet {
 	struct a2s_conn *a2s_conns;      /* connections with a2s on, from the fleet config */
 	size_t n_a2s_conns;
 	char a2s_key[2 * 2 * A2S_KEY_LEN + 2]; /* "cur prev" as last applied */
+	unsigned a2s_inflight;           /* cache reads sent and not yet answered */
 };
 
 static uint16_t origin_idx(struct edge_fleet *f, const char *o)
@@ -506,7 +507,9 @@ static void a2s_fetched(void *ctx, const char *key, const uint8_t *val, size_t l
 	uint32_t ip;
 	uint16_t port;
 
-	if (pttl == -2 && val == NULL && !sync_client_connected(f->sync))
+	if (f->a2s_inflight)
+		f->a2s_inflight--;
+	if (pttl == SYNC_FETCH_LOST)
 		return; /* lost the connection: keep what we have until we know */
 	if (bf_key_a2s_parse(key, strlen(key), BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
 	    !a2s_followed(f, ip, port) || !f->a2s.reply)
@@ -520,8 +523,9 @@ static void a2s_fetch(struct edge_fleet *f, uint32_t ip, uint16_t port, enum bf_
 {
 	char key[BF_KEY_MAX];
 
-	if (bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, kind, ip, port) > 0)
-		sync_client_fetch(f->sync, key, A2S_REPLY_MAX, a2s_fetched, f);
+	if (bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, kind, ip, port) > 0 &&
+	    !sync_client_fetch(f->sync, key, A2S_REPLY_MAX, a2s_fetched, f))
+		f->a2s_inflight++;
 }
 
 /* A refresher just stored a key: read it now rather than at the next tick. */
@@ -538,6 +542,10 @@ static void on_a2s_key(void *ctx, enum bf_a2s_key kind, uint32_t ip, uint16_t po
 static void a2s_tick(struct edge_fleet *f)
 {
 	if (!f->a2s.reply || !sync_client_connected(f->sync))
+		return;
+	/* A slow Redis has not answered the last second's reads: do not pile
+	 * more onto the connection (the cache stands meanwhile). */
+	if (f->a2s_inflight)
 		return;
 	if (f->n_a2s_conns)
 		a2s_key_tick(f);

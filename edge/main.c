@@ -80,7 +80,7 @@ static void a2s_seen_note(struct edge *e, uint32_t ip, uint16_t port, enum bf_a2
 	struct edge_a2s_seen *s = NULL;
 	int64_t now = sync_now_ms();
 
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; val && i < len; i++)
 		sum = (sum ^ val[i]) * 1099511628211ULL;
 	for (size_t i = 0; i < e->n_a2s_seen; i++)
 		if (e->a2s_seen[i].ip == ip && e->a2s_seen[i].port == port && e->a2s_seen[i].kind == (int)k)
@@ -119,10 +119,17 @@ static void on_a2s_reply(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key 
 	if (!e->a2s || k > BF_A2S_RULES)
 		return;
 	before = edge_a2s_ready(e->a2s, ip, port);
-	if (val && edge_a2s_put(e->a2s, ip, port, kinds[k], val, len))
+	if (val && edge_a2s_put(e->a2s, ip, port, kinds[k], val, len)) {
 		val = NULL; /* refused: a reply that does not parse is not served */
-	if (!val)
+		len = 0;
+	}
+	if (!val && (before & (1u << kinds[k]))) {
+		/* XDP stops sending this kind before the cache forgets it, so a
+		 * query redirected meanwhile still finds its reply. */
+		edge_maps_conn_flags(&e->maps, IPPROTO_UDP, ip, port, BF_CONN_F_A2S_ANY,
+				     a2s_flags(before & ~(1u << kinds[k])));
 		edge_a2s_drop(e->a2s, ip, port, kinds[k]);
+	}
 	a2s_seen_note(e, ip, port, k, val, len, ttl_ms);
 	after = edge_a2s_ready(e->a2s, ip, port);
 	a2s_sync_flags(e, ip, port);

@@ -1451,7 +1451,7 @@ bool bf_reason_is_drop(unsigned r)
 	switch (r) {
 	case BF_R_MALFORMED: case BF_R_FRAGMENT: case BF_R_RETURN_INVALID: case BF_R_BLOCKLIST:
 	case BF_R_BLACKLIST: case BF_R_DEFAULT_DROP: case BF_R_NO_ROUTE: case BF_R_NO_NEIGH:
-	case BF_R_TOO_BIG:
+	case BF_R_TOO_BIG: case BF_R_RATELIMIT: case BF_R_RULE_DROP: case BF_R_ECHO_LIMIT:
 		return true;
 	default:
 		return false;
@@ -1470,7 +1470,9 @@ void bf_stats_sum(const struct bf_stats_frame *f, struct bf_stats_sums *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (unsigned r = 0; r < BF_R_MAX; r++) {
-		if (r == BF_R_WOULD_DROP || r == BF_R_PUNCH_NEW)
+		/* Side counts: the packet's verdict is counted under another reason. */
+		if (r == BF_R_WOULD_DROP || r == BF_R_PUNCH_NEW || r == BF_R_PROTECTED ||
+		    r == BF_R_RULE_DRY_RUN)
 			continue;
 		row_add(&s->rx, &f->r[r]);
 		if (r == BF_R_FORWARD || r == BF_R_PUNCH_HIT)

@@ -298,9 +298,10 @@ struct bf_stats_frame {
 		sync_bad_frames, stats_dropped, wl_entries, bl_entries;
 };
 
-/* Sums of a frame's rows: rx is every verdict (not would_drop or punch_new,
- * which count beside one), fwd is player -> game server (forward, punch_hit),
- * drop every dropping reason. */
+/* Sums of a frame's rows: rx is every verdict (not would_drop, punch_new,
+ * protected or rule_dry_run, which count beside one), fwd is player -> game
+ * server (forward, punch_hit), drop every dropping reason (rate limits and
+ * drop rules included). */
 struct bf_stats_sums {
 	struct bf_stats_row rx, fwd, drop;
 };

@@ -1444,8 +1444,14 @@ static void fetch_pttl(redisAsyncContext *ac, void *reply, void *priv)
 {
 	const redisReply *r = reply;
 	struct fetch *f = priv;
-	int64_t pttl = r && r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -2;
+	/* hiredis hands every pending callback a NULL reply when the
+	 * connection drops, before the disconnect callback runs. */
+	int64_t pttl = !r ? SYNC_FETCH_LOST : r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -2;
 
+	if (!r) {
+		free(f->val);
+		f->val = NULL;
+	}
 	f->cb(f->ctx, f->key, f->val, f->val ? f->len : 0, pttl);
 	free(f->val);
 	free(f);

@@ -119,9 +119,11 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 			 sync_done_cb done, void *ctx);
 
 /* Reads a STRING key with its remaining TTL: cb(ctx, key, val, len, pttl_ms)
- * is called once, with val NULL when the key is absent, larger than
- * max_len (checked before any copy) or the connection went away (pttl -2).
- * val lives only for the call. -ENOTCONN when not connected. */
+ * is called once, with val NULL when the key is absent or larger than
+ * max_len (checked before any copy). When the connection went away before
+ * the answer, val is NULL and pttl_ms is SYNC_FETCH_LOST: nothing is known
+ * about the key. val lives only for the call. -ENOTCONN when not connected. */
+#define SYNC_FETCH_LOST INT64_MIN
 typedef void (*sync_fetch_cb)(void *ctx, const char *key, const uint8_t *val, size_t len,
 			      int64_t pttl_ms);
 int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,

@@ -494,6 +494,17 @@ static void test_schema__stats_sums_and_hash_fields(void **state)
 	assert_int_equal(s.fwd.bps, 800008);
 	assert_int_equal(s.drop.pps, 55);
 	assert_int_equal(s.drop.bytes, 77);
+	/* Rate limits and drop rules are drops; protected and dry-run rule
+	 * matches count beside the verdict and are not received twice. */
+	f.r[BF_R_RATELIMIT] = (struct bf_stats_row){ 7, 56, 8, 9 };
+	f.r[BF_R_RULE_DROP] = (struct bf_stats_row){ 3, 24, 4, 5 };
+	f.r[BF_R_PROTECTED] = (struct bf_stats_row){ 900, 900, 900, 900 };
+	f.r[BF_R_RULE_DRY_RUN] = (struct bf_stats_row){ 900, 900, 900, 900 };
+	bf_stats_sum(&f, &s);
+	assert_int_equal(s.drop.pps, 55 + 7 + 3);
+	assert_int_equal(s.rx.pps, 158 + 7 + 3);
+	f.r[BF_R_RATELIMIT] = f.r[BF_R_RULE_DROP] = (struct bf_stats_row){ 0 };
+	f.r[BF_R_PROTECTED] = f.r[BF_R_RULE_DRY_RUN] = (struct bf_stats_row){ 0 };
 
 	n = bf_stats_hash_fields(&f, fl, BF_STATS_HASH_FIELDS);
 	assert_int_equal(n, 24 + 2 * BF_R_MAX);

@@ -522,9 +522,9 @@ static void print_table(FILE *f, const struct stat_row *rows, size_t n, int64_t 
 			any = true;
 		}
 		fprintf(f, "%s%s", any ? "" : " none", eol);
-		/* A2S queries the edges answered themselves (XDP sent them to the
-		 * AF_XDP workers): what the game servers were spared. */
-		fprintf(f, "punches/s: %s   A2S at edge/s: %s   stats frames dropped: %s%s",
+		/* A2S queries XDP handed to the edges' AF_XDP workers (answered
+		 * there with the cached reply or a challenge). */
+		fprintf(f, "punches/s: %s   A2S to workers/s: %s   stats frames dropped: %s%s",
 			human(t.pps[BF_R_PUNCH_NEW], h[0]), human(t.pps[BF_R_A2S_REDIRECT], h[2]),
 			human(t.stats_dropped, h[1]), eol);
 	}
@@ -785,6 +785,13 @@ static int conf_write(const struct ctl *c, const char *what, int argc, const cha
 	freeReplyObject(redisCommand(rc, "INCR %s", ver));
 	r = redisCommand(rc, "EXEC");
 	ok = r && r->type == REDIS_REPLY_ARRAY;
+	/* EXEC answers each command: one may have failed (WRONGTYPE: the key
+	 * holds something else) while the transaction as a whole ran. */
+	for (size_t i = 0; ok && i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, "bifrostctl: %s\n", r->element[i]->str);
+			ok = 0;
+		}
 	freeReplyObject(r);
 	redisFree(rc);
 	if (!ok) {

@@ -93,4 +93,14 @@ eq "gamedig gets the game server's own answer" "$(jq -r .name <<<"$out")" "Bifro
 sleep 0.3
 ge "which now saw c1's queries" "$(( $(a2s_from $C1_ADDR) - c1q ))" 1
 
+begin "a cached reply that does not parse is refused, never served, never fatal"
+rcli SET bifrost:a2s:$ANYCAST:$GAME_PORT "$(printf '\xff\xff\xff\xffIgarbage')" PX 5000 >/dev/null
+rcli PUBLISH bifrost:a2s bifrost:a2s:$ANYCAST:$GAME_PORT >/dev/null
+sleep 1.5
+check "pop1 refused it and said so" grep -q "a2s: refused a info reply" "$STATE/edge-pop1.log"
+check "pop1's edge is still running" kill -0 "$(cat "$STATE/edge-pop1.pid")"
+check "pop2's edge is still running" kill -0 "$(cat "$STATE/edge-pop2.pid")"
+out=$(gamedig c2)
+eq "gamedig through pop2 is answered by the game server" "$(jq -r .name <<<"$out")" "Bifrost lab"
+
 summary
