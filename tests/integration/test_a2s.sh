@@ -70,6 +70,18 @@ out=$(a2s_probe remote --kind info --challenge "$ch")
 eq "pop2 answers the remote's INFO with it" "$(jq -r .info.name <<<"$out")" "Bifrost lab"
 lab route remote pop1
 
+begin "with Redis gone the edges keep answering from their cache"
+lab redis-kill
+sleep 2
+c1q=$(a2s_from $C1_ADDR)
+out=$(gamedig c1)
+eq "gamedig through pop1 while Redis is down" "$(jq -r .name <<<"$out")" "Bifrost lab"
+sleep 0.3
+eq "still from pop1's cache: the game server saw no query from c1" "$(( $(a2s_from $C1_ADDR) - c1q ))" 0
+lab redis-start
+for _ in $(seq 50); do ready pop1 && grep -q "connected; re-asserted" "$STATE/edge-pop1.log" && break; sleep 0.1; done
+sleep 1.5
+
 begin "junk after the magic header never hurts a worker"
 for junk in '\xff\xff\xff\xffT' '\xff\xff\xff\xffTSource Engine Quer' '\xff\xff\xff\xffU' \
 	'\xff\xff\xff\xffV\x01' '\xff\xff\xff\xffW' '\xff\xff\xff\xffTSource Engine Query\x00\xff'; do
