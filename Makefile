@@ -40,8 +40,8 @@ LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
-EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/events.c edge/fleet.c edge/stats.c \
-	edge/metrics.c
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/machines.c edge/events.c edge/fleet.c \
+	edge/stats.c edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \

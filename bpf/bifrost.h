@@ -31,6 +31,12 @@ enum bf_reason {
 	BF_R_ECHO_LIMIT,      /* drop: echo request over the per-source or global echo limit */
 	BF_R_RULE_DRY_RUN,    /* side count: a dry-run drop rule matched; the packet went on */
 	BF_R_A2S_REDIRECT,    /* A2S request of a cached kind sent to the AF_XDP worker */
+	BF_R_RETURN_SPOOFED,  /* drop: IPIP with a machine's source, on the wrong interface or
+			       * to the wrong outer destination (docs/ARCHITECTURE.md, trust) */
+	BF_R_IPIP_REFUSED,    /* drop: IPIP from an address that is no game machine */
+	BF_R_BAD_CSUM,        /* drop: IPv4 header (or echo request ICMP) checksum wrong */
+	BF_R_AMPLIFIER,       /* drop: a query its server answers with more bytes than it has */
+	BF_R_PUNCH_REFUSED,   /* side count: a punch not made (machine's budget, table full) */
 	BF_R_MAX,
 };
 
@@ -43,7 +49,8 @@ enum bf_reason {
 	"whitelist", "blocklist", "blacklist", "forward", "punch_hit", "local", \
 	"default_drop", "no_route", "no_neigh", "too_big", "would_drop",       \
 	"punch_new", "ratelimit", "rule_drop", "protected", "icmp_echo",       \
-	"echo_limit", "rule_dry_run", "a2s_redirect"
+	"echo_limit", "rule_dry_run", "a2s_redirect", "return_spoofed",        \
+	"ipip_refused", "bad_csum", "amplifier", "punch_refused"
 
 /* bf_stats value, one per reason per CPU. */
 struct bf_counter {
@@ -81,7 +88,9 @@ struct bf_config {
 	__u64 punch_report_ns; /* a live punch is re-reported at most this often */
 	__u8 outer_ttl;        /* TTL of the IPIP outer header */
 	__u8 rules_active;     /* live half of bf_rules: one byte, so a flip never tears */
-	__u8 pad[6];
+	__u8 pad[2];
+	__be32 backend_addr;   /* where the machines send IPIP: the only outer destination of
+				* the return path, and the outer source of what we send them */
 	__u64 pr_plen_mask;    /* bit n set: the protected list holds a /n entry */
 	__u16 rules_n[2][BF_RULE_CLASSES]; /* rules per half and class; written before a flip */
 	/* ICMP echo limits as GCRA intervals (0 = none): per source, and each
@@ -113,6 +122,9 @@ struct bf_conn_key {
 #define BF_CONN_F_A2S_PLAYER (1U << 2)
 #define BF_CONN_F_A2S_RULES (1U << 3)
 #define BF_CONN_F_A2S_ANY (BF_CONN_F_A2S_INFO | BF_CONN_F_A2S_PLAYER | BF_CONN_F_A2S_RULES)
+/* A Source-engine server (the connection has `a2s` on): queries that server
+ * would answer with more bytes than they carry are dropped (lib/a2s.h). */
+#define BF_CONN_F_SOURCE (1U << 4)
 
 /* bf_xsks: one slot per (interface, RX queue); interface i of an edge owns
  * slots [i * BF_XSK_QUEUES, (i + 1) * BF_XSK_QUEUES). */
@@ -172,6 +184,22 @@ struct bf_rev_val {
 	__be16 bind_port;      /* rewrite the source port to this */
 	__u16 pad;
 };
+
+/* bf_machines value: a game machine. IPIP from it is the return path only
+ * when it arrives on `ifindex`, the backend interface the route to the
+ * machine leaves by (strict reverse path, resolved by user space; 0 while
+ * the route does not leave by a backend interface: nothing is accepted). */
+struct bf_machine {
+	__u32 ifindex;
+	__u32 slot;            /* its live-punch counter in bf_punch_quota */
+	__u32 punch_max;       /* live punches it may have; new ones past it are refused */
+	__u32 pad;
+};
+
+/* bf_punch_quota: live punches per machine slot, moved with atomic adds by
+ * XDP (a new punch) and by user space through mmap (a punch removed), so
+ * neither ever overwrites the other's count. */
+#define BF_MACHINES_MAX 4096
 
 /* bf_served key: (machine, bind address) pairs; a machine may only send
  * return traffic from addresses it serves. Value: number of connections. */

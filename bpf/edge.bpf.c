@@ -1,5 +1,6 @@
-/* edge.bpf.c - the POP's XDP program: the order of the stages of DESIGN §2.
- * Each stage lives in bpf/lib/; this file only decides what runs when. */
+/* edge.bpf.c - the POP's XDP program: the order of the stages
+ * (docs/ARCHITECTURE.md). Each stage lives in bpf/lib/; this file only
+ * decides what runs when. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -26,11 +27,28 @@ static __always_inline int source_whitelisted(const struct bf_config *cfg, __be3
 	return cidr_match(&bf_whitelist, cfg->wl_plen_mask, a, clk);
 }
 
-/* Records (or refreshes) the punch for a flow the game machine opens from a
- * port that is no connection, and reports it to user space at most once per
- * punch_report_ns. The expiry is written at most once a second per punch. */
-static __always_inline void punch_learn(const struct bf_config *cfg, __be32 machine,
-					const struct pkt *in, struct clock *clk)
+/* Moves one live punch of the quota from machine `from` to `to` (a flow
+ * whose punch named another machine). */
+static __always_inline void punch_quota_move(__be32 from, const struct bf_machine *to)
+{
+	struct bf_machine *old = bpf_map_lookup_elem(&bf_machines, &from);
+	__u64 *q;
+
+	if (old && (q = bpf_map_lookup_elem(&bf_punch_quota, &old->slot)))
+		__sync_fetch_and_add(q, -1);
+	if ((q = bpf_map_lookup_elem(&bf_punch_quota, &to->slot)))
+		__sync_fetch_and_add(q, 1);
+}
+
+/* Records (or refreshes) the punch for a flow the game machine `m` opens
+ * from a port that is no connection, and reports it to user space at most
+ * once per punch_report_ns. The expiry is written at most once a second per
+ * punch. A new punch needs room in the machine's budget and in the ring
+ * buffer: every punch in the map has been reported, so user space (and the
+ * fleet) know each one. What is refused is counted (`punch_refused`); the
+ * game server's packet itself goes out either way. */
+static __always_inline void punch_learn(const struct bf_config *cfg, const struct bf_machine *m,
+					__be32 machine, const struct pkt *in, struct clock *clk)
 {
 	__u64 now = clock_now(clk);
 	struct bf_punch_key key = {
@@ -43,27 +61,46 @@ static __always_inline void punch_learn(const struct bf_config *cfg, __be32 mach
 	struct bf_punch_val *v = bpf_map_lookup_elem(&bf_punches, &key);
 	struct bf_punch_val nv;
 	struct bf_event *ev;
+	__u64 *live;
 
 	if (v) {
-		if (v->machine_ip != machine)
+		if (v->machine_ip != machine) {
+			punch_quota_move(v->machine_ip, m);
 			v->machine_ip = machine;
+		}
 		if (now + cfg->punch_ttl_ns > v->expires_ns + BF_NS_PER_SEC)
 			v->expires_ns = now + cfg->punch_ttl_ns;
 		if (now - v->reported_ns < cfg->punch_report_ns)
 			return;
 		v->reported_ns = now;
 		nv = *v;
+		ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
+		if (!ev)
+			return;
 	} else {
+		live = bpf_map_lookup_elem(&bf_punch_quota, &m->slot);
+		if (!live || (__s64)*live >= (__s64)m->punch_max) {
+			stats_count(BF_R_PUNCH_REFUSED, 0);
+			return;
+		}
+		ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
+		if (!ev) {
+			stats_count(BF_R_PUNCH_REFUSED, 0);
+			return;
+		}
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.machine_ip = machine;
 		nv.expires_ns = now + cfg->punch_ttl_ns;
 		nv.reported_ns = now;
-		bpf_map_update_elem(&bf_punches, &key, &nv, BPF_ANY);
+		/* NOEXIST: two CPUs racing on one new flow count it once. */
+		if (bpf_map_update_elem(&bf_punches, &key, &nv, BPF_NOEXIST)) {
+			bpf_ringbuf_discard(ev, 0);
+			stats_count(BF_R_PUNCH_REFUSED, 0);
+			return;
+		}
+		__sync_fetch_and_add(live, 1);
+		stats_count(BF_R_PUNCH_NEW, 0);
 	}
-	stats_count(BF_R_PUNCH_NEW, 0);
-	ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
-	if (!ev)
-		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = BF_EV_PUNCH;
 	ev->punch.key = key;
@@ -71,9 +108,10 @@ static __always_inline void punch_learn(const struct bf_config *cfg, __be32 mach
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Stage 2: IPIP from a known game machine. */
+/* The return path of machine m (ipip_in checked where it came from). */
 static __always_inline int return_path(struct xdp_md *ctx, const struct bf_config *cfg,
-				       const struct pkt *outer, struct clock *clk, __u32 *reason)
+				       const struct pkt *outer, const struct bf_machine *m,
+				       struct clock *clk, __u32 *reason)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bf_served_key sk;
@@ -108,29 +146,39 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 		if (rev) {
 			connstats_out(&in, rev->bind_port);
 			/* A connection's reply: undo the machine-port mapping. */
-			if (rev->bind_port != in.sport) {
-				if (in.proto == IPPROTO_UDP) {
-					struct udphdr *udp = in.l4;
-
-					if ((void *)(udp + 1) > data_end)
-						return XDP_ABORTED;
-					udp_csum_replace16(&udp->check, udp->source, rev->bind_port);
-					udp->source = rev->bind_port;
-				} else {
-					struct tcphdr *tcp = in.l4;
-
-					if ((void *)(tcp + 1) > data_end)
-						return XDP_ABORTED;
-					csum_replace16(&tcp->check, tcp->source, rev->bind_port);
-					tcp->source = rev->bind_port;
-				}
-			}
+			if (rev->bind_port != in.sport &&
+			    l4_set_port(&in, data_end, 0, rev->bind_port))
+				return XDP_ABORTED;
 		} else if (!source_whitelisted(cfg, in.daddr, clk)) {
-			punch_learn(cfg, outer->saddr, &in, clk);
+			punch_learn(cfg, m, outer->saddr, &in, clk);
 		}
 	}
 	*reason = BF_R_RETURN_PATH;
 	return decap_ipip(ctx, outer, &in, reason);
+}
+
+/* Stage 2: IPIP. Only a game machine's return path is accepted: from a
+ * machine (bf_machines), on the backend interface the route to it leaves
+ * by, to this POP's backend address. Every field of an IPIP packet can be
+ * forged by anyone on the Internet, so anything else is dropped: IPIP from
+ * other sources as `ipip_refused`, and IPIP claiming to come from a machine
+ * but arriving where a machine's traffic cannot as `return_spoofed`
+ * (docs/ARCHITECTURE.md, "Trust boundary"). */
+static __always_inline int ipip_in(struct xdp_md *ctx, const struct bf_config *cfg,
+				   const struct pkt *outer, struct clock *clk, __u32 *reason)
+{
+	struct bf_machine *m = bpf_map_lookup_elem(&bf_machines, &outer->saddr);
+
+	if (!m) {
+		*reason = BF_R_IPIP_REFUSED;
+		return XDP_DROP;
+	}
+	if (!bf_bench_unchecked &&
+	    (m->ifindex != ctx->ingress_ifindex || outer->daddr != cfg->backend_addr)) {
+		*reason = BF_R_RETURN_SPOOFED;
+		return XDP_DROP;
+	}
+	return return_path(ctx, cfg, outer, m, clk, reason);
 }
 
 /* Stage 6: a published connection. Rewrites the destination port when the
@@ -141,24 +189,10 @@ static __always_inline int forward_conn(struct xdp_md *ctx, const struct bf_conf
 {
 	void *data_end = (void *)(long)ctx->data_end;
 
-	if (conn->machine_port && conn->machine_port != p->dport) {
-		if (p->proto == IPPROTO_UDP) {
-			struct udphdr *udp = p->l4;
-
-			if ((void *)(udp + 1) > data_end)
-				return XDP_ABORTED;
-			udp_csum_replace16(&udp->check, udp->dest, conn->machine_port);
-			udp->dest = conn->machine_port;
-		} else if (p->proto == IPPROTO_TCP) {
-			struct tcphdr *tcp = p->l4;
-
-			if ((void *)(tcp + 1) > data_end)
-				return XDP_ABORTED;
-			csum_replace16(&tcp->check, tcp->dest, conn->machine_port);
-			tcp->dest = conn->machine_port;
-		}
-	}
-	return connstats_in(p, encap_ipip(ctx, p, cfg->edge_addr, conn->machine_ip,
+	if (conn->machine_port && conn->machine_port != p->dport &&
+	    l4_set_port(p, data_end, 1, conn->machine_port))
+		return XDP_ABORTED;
+	return connstats_in(p, encap_ipip(ctx, p, cfg->backend_addr, conn->machine_ip,
 					  cfg->outer_ttl, reason));
 }
 
@@ -194,7 +228,7 @@ static __always_inline struct bf_punch_val *lookup_punch(const struct pkt *p, st
 }
 
 /* Stage 4: blocklist (per source) and blacklist (CIDR). A protected source
- * is spared both. Returns XDP_DROP or -1. */
+ * is never banned: spared both. Returns XDP_DROP or BF_GO_ON. */
 static __always_inline int source_blocked(const struct bf_config *cfg, const struct pkt *p,
 					  struct clock *clk, __u32 bytes, __u32 *reason)
 {
@@ -208,7 +242,7 @@ static __always_inline int source_blocked(const struct bf_config *cfg, const str
 		*reason = BF_R_BLACKLIST;
 		return XDP_DROP;
 	}
-	return -1;
+	return BF_GO_ON;
 }
 
 static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_config *cfg,
@@ -239,9 +273,9 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 		return XDP_DROP;
 	}
 
-	/* 2. Return path from a known game machine. */
-	if (p.proto == IPPROTO_IPIP && bpf_map_lookup_elem(&bf_machines, &p.saddr))
-		return return_path(ctx, cfg, &p, &clk, reason);
+	/* 2. IPIP: the return path of a game machine, or dropped. */
+	if (p.proto == IPPROTO_IPIP)
+		return ipip_in(ctx, cfg, &p, &clk, reason);
 
 	/* Only bind addresses of connections and the host's own addresses are
 	 * served. Anything else would end in stage 9 whoever sent it, so it
@@ -258,42 +292,43 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	if (source_whitelisted(cfg, p.saddr, &clk)) {
 		*reason = BF_R_WHITELIST;
 		rc = icmp_echo(ctx, cfg, &p, dest, 0, &clk, bytes, reason);
-		if (rc >= 0)
+		if (rc != BF_GO_ON)
 			return rc;
 		if (lookup_conn(&p, &conn))
 			return forward_conn(ctx, cfg, &p, conn, reason);
 		punch = lookup_punch(&p, &clk);
 		if (punch)
-			return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip,
+			return encap_ipip(ctx, &p, cfg->backend_addr, punch->machine_ip,
 					  cfg->outer_ttl, reason);
 		if (dest && (dest->flags & BF_DEST_BIND) && dest->machine)
-			return encap_ipip(ctx, &p, cfg->edge_addr, dest->machine, cfg->outer_ttl,
+			return encap_ipip(ctx, &p, cfg->backend_addr, dest->machine, cfg->outer_ttl,
 					  reason);
 		return XDP_PASS;
 	}
 
 	/* 4. Blocklist (per source) and blacklist (CIDR). */
 	rc = source_blocked(cfg, &p, &clk, bytes, reason);
-	if (rc >= 0)
+	if (rc != BF_GO_ON)
 		return rc;
 
 	/* 5. Firewall rules. */
 	rc = rules_eval(ctx, cfg, &p, &clk, bytes, reason);
-	if (rc >= 0)
+	if (rc != BF_GO_ON)
 		return rc;
 
 	/* 6. Echo requests to bind addresses, then connections with their
-	 * per-source limits; A2S requests the cache can answer go to the
-	 * AF_XDP worker after the limits, so a query flood is limited too. */
+	 * per-source limits; Source queries that would amplify are dropped and
+	 * A2S requests the cache can answer go to the AF_XDP worker, after the
+	 * limits, so a query flood is limited too. */
 	rc = icmp_echo(ctx, cfg, &p, dest, 1, &clk, bytes, reason);
-	if (rc >= 0)
+	if (rc != BF_GO_ON)
 		return rc;
 	if (lookup_conn(&p, &conn)) {
 		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, reason);
-		if (rc >= 0)
+		if (rc != BF_GO_ON)
 			return rc;
-		rc = a2s_redirect(ctx, &p, conn, reason);
-		if (rc >= 0)
+		rc = a2s_stage(ctx, &p, conn, reason);
+		if (rc != BF_GO_ON)
 			return rc;
 		*reason = BF_R_FORWARD;
 		return forward_conn(ctx, cfg, &p, conn, reason);
@@ -303,7 +338,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	punch = lookup_punch(&p, &clk);
 	if (punch) {
 		*reason = BF_R_PUNCH_HIT;
-		return encap_ipip(ctx, &p, cfg->edge_addr, punch->machine_ip, cfg->outer_ttl,
+		return encap_ipip(ctx, &p, cfg->backend_addr, punch->machine_ip, cfg->outer_ttl,
 				  reason);
 	}
 

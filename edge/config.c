@@ -23,6 +23,9 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->echo_pps = 10;
 	cfg->echo_global_pps = 10000;
 	cfg->stats_history_ms = 86400000ULL; /* a day of 1 Hz frames */
+	cfg->punch_max_machine = 65536;
+	cfg->punch_max_origin = 65536;
+	cfg->publish_max_pps = 2000;
 }
 
 void edge_config_free(struct edge_config *cfg)
@@ -158,12 +161,41 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->ifaces[cfg->n_ifaces++], IF_NAMESIZE, "%s", tok[1]);
-	} else if (!strcmp(k, "addr")) {
+	} else if (!strcmp(k, "addr") || !strcmp(k, "backend_addr")) {
 		NEED(2);
-		if (bf_parse_ipv4(tok[1], &cfg->addr)) {
-			seterr(err, errlen, "bad address '%s' (want a.b.c.d)", tok[1]);
+		if (bf_parse_ipv4(tok[1], k[0] == 'a' ? &cfg->addr : &cfg->backend_addr)) {
+			seterr(err, errlen, "bad %s '%s' (want a.b.c.d)", k[0] == 'a' ? "address" : k,
+			       tok[1]);
 			return -EINVAL;
 		}
+	} else if (!strcmp(k, "backend_iface")) {
+		NEED(2);
+		if (strlen(tok[1]) >= IF_NAMESIZE || !*tok[1]) {
+			seterr(err, errlen, "bad interface name '%s'", tok[1]);
+			return -EINVAL;
+		}
+		for (int i = 0; i < cfg->n_backend; i++)
+			if (!strcmp(cfg->backend_ifaces[i], tok[1])) {
+				seterr(err, errlen, "backend_iface '%s' listed twice", tok[1]);
+				return -EINVAL;
+			}
+		if (cfg->n_backend == EDGE_MAX_IFACES) {
+			seterr(err, errlen, "too many backend interfaces (at most %d)", EDGE_MAX_IFACES);
+			return -EINVAL;
+		}
+		snprintf(cfg->backend_ifaces[cfg->n_backend++], IF_NAMESIZE, "%s", tok[1]);
+	} else if (!strcmp(k, "punch_max_per_machine") || !strcmp(k, "punch_max_per_origin") ||
+		   !strcmp(k, "publish_max_pps")) {
+		uint32_t *dst = !strcmp(k, "punch_max_per_machine")  ? &cfg->punch_max_machine :
+				!strcmp(k, "punch_max_per_origin") ? &cfg->punch_max_origin :
+								      &cfg->publish_max_pps;
+
+		NEED(2);
+		if (bf_parse_u64(tok[1], 10000000, &v) || v == 0) {
+			seterr(err, errlen, "bad %s '%s' (a count from 1 to 10000000)", k, tok[1]);
+			return -EINVAL;
+		}
+		*dst = (uint32_t)v;
 	} else if (!strcmp(k, "redis")) {
 		uint32_t a;
 		uint16_t p;
@@ -250,7 +282,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 		if (ntok < 4 || ntok % 2) {
 			seterr(err, errlen, "'conn' takes PROTO BIND MACHINE, then pairs of "
-					    "pps|bps|block|burst|preset|share_bans VALUE");
+					    "pps|bps|block|burst|preset|share_bans|a2s VALUE");
 			return -EINVAL;
 		}
 		if (bf_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
@@ -260,11 +292,19 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 							     "preset", "share_bans" };
 			bool ok = false;
 
+			if (!strcmp(tok[i], "a2s")) {
+				if (parse_bool(tok[i + 1], &c.a2s) || (c.a2s && c.proto != IPPROTO_UDP)) {
+					seterr(err, errlen, "conn %s %s: a2s: yes or no (udp only)", tok[1],
+					       tok[2]);
+					return -EINVAL;
+				}
+				continue;
+			}
 			for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
 				ok |= !strcmp(tok[i], known[j]);
 			if (!ok) {
 				seterr(err, errlen, "conn: unknown option '%s' (pps, bps, block, burst, "
-						    "preset, share_bans)",
+						    "preset, share_bans, a2s)",
 				       tok[i]);
 				return -EINVAL;
 			}
@@ -490,5 +530,41 @@ int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen
 		       "no POP address: set 'addr A.B.C.D' in the config or pass --addr A.B.C.D");
 		return -EINVAL;
 	}
+	for (int i = 0; i < cfg->n_backend; i++) {
+		bool found = false;
+
+		for (int j = 0; j < cfg->n_ifaces; j++)
+			found |= !strcmp(cfg->backend_ifaces[i], cfg->ifaces[j]);
+		if (!found) {
+			seterr(err, errlen,
+			       "backend_iface '%s' is not one of the guarded interfaces ('iface' lines "
+			       "or --iface)",
+			       cfg->backend_ifaces[i]);
+			return -EINVAL;
+		}
+	}
+	if (!cfg->n_backend && cfg->n_ifaces > 1) {
+		seterr(err, errlen,
+		       "%d interfaces and no backend_iface: say which one(s) the game machines' "
+		       "IPIP arrives on ('backend_iface NAME'); IPIP on any other is dropped",
+		       cfg->n_ifaces);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int edge_config_backends(const struct edge_config *cfg, const char *out[EDGE_MAX_IFACES])
+{
+	if (!cfg->n_backend && cfg->n_ifaces == 1) {
+		out[0] = cfg->ifaces[0];
+		return 1;
+	}
+	for (int i = 0; i < cfg->n_backend; i++)
+		out[i] = cfg->backend_ifaces[i];
+	return cfg->n_backend;
+}
+
+uint32_t edge_config_backend_addr(const struct edge_config *cfg)
+{
+	return cfg->backend_addr ? cfg->backend_addr : cfg->addr;
 }

@@ -25,6 +25,14 @@ struct edge_config {
 	char ifaces[EDGE_MAX_IFACES][IF_NAMESIZE];
 	int n_ifaces;
 	uint32_t addr;         /* this POP's address, network order */
+	/* Where the game machines' IPIP may come in: the interfaces (none given
+	 * and one iface: that one) and the address they send it to (0: addr). */
+	char backend_ifaces[EDGE_MAX_IFACES][IF_NAMESIZE];
+	int n_backend;
+	uint32_t backend_addr;
+	uint32_t punch_max_machine; /* live punches per machine */
+	uint32_t punch_max_origin;  /* peers' punches applied per origin */
+	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
 	char redis[128];       /* host:port, used by the fleet sync */
 	enum edge_xdp_mode xdp_mode;
 	bool dry_run;
@@ -60,6 +68,11 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 
 /* Checks what must be set once flags and file are merged. */
 int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen);
+
+/* The backend interfaces in force: those given, or the only interface. */
+int edge_config_backends(const struct edge_config *cfg, const char *out[EDGE_MAX_IFACES]);
+/* The address machines send IPIP to: backend_addr, or addr. */
+uint32_t edge_config_backend_addr(const struct edge_config *cfg);
 
 
 #endif

@@ -55,7 +55,19 @@ struct edge_fleet {
 	struct sync_client *sync;
 	struct reg *reg;
 	char (*origins)[BF_ORIGIN_MAX + 1];
+	unsigned *origin_punches;  /* peers' punches held per origin (the per-origin cap) */
 	unsigned n_origins;
+	uint32_t punch_max_origin;
+	/* peers' punches refused: over an origin's cap, or by the maps (unknown
+	 * machine, address not served, machine's budget, table full) */
+	uint64_t punch_refused_origin;
+	struct bf_log_state punch_refusing;
+	/* own entries published: at most publish_max_pps a second (1 s burst) */
+	double pub_tokens;
+	uint64_t pub_last_ns;
+	uint32_t publish_max_pps;
+	uint64_t publish_capped;
+	struct bf_log_state publish_capping;
 	uint32_t gen[BF_KIND_MAX];
 	struct event *timer;
 	char id[64], ifaces[160], xdp_mode[16];
@@ -77,20 +89,27 @@ struct edge_fleet {
 	unsigned a2s_inflight;           /* cache reads sent and not yet answered */
 };
 
+#define ORIGINS_MAX 4096
+
 static uint16_t origin_idx(struct edge_fleet *f, const char *o)
 {
-	void *n;
+	void *n, *c;
 
 	for (unsigned i = 0; i < f->n_origins; i++)
 		if (!strcmp(f->origins[i], o))
 			return (uint16_t)i;
-	if (f->n_origins >= 4096)
-		return SELF - 1; /* absurd fleet: lump the rest together */
+	if (f->n_origins >= ORIGINS_MAX)
+		return ORIGINS_MAX - 1; /* absurd fleet: lump the rest together */
 	n = realloc(f->origins, (f->n_origins + 1) * sizeof(*f->origins));
-	if (!n)
-		return SELF - 1;
-	f->origins = n;
+	if (n)
+		f->origins = n;
+	c = realloc(f->origin_punches, (f->n_origins + 1) * sizeof(*f->origin_punches));
+	if (c)
+		f->origin_punches = c;
+	if (!n || !c)
+		return ORIGINS_MAX - 1;
 	snprintf(f->origins[f->n_origins], sizeof(f->origins[0]), "%s", o);
+	f->origin_punches[f->n_origins] = 0;
 	return (uint16_t)f->n_origins++;
 }
 
@@ -155,8 +174,7 @@ static void reg_apply(struct edge_fleet *f, struct reg *r)
 					  .bind_port = htons(r->e.punch.bind_port),
 					  .remote_port = htons(r->e.punch.remote_port),
 					  .proto = r->e.punch.proto };
-		struct bf_punch_val v = { .machine_ip = r->e.punch.machine_ip,
-					  .reported_ns = edge_mono_ns() };
+		int rc;
 
 		if (!any) {
 			bool mine = false;
@@ -164,11 +182,28 @@ static void reg_apply(struct edge_fleet *f, struct reg *r)
 			for (unsigned i = 0; i < r->n; i++)
 				mine |= r->owners[i].origin == SELF;
 			if (!mine)
-				bpf_map_delete_elem(f->maps->fd.punches, &k);
+				edge_punch_del(&f->maps->mach, &k);
 			return;
 		}
-		v.expires_ns = mono_deadline(best == BF_EXP_INF ? sync_now_ms() + 86400000LL : best);
-		bpf_map_update_elem(f->maps->fd.punches, &k, &v, BPF_ANY);
+		/* A peer's punch must name one of our machines, serving the
+		 * punch's address, with room in its budget: whoever can write to
+		 * Redis must not open holes towards other hosts. */
+		rc = edge_punch_put(&f->maps->mach, &k, r->e.punch.machine_ip,
+				    mono_deadline(best == BF_EXP_INF ? sync_now_ms() + 86400000LL : best));
+		if (rc) {
+			char e[BF_ENTRY_MAX + 1];
+
+			bf_entry_format(&r->e, e, sizeof(e));
+			bf_log_state_hit(&f->punch_refusing, BF_LOG_WARN,
+					 "fleet: refusing peers' punches, first '%s': %s (counted in "
+					 "bifrost_punches_refused_total)",
+					 e,
+					 rc == -ENOENT ? "not one of this POP's machines" :
+					 rc == -EPERM  ? "the machine does not serve that address" :
+					 rc == -EDQUOT ? "the machine's punch budget is spent" :
+					 rc == -ENOSPC ? "the punch table is full" :
+							 strerror(-rc));
+		}
 		return;
 	}
 	{
@@ -191,8 +226,20 @@ static void reg_drop_if_empty(struct edge_fleet *f, struct reg *r)
 	free(r);
 }
 
-static struct owner *owner_get(struct reg *r, uint16_t origin, bool create)
+/* The per-origin count of peers' punches (the cap on what one origin can
+ * make this POP hold), for a punch owner being added (+1) or dropped (-1). */
+static unsigned *origin_punch_count(struct edge_fleet *f, const struct reg *r, uint16_t origin)
 {
+	if (r->e.kind != BF_KIND_PUNCH || origin == SELF || origin >= f->n_origins)
+		return NULL;
+	return &f->origin_punches[origin];
+}
+
+/* An origin's claim on r; created when asked, unless that origin already
+ * holds punch_max_origin punches here (NULL, counted). */
+static struct owner *owner_get(struct edge_fleet *f, struct reg *r, uint16_t origin, bool create)
+{
+	unsigned *cnt = origin_punch_count(f, r, origin);
 	struct owner *n;
 
 	for (unsigned i = 0; i < r->n; i++)
@@ -200,6 +247,14 @@ static struct owner *owner_get(struct reg *r, uint16_t origin, bool create)
 			return &r->owners[i];
 	if (!create)
 		return NULL;
+	if (cnt && *cnt >= f->punch_max_origin) {
+		f->punch_refused_origin++;
+		bf_log_state_hit(&f->punch_refusing, BF_LOG_WARN,
+				 "fleet: origin %s holds %u punches here, its cap "
+				 "(punch_max_per_origin): its new punches are refused",
+				 f->origins[origin], *cnt);
+		return NULL;
+	}
 	n = realloc(r->owners, (r->n + 1) * sizeof(*n));
 	if (!n)
 		return NULL;
@@ -207,14 +262,25 @@ static struct owner *owner_get(struct reg *r, uint16_t origin, bool create)
 	n = &r->owners[r->n++];
 	memset(n, 0, sizeof(*n));
 	n->origin = origin;
+	if (cnt)
+		(*cnt)++;
 	return n;
 }
 
-static void owner_del(struct reg *r, uint16_t origin)
+static void owner_drop(struct edge_fleet *f, struct reg *r, unsigned i)
+{
+	unsigned *cnt = origin_punch_count(f, r, r->owners[i].origin);
+
+	if (cnt && *cnt)
+		(*cnt)--;
+	r->owners[i] = r->owners[--r->n];
+}
+
+static void owner_del(struct edge_fleet *f, struct reg *r, uint16_t origin)
 {
 	for (unsigned i = 0; i < r->n; i++)
 		if (r->owners[i].origin == origin) {
-			r->owners[i] = r->owners[--r->n];
+			owner_drop(f, r, i);
 			return;
 		}
 }
@@ -231,8 +297,8 @@ static void on_record(void *ctx, const char *origin, const struct bf_log_rec *re
 	if (!r)
 		return;
 	if (rec->op == BF_OP_DEL) {
-		owner_del(r, o);
-	} else if ((w = owner_get(r, o, true))) {
+		owner_del(f, r, o);
+	} else if ((w = owner_get(f, r, o, true))) {
 		/* A max register: replays and reordering never shorten an entry.
 		 * A resync (seq 0) reads the ZSET, which is that origin's truth. */
 		if (rec->seq == 0 || rec->exp_ms > w->exp_ms)
@@ -263,9 +329,9 @@ static void on_resync_end(void *ctx, enum bf_kind k, const char *origin)
 	{
 		struct owner *w;
 
-		if (r->e.kind != k || !(w = owner_get(r, o, false)) || w->gen == f->gen[k])
+		if (r->e.kind != k || !(w = owner_get(f, r, o, false)) || w->gen == f->gen[k])
 			continue;
-		owner_del(r, o);
+		owner_del(f, r, o);
 		reg_apply(f, r);
 		reg_drop_if_empty(f, r);
 	}
@@ -281,7 +347,7 @@ static void on_connected(void *ctx)
 	/* Redis may have come back empty: say again what is ours. */
 	HASH_ITER(hh, f->reg, r, tmp)
 	{
-		struct owner *w = owner_get(r, SELF, false);
+		struct owner *w = owner_get(f, r, SELF, false);
 
 		if (w && (w->exp_ms == BF_EXP_INF || w->exp_ms > now)) {
 			sync_client_write(f->sync, BF_OP_ADD, &r->e, w->exp_ms, "reassert");
@@ -370,7 +436,7 @@ static void on_state_line(void *ctx, const char *line)
 	    (strcmp(origin, "@self") && !bf_origin_valid(origin)))
 		return; /* expired or damaged: the next resync or record restores it */
 	r = reg_get(f, &e, true);
-	if (r && (w = owner_get(r, strcmp(origin, "@self") ? origin_idx(f, origin) : SELF, true)))
+	if (r && (w = owner_get(f, r, strcmp(origin, "@self") ? origin_idx(f, origin) : SELF, true)))
 		w->exp_ms = exp;
 }
 
@@ -600,11 +666,13 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	{
 		for (unsigned i = 0; i < r->n;)
 			if (r->owners[i].exp_ms != BF_EXP_INF && r->owners[i].exp_ms <= now)
-				r->owners[i] = r->owners[--r->n];
+				owner_drop(f, r, i);
 			else
 				i++;
 		reg_drop_if_empty(f, r);
 	}
+	bf_log_state_tick(&f->punch_refusing, "fleet: refusing peers' punches");
+	bf_log_state_tick(&f->publish_capping, "fleet: publishing cap");
 	sync_client_poll_conf(f->sync, on_conf, f);
 	publish_rule_stats(f);
 	a2s_tick(f);
@@ -751,18 +819,52 @@ void edge_fleet_health(const struct edge_fleet *f, struct edge_fleet_health *h)
 	h->connected = sync_client_connected(f->sync);
 	h->stats_frames = f->stats_frames;
 	h->stats_dropped = f->stats_dropped;
+	h->punch_refused_origin = f->punch_refused_origin;
+	h->publish_capped = f->publish_capped;
 }
 
 /* ---- api ---- */
 
+/* Whether one more own entry may be published now: a token bucket of
+ * publish_max_pps a second with a one-second burst. What one edge writes
+ * to the fleet is bounded whatever happens at its POP. */
+static bool publish_allowed(struct edge_fleet *f)
+{
+	uint64_t now = edge_mono_ns();
+	double cap = (double)f->publish_max_pps;
+
+	if (f->pub_last_ns) {
+		f->pub_tokens += (double)(now - f->pub_last_ns) / 1e9 * cap;
+		if (f->pub_tokens > cap)
+			f->pub_tokens = cap;
+	} else {
+		f->pub_tokens = cap;
+	}
+	f->pub_last_ns = now;
+	if (f->pub_tokens >= 1) {
+		f->pub_tokens -= 1;
+		return true;
+	}
+	f->publish_capped++;
+	bf_log_state_hit(&f->publish_capping, BF_LOG_WARN,
+			 "fleet: more than %u own entries a second; the rest are not published "
+			 "(publish_max_pps; counted in bifrost_publish_capped_total; punches are "
+			 "re-reported while they live)",
+			 f->publish_max_pps);
+	return false;
+}
+
 /* An entry of our own: registered as ours (so a reconnect re-asserts it)
- * and published. */
+ * and published, within the publishing cap. */
 static void own_add(struct edge_fleet *f, const struct bf_entry *e, int64_t exp_ms, const char *why)
 {
-	struct reg *r = reg_get(f, e, true);
+	struct reg *r;
 	struct owner *w;
 
-	if (r && (w = owner_get(r, SELF, true)))
+	if (!publish_allowed(f))
+		return;
+	r = reg_get(f, e, true);
+	if (r && (w = owner_get(f, r, SELF, true)))
 		w->exp_ms = exp_ms;
 	sync_client_write(f->sync, BF_OP_ADD, e, exp_ms, why);
 	sync_client_state_changed(f->sync);
@@ -798,7 +900,7 @@ void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns)
 	struct owner *w;
 
 	/* Already published with (nearly) this expiry: nothing new to say. */
-	if (r && (w = owner_get(r, SELF, false)) && w->exp_ms != BF_EXP_INF &&
+	if (r && (w = owner_get(f, r, SELF, false)) && w->exp_ms != BF_EXP_INF &&
 	    w->exp_ms + 1000 >= exp)
 		return;
 	own_add(f, &e, exp, "ratelimit");
@@ -823,6 +925,8 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	f->maps = maps;
 	f->started_ms = sync_now_ms();
 	f->stats_history_ms = cfg->stats_history_ms;
+	f->punch_max_origin = cfg->punch_max_origin;
+	f->publish_max_pps = cfg->publish_max_pps ? cfg->publish_max_pps : 1;
 	snprintf(f->id, sizeof(f->id), "%s", cfg->id);
 	snprintf(f->xdp_mode, sizeof(f->xdp_mode), "%s", xdp_mode ? xdp_mode : "?");
 	for (int i = 0; i < cfg->n_ifaces; i++) {
@@ -875,6 +979,7 @@ void edge_fleet_free(struct edge_fleet *f)
 		free(r);
 	}
 	free(f->origins);
+	free(f->origin_punches);
 	free(f->a2s_conns);
 	free(f);
 }

@@ -58,6 +58,8 @@ struct edge_fleet_health {
 	struct sync_stats sync;
 	bool connected;
 	uint64_t stats_frames, stats_dropped;
+	uint64_t punch_refused_origin; /* peers' punches over an origin's cap */
+	uint64_t publish_capped;       /* own entries not published: over publish_max_pps */
 };
 void edge_fleet_health(const struct edge_fleet *f, struct edge_fleet_health *h);
 

@@ -25,6 +25,7 @@ struct edge_map_fds {
 	int whitelist, blacklist, blocklist, punches, events;
 	int protected, ratelimit, rules, rule_stats, rule_rates;
 	int conn_stats; /* appended: the order is map_names[] in loader.c */
+	int punch_quota;
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
 };
 

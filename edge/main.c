@@ -317,6 +317,31 @@ static int apply_config(struct edge *e)
 	return rc;
 }
 
+/* Where the return path is accepted from, once at start: the trust
+ * boundary an operator should check (docs/OPERATIONS.md, "Backend"). */
+static void say_backend(const struct edge_config *cfg)
+{
+	const char *bk[EDGE_MAX_IFACES];
+	int nb = edge_config_backends(cfg, bk);
+	uint32_t ba = edge_config_backend_addr(cfg);
+	char list[EDGE_MAX_IFACES * (IF_NAMESIZE + 1)] = "", a[BF_ADDR_STRLEN];
+
+	for (int i = 0; i < nb; i++) {
+		strcat(list, i ? "," : "");
+		strcat(list, bk[i]);
+	}
+	pr_info("return path: IPIP from the game machines accepted on %s, to %s, from a machine "
+		"whose route leaves by that interface",
+		list, bf_ipv4_str(ba, a));
+	if (nb == 1 && cfg->n_ifaces == 1 && ba == cfg->addr)
+		pr_warn("%s carries both the Internet's traffic and the machines' IPIP, and the "
+			"machines send to the public address %s: forged IPIP can then be stopped "
+			"only upstream. Use a backend address the Internet cannot reach "
+			"(backend_addr) or a separate backend interface (docs/OPERATIONS.md, "
+			"\"Backend\")",
+			cfg->ifaces[0], a);
+}
+
 /* ---- event loop callbacks ---- */
 
 /* A new fleet config: connections always (a diff: removed ones leave the
@@ -412,6 +437,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	edge_maps_sweep(&e->maps, edge_mono_ns(), &st);
+	/* A machine whose route moved to another interface is accepted there
+	 * (or refused) within a sweep interval. */
+	edge_machines_refresh(&e->maps.mach);
 	/* An address added to the host (a new management IP) is reachable
 	 * within a sweep interval. */
 	if (refresh_locals(e)) {
@@ -478,7 +506,13 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		s->sync_connected = h.connected;
 		s->stats_frames = h.stats_frames;
 		s->stats_dropped = h.stats_dropped;
+		s->punch_refused[4] = h.punch_refused_origin;
+		s->publish_capped = h.publish_capped;
 	}
+	s->punch_refused[0] = e->maps.mach.refused_unknown;
+	s->punch_refused[1] = e->maps.mach.refused_served;
+	s->punch_refused[2] = e->maps.mach.refused_quota;
+	s->punch_refused[3] = e->maps.mach.refused_full;
 	if (e->a2s) {
 		s->a2s = true;
 		edge_a2s_counters(e->a2s, &s->a2s_counters);
@@ -544,6 +578,7 @@ static int run(struct edge *e)
 	rc = apply_config(e);
 	if (rc)
 		goto out_dp;
+	say_backend(&e->cfg);
 	e->base = event_base_new();
 	if (!e->base) {
 		rc = -ENOMEM;
@@ -999,6 +1034,7 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = run(&e);
 	edge_config_free(&e.cfg);
+	edge_machines_free(&e.maps.mach);
 	free(e.locals);
 	free(e.fleet_conns);
 	free(e.fleet_rules);

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <linux/membarrier.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -128,7 +129,7 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 		free(keys);
 		free(vals);
 	}
-	return 0;
+	return edge_machines_init(&m->mach, fd);
 }
 
 #define NS_PER_S 1000000000ULL
@@ -142,7 +143,17 @@ int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg)
 
 	if (ncpu < 1)
 		ncpu = 1;
+	const char *bk[EDGE_MAX_IFACES];
+	int bki[EDGE_MAX_IFACES], nb = edge_config_backends(cfg, bk);
+
+	for (int i = 0; i < nb; i++) {
+		bki[i] = (int)if_nametoindex(bk[i]);
+		if (!bki[i])
+			pr_warn("backend_iface %s does not exist: no IPIP is accepted on it", bk[i]);
+	}
+	edge_machines_configure(&m->mach, bki, nb, cfg->punch_max_machine);
 	m->conf.edge_addr = cfg->addr;
+	m->conf.backend_addr = edge_config_backend_addr(cfg);
 	m->conf.flags = (cfg->dry_run ? BF_F_DRY_RUN : 0) | (cfg->icmp_echo ? BF_F_ICMP_ECHO : 0);
 	m->conf.punch_ttl_ns = cfg->punch_ttl_ms * 1000000ULL;
 	m->conf.punch_report_ns = cfg->punch_report_ms * 1000000ULL;
@@ -164,9 +175,10 @@ void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *v)
 	memset(v, 0, sizeof(*v));
 	v->machine_ip = c->machine_ip;
 	v->machine_port = htons(c->machine_port);
+	v->flags = c->a2s ? BF_CONN_F_SOURCE : 0;
 	if (!bf_limits_any(l))
 		return;
-	v->flags = l->share_bans ? BF_CONN_F_SHARE_BANS : 0;
+	v->flags |= l->share_bans ? BF_CONN_F_SHARE_BANS : 0;
 	v->pps = l->pps;
 	v->bps = l->bps;
 	v->block_ms = l->block_ms;
@@ -263,6 +275,10 @@ static void merge_count(void *acc, const void *next)
 	*(__u32 *)acc += *(const __u32 *)next;
 }
 
+static void merge_keep(void *acc, const void *next)
+{
+}
+
 /* One address, several uses: flags add up; a bind address served by two
  * machines has no single one. */
 static void merge_dest(void *acc, const void *next)
@@ -321,7 +337,7 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 {
 	struct sync_set s[5] = {
 		{ .ksz = sizeof(struct bf_served_key), .vsz = sizeof(__u32) },
-		{ .ksz = sizeof(__be32), .vsz = sizeof(__u32) },
+		{ .ksz = sizeof(__be32), .vsz = sizeof(struct bf_machine) },
 		{ .ksz = sizeof(struct bf_rev_key), .vsz = sizeof(struct bf_rev_val) },
 		{ .ksz = sizeof(__be32), .vsz = sizeof(struct bf_dest) },
 		{ .ksz = sizeof(struct bf_conn_key), .vsz = sizeof(struct bf_conn_val) },
@@ -355,7 +371,7 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 		edge_conn_to_bpf(c, &cv);
 		rk.port = htons(c->machine_port ? c->machine_port : c->bind_port);
 		set_add(&s[0], n, &sk, &one);
-		set_add(&s[1], n, &c->machine_ip, &one);
+		set_add(&s[1], n, &c->machine_ip, &(struct bf_machine){ 0 });
 		if (c->proto != IPPROTO_ICMP)
 			set_add(&s[2], n, &rk, &rv);
 		{
@@ -373,12 +389,19 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 	for (int i = 0; i < 5; i++)
 		set_sort(&s[i]);
 	set_merge(&s[0], merge_count);
-	set_merge(&s[1], merge_count);
+	set_merge(&s[1], merge_keep);
 	set_merge(&s[3], merge_dest);
+	/* Each machine's value: its slot and the backend interface its route
+	 * leaves by, resolved now. */
+	rc = edge_machines_values(&m->mach, (const uint32_t *)s[1].keys, s[1].n,
+				  (struct bf_machine *)s[1].vals);
 	for (int i = 0; i < 5 && !rc; i++)
 		rc = map_sync(fds[i], &s[i], 0, names[i]);
 	for (int i = 4; i >= 0 && !rc; i--)
 		rc = map_sync(fds[i], &s[i], 1, names[i]);
+	if (!rc)
+		rc = edge_machines_commit(&m->mach, (const uint32_t *)s[1].keys,
+					  (const struct bf_machine *)s[1].vals, s[1].n);
 	if (!rc)
 		pr_info("connections applied: %zu (and %zu local addresses)", n, nl);
 out:
@@ -943,6 +966,8 @@ int edge_maps_rule_stats(const struct edge_map_fds *fd, struct edge_rule_stat **
  * where it stopped, so a million-entry blacklist costs each tick the same
  * as a small one (and is walked through in a few seconds). */
 #define SWEEP_BUDGET 65536
+#define SWEEP_PLAIN (-1)
+#define SWEEP_PUNCHES (-2) /* each removed punch gives its machine's budget room back */
 
 static uint64_t sweep_map(struct edge_maps *m, int idx, int fd, size_t ksz, size_t vsz,
 			  size_t exp_off, int list, uint64_t now)
@@ -974,6 +999,9 @@ static uint64_t sweep_map(struct edge_maps *m, int idx, int fd, size_t ksz, size
 					removed++;
 			} else if (!bpf_map_delete_elem(fd, keys + i * ksz)) {
 				removed++;
+				if (list == SWEEP_PUNCHES)
+					edge_punch_gone(&m->mach,
+							((struct bf_punch_val *)(vals + i * vsz))->machine_ip);
 			}
 		}
 		if (rc) { /* ENOENT: walked to the end */
@@ -999,10 +1027,10 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 				  offsetof(struct bf_list_val, expires_ns), EDGE_PR, now);
 	st->blocklist = sweep_map(m, 2, m->fd.blocklist, sizeof(__be32),
 				  sizeof(struct bf_list_val),
-				  offsetof(struct bf_list_val, expires_ns), -1, now);
+				  offsetof(struct bf_list_val, expires_ns), SWEEP_PLAIN, now);
 	st->punches = sweep_map(m, 3, m->fd.punches, sizeof(struct bf_punch_key),
 				sizeof(struct bf_punch_val),
-				offsetof(struct bf_punch_val, expires_ns), -1, now);
+				offsetof(struct bf_punch_val, expires_ns), SWEEP_PUNCHES, now);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "bifrost.h"
 #include "config.h"
 #include "loader.h"
+#include "machines.h"
 
 /* The CIDR lists: whitelist, blacklist, protected prefixes. */
 enum edge_list { EDGE_WL = 0, EDGE_BL = 1, EDGE_PR = 2, EDGE_N_LISTS };
@@ -24,6 +25,7 @@ struct edge_maps {
 	uint32_t plen_count[EDGE_N_LISTS][33]; /* entries per prefix length, per list */
 	struct bf_config conf;      /* last written bf_config */
 	uint64_t refused_protected; /* blacklist/blocklist adds refused: the source is protected */
+	struct edge_machines mach;  /* game machines: reverse path, punch budgets */
 };
 
 /* Monotonic clock in ns: the clock of bpf_ktime_get_ns(). */
@@ -32,8 +34,10 @@ uint64_t edge_mono_ns(void);
 /* Reads the list maps once to learn which prefix lengths are in use. */
 int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd);
 
-/* Writes bf_config from cfg (address, flags, TTLs, echo limits) and the
- * prefix masks. The rule set index is left as it is. */
+/* Writes bf_config from cfg (addresses, flags, TTLs, echo limits) and the
+ * prefix masks, and takes the backend interfaces and punch budget for the
+ * machines (applied to bf_machines by the next edge_maps_apply_conns). The
+ * rule set index is left as it is. */
 int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg);
 
 /* Makes the connection maps (and the maps derived from them) hold exactly

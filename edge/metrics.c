@@ -108,6 +108,19 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	scalar(f, "bifrost_whitelist_entries", "gauge", "Whitelist entries in the map.",
 	       s->wl_entries);
 
+	{
+		static const char *why[5] = { "unknown_machine", "not_served", "machine_budget",
+					      "table_full", "origin_cap" };
+
+		head(f, "bifrost_punches_refused_total", "counter",
+		     "Peers' punches this edge refused to apply, by why (XDP's own refusals are "
+		     "bifrost_packets_total{reason=\"punch_refused\"}).");
+		for (int i = 0; i < 5; i++)
+			fprintf(f, "bifrost_punches_refused_total{why=\"%s\"} %llu\n", why[i],
+				(unsigned long long)s->punch_refused[i]);
+	}
+	scalar(f, "bifrost_publish_capped_total", "counter",
+	       "Own entries not published: more than publish_max_pps a second.", s->publish_capped);
 	scalar(f, "bifrost_sync_connected", "gauge",
 	       "1 when the Redis command connection is up (0 also when no Redis is configured).",
 	       s->fleet && s->sync_connected);

@@ -34,6 +34,10 @@ struct edge_metrics_snap {
 	bool sync_connected;
 	uint64_t stats_frames, stats_dropped;
 	uint64_t wl_entries, bl_entries;
+	/* peers' punches refused: unknown machine, address not served, machine's
+	 * budget spent, table full, over the origin's cap */
+	uint64_t punch_refused[5];
+	uint64_t publish_capped;
 	bool a2s;                          /* AF_XDP workers running */
 	struct edge_a2s_counters a2s_counters;
 	const struct edge_a2s_seen *a2s_seen; /* not owned */

@@ -43,3 +43,29 @@ void bf_log(enum bf_log_level level, const char *fmt, ...)
 	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, names[level],
 		log_component, msg);
 }
+
+void bf_log_state_hit(struct bf_log_state *s, enum bf_log_level level, const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+
+	s->count++;
+	if (s->active)
+		return;
+	s->ticked = s->count - 1;
+	s->active = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	bf_log(level, "%s", msg);
+}
+
+void bf_log_state_tick(struct bf_log_state *s, const char *what)
+{
+	if (s->active && s->count == s->ticked) {
+		bf_log(BF_LOG_INFO, "%s: over after %llu", what, s->count);
+		s->active = 0;
+		s->count = 0;
+	}
+	s->ticked = s->count;
+}

@@ -183,7 +183,9 @@ static bool field_is(const struct bf_field *f, const char *name);
 /* ---- per-source limits ---- */
 
 /* Kilimanjaro's UDP defaults per game; the TCP (RCON, web) and ICMP figures
- * are Bifrost's own. All block for 30 s and share their bans. */
+ * are Bifrost's own. All block for 30 s. None shares its bans with the
+ * fleet: a flood forging a player's address at one POP must not cut that
+ * player off at the POP his real traffic uses (docs/ARCHITECTURE.md). */
 static const struct {
 	const char *name;
 	uint32_t udp, tcp, icmp;
@@ -198,7 +200,7 @@ void bf_limits_init(struct bf_limits *l)
 	memset(l, 0, sizeof(*l));
 	l->block_ms = BF_LIMIT_BLOCK_DEFAULT_MS;
 	l->burst_ms = BF_LIMIT_BURST_DEFAULT_MS;
-	l->share_bans = true;
+	l->share_bans = false;
 }
 
 bool bf_limits_any(const struct bf_limits *l)

@@ -125,8 +125,8 @@ void harness_run(const uint8_t *pkt, size_t len, struct result *r)
 
 static int side_counter(int i)
 {
-	return i == BF_R_PUNCH_NEW || i == BF_R_PROTECTED || i == BF_R_RULE_DRY_RUN ||
-	       i == BF_R_WOULD_DROP;
+	return i == BF_R_PUNCH_NEW || i == BF_R_PUNCH_REFUSED || i == BF_R_PROTECTED ||
+	       i == BF_R_RULE_DRY_RUN || i == BF_R_WOULD_DROP;
 }
 
 void harness_expect(const char *name, const struct result *r, int action, int reason)

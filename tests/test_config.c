@@ -20,6 +20,7 @@ static void test_config__full_file(void **state)
 			   "id pop-1\n"
 			   "iface eth0\n"
 			   "iface bk0   # backend\n"
+			   "backend_iface bk0\n"
 			   "addr 192.0.2.11\n"
 			   "redis 198.18.4.2:6379\n"
 			   "xdp_mode native\n"
@@ -55,6 +56,47 @@ static void test_config__full_file(void **state)
 	assert_int_equal(c.bl[0].ttl_ms, 30000);
 	assert_int_equal(c.bl[0].cidr.plen, 24);
 	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(edge_config_backend_addr(&c), c.addr); /* none given: addr */
+	edge_config_free(&c);
+}
+
+/* Where the machines' IPIP may arrive: said explicitly when there is more
+ * than one interface, implied when there is one; always a guarded one. */
+static void test_config__backend(void **state)
+{
+	struct edge_config c;
+	const char *bk[EDGE_MAX_IFACES];
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_int_equal(edge_config_parse(&c, "id p\naddr 192.0.2.11\niface up0\n", "f", err,
+					   sizeof(err)), 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(edge_config_backends(&c, bk), 1);
+	assert_string_equal(bk[0], "up0");
+	assert_int_equal(edge_config_parse(&c, "iface bk0\n", "f", err, sizeof(err)), 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "backend_iface NAME"));
+	assert_int_equal(edge_config_backends(&c, bk), 0); /* two and none named: none */
+	assert_int_equal(edge_config_parse(&c, "backend_iface bk1\n", "f", err, sizeof(err)), 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "backend_iface 'bk1' is not one of the guarded interfaces"));
+	edge_config_free(&c);
+
+	edge_config_init(&c);
+	assert_int_equal(edge_config_parse(&c, "id p\naddr 192.0.2.11\niface up0\niface bk0\n"
+					   "backend_iface bk0\nbackend_addr 198.18.5.2\n"
+					   "punch_max_per_machine 100\npunch_max_per_origin 200\n"
+					   "publish_max_pps 50\n",
+					   "f", err, sizeof(err)),
+			 0);
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(edge_config_backends(&c, bk), 1);
+	assert_string_equal(bk[0], "bk0");
+	assert_int_equal(edge_config_backend_addr(&c), inet_addr("198.18.5.2"));
+	assert_int_equal(c.punch_max_machine, 100);
+	assert_int_equal(c.punch_max_origin, 200);
+	assert_int_equal(c.publish_max_pps, 50);
 	edge_config_free(&c);
 }
 
@@ -89,6 +131,13 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "metrics 127.0.0.1:65536\n", "edge.conf:1: metrics '127.0.0.1:65536' is not" },
 		{ "metrics 127.0.0.1:9477 x\n", "edge.conf:1: 'metrics' takes one value" },
 		{ "stats_history forever\n", "edge.conf:1: stats_history needs a duration" },
+		{ "backend_addr 198.18.2.300\n", "edge.conf:1: bad backend_addr '198.18.2.300'" },
+		{ "backend_iface eth1\nbackend_iface eth1\n",
+		  "edge.conf:2: backend_iface 'eth1' listed twice" },
+		{ "punch_max_per_machine 0\n", "edge.conf:1: bad punch_max_per_machine '0'" },
+		{ "publish_max_pps lots\n", "edge.conf:1: bad publish_max_pps 'lots'" },
+		{ "conn tcp 203.0.113.10:1 198.18.3.2 a2s yes\n",
+		  "edge.conf:1: conn tcp 203.0.113.10:1: a2s: yes or no (udp only)" },
 		{ "x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 "
 		  "32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
 		  "60 61 62 63 64\n",
@@ -111,7 +160,7 @@ static void test_config__errors_name_file_and_line(void **state)
 static void test_config__conn_limits_protect_rules(void **state)
 {
 	const char *text = "conn udp 203.0.113.10:27015 198.18.3.2 pps 2000 bps 4m block 30s\n"
-			   "conn udp 203.0.113.10:27016 -> 198.18.3.2:27017 preset rust share_bans no\n"
+			   "conn udp 203.0.113.10:27016 -> 198.18.3.2:27017 preset rust share_bans yes a2s yes\n"
 			   "conn udp 203.0.113.10:27018 198.18.3.2 block 1m preset gmod burst 1s\n"
 			   "conn icmp 203.0.113.10 198.18.3.2 preset source\n"
 			   "conn tcp 203.0.113.10:27015 198.18.3.2\n"
@@ -135,10 +184,14 @@ static void test_config__conn_limits_protect_rules(void **state)
 	assert_int_equal(c.conns[0].limits.pps, 2000);
 	assert_int_equal(c.conns[0].limits.bps, 4000000);
 	assert_int_equal(c.conns[0].limits.block_ms, 30000);
-	assert_true(c.conns[0].limits.share_bans);
+	/* Bans stay on the edge unless the connection says otherwise. */
+	assert_false(c.conns[0].limits.share_bans);
+	assert_false(c.conns[2].limits.share_bans);
+	assert_false(c.conns[0].a2s);
 	assert_int_equal(c.conns[1].machine_port, 27017);
 	assert_int_equal(c.conns[1].limits.pps, 5000);
-	assert_false(c.conns[1].limits.share_bans);
+	assert_true(c.conns[1].limits.share_bans);
+	assert_true(c.conns[1].a2s);
 	assert_string_equal(c.conns[1].limits.preset, "rust");
 	/* The preset first, then the fields, whatever their order. */
 	assert_int_equal(c.conns[2].limits.pps, 10000);
@@ -301,6 +354,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config__full_file),
+		cmocka_unit_test(test_config__backend),
 		cmocka_unit_test(test_config__errors_name_file_and_line),
 		cmocka_unit_test(test_config__conn_limits_protect_rules),
 		cmocka_unit_test(test_config__new_lines_errors),

@@ -58,7 +58,7 @@ static void conn_flags(uint8_t proto, const char *ip, uint16_t port, uint16_t a2
 	struct bf_conn_val v;
 
 	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.conns, &k, &v), 0);
-	v.flags = (uint16_t)((v.flags & ~BF_CONN_F_A2S_ANY) | a2s);
+	v.flags = (uint16_t)((v.flags & ~(BF_CONN_F_A2S_ANY | BF_CONN_F_SOURCE)) | a2s);
 	assert_int_equal(bpf_map_update_elem(H.maps.fd.conns, &k, &v, BPF_EXIST), 0);
 }
 
@@ -84,11 +84,14 @@ static void expect_forward(const char *name, const struct result *r, const uint8
 struct redirect_case {
 	const char *name;
 	uint8_t proto;
-	uint16_t flags;   /* BF_CONN_F_A2S_* of the connection */
+	uint16_t flags;   /* BF_CONN_F_A2S_* and _SOURCE of the connection */
 	uint8_t pl[40];
 	size_t len;
-	int redirect;     /* 1: to the worker when a socket is there */
+	int redirect;     /* 1: to the worker when a socket is there; AMP: dropped, amplifies */
 };
+
+#define AMP 2
+#define F_S BF_CONN_F_SOURCE /* `a2s` on: a Source server, cached or not */
 
 #define F_I BF_CONN_F_A2S_INFO
 #define F_P BF_CONN_F_A2S_PLAYER
@@ -99,35 +102,46 @@ struct redirect_case {
 #define HDR 0xff, 0xff, 0xff, 0xff
 
 static const struct redirect_case CASES[] = {
-	{ "info", IPPROTO_UDP, F_I, { INFO_BYTES }, 25, 1 },
-	{ "info with challenge", IPPROTO_UDP, F_I, { INFO_BYTES, 1, 2, 3, 4 }, 29, 1 },
-	{ "info with trailing bytes", IPPROTO_UDP, F_I, { INFO_BYTES, 1, 2, 3, 4, 5, 6 }, 31, 1 },
-	{ "info, every kind cached", IPPROTO_UDP, F_I | F_P | F_R, { INFO_BYTES }, 25, 1 },
-	{ "info of 24 bytes", IPPROTO_UDP, F_I, { INFO_BYTES }, 24, 0 },
-	{ "info, wrong string", IPPROTO_UDP, F_I,
+	{ "info", IPPROTO_UDP, F_S | F_I, { INFO_BYTES }, 25, 1 },
+	{ "info with challenge", IPPROTO_UDP, F_S | F_I, { INFO_BYTES, 1, 2, 3, 4 }, 29, 1 },
+	{ "info with trailing bytes", IPPROTO_UDP, F_S | F_I, { INFO_BYTES, 1, 2, 3, 4, 5, 6 }, 31, 1 },
+	{ "info, every kind cached", IPPROTO_UDP, F_S | F_I | F_P | F_R, { INFO_BYTES }, 25, 1 },
+	{ "info of 24 bytes", IPPROTO_UDP, F_S | F_I, { INFO_BYTES }, 24, 0 },
+	{ "info, wrong string", IPPROTO_UDP, F_S | F_I,
 	  { HDR, 0x54, 'S', 'o', 'u', 'r', 'c', 'e', ' ', 'E', 'n', 'g', 'i', 'n', 'e', ' ', 'Q',
 	    'u', 'e', 'r', 'z', 0 }, 25, 0 },
-	{ "info, no NUL", IPPROTO_UDP, F_I,
+	{ "info, no NUL", IPPROTO_UDP, F_S | F_I,
 	  { HDR, 0x54, 'S', 'o', 'u', 'r', 'c', 'e', ' ', 'E', 'n', 'g', 'i', 'n', 'e', ' ', 'Q',
 	    'u', 'e', 'r', 'y', '!' }, 25, 0 },
-	{ "info, only player+rules cached", IPPROTO_UDP, F_P | F_R, { INFO_BYTES }, 25, 0 },
+	{ "info, only player+rules cached", IPPROTO_UDP, F_S | F_P | F_R, { INFO_BYTES }, 25, 0 },
 	{ "info, a2s off", IPPROTO_UDP, 0, { INFO_BYTES }, 25, 0 },
 	{ "info over tcp", IPPROTO_TCP, F_I, { INFO_BYTES }, 25, 0 },
-	{ "player", IPPROTO_UDP, F_P, { HDR, 0x55, 0xff, 0xff, 0xff, 0xff }, 9, 1 },
-	{ "player of 8 bytes", IPPROTO_UDP, F_P, { HDR, 0x55, 0xff, 0xff, 0xff }, 8, 0 },
-	{ "player, only info cached", IPPROTO_UDP, F_I, { HDR, 0x55, 1, 2, 3, 4 }, 9, 0 },
-	{ "rules", IPPROTO_UDP, F_R, { HDR, 0x56, 1, 2, 3, 4 }, 9, 1 },
-	{ "rules, only player cached", IPPROTO_UDP, F_P, { HDR, 0x56, 1, 2, 3, 4 }, 9, 0 },
-	{ "W of 9 bytes, info cached", IPPROTO_UDP, F_I, { HDR, 0x57, 0xff, 0xff, 0xff, 0xff }, 9, 1 },
-	{ "W of 9 bytes, rules cached", IPPROTO_UDP, F_R, { HDR, 0x57, 0, 0, 0, 0 }, 9, 1 },
-	{ "W of 5 bytes", IPPROTO_UDP, F_I | F_P | F_R, { HDR, 0x57 }, 5, 0 },
+	{ "player", IPPROTO_UDP, F_S | F_P, { HDR, 0x55, 0xff, 0xff, 0xff, 0xff }, 9, 1 },
+	{ "player of 8 bytes", IPPROTO_UDP, F_S | F_P, { HDR, 0x55, 0xff, 0xff, 0xff }, 8, 0 },
+	{ "player, only info cached", IPPROTO_UDP, F_S | F_I, { HDR, 0x55, 1, 2, 3, 4 }, 9, 0 },
+	{ "rules", IPPROTO_UDP, F_S | F_R, { HDR, 0x56, 1, 2, 3, 4 }, 9, 1 },
+	{ "rules, only player cached", IPPROTO_UDP, F_S | F_P, { HDR, 0x56, 1, 2, 3, 4 }, 9, 0 },
+	{ "W of 9 bytes, info cached", IPPROTO_UDP, F_S | F_I, { HDR, 0x57, 0xff, 0xff, 0xff, 0xff }, 9, 1 },
+	{ "W of 9 bytes, rules cached", IPPROTO_UDP, F_S | F_R, { HDR, 0x57, 0, 0, 0, 0 }, 9, 1 },
+	/* Queries a Source server answers with more bytes than they carry:
+	 * dropped whether anything is cached or not (no amplification). */
+	{ "W of 5 bytes", IPPROTO_UDP, F_S | F_I | F_P | F_R, { HDR, 0x57 }, 5, AMP },
+	{ "W of 5 bytes, nothing cached", IPPROTO_UDP, F_S, { HDR, 0x57 }, 5, AMP },
+	{ "W of 8 bytes, nothing cached", IPPROTO_UDP, F_S, { HDR, 0x57, 1, 2, 3 }, 8, AMP },
+	{ "W of 9 bytes, nothing cached", IPPROTO_UDP, F_S, { HDR, 0x57, 1, 2, 3, 4 }, 9, 0 },
+	{ "W of 5 bytes, not a Source server", IPPROTO_UDP, 0, { HDR, 0x57 }, 5, 0 },
+	{ "A2A_PING of 5 bytes", IPPROTO_UDP, F_S, { HDR, 0x69 }, 5, AMP },
+	{ "A2A_PING of 19 bytes", IPPROTO_UDP, F_S, { HDR, 0x69, 'x' }, 19, AMP },
+	{ "A2A_PING of 20 bytes", IPPROTO_UDP, F_S, { HDR, 0x69, 'x' }, 20, 0 },
+	{ "A2A_PING, not a Source server", IPPROTO_UDP, 0, { HDR, 0x69 }, 5, 0 },
+	{ "A2A_PING over tcp", IPPROTO_TCP, F_S, { HDR, 0x69 }, 5, 0 },
 	{ "W, a2s off", IPPROTO_UDP, 0, { HDR, 0x57, 0xff, 0xff, 0xff, 0xff }, 9, 0 },
-	{ "unknown type X", IPPROTO_UDP, F_I | F_P | F_R, { HDR, 0x58, 1, 2, 3, 4 }, 9, 0 },
-	{ "split header", IPPROTO_UDP, F_I | F_P | F_R, { 0xfe, 0xff, 0xff, 0xff, 0x55, 1, 2, 3, 4 },
+	{ "unknown type X", IPPROTO_UDP, F_S | F_I | F_P | F_R, { HDR, 0x58, 1, 2, 3, 4 }, 9, 0 },
+	{ "split header", IPPROTO_UDP, F_S | F_I | F_P | F_R, { 0xfe, 0xff, 0xff, 0xff, 0x55, 1, 2, 3, 4 },
 	  9, 0 },
-	{ "game traffic", IPPROTO_UDP, F_I | F_P | F_R, { 'h', 'e', 'l', 'l', 'o', ' ', 'g', 'a',
+	{ "game traffic", IPPROTO_UDP, F_S | F_I | F_P | F_R, { 'h', 'e', 'l', 'l', 'o', ' ', 'g', 'a',
 	  'm', 'e' }, 10, 0 },
-	{ "empty datagram", IPPROTO_UDP, F_I | F_P | F_R, { 0 }, 0, 0 },
+	{ "empty datagram", IPPROTO_UDP, F_S | F_I | F_P | F_R, { 0 }, 0, 0 },
 };
 
 static size_t case_frame(const struct redirect_case *c, uint8_t *buf, size_t cap)
@@ -154,7 +168,9 @@ static void run_table(int with_socket)
 		conn_flags(IPPROTO_UDP, ANY, 27015, c->proto == IPPROTO_UDP ? c->flags : 0);
 		conn_flags(IPPROTO_TCP, ANY, 27015, c->proto == IPPROTO_TCP ? c->flags : 0);
 		harness_run(pkt, n, &r);
-		if (c->redirect && with_socket) {
+		if (c->redirect == AMP) {
+			harness_expect(name, &r, XDP_DROP, BF_R_AMPLIFIER);
+		} else if (c->redirect && with_socket) {
 			harness_expect(name, &r, XDP_REDIRECT, BF_R_A2S_REDIRECT);
 			assert_int_equal(r.out_len, n); /* untouched: the worker reads it */
 			assert_memory_equal(r.out, pkt, n);
@@ -166,6 +182,33 @@ static void run_table(int with_socket)
 	}
 	conn_flags(IPPROTO_UDP, ANY, 27015, 0);
 	conn_flags(IPPROTO_TCP, ANY, 27015, 0);
+}
+
+/* `a2s yes` on a connection marks it a Source server in XDP (the amplifier
+ * check); only UDP connections can say so, and the default is no. */
+static void test_edge_a2s__source_flag_from_config(void **state)
+{
+	struct bf_conn_key k = { .bind_ip = pkt_ip(ANY), .bind_port = htons(27015),
+				 .proto = IPPROTO_UDP };
+	struct bf_conn_val v;
+	uint8_t pkt[64];
+	struct pkt_spec s = harness_udp(CLIENT, 50000, ANY, 27015);
+	struct result r;
+
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.conns, &k, &v), 0);
+	assert_int_equal(v.flags & BF_CONN_F_SOURCE, 0);
+	harness_config("id test\niface t0\naddr " H_EDGE_ADDR "\n"
+		       "conn udp " ANY ":27015 " MACH " a2s yes\n"
+		       "conn tcp " ANY ":27015 " MACH "\n");
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.conns, &k, &v), 0);
+	assert_int_equal(v.flags & BF_CONN_F_SOURCE, BF_CONN_F_SOURCE);
+	s.payload = "\xff\xff\xff\xff\x57";
+	s.payload_len = 5;
+	harness_run(pkt, pkt_build(&s, pkt, sizeof(pkt)), &r);
+	harness_expect("bare W to a server with a2s yes", &r, XDP_DROP, BF_R_AMPLIFIER);
+	harness_config(BASE);
+	harness_run(pkt, pkt_build(&s, pkt, sizeof(pkt)), &r);
+	harness_expect("bare W to a server without a2s", &r, XDP_TX, BF_R_FORWARD);
 }
 
 /* No worker socket on the queue: bpf_redirect_map falls back and the request is
@@ -467,6 +510,7 @@ static void test_edge_a2s__workers_answer_from_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_edge_a2s__source_flag_from_config),
 		cmocka_unit_test(test_edge_a2s__no_socket_forwards),
 		cmocka_unit_test(test_edge_a2s__socket_redirects_only_answerable),
 		cmocka_unit_test(test_edge_a2s__workers_answer_from_cache),

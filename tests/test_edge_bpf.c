@@ -44,7 +44,7 @@ static const uint8_t BK_MAC[6] = { 0x02, 0, 0, 0, 0x06, 0x02 };
 
 static struct edge_bpf *skel;
 static struct edge_maps maps;
-static int if_t0, if_t2;
+static int if_t0, if_t2, if_t4; /* t0, t2: backend interfaces; t4: an uplink only */
 static uint8_t t0_mac[6], t2_mac[6];
 
 static void sh(const char *fmt, ...)
@@ -84,7 +84,9 @@ static void setup_netns(void)
 	sh("ip link set lo up");
 	sh("ip link add t0 type veth peer name t1 && ip link set t0 up && ip link set t1 up");
 	sh("ip link add t2 type veth peer name t3 && ip link set t2 up && ip link set t3 up");
+	sh("ip link add t4 type veth peer name t5 && ip link set t4 up && ip link set t5 up");
 	sh("ip addr add 198.18.0.1/24 dev t0 && ip addr add 198.18.6.1/24 dev t2");
+	sh("ip addr add 198.18.10.1/24 dev t4");
 	sh("ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev t0 nud permanent");
 	sh("ip neigh replace 198.18.6.2 lladdr 02:00:00:00:06:02 dev t2 nud permanent");
 	sh("ip route add default via 198.18.0.2 dev t0");
@@ -95,6 +97,7 @@ static void setup_netns(void)
 	   "net.ipv4.conf.t2.forwarding=1");
 	if_t0 = (int)if_nametoindex("t0");
 	if_t2 = (int)if_nametoindex("t2");
+	if_t4 = (int)if_nametoindex("t4");
 	get_mac("t0", t0_mac);
 	get_mac("t2", t2_mac);
 }
@@ -108,11 +111,21 @@ static struct bf_cidr cidr(const char *s)
 	return c;
 }
 
+#define CONF_IFACES "iface t0\niface t2\niface t4\n"
+#define CONF_BACKENDS "backend_iface t0\nbackend_iface t2\n"
+
+static void config_text(const char *more, int dry_run);
+
 static void config_maps(int dry_run)
 {
+	config_text(CONF_BACKENDS, dry_run);
+}
+
+static void config_text(const char *more, int dry_run)
+{
 	struct edge_config cfg;
-	char err[256];
-	const char *text = "id test\niface t0\naddr " EDGE_ADDR "\n"
+	char err[256], text[2048];
+	const char *base = "id test\n" CONF_IFACES "addr " EDGE_ADDR "\n"
 			   "conn udp " ANY_A ":27015 " MACH_A "\n"
 			   "conn tcp " ANY_A ":27015 " MACH_A ":27016\n"
 			   "conn udp " ANY_B ":27015 " MACH_B "\n"
@@ -123,8 +136,10 @@ static void config_maps(int dry_run)
 			   "blacklist 198.19.1.0/24\n"
 			   "blacklist 198.19.9.9/32\n";
 
+	snprintf(text, sizeof(text), "%s%s", base, more);
 	edge_config_init(&cfg);
-	assert_int_equal(edge_config_parse(&cfg, text, "test", err, sizeof(err)), 0);
+	if (edge_config_parse(&cfg, text, "test", err, sizeof(err)))
+		fail_msg("config: %s", err);
 	cfg.dry_run = dry_run;
 	assert_int_equal(edge_maps_write_config(&maps, &cfg), 0);
 	{
@@ -209,13 +224,18 @@ static const char *action_names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT
 /* The verdict and exactly one counted reason (plus punch_new where a punch is made). */
 static void expect(const char *name, const struct result *r, int action, int reason)
 {
-	if (r->action != action)
+	if (r->action != action) {
+		for (int i = 0; i < BF_R_MAX; i++)
+			if (r->delta[i].packets)
+				fprintf(stderr, "%s: counter %s moved\n", name, reason_names[i]);
 		fail_msg("%s: action %s, want %s", name, action_names[r->action],
 			 action_names[action]);
+	}
 	for (int i = 0; i < BF_R_MAX; i++) {
 		uint64_t want = i == reason ? 1 : 0;
 
-		if (i == BF_R_PUNCH_NEW || (i == BF_R_WOULD_DROP && reason != BF_R_WOULD_DROP))
+		if (i == BF_R_PUNCH_NEW || i == BF_R_PUNCH_REFUSED ||
+		    (i == BF_R_WOULD_DROP && reason != BF_R_WOULD_DROP))
 			continue;
 		if (r->delta[i].packets != want)
 			fail_msg("%s: counter %s rose by %llu, want %llu", name, reason_names[i],
@@ -236,6 +256,9 @@ static struct pkt_spec udp_to(const char *src, uint16_t sport, const char *dst, 
 	memcpy(s.smac, GW_MAC, 6);
 	return s;
 }
+
+/* The outer source of what the edge sends its machines: its backend address. */
+static const char *outer_src = EDGE_ADDR;
 
 /* Checks an encapsulated frame: new Ethernet header, outer IPv4 fields and
  * checksum, and the inner datagram equal to `inner` byte for byte. */
@@ -264,7 +287,7 @@ static void check_encap(const char *name, const struct result *r, const uint8_t 
 	assert_int_equal(o[9], IPPROTO_IPIP);
 	memcpy(&src, o + 12, 4);
 	memcpy(&dst, o + 16, 4);
-	assert_int_equal(src, pkt_ip(EDGE_ADDR));
+	assert_int_equal(src, pkt_ip(outer_src));
 	assert_int_equal(dst, pkt_ip(machine));
 	if (pkt_csum(o, 20) != 0)
 		fail_msg("%s: outer IPv4 checksum wrong", name);
@@ -594,12 +617,319 @@ static void test_edge_bpf__return_path_invalid(void **state)
 	run(pkt, 14 + 20 + 10, if_t0, &r);
 	expect("truncated inner header", &r, XDP_DROP, BF_R_MALFORMED);
 
-	/* IPIP from a stranger is no return path: it goes down the stages. */
+	/* IPIP from a stranger is no return path: dropped, whatever it carries. */
 	o = from_machine("198.18.99.9");
 	o.daddr = pkt_ip("203.0.113.99");
 	n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
 	run(pkt, n, if_t0, &r);
-	expect("ipip from an unknown host", &r, XDP_DROP, BF_R_DEFAULT_DROP);
+	expect("ipip from an unknown host", &r, XDP_DROP, BF_R_IPIP_REFUSED);
+}
+
+/* ---- the trust boundary of the return path ---- */
+
+static size_t punch_count(void)
+{
+	struct bf_punch_key *k;
+	struct bf_punch_val *v;
+	size_t n;
+
+	assert_int_equal(edge_map_dump(maps.fd.punches, sizeof(*k), sizeof(*v), (void **)&k,
+				       (void **)&v, &n), 0);
+	free(k);
+	free(v);
+	return n;
+}
+
+struct ipip_row {
+	const char *name;
+	const char *outer_src, *outer_dst;
+	int *ifindex;          /* the interface it arrives on */
+	int action, reason;
+};
+
+/* Every field of an IPIP packet can be forged: only a machine's, arriving on
+ * the backend interface its route leaves by, addressed to the backend
+ * address, is the return path. A forged one is relayed nowhere and makes no
+ * punch, even for a port the attacker names (TCP/22 here). */
+static void test_edge_bpf__ipip_only_where_it_can_come_from(void **state)
+{
+	static const struct ipip_row rows[] = {
+		{ "machine A on its backend interface", MACH_A, EDGE_ADDR, &if_t0, XDP_TX,
+		  BF_R_RETURN_PATH },
+		{ "machine B on its backend interface", MACH_B, EDGE_ADDR, &if_t2, XDP_REDIRECT,
+		  BF_R_RETURN_PATH },
+		{ "A's source on the uplink", MACH_A, EDGE_ADDR, &if_t4, XDP_DROP,
+		  BF_R_RETURN_SPOOFED },
+		{ "A's source on a backend interface its route does not use", MACH_A, EDGE_ADDR,
+		  &if_t2, XDP_DROP, BF_R_RETURN_SPOOFED },
+		{ "B's source on A's interface", MACH_B, EDGE_ADDR, &if_t0, XDP_DROP,
+		  BF_R_RETURN_SPOOFED },
+		{ "A's source to the anycast address", MACH_A, ANY_A, &if_t0, XDP_DROP,
+		  BF_R_RETURN_SPOOFED },
+		{ "A's source to an interface address", MACH_A, "198.18.6.1", &if_t0, XDP_DROP,
+		  BF_R_RETURN_SPOOFED },
+		{ "A's source to the anycast address on the uplink", MACH_A, ANY_A, &if_t4,
+		  XDP_DROP, BF_R_RETURN_SPOOFED },
+		{ "a stranger to the POP", "198.51.100.99", EDGE_ADDR, &if_t4, XDP_DROP,
+		  BF_R_IPIP_REFUSED },
+		{ "a stranger on a backend interface", "198.18.0.77", EDGE_ADDR, &if_t0, XDP_DROP,
+		  BF_R_IPIP_REFUSED },
+		{ "a stranger to an address not served", "198.51.100.99", "203.0.113.99", &if_t4,
+		  XDP_DROP, BF_R_IPIP_REFUSED },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pkt_spec o = from_machine(rows[i].outer_src);
+		/* From the bind address, from port 22 that is no connection: a
+		 * return path would learn a punch for it. */
+		struct pkt_spec in = udp_to(rows[i].outer_src[7] == '5' ? ANY_B : ANY_A, 22, CLIENT,
+					    50000 + (uint16_t)i);
+		uint8_t pkt[256], inner[256];
+		size_t before = punch_count(), n, ni;
+		struct result r;
+
+		in.proto = IPPROTO_TCP;
+		o.daddr = pkt_ip(rows[i].outer_dst);
+		n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
+		ni = pkt_build_ip(&in, inner, sizeof(inner));
+		run(pkt, n, *rows[i].ifindex, &r);
+		expect(rows[i].name, &r, rows[i].action, rows[i].reason);
+		if (rows[i].action == XDP_DROP) {
+			assert_int_equal(r.delta[BF_R_PUNCH_NEW].packets, 0);
+			assert_int_equal(punch_count(), before);
+		} else {
+			assert_int_equal(r.delta[BF_R_PUNCH_NEW].packets, 1);
+			assert_int_equal(punch_count(), before + 1);
+			assert_int_equal(r.out_len, 14 + ni);
+			assert_memory_equal(r.out + 14, inner, ni);
+		}
+	}
+}
+
+/* backend_addr: the machines send to it, it is the outer source of what
+ * the edge sends them, and IPIP to the POP's public address is refused. */
+static void test_edge_bpf__backend_addr(void **state)
+{
+	struct pkt_spec o = from_machine(MACH_A);
+	struct pkt_spec in = udp_to(ANY_A, 27015, CLIENT, 50000);
+	struct pkt_spec s = udp_to(CLIENT, 50000, ANY_A, 27015);
+	uint8_t pkt[256];
+	size_t n;
+	struct result r;
+
+	config_text(CONF_BACKENDS "backend_addr 198.18.0.1\n", 0);
+	n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("to the public address", &r, XDP_DROP, BF_R_RETURN_SPOOFED);
+	o.daddr = pkt_ip("198.18.0.1");
+	n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("to the backend address", &r, XDP_TX, BF_R_RETURN_PATH);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("forward from the backend address", &r, XDP_TX, BF_R_FORWARD);
+	outer_src = "198.18.0.1";
+	check_encap("forward from the backend address", &r, GW_MAC, t0_mac, MACH_A, pkt + 14,
+		    n - 14, 1);
+	outer_src = EDGE_ADDR;
+	config_maps(0);
+}
+
+/* A machine is accepted only on a backend interface its route leaves by;
+ * when the route moves, the edge follows within a refresh. */
+static void test_edge_bpf__machine_route_follows(void **state)
+{
+	struct pkt_spec o = from_machine(MACH_A);
+	struct pkt_spec in = udp_to(ANY_A, 27015, CLIENT, 50000);
+	uint8_t pkt[256];
+	size_t n = pkt_build_ipip(&o, &in, pkt, sizeof(pkt));
+	uint32_t a = pkt_ip(MACH_A);
+	struct bf_machine m;
+	struct result r;
+
+	/* Only t2 is a backend interface: A (routed by t0) is refused everywhere. */
+	config_text("backend_iface t2\n", 0);
+	assert_int_equal(bpf_map_lookup_elem(maps.fd.machines, &a, &m), 0);
+	assert_int_equal(m.ifindex, 0);
+	run(pkt, n, if_t0, &r);
+	expect("route not by a backend interface", &r, XDP_DROP, BF_R_RETURN_SPOOFED);
+	config_maps(0);
+
+	/* The route to A moves to t2: the return path follows it. */
+	sh("ip route add %s/32 via 198.18.6.2 dev t2", MACH_A);
+	assert_int_equal(edge_machines_refresh(&maps.mach), 1);
+	run(pkt, n, if_t0, &r);
+	expect("old interface after the move", &r, XDP_DROP, BF_R_RETURN_SPOOFED);
+	run(pkt, n, if_t2, &r);
+	expect("new interface after the move", &r, XDP_REDIRECT, BF_R_RETURN_PATH);
+	sh("ip route del %s/32", MACH_A);
+	assert_int_equal(edge_machines_refresh(&maps.mach), 1);
+	run(pkt, n, if_t0, &r);
+	expect("back on t0", &r, XDP_TX, BF_R_RETURN_PATH);
+}
+
+/* Each machine has a budget of live punches: past it, new punches are
+ * refused (the game server's packets still go out) and the ones carrying
+ * traffic stay; an expired one gives its room back. */
+static void test_edge_bpf__punch_budget(void **state)
+{
+	struct pkt_spec o = from_machine(MACH_B);
+	struct result r;
+	struct bf_punch_key k0;
+	struct bf_punch_val v;
+	struct edge_sweep_stats st;
+	uint8_t pkt[256], text[128];
+	uint64_t base = edge_machine_punches(&maps.mach, pkt_ip(MACH_B));
+	size_t n;
+
+	/* Room for three more than B holds from the tests before. */
+	snprintf((char *)text, sizeof(text), CONF_BACKENDS "punch_max_per_machine %llu\n",
+		 (unsigned long long)base + 3);
+	config_text((char *)text, 0);
+	for (uint16_t i = 0; i < 5; i++) {
+		struct pkt_spec out = udp_to(ANY_B, 41000 + i, REMOTE, 5000);
+
+		n = pkt_build_ipip(&o, &out, pkt, sizeof(pkt));
+		run(pkt, n, if_t2, &r);
+		expect("game server calls out", &r, XDP_REDIRECT, BF_R_RETURN_PATH);
+		assert_int_equal(r.delta[BF_R_PUNCH_NEW].packets, i < 3);
+		assert_int_equal(r.delta[BF_R_PUNCH_REFUSED].packets, i >= 3);
+	}
+	assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 3);
+	/* A refused flow has no hole; a counted one has. */
+	{
+		struct pkt_spec in = udp_to(REMOTE, 5000, ANY_B, 41004);
+
+		n = pkt_build(&in, pkt, sizeof(pkt));
+		run(pkt, n, if_t0, &r);
+		expect("reply to a refused punch", &r, XDP_DROP, BF_R_DEFAULT_DROP);
+		in.dport = 41000;
+		n = pkt_build(&in, pkt, sizeof(pkt));
+		run(pkt, n, if_t0, &r);
+		expect("reply to a live punch", &r, XDP_REDIRECT, BF_R_PUNCH_HIT);
+	}
+	/* Peers' punches count against the same budget. */
+	k0 = (struct bf_punch_key){ .bind_ip = pkt_ip(ANY_B), .remote_ip = pkt_ip(REMOTE),
+				    .bind_port = htons(41000), .remote_port = htons(5000),
+				    .proto = IPPROTO_UDP };
+	{
+		struct bf_punch_key k = k0;
+
+		k.bind_port = htons(42000);
+		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), edge_mono_ns() + 60e9),
+				 -EDQUOT);
+		/* One expires and is swept: room for one more. */
+		assert_int_equal(bpf_map_lookup_elem(maps.fd.punches, &k0, &v), 0);
+		v.expires_ns = 1;
+		assert_int_equal(bpf_map_update_elem(maps.fd.punches, &k0, &v, BPF_EXIST), 0);
+		assert_int_equal(edge_maps_sweep(&maps, edge_mono_ns(), &st), 0);
+		assert_true(st.punches >= 1);
+		assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 2);
+		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), edge_mono_ns() + 60e9),
+				 0);
+		assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 3);
+		assert_int_equal(edge_punch_del(&maps.mach, &k), 0);
+		assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 2);
+	}
+	config_maps(0);
+}
+
+/* A peer's punch (from Redis, writable by whoever reaches it) must name one
+ * of this POP's machines, serving the punch's bind address. */
+static void test_edge_bpf__peer_punch_must_name_a_machine(void **state)
+{
+	struct bf_punch_key k = { .bind_ip = pkt_ip(ANY_A), .remote_ip = pkt_ip(REMOTE),
+				  .bind_port = htons(22), .remote_port = htons(6000),
+				  .proto = IPPROTO_TCP };
+	struct pkt_spec in = udp_to(REMOTE, 6000, ANY_A, 22);
+	uint64_t exp = edge_mono_ns() + 60000000000ULL, unknown = maps.mach.refused_unknown,
+		 served = maps.mach.refused_served;
+	struct bf_punch_val v;
+	uint8_t pkt[256];
+	struct result r;
+
+	in.proto = IPPROTO_TCP;
+	assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip("198.51.100.66"), exp), -ENOENT);
+	assert_int_equal(maps.mach.refused_unknown, unknown + 1);
+	assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), exp), -EPERM);
+	assert_int_equal(maps.mach.refused_served, served + 1);
+	assert_int_not_equal(bpf_map_lookup_elem(maps.fd.punches, &k, &v), 0);
+	run(pkt, pkt_build(&in, pkt, sizeof(pkt)), if_t0, &r);
+	expect("no hole from a refused peer punch", &r, XDP_DROP, BF_R_DEFAULT_DROP);
+	assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_A), exp), 0);
+	run(pkt, pkt_build(&in, pkt, sizeof(pkt)), if_t0, &r);
+	expect("a valid peer punch", &r, XDP_TX, BF_R_PUNCH_HIT);
+	assert_int_equal(edge_punch_del(&maps.mach, &k), 0);
+}
+
+/* ---- checksums and tags: nothing forwarded that the receiver would refuse ---- */
+
+static void test_edge_bpf__ipv4_checksum(void **state)
+{
+	struct pkt_spec s = udp_to(CLIENT, 50000, ANY_A, 27015);
+	uint8_t pkt[256];
+	size_t n;
+	struct result r;
+
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[14 + 10] ^= 0x01;
+	run(pkt, n, if_t0, &r);
+	expect("bad header checksum to a connection", &r, XDP_DROP, BF_R_BAD_CSUM);
+	s.saddr = pkt_ip(WL_CLIENT);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[14 + 11] ^= 0x80;
+	run(pkt, n, if_t0, &r);
+	expect("bad header checksum, whitelisted", &r, XDP_DROP, BF_R_BAD_CSUM);
+	s.saddr = pkt_ip(CLIENT);
+	s.opt_words = 2;
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[14 + 20] = 0x02; /* an option byte changed: the sum no longer holds */
+	run(pkt, n, if_t0, &r);
+	expect("bad checksum over options", &r, XDP_DROP, BF_R_BAD_CSUM);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	run(pkt, n, if_t0, &r);
+	expect("good checksum over options", &r, XDP_TX, BF_R_FORWARD);
+	/* A drop needs no checksum: the cheap verdict stays the verdict. */
+	s = udp_to(CLIENT, 50000, "203.0.113.99", 27015);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[14 + 10] ^= 0x01;
+	run(pkt, n, if_t0, &r);
+	expect("bad checksum, address not served", &r, XDP_DROP, BF_R_DEFAULT_DROP);
+}
+
+/* QinQ (802.1ad + 802.1Q) is parsed like one tag; a third tag is malformed:
+ * no tag may hide an IPv4 packet from the filters. */
+static void test_edge_bpf__qinq(void **state)
+{
+	struct pkt_spec s = udp_to(CLIENT, 50000, ANY_A, 27015);
+	uint8_t one[256], pkt[256];
+	size_t n = pkt_build(&s, one, sizeof(one));
+	struct result r;
+
+	/* [dst src][88a8 tci][8100 tci][0800][ip] */
+	memcpy(pkt, one, 12);
+	memcpy(pkt + 12, "\x88\xa8\x00\x64\x81\x00\x00\x2a", 8);
+	memcpy(pkt + 20, one + 12, n - 12);
+	run(pkt, n + 8, if_t0, &r);
+	expect("qinq forward", &r, XDP_TX, BF_R_FORWARD);
+	check_encap("qinq forward", &r, GW_MAC, t0_mac, MACH_A, one + 14, n - 14, 1);
+
+	s.saddr = pkt_ip("198.19.9.9"); /* blacklisted */
+	n = pkt_build(&s, one, sizeof(one));
+	memcpy(pkt + 20, one + 12, n - 12);
+	run(pkt, n + 8, if_t0, &r);
+	expect("qinq from a blacklisted source", &r, XDP_DROP, BF_R_BLACKLIST);
+
+	/* three tags */
+	memcpy(pkt, one, 12);
+	memcpy(pkt + 12, "\x88\xa8\x00\x64\x81\x00\x00\x2a\x81\x00\x00\x2b", 12);
+	memcpy(pkt + 24, one + 12, n - 12);
+	run(pkt, n + 12, if_t0, &r);
+	expect("three tags", &r, XDP_DROP, BF_R_MALFORMED);
+	/* two tags, then something that is not IPv4: still passed (ARP in QinQ) */
+	memcpy(pkt + 12, "\x88\xa8\x00\x64\x81\x00\x00\x2a\x08\x06", 10);
+	run(pkt, 64, if_t0, &r);
+	expect("arp in qinq", &r, XDP_PASS, BF_R_NON_IPV4);
 }
 
 static int count_punch_events(void *ctx, void *data, size_t size)
@@ -833,6 +1163,13 @@ int main(void)
 		cmocka_unit_test(test_edge_bpf__sweeper_removes_expired),
 		cmocka_unit_test(test_edge_bpf__sweeper_walks_big_maps_in_bounded_steps),
 		cmocka_unit_test(test_edge_bpf__conn_removal_is_applied),
+		cmocka_unit_test(test_edge_bpf__ipip_only_where_it_can_come_from),
+		cmocka_unit_test(test_edge_bpf__backend_addr),
+		cmocka_unit_test(test_edge_bpf__machine_route_follows),
+		cmocka_unit_test(test_edge_bpf__punch_budget),
+		cmocka_unit_test(test_edge_bpf__peer_punch_must_name_a_machine),
+		cmocka_unit_test(test_edge_bpf__ipv4_checksum),
+		cmocka_unit_test(test_edge_bpf__qinq),
 	};
 
 	if (geteuid() != 0) {

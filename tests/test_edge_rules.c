@@ -33,7 +33,7 @@
 	"conn udp " ANY ":27015 " MACH "\n"                                       \
 	"conn tcp " ANY ":27015 " MACH "\n"                                       \
 	"conn icmp " ANY " " MACH "\n"                                            \
-	"conn udp " LIM ":27015 " MACH " pps 10 burst 1s block 500ms\n"           \
+	"conn udp " LIM ":27015 " MACH " pps 10 burst 1s block 500ms share_bans yes\n" \
 	"conn udp " LIM ":27016 " MACH " bps 2000 burst 1s block 30s share_bans no\n" \
 	"conn udp " LIM ":27017 " MACH " pps 50 block 0\n"                        \
 	"conn udp " BIND_ONLY ":27015 " MACH "\n"                                 \
@@ -738,7 +738,10 @@ static void test_edge_rules__ratelimit_dry_run(void **state)
 
 /* ---- protected prefixes ---- */
 
-static void test_edge_rules__protected_never_dropped(void **state)
+/* Protected means "never banned", not "never policed": a protected address
+ * (a POP, a machine, a BGP peer) is public and can be forged, so lists and
+ * bans spare it but drop rules and per-packet limits police it. */
+static void test_edge_rules__protected_never_banned_but_policed(void **state)
 {
 	struct pkt_spec s = harness_udp(PROT_CLIENT, 40000, ANY, 27015);
 	struct bf_cidr bl = { .addr = pkt_ip("198.51.100.192"), .plen = 26 };
@@ -768,13 +771,20 @@ static void test_edge_rules__protected_never_dropped(void **state)
 	assert_int_equal(bpf_map_delete_elem(H.maps.fd.blocklist, &(uint32_t){ pkt_ip("198.51.100.190") }), 0);
 	assert_int_equal(bpf_map_update_elem(H.maps.fd.blocklist, &a, &blk, BPF_ANY), 0);
 
-	/* Blocklisted, blacklisted and matched by a drop rule: forwarded. */
+	/* Blocklisted and blacklisted: spared (counted `protected` for each
+	 * list), then dropped by the drop rule all the same. */
 	n = pkt_build(&s, pkt, sizeof(pkt));
 	harness_run(pkt, n, &r);
-	harness_expect("protected, listed and ruled", &r, XDP_TX, BF_R_FORWARD);
-	assert_true(r.delta[BF_R_PROTECTED].packets >= 1);
-	assert_int_equal(r.delta[BF_R_PROTECTED].bytes, r.delta[BF_R_PROTECTED].packets * n);
+	harness_expect("protected, listed and ruled", &r, XDP_DROP, BF_R_RULE_DROP);
+	assert_int_equal(r.delta[BF_R_PROTECTED].packets, 2);
+	assert_int_equal(r.delta[BF_R_PROTECTED].bytes, 2 * n);
 	assert_int_equal(rule_counter(1).packets, 1);
+	/* Without the rule, the lists alone do not drop it. */
+	config(NULL);
+	assert_int_equal(bpf_map_update_elem(H.maps.fd.blocklist, &a, &blk, BPF_ANY), 0);
+	harness_run(pkt, n, &r);
+	harness_expect("protected, listed", &r, XDP_TX, BF_R_FORWARD);
+	assert_int_equal(r.delta[BF_R_PROTECTED].packets, 2);
 	/* An unprotected neighbour in the same blacklisted /26 is dropped. */
 	s.saddr = pkt_ip("198.51.100.193");
 	harness_run(pkt, pkt_build(&s, pkt, sizeof(pkt)), &r);
@@ -782,19 +792,36 @@ static void test_edge_rules__protected_never_dropped(void **state)
 	assert_int_equal(r.delta[BF_R_PROTECTED].packets, 0);
 	bpf_map_delete_elem(H.maps.fd.blocklist, &a);
 
-	/* Over a rate limit: never dropped, never blocked, no event. */
+	/* Over a rate limit (10 pps, 1 s burst: 11 back to back): its excess is
+	 * dropped like anyone's, but it is never blocked and no ban goes out. */
 	rb = ban_watch(&b);
 	s = harness_udp(PROT_CLIENT, 40000, LIM, 27015);
 	n = pkt_build(&s, pkt, sizeof(pkt));
-	for (int i = 0; i < 30; i++) {
+	for (int i = 0; i < 11; i++) {
 		harness_run(pkt, n, &r);
-		harness_expect("protected over a limit", &r, XDP_TX, BF_R_FORWARD);
+		harness_expect("protected within the limit", &r, XDP_TX, BF_R_FORWARD);
 	}
-	assert_true(r.delta[BF_R_PROTECTED].packets >= 1);
+	for (int i = 0; i < 19; i++) {
+		harness_run(pkt, n, &r);
+		harness_expect("protected over the limit: policed", &r, XDP_DROP, BF_R_RATELIMIT);
+	}
+	/* spared twice: the blacklisted /26, and the block */
+	assert_int_equal(r.delta[BF_R_PROTECTED].packets, 2);
 	assert_int_not_equal(bpf_map_lookup_elem(H.maps.fd.blocklist, &a, &blk), 0);
 	ring_buffer__consume(rb);
 	assert_int_equal(b.n, 0);
 	ring_buffer__free(rb);
+	/* Another source over the same limit is blocked and reported. */
+	rb = ban_watch(&b);
+	s = harness_udp("198.51.100.150", 40000, LIM, 27015);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	for (int i = 0; i < 12; i++)
+		harness_run(pkt, n, &r);
+	harness_expect("unprotected over the limit", &r, XDP_DROP, BF_R_RATELIMIT);
+	ring_buffer__consume(rb);
+	assert_int_equal(b.n, 1);
+	ring_buffer__free(rb);
+	bpf_map_delete_elem(H.maps.fd.blocklist, &(uint32_t){ pkt_ip("198.51.100.150") });
 
 	assert_int_equal(edge_maps_list_del(&H.maps, EDGE_BL, &bl, BF_SRC_FLEET), 0);
 	config(NULL);
@@ -848,6 +875,56 @@ static void echo_reply(const uint8_t *req, size_t n, uint8_t *out)
 	c = pkt_csum(icmp, n - 34);
 	icmp[2] = (uint8_t)(c >> 8);
 	icmp[3] = (uint8_t)c;
+}
+
+/* A request whose checksum is wrong gets no reply (the reply would carry
+ * the error on); long, odd and even lengths are summed right. */
+static void test_edge_rules__icmp_echo_checksums(void **state)
+{
+	static uint8_t big[1400];
+	uint8_t pkt[1600], want[1600];
+	struct pkt_spec s = harness_udp("198.51.100.86", 0, BIND_ONLY, 0);
+	struct result r;
+	size_t n;
+
+	s.proto = IPPROTO_ICMP;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	/* ICMP messages of 9..13 bytes. (Not 8: an all-zero reply's checksum is
+	 * 0x0000 updated, 0xffff computed, and both are right.) */
+	for (size_t len = 1; len <= 5; len++) {
+		s.payload = big;
+		s.payload_len = len;
+		n = pkt_build(&s, pkt, sizeof(pkt));
+		echo_reply(pkt, n, want);
+		harness_run(pkt, n, &r);
+		harness_expect("short echo", &r, XDP_TX, BF_R_ICMP_ECHO);
+		assert_memory_equal(r.out, want, n);
+	}
+	s.saddr = pkt_ip("198.51.100.87");
+	s.payload_len = sizeof(big);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	echo_reply(pkt, n, want);
+	harness_run(pkt, n, &r);
+	harness_expect("1400-byte echo", &r, XDP_TX, BF_R_ICMP_ECHO);
+	assert_memory_equal(r.out, want, n);
+	pkt[34 + 8 + 700] ^= 0x10; /* one payload bit: the ICMP sum no longer holds */
+	harness_run(pkt, n, &r);
+	harness_expect("payload changed", &r, XDP_DROP, BF_R_BAD_CSUM);
+	s.saddr = pkt_ip("198.51.100.88");
+	s.payload_len = 9;
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[34 + 2] ^= 0xff;
+	harness_run(pkt, n, &r);
+	harness_expect("bad icmp checksum", &r, XDP_DROP, BF_R_BAD_CSUM);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[14 + 10] ^= 0x01;
+	harness_run(pkt, n, &r);
+	harness_expect("bad ip header checksum", &r, XDP_DROP, BF_R_BAD_CSUM);
+	n = pkt_build(&s, pkt, sizeof(pkt));
+	pkt[n - 1] ^= 0x01; /* the odd last byte counts */
+	harness_run(pkt, n, &r);
+	harness_expect("odd last byte changed", &r, XDP_DROP, BF_R_BAD_CSUM);
 }
 
 static void test_edge_rules__icmp_echo_answered(void **state)
@@ -948,12 +1025,14 @@ static void test_edge_rules__icmp_echo_limits(void **state)
 	assert_int_equal(b.last.proto, IPPROTO_ICMP);
 	assert_int_equal(b.last.conn.bind_port, 0);
 
-	/* A protected source is spared the per-source limit. */
+	/* A protected source is policed by the echo limit like anyone. */
 	n = echo_request(PROT_CLIENT, BIND_ONLY, pkt, sizeof(pkt));
-	for (int i = 0; i < 15; i++) {
+	for (int i = 0; i < 11; i++) {
 		harness_run(pkt, n, &r);
-		harness_expect("protected echo", &r, XDP_TX, BF_R_ICMP_ECHO);
+		harness_expect("protected echo within the limit", &r, XDP_TX, BF_R_ICMP_ECHO);
 	}
+	harness_run(pkt, n, &r);
+	harness_expect("protected echo over the limit", &r, XDP_DROP, BF_R_ECHO_LIMIT);
 
 	/* The global limit, as each CPU's share: one per CPU per second here. */
 	snprintf(text, sizeof(text), "icmp_echo_global_pps %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
@@ -984,9 +1063,10 @@ int main(void)
 		cmocka_unit_test(test_edge_rules__ratelimit_police_only),
 		cmocka_unit_test(test_edge_rules__ratelimit_burst_across_a_second),
 		cmocka_unit_test(test_edge_rules__ratelimit_dry_run),
-		cmocka_unit_test(test_edge_rules__protected_never_dropped),
+		cmocka_unit_test(test_edge_rules__protected_never_banned_but_policed),
 		cmocka_unit_test(test_edge_rules__reconcile_skips_protected),
 		cmocka_unit_test(test_edge_rules__icmp_echo_answered),
+		cmocka_unit_test(test_edge_rules__icmp_echo_checksums),
 		cmocka_unit_test(test_edge_rules__icmp_echo_limits),
 	};
 

@@ -1,5 +1,6 @@
-/* a2s.h - stage 6: A2S requests the AF_XDP workers can answer from their cache go to the
- * socket of their RX queue; everything else goes on to the forward path untouched. */
+/* a2s.h - stage 6: Source queries that would amplify are dropped; A2S requests the
+ * AF_XDP workers can answer from their cache go to the socket of their RX queue;
+ * everything else goes on to the forward path untouched. */
 #ifndef BF_LIB_A2S_H
 #define BF_LIB_A2S_H
 
@@ -50,27 +51,56 @@ static __always_inline __u16 a2s_request_flag(const __u8 *pl, __u32 len, void *d
 	return 0;
 }
 
-/* XDP_REDIRECT with reason a2s_redirect, or -1 to go on: not an answerable
+/* 1 when the payload is a Source query its server answers with more bytes
+ * than the query has: sent from a forged source, the answer would amplify
+ * an attack on that source. A bare 5-byte 'W' (GETCHALLENGE) gets a 9-byte
+ * challenge; A2A_PING ('i') gets 'j' and 14 digits, 20 bytes in all. */
+static __always_inline int a2s_amplifies(const __u8 *pl, __u32 len, void *data_end)
+{
+	if (len < 5 || (void *)(pl + 5) > data_end || *(const __u32 *)pl != 0xffffffffU)
+		return 0;
+	switch (pl[4]) {
+	case 0x57:
+		return len < 9;
+	case 0x69:
+		return len < 20;
+	}
+	return 0;
+}
+
+/* Stage 6, after the limits, for UDP to a Source server (`a2s` on) or to a
+ * connection with a cached reply: a query that would amplify is dropped
+ * (reason `amplifier`); an answerable request goes to the AF_XDP worker
+ * (XDP_REDIRECT, reason `a2s_redirect`); else BF_GO_ON: not such a
  * request, or no worker socket on this queue (bpf_redirect_map then returns
  * the XDP_PASS fallback, and the request reaches the game server). */
-static __always_inline int a2s_redirect(struct xdp_md *ctx, const struct pkt *p,
-					const struct bf_conn_val *conn, __u32 *reason)
+static __always_inline int a2s_stage(struct xdp_md *ctx, const struct pkt *p,
+				     const struct bf_conn_val *conn, __u32 *reason)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	__u16 cached = conn->flags & BF_CONN_F_A2S_ANY;
 	struct udphdr *udp = p->l4;
-	__u32 queue = ctx->rx_queue_index;
+	__u32 queue = ctx->rx_queue_index, len;
+	const __u8 *pl;
 
-	if (!cached || p->proto != IPPROTO_UDP || queue >= BF_XSK_QUEUES)
-		return -1;
+	if (p->proto != IPPROTO_UDP || !(conn->flags & (BF_CONN_F_SOURCE | BF_CONN_F_A2S_ANY)))
+		return BF_GO_ON;
 	if ((void *)(udp + 1) > data_end)
-		return -1;
+		return BF_GO_ON;
 	/* parse_ipv4 checked 8 <= udp->len <= the IPv4 payload */
-	if (!a2s_request_flag((const __u8 *)(udp + 1), bpf_ntohs(udp->len) - sizeof(*udp),
-			      data_end, cached))
-		return -1;
+	pl = (const __u8 *)(udp + 1);
+	len = bpf_ntohs(udp->len) - sizeof(*udp);
+	if ((conn->flags & BF_CONN_F_SOURCE) && a2s_amplifies(pl, len, data_end)) {
+		*reason = BF_R_AMPLIFIER;
+		return XDP_DROP;
+	}
+	/* The workers parse one VLAN tag at most: a QinQ request is forwarded. */
+	if (!cached || queue >= BF_XSK_QUEUES || p->l2_len > 18)
+		return BF_GO_ON;
+	if (!a2s_request_flag(pl, len, data_end, cached))
+		return BF_GO_ON;
 	if (bpf_redirect_map(&bf_xsks, xsk_base + queue, XDP_PASS) != XDP_REDIRECT)
-		return -1;
+		return BF_GO_ON;
 	*reason = BF_R_A2S_REDIRECT;
 	return XDP_REDIRECT;
 }

@@ -15,6 +15,12 @@
 
 #define BF_NEIGH_REPORT_NS 100000000ULL /* one neighbour-miss event per 100 ms per CPU */
 
+/* Set only by bf-bench (through the skeleton's rodata) to measure what the
+ * trust checks cost: the return path's interface and outer-destination test
+ * and the IPv4 checksum test before encapsulation. The edge never sets it;
+ * the verifier prunes the skipped branch when it is 0. */
+const volatile __u32 bf_bench_unchecked = 0;
+
 static __always_inline void report_neigh_miss(__u32 ifindex, __be32 nexthop)
 {
 	__u32 zero = 0;
@@ -33,6 +39,35 @@ static __always_inline void report_neigh_miss(__u32 ifindex, __be32 nexthop)
 	ev->ifindex = ifindex;
 	ev->neigh.nexthop = nexthop;
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Rewrites the UDP/TCP source (dst 0) or destination (dst 1) port of p with
+ * its checksum (a connection whose machine listens on another port). The
+ * parsed copy in p keeps the old port. 0, or -1 when the header is not
+ * there (the verifier's view: parse_ipv4 checked it). Other protocols have
+ * no port: nothing to do. */
+static __always_inline int l4_set_port(const struct pkt *p, void *data_end, int dst, __be16 port)
+{
+	if (p->proto == IPPROTO_UDP) {
+		struct udphdr *udp = p->l4;
+		__be16 *f;
+
+		if ((void *)(udp + 1) > data_end)
+			return -1;
+		f = dst ? &udp->dest : &udp->source;
+		udp_csum_replace16(&udp->check, *f, port);
+		*f = port;
+	} else if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = p->l4;
+		__be16 *f;
+
+		if ((void *)(tcp + 1) > data_end)
+			return -1;
+		f = dst ? &tcp->dest : &tcp->source;
+		csum_replace16(&tcp->check, *f, port);
+		*f = port;
+	}
+	return 0;
 }
 
 /* Resolves the next hop for a packet of `tot_len` bytes from src to dst.
@@ -89,7 +124,10 @@ static __always_inline int xmit(struct xdp_md *ctx, const struct bpf_fib_lookup 
 
 /* Wraps the IPv4 packet in p in an outer IPv4/IPIP header from src to dst
  * and sends it towards dst. The inner packet is not touched; a VLAN tag is
- * not carried over (the route decides the egress). Returns an XDP action. */
+ * not carried over (the route decides the egress). A packet whose IPv4
+ * header checksum is wrong is dropped (`bad_csum`): the game machine's
+ * kernel would drop it too, after it crossed the backbone. Returns an XDP
+ * action. */
 static __always_inline int encap_ipip(struct xdp_md *ctx, const struct pkt *p,
 				      __be32 src, __be32 dst, __u8 ttl, __u32 *reason)
 {
@@ -100,6 +138,11 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, const struct pkt *p,
 	__u8 tos = p->ip->tos;
 	__u32 inner_len = p->ip_len;
 	int delta;
+
+	if (!bf_bench_unchecked && !ipv4_csum_ok(ctx, p->ip, p->l2_len)) {
+		*reason = BF_R_BAD_CSUM;
+		return XDP_DROP;
+	}
 
 	if (fib_route(ctx, &fib, src, dst, inner_len + sizeof(*outer), tos, reason))
 		return XDP_DROP;

@@ -47,7 +47,7 @@ static __always_inline int echo_cpu_over(const struct bf_config *cfg, __u64 now)
 
 /* The per-source echo limit: an ICMP connection's own limits (which block
  * like any connection's), else the edge's echo limit (which only drops the
- * excess: a player's ping tool is no reason to ban him). XDP action or -1. */
+ * excess: a player's ping tool is no reason to ban him). XDP action or BF_GO_ON. */
 static __always_inline int echo_source_limit(struct xdp_md *ctx, const struct bf_config *cfg,
 					     const struct pkt *p, struct clock *clk,
 					     __u32 bytes, __u32 *reason)
@@ -59,12 +59,10 @@ static __always_inline int echo_source_limit(struct xdp_md *ctx, const struct bf
 	if (conn && (conn->pkt_ns || conn->byte_ns16))
 		return ratelimit(ctx, cfg, p, conn, clk, bytes, reason);
 	if (!cfg->echo_pkt_ns)
-		return -1;
+		return BF_GO_ON;
 	st = rl_state(p);
 	if (!st || !rl_charge(st, cfg->echo_pkt_ns, 0, cfg->echo_burst_ns, 0, clock_now(clk)))
-		return -1;
-	if (spared(cfg, p->saddr, clk, bytes))
-		return -1;
+		return BF_GO_ON;
 	*reason = BF_R_ECHO_LIMIT;
 	return XDP_DROP;
 }
@@ -74,7 +72,7 @@ static __always_inline int echo_source_limit(struct xdp_md *ctx, const struct bf
  * interface it came in by (to the router that sent it). Requests with IP
  * options are not answered here (their reply would need the options
  * reversed); they go on like any ICMP. `filtered`: apply the per-source
- * limit (0 for whitelisted sources). Returns an XDP action, or -1 when the
+ * limit (0 for whitelisted sources). Returns an XDP action, or BF_GO_ON when the
  * packet is not such a request. */
 static __always_inline int icmp_echo(struct xdp_md *ctx, const struct bf_config *cfg,
 				     const struct pkt *p, const struct bf_dest *dest, int filtered,
@@ -92,19 +90,27 @@ static __always_inline int icmp_echo(struct xdp_md *ctx, const struct bf_config 
 
 	if (p->proto != IPPROTO_ICMP || !(cfg->flags & BF_F_ICMP_ECHO) || !dest ||
 	    !(dest->flags & BF_DEST_BIND))
-		return -1;
+		return BF_GO_ON;
 	if ((void *)(eth + 1) > data_end || (void *)(ip + 1) > data_end ||
 	    (void *)(ic + 1) > data_end)
-		return -1;
+		return BF_GO_ON;
 	if (ic->type != BF_ICMP_ECHO || ic->code != 0 || ip->ihl != 5)
-		return -1;
+		return BF_GO_ON;
 	if (filtered) {
 		rc = echo_source_limit(ctx, cfg, p, clk, bytes, reason);
-		if (rc >= 0)
+		if (rc != BF_GO_ON)
 			return rc;
 	}
-	if (echo_cpu_over(cfg, clock_now(clk)) && !spared(cfg, p->saddr, clk, bytes)) {
+	if (echo_cpu_over(cfg, clock_now(clk))) {
 		*reason = BF_R_ECHO_LIMIT;
+		return XDP_DROP;
+	}
+	/* Only what is about to be answered is summed (a flood is cut by the
+	 * limits first, cheaply). A request with a wrong checksum gets no
+	 * reply: the incremental update would carry the error into it. */
+	if (!ipv4_csum_ok(ctx, ip, p->l2_len) ||
+	    !bf_inet_csum_ok(ctx, p->l2_len + sizeof(*ip), p->ip_len - sizeof(*ip))) {
+		*reason = BF_R_BAD_CSUM;
 		return XDP_DROP;
 	}
 

@@ -59,14 +59,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_served SEC(".maps");
 
-/* machine ip -> connection count: IPIP from these is the return path. */
+/* machine ip -> bf_machine: IPIP from these, on the interface the route to
+ * them leaves by, to the backend address, is the return path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, BF_MACHINES_MAX);
 	__type(key, __be32);
-	__type(value, __u32);
+	__type(value, struct bf_machine);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_machines SEC(".maps");
+
+/* machine slot -> live punches of that machine (see struct bf_machine).
+ * Mmapable: user space decrements it with atomics, like XDP increments it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BF_MACHINES_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_punch_quota SEC(".maps");
 
 /* ip -> bf_dest: every address this POP answers for, bind addresses of
  * connections and the host's own; all else is dropped at once. */
@@ -111,10 +123,14 @@ struct {
 } bf_blocklist SEC(".maps");
 
 /* (proto, bind ip:port, remote ip:port) -> machine + expiry: port punches,
- * flows a game server opened to a remote. LRU: never full, oldest go first. */
+ * flows a game server opened to a remote. Not an LRU: an LRU would evict
+ * punches that carry traffic to make room for a burst of new ones. Each
+ * machine has a budget (bf_punch_quota); when the table is full, new
+ * punches are refused and counted, live ones stay. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct bf_punch_key);
 	__type(value, struct bf_punch_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

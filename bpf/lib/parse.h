@@ -1,4 +1,4 @@
-/* parse.h - cursor parsers for Ethernet (+ one 802.1Q tag), IPv4 and TCP/UDP/ICMP. */
+/* parse.h - cursor parsers for Ethernet (+ up to two VLAN tags), IPv4 and TCP/UDP/ICMP. */
 #ifndef BF_PARSE_H
 #define BF_PARSE_H
 
@@ -17,6 +17,10 @@
 #define BF_IP_MF 0x2000
 #define BF_IP_DF 0x4000
 #define BF_IP_OFFMASK 0x1fff
+
+/* What a stage returns when it has no verdict for the packet: the next
+ * stage decides. Every verdict is an XDP action (>= 0). */
+#define BF_GO_ON (-1)
 
 /* Results of the parsers: 0 means a usable IPv4 packet. */
 enum {
@@ -41,7 +45,7 @@ struct vlan_hdr_ {
 struct pkt {
 	struct iphdr *ip;
 	void *l4;
-	__u32 l2_len;      /* 14, or 18 with a VLAN tag */
+	__u32 l2_len;      /* 14, 18 with a VLAN tag, 22 with two */
 	__u32 ip_len;      /* IPv4 total length */
 	__be32 saddr;
 	__be32 daddr;
@@ -50,7 +54,16 @@ struct pkt {
 	__u8 proto;
 };
 
-/* Returns the EtherType after at most one VLAN tag, or -1 if truncated. */
+#define BF_VLAN_MAX 2 /* 802.1Q, or QinQ (802.1ad outer + 802.1Q inner) */
+
+static __always_inline int eth_is_vlan(__be16 proto)
+{
+	return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
+}
+
+/* Returns the EtherType after at most two VLAN tags (QinQ), or -1 if the
+ * frame is truncated or carries a third tag. A frame whose tags hid its
+ * IPv4 header would otherwise go to the kernel unfiltered as "not IPv4". */
 static __always_inline int parse_eth(struct cursor *c, __u32 *l2_len)
 {
 	struct ethhdr *eth = c->pos;
@@ -61,15 +74,20 @@ static __always_inline int parse_eth(struct cursor *c, __u32 *l2_len)
 	c->pos = eth + 1;
 	proto = eth->h_proto;
 	*l2_len = sizeof(*eth);
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+#pragma unroll
+	for (int i = 0; i < BF_VLAN_MAX; i++) {
 		struct vlan_hdr_ *vh = c->pos;
 
+		if (!eth_is_vlan(proto))
+			break;
 		if ((void *)(vh + 1) > c->end)
 			return -1;
 		c->pos = vh + 1;
 		proto = vh->encap_proto;
 		*l2_len += sizeof(*vh);
 	}
+	if (eth_is_vlan(proto))
+		return -1;
 	return bpf_ntohs(proto);
 }
 

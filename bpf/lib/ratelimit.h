@@ -99,8 +99,10 @@ static __always_inline void rl_block(struct xdp_md *ctx, const struct bf_config 
 }
 
 /* Stage 6: the per-source limits of connection `conn`. Returns XDP_DROP
- * (reason `ratelimit`) for a source over a limit, or -1 to go on. Bytes are
- * the IPv4 total length. */
+ * (reason `ratelimit`) for a source over a limit, or BF_GO_ON. Bytes are
+ * the IPv4 total length. A protected source is policed (its excess is
+ * dropped: its address can be forged) but never blocked or reported for a
+ * ban: a forged flood must not cut off a POP, a machine or a peer. */
 static __always_inline int ratelimit(struct xdp_md *ctx, const struct bf_config *cfg,
 				     const struct pkt *p, const struct bf_conn_val *conn,
 				     struct clock *clk, __u32 bytes, __u32 *reason)
@@ -110,20 +112,18 @@ static __always_inline int ratelimit(struct xdp_md *ctx, const struct bf_config 
 	__u64 now;
 
 	if (!conn->pkt_ns && !conn->byte_ns16)
-		return -1;
+		return BF_GO_ON;
 	now = clock_now(clk);
 	st = rl_state(p);
 	if (!st)
-		return -1;
+		return BF_GO_ON;
 	blocked = (cfg->flags & BF_F_DRY_RUN) && st->blocked_until > now;
 	if (!blocked) {
 		limit = rl_charge(st, conn->pkt_ns, conn->byte_ns16, conn->burst_ns, p->ip_len, now);
 		if (!limit)
-			return -1;
+			return BF_GO_ON;
 	}
-	if (spared(cfg, p->saddr, clk, bytes))
-		return -1;
-	if (limit && conn->block_ms)
+	if (limit && conn->block_ms && !spared(cfg, p->saddr, clk, bytes))
 		rl_block(ctx, cfg, p, conn, st, limit, now);
 	*reason = BF_R_RATELIMIT;
 	return XDP_DROP;

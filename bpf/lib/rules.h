@@ -10,7 +10,6 @@
 #include "cidr.h"
 #include "maps.h"
 #include "parse.h"
-#include "protect.h"
 #include "stats.h"
 
 /* The packet as the rules see it: every field extracted once, host order,
@@ -252,9 +251,9 @@ __attribute__((noinline)) int bf_rules_run(struct xdp_md *ctx, struct rule_pkt *
 }
 
 /* Stage 5. Returns XDP_DROP (reason `rule_drop`) when the first matching
- * rule drops, or -1 to go on: no rule matched, a pass rule matched (which
- * ends the rules and goes on to the connections), or the source is
- * protected. */
+ * rule drops, or BF_GO_ON: no rule matched, or a pass rule matched (which
+ * ends the rules and goes on to the connections). Protected sources are
+ * policed like any other: a protected address can be forged. */
 static __always_inline int rules_eval(struct xdp_md *ctx, const struct bf_config *cfg,
 				      const struct pkt *p, struct clock *clk, __u32 bytes,
 				      __u32 *reason)
@@ -265,7 +264,7 @@ static __always_inline int rules_eval(struct xdp_md *ctx, const struct bf_config
 
 	n = cfg->rules_n[half][cls];
 	if (!n)
-		return -1;
+		return BF_GO_ON;
 	if (n > BF_RULES_MAX)
 		n = BF_RULES_MAX;
 	if (rule_pkt_fill(ctx, p, &k)) {
@@ -279,8 +278,8 @@ static __always_inline int rules_eval(struct xdp_md *ctx, const struct bf_config
 	clk->ns = k.now;
 	if (res & 0x100)
 		stats_count(BF_R_RULE_DRY_RUN, bytes);
-	if ((res & 0xff) != BF_RULE_DROP || spared(cfg, p->saddr, clk, bytes))
-		return -1;
+	if ((res & 0xff) != BF_RULE_DROP)
+		return BF_GO_ON;
 	*reason = BF_R_RULE_DROP;
 	return XDP_DROP;
 }
