@@ -118,7 +118,8 @@ $(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
 
-$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
+$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(BUILD)/obj/tools/netprobe_forge.o \
+		$(BUILD)/obj/tests/pktgen.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
