@@ -51,10 +51,12 @@ TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
 	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s
+# Helpers the tool tests run (not tests themselves).
+TEST_HELPERS := $(BUILD)/tests/forge_capture
 
 .PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
 	lab-down
-all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS)
+all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 
 # Installs what is missing; does nothing when everything is there.
 deps:
@@ -118,7 +120,8 @@ $(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
 
-$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(LIB)
+$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(BUILD)/obj/tools/netprobe_forge.o \
+		$(BUILD)/obj/tests/pktgen.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -187,6 +190,11 @@ $(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
+$(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 # ---- the two commands of the README ----
 
 test: deps
@@ -208,10 +216,12 @@ test-bpf: all
 	$(BUILD)/tests/test_edge_rules
 	$(BUILD)/tests/test_edge_a2s
 
-# Tools against their own redis-server and stand-ins on loopback; no lab needed.
+# Tools against their own redis-server and stand-ins on loopback, and bf-netprobe forge over
+# a veth pair in a namespace of its own; no lab needed.
 test-tools: all deps-node
 	tests/a2s/test_refresher.sh
 	tests/a2s/test_gamedig.sh
+	tests/tools/test_forge.sh
 
 test-integration: all
 	tests/integration/run.sh

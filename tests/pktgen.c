@@ -84,6 +84,10 @@ size_t pkt_build_ip(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 		t[15] = 0xff;
 	} else if (s->proto == IPPROTO_ICMP) {
 		t[0] = 8; /* echo request */
+		t[4] = (uint8_t)(s->echo_id >> 8);
+		t[5] = (uint8_t)s->echo_id;
+		t[6] = (uint8_t)(s->echo_seq >> 8);
+		t[7] = (uint8_t)s->echo_seq;
 	}
 	{
 		uint16_t c = pkt_csum(ip, hlen);

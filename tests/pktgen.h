@@ -20,6 +20,7 @@ struct pkt_spec {
 	uint8_t tcp_flags;
 	const void *payload;
 	size_t payload_len;
+	uint16_t echo_id, echo_seq; /* host order: ICMP echo identifier and sequence */
 };
 
 /* The IPv4 datagram of spec (no Ethernet). Returns its length, 0 if cap is short. */

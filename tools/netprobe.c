@@ -22,6 +22,7 @@
 
 #include "a2s.h"
 #include "addr.h"
+#include "netprobe_forge.h"
 #include "text.h"
 
 #define PROG "bf-netprobe"
@@ -81,6 +82,8 @@ static void usage(FILE *f)
 		"      parsed answer and every datagram's size, sent and received. Exit 0 when a\n"
 		"      well-formed answer (reply, or challenge unless auto) came within T ms\n"
 		"      (default 1000) of each send, 1 otherwise.\n"
+		"  " PROG " forge --dev IFNAME --src A.B.C.D --to A.B.C.D[:PORT] [...]: forged raw frames\n"
+		"      (any field; lab namespaces only), see '" PROG " forge --help'.\n"
 		"  " PROG " --help\n"
 		"Exit status: 0 everything answered, 1 loss or failure, 2 bad usage.\n");
 }
@@ -1536,6 +1539,9 @@ int main(int argc, char **argv)
 		return cmd_probe(argc - 1, argv + 1, argv[1][0] == 't');
 	if (!strcmp(argv[1], "a2s"))
 		return cmd_a2s(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command '%s' (serve, udp, tcp, a2s; see --help)\n", argv[1]);
+	if (!strcmp(argv[1], "forge"))
+		return netprobe_forge_main(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command '%s' (serve, udp, tcp, a2s, forge; see --help)\n",
+		argv[1]);
 	return 2;
 }
