@@ -346,6 +346,23 @@ struct bf_event {
 
 /* ---- game-server side (bifrost-gs) ---- */
 
+/* gs_stats reasons (bpf/gs.bpf.c): append only, never renumber (the map is pinned). */
+enum gs_reason {
+	GS_R_DECAP = 0,     /* ingress: IPIP from a POP, decapsulated */
+	GS_R_PASS,          /* ingress: anything else, untouched */
+	GS_R_BAD_INNER,     /* ingress: IPIP from a POP with a bad inner header: dropped */
+	GS_R_ENCAP,         /* egress: anycast reply wrapped towards a POP */
+	GS_R_NO_POP,        /* egress: anycast reply, no POP known and no default: dropped */
+	GS_R_ENCAP_FAIL,    /* egress: could not grow the packet: dropped */
+	GS_R_MAX,
+};
+
+/* gs_stats slots: more than GS_R_MAX so that appending a reason does not
+ * change the pinned map's size. */
+#define GS_R_SLOTS 32
+
+#define GS_R_NAMES "decap", "pass", "bad_inner", "encap", "no_pop", "encap_fail"
+
 /* gs_config[0] */
 struct gs_config {
 	__be32 machine_ip;     /* this machine's address: outer source */

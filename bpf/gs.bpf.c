@@ -13,16 +13,6 @@
 
 #define NS_PER_SEC 1000000000ULL
 
-enum gs_reason {
-	GS_R_DECAP = 0,     /* ingress: IPIP from a POP, decapsulated */
-	GS_R_PASS,          /* ingress: anything else, untouched */
-	GS_R_BAD_INNER,     /* ingress: IPIP from a POP with a bad inner header: dropped */
-	GS_R_ENCAP,         /* egress: anycast reply wrapped towards a POP */
-	GS_R_NO_POP,        /* egress: anycast reply, no POP known and no default: dropped */
-	GS_R_ENCAP_FAIL,    /* egress: could not grow the packet: dropped */
-	GS_R_MAX,
-};
-
 /* 0 -> gs_config: this machine's settings. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -59,10 +49,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } gs_clients SEC(".maps");
 
-/* reason -> per-CPU packets/bytes. */
+/* reason -> per-CPU packets/bytes; slots past GS_R_MAX are spare. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, GS_R_MAX);
+	__uint(max_entries, GS_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct bf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

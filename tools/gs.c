@@ -25,8 +25,7 @@
 #define MAX_ADDRS 64
 #define MAX_IFACES 8
 
-static const char *gs_reasons[] = { "decap", "pass", "bad_inner", "encap", "no_pop",
-				    "encap_fail" };
+static const char *gs_reasons[GS_R_MAX] = { GS_R_NAMES };
 
 struct opts {
 	const char *ifaces[MAX_IFACES];
@@ -130,6 +129,56 @@ static int attach_xdp(int ifindex, int prog_fd, const char *ifname, int generic)
 	return rc;
 }
 
+static int same_def(const struct bpf_map *m, const struct bpf_map_info *info)
+{
+	return info->type == bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
+	       info->value_size == bpf_map__value_size(m) &&
+	       info->max_entries == bpf_map__max_entries(m) &&
+	       info->map_flags == bpf_map__map_flags(m);
+}
+
+/* libbpf refuses a pinned map whose definition differs from the object's
+ * with a bare "couldn't reuse pinned map", so the pins are compared first.
+ * gs_stats only grew (GS_R_SLOTS) and holds nothing but counters: its stale
+ * pin is moved aside and *stale gets an fd on the old map, to pin it back if
+ * the load fails. Any other difference needs a detach. Returns 0 or -errno. */
+static int check_pins(struct gs_bpf *skel, const char *ifname, int *stale)
+{
+	struct bpf_map *m;
+
+	*stale = -1;
+	bpf_object__for_each_map(m, skel->obj) {
+		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = path ? bpf_obj_get(path) : -1;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && same_def(m, &info)) {
+			close(fd);
+			continue;
+		}
+		if (m == skel->maps.gs_stats && info.type == bpf_map__type(m) &&
+		    info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries < bpf_map__max_entries(m) && !unlink(path)) {
+			pr_info("gs_stats pinned by an older bifrost-gs has %u slots, this one %u: "
+				"replaced, its counters restart from 0",
+				info.max_entries, bpf_map__max_entries(m));
+			*stale = fd;
+			continue;
+		}
+		close(fd);
+		pr_err("%s was pinned by another version of bifrost-gs and does not match this "
+		       "one; run 'bifrost-gs detach --iface %s' first (this also forgets the "
+		       "client -> POP table)",
+		       path, ifname);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 static int do_attach(const struct opts *o)
 {
 	char dir[256];
@@ -159,15 +208,27 @@ static int do_attach(const struct opts *o)
 			    .flags = BPF_TC_F_REPLACE);
 		int ifindex = (int)if_nametoindex(o->ifaces[i]);
 		struct gs_bpf *skel;
+		int stale;
 
 		if (!ifindex) {
 			pr_err("interface '%s' does not exist", o->ifaces[i]);
 			return -ENODEV;
 		}
 		skel = gs_bpf__open_opts(&oo);
-		if (!skel || (rc = gs_bpf__load(skel))) {
-			rc = rc ? rc : -errno;
+		if (!skel) {
+			rc = -errno;
+			pr_err("opening the BPF object failed: %s", strerror(-rc));
+			return rc;
+		}
+		rc = check_pins(skel, o->ifaces[0], &stale);
+		if (!rc && (rc = gs_bpf__load(skel)))
 			pr_err("loading the BPF programs failed: %s", strerror(-rc));
+		if (stale >= 0) {
+			if (rc && bpf_obj_pin(stale, bpf_map__pin_path(skel->maps.gs_stats)))
+				pr_warn("could not pin the old gs_stats back: %s", strerror(errno));
+			close(stale);
+		}
+		if (rc) {
 			gs_bpf__destroy(skel);
 			return rc;
 		}
@@ -260,7 +321,7 @@ static int do_status(const struct opts *o)
 	if (!per)
 		return -ENOMEM;
 	printf(o->json ? "{\"counters\":{" : "%-12s %12s %14s\n", "REASON", "PACKETS", "BYTES");
-	for (__u32 r = 0; r < sizeof(gs_reasons) / sizeof(gs_reasons[0]); r++) {
+	for (__u32 r = 0; r < GS_R_MAX; r++) {
 		unsigned long long pk = 0, by = 0;
 
 		if (!bpf_map_lookup_elem(fd_stats, &r, per))
