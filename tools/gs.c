@@ -50,9 +50,18 @@ static void usage(FILE *f)
 		"  detach   remove the programs and pinned maps\n"
 		"  status   counters and the client -> POP table\n"
 		"\n"
+		"IPIP is decapsulated, and its client remembered, only when its outer source\n"
+		"is a --pop, its outer destination --machine, the route back to that POP\n"
+		"leaves by the interface it came in on, and it carries a packet for an\n"
+		"--anycast address. Other IPIP is dropped and counted (spoofed: a POP's\n"
+		"address failing a check; ipip_foreign: no POP; bad_inner). Other traffic\n"
+		"passes untouched. The route check needs IPv4 forwarding on the interfaces\n"
+		"(sysctl -w net.ipv4.conf.IFNAME.forwarding=1): attach refuses without it.\n"
+		"\n"
 		"Options:\n"
 		"  -i, --iface IFNAME        interface towards the POPs (repeatable)\n"
-		"      --machine A.B.C.D     this machine's address (outer source)\n"
+		"      --machine A.B.C.D     this machine's address: where the POPs send IPIP,\n"
+		"                            and the outer source of the replies\n"
 		"      --pop A.B.C.D         a POP address to accept IPIP from (repeatable)\n"
 		"      --default-pop A.B.C.D POP for clients never seen (default: first --pop)\n"
 		"      --anycast A.B.C.D     an anycast address served here (repeatable)\n"
@@ -70,6 +79,30 @@ static void pin_dir(const char *ifname, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", PIN_ROOT, ifname);
 }
+
+/* 1 when IPv4 forwarding is on for ifname, 0 when off, -1 when unknown.
+ * bpf_fib_lookup answers FWD_DISABLED on an interface with forwarding off,
+ * and the ingress program then drops every POP packet as spoofed. */
+static int forwarding_on(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v < 0 ? -1 : v != 0;
+}
+
+#define FORWARDING_OFF_MSG                                                              \
+	"IPv4 forwarding is off on %s: the kernel then refuses the route lookup that "   \
+	"checks where POP traffic comes in, and every packet from the POPs would be "     \
+	"dropped as spoofed; run: sysctl -w net.ipv4.conf.%s.forwarding=1"
 
 /* Makes a hash map of __be32 -> 1 hold exactly addrs. */
 static int set_exact(int fd, const uint32_t *addrs, int n)
@@ -187,8 +220,20 @@ static int do_attach(const struct opts *o)
 	int rc = 0;
 
 	if (!o->n_ifaces || !o->machine || !o->n_pops || !o->n_anycast) {
-		pr_err("attach needs --iface, --machine, at least one --pop and one --anycast");
+		pr_err("attach needs --iface, --machine, at least one --pop and one --anycast "
+		       "(--machine is the address the POPs send IPIP to: IPIP to any other "
+		       "address is dropped)");
 		return -EINVAL;
+	}
+	for (int i = 0; i < o->n_ifaces; i++) {
+		if (!if_nametoindex(o->ifaces[i])) {
+			pr_err("interface '%s' does not exist", o->ifaces[i]);
+			return -ENODEV;
+		}
+		if (forwarding_on(o->ifaces[i]) == 0) {
+			pr_err(FORWARDING_OFF_MSG, o->ifaces[i], o->ifaces[i]);
+			return -ENOTSUP;
+		}
 	}
 	pin_dir(o->ifaces[0], dir, sizeof(dir));
 	mkdir(PIN_ROOT, 0700);
@@ -317,6 +362,9 @@ static int do_status(const struct opts *o)
 		pr_err("no bifrost-gs maps under %s: is it attached to %s?", dir, o->ifaces[0]);
 		return -ENOENT;
 	}
+	for (int i = 0; i < o->n_ifaces; i++)
+		if (forwarding_on(o->ifaces[i]) == 0)
+			pr_warn(FORWARDING_OFF_MSG, o->ifaces[i], o->ifaces[i]);
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
