@@ -50,7 +50,7 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s
+	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
@@ -168,6 +168,11 @@ $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/te
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
 
+$(BUILD)/tests/test_gs_bpf: $(BUILD)/obj/tests/test_gs_bpf.o $(BUILD)/obj/tests/pktgen.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF)
+
 $(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -215,6 +220,7 @@ test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
 	$(BUILD)/tests/test_edge_rules
 	$(BUILD)/tests/test_edge_a2s
+	$(BUILD)/tests/test_gs_bpf
 
 # Tools against their own redis-server and stand-ins on loopback, and bf-netprobe forge over
 # a veth pair in a namespace of its own; no lab needed.

@@ -374,9 +374,30 @@ struct bf_event {
 
 /* ---- game-server side (bifrost-gs) ---- */
 
+/* gs_stats reasons (bpf/gs.bpf.c): append only, never renumber (the map is pinned). */
+enum gs_reason {
+	GS_R_DECAP = 0,     /* ingress: IPIP from a POP, decapsulated */
+	GS_R_PASS,          /* ingress: anything but IPIP, untouched */
+	GS_R_BAD_INNER,     /* ingress: IPIP from a POP, bad inner header or a fragment: dropped */
+	GS_R_ENCAP,         /* egress: anycast reply wrapped towards a POP */
+	GS_R_NO_POP,        /* egress: anycast reply, no POP known and no default: dropped */
+	GS_R_ENCAP_FAIL,    /* egress: could not grow the packet: dropped */
+	GS_R_SPOOFED,       /* ingress: IPIP with a POP's source that fails a check: dropped */
+	GS_R_IPIP_FOREIGN,  /* ingress: IPIP from an address that is no POP: dropped */
+	GS_R_MAX,
+};
+
+/* gs_stats slots: more than GS_R_MAX so that appending a reason does not
+ * change the pinned map's size. */
+#define GS_R_SLOTS 32
+
+#define GS_R_NAMES                                                          \
+	"decap", "pass", "bad_inner", "encap", "no_pop", "encap_fail", "spoofed", \
+	"ipip_foreign"
+
 /* gs_config[0] */
 struct gs_config {
-	__be32 machine_ip;     /* this machine's address: outer source */
+	__be32 machine_ip;     /* this machine's address: outer source out, outer destination in */
 	__be32 default_pop;    /* POP for clients never seen */
 	__u64 idle_ns;         /* client -> POP entries older than this are ignored */
 	__u8 outer_ttl;

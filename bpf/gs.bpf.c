@@ -1,7 +1,8 @@
 /* gs.bpf.c - the game-server machine's side of the tunnel, without a kernel
- * IPIP device: XDP ingress decapsulates IPIP from known POPs and remembers
- * client -> POP; TC egress wraps the anycast address's replies back to the
- * POP the client came through (the default POP for clients never seen). */
+ * IPIP device: XDP ingress decapsulates IPIP from the POPs (checked, see
+ * bifrost_gs_ingress) and remembers client -> POP; TC egress wraps the anycast
+ * address's replies back to the POP the client came through (the default POP
+ * for clients never seen). */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -13,16 +14,6 @@
 
 #define NS_PER_SEC 1000000000ULL
 
-enum gs_reason {
-	GS_R_DECAP = 0,     /* ingress: IPIP from a POP, decapsulated */
-	GS_R_PASS,          /* ingress: anything else, untouched */
-	GS_R_BAD_INNER,     /* ingress: IPIP from a POP with a bad inner header: dropped */
-	GS_R_ENCAP,         /* egress: anycast reply wrapped towards a POP */
-	GS_R_NO_POP,        /* egress: anycast reply, no POP known and no default: dropped */
-	GS_R_ENCAP_FAIL,    /* egress: could not grow the packet: dropped */
-	GS_R_MAX,
-};
-
 /* 0 -> gs_config: this machine's settings. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -32,7 +23,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } gs_config SEC(".maps");
 
-/* POP address -> 1: IPIP from these is decapsulated. */
+/* POP address -> 1: IPIP from these may be decapsulated (bifrost_gs_ingress). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -41,7 +32,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } gs_pops SEC(".maps");
 
-/* anycast address -> 1: packets from these are wrapped on egress. */
+/* anycast address -> 1: decapsulated packets must go to one; packets from
+ * these are wrapped on egress. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -59,10 +51,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } gs_clients SEC(".maps");
 
-/* reason -> per-CPU packets/bytes. */
+/* reason -> per-CPU packets/bytes; slots past GS_R_MAX are spare. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, GS_R_MAX);
+	__uint(max_entries, GS_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct bf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -78,6 +70,39 @@ static __always_inline void gs_count(__u32 reason, __u64 bytes)
 	}
 }
 
+/* True when the route from this machine back to pop leaves by the interface
+ * the packet came in on (strict reverse path). POP addresses are public, so
+ * their IPIP is easy to forge; only this ties it to the link the POPs really
+ * use. The FIB lookup runs only for IPIP from a POP's address to machine_ip:
+ * other traffic never pays for it.
+ * An input lookup (as if forwarding from the ingress interface), not
+ * BPF_FIB_LOOKUP_OUTPUT: an output lookup takes ifindex as the output device
+ * and only considers routes through it, so a default route on the Internet
+ * side would vouch for a POP that is routed over a private link.
+ * The kernel refuses lookups on an interface with IPv4 forwarding off
+ * (FWD_DISABLED): that fails closed. */
+static __always_inline int from_pop_link(struct xdp_md *ctx, __be32 machine, __be32 pop)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	fib.family = AF_INET;
+	fib.ipv4_src = machine;
+	fib.ipv4_dst = pop;
+	fib.ifindex = ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	/* NO_NEIGH fills ifindex too: the POP's gateway just is not resolved yet. */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return 0;
+	return fib.ifindex == ctx->ingress_ifindex;
+}
+
+/* IPIP is decapsulated (and its client recorded) only when the outer source
+ * is a POP, the outer destination this machine's address, the route to that
+ * POP leaves by the ingress interface, and the inner datagram parses and goes
+ * to an anycast address served here: every field can be forged, and a forged
+ * packet must neither reach the game server past the POPs' filters nor move a
+ * client to another POP. Every other IPIP is dropped and counted. */
 SEC("xdp")
 int bifrost_gs_ingress(struct xdp_md *ctx)
 {
@@ -86,17 +111,35 @@ int bifrost_gs_ingress(struct xdp_md *ctx)
 	__u64 bytes = data_end - data;
 	struct gs_client_val *cv, nv = {};
 	struct pkt outer = {}, inner = {};
+	struct gs_config *cfg;
 	struct ethhdr *eth;
+	__u32 zero = 0;
 	__u64 now;
-	int delta;
+	int delta, rc;
 
-	if (parse_packet(data, data_end, &outer) != BF_PARSE_OK ||
-	    outer.proto != IPPROTO_IPIP || !bpf_map_lookup_elem(&gs_pops, &outer.saddr)) {
+	rc = parse_packet(data, data_end, &outer);
+	if ((rc != BF_PARSE_OK && rc != BF_PARSE_FRAGMENT) || outer.proto != IPPROTO_IPIP) {
 		gs_count(GS_R_PASS, bytes);
 		return XDP_PASS;
 	}
-	if (parse_inner(&outer, data_end, &inner) != BF_PARSE_OK) {
+	if (!bpf_map_lookup_elem(&gs_pops, &outer.saddr)) {
+		gs_count(GS_R_IPIP_FOREIGN, bytes);
+		return XDP_DROP;
+	}
+	cfg = bpf_map_lookup_elem(&gs_config, &zero);
+	if (!cfg || outer.daddr != cfg->machine_ip ||
+	    !from_pop_link(ctx, cfg->machine_ip, outer.saddr)) {
+		gs_count(GS_R_SPOOFED, bytes);
+		return XDP_DROP;
+	}
+	/* A fragment cannot be decapsulated without reassembly, and no kernel
+	 * tunnel here would take it either: it is dropped where it is counted. */
+	if (rc == BF_PARSE_FRAGMENT || parse_inner(&outer, data_end, &inner) != BF_PARSE_OK) {
 		gs_count(GS_R_BAD_INNER, bytes);
+		return XDP_DROP;
+	}
+	if (!bpf_map_lookup_elem(&gs_anycast, &inner.daddr)) {
+		gs_count(GS_R_SPOOFED, bytes);
 		return XDP_DROP;
 	}
 

@@ -25,8 +25,7 @@
 #define MAX_ADDRS 64
 #define MAX_IFACES 8
 
-static const char *gs_reasons[] = { "decap", "pass", "bad_inner", "encap", "no_pop",
-				    "encap_fail" };
+static const char *gs_reasons[GS_R_MAX] = { GS_R_NAMES };
 
 struct opts {
 	const char *ifaces[MAX_IFACES];
@@ -51,9 +50,18 @@ static void usage(FILE *f)
 		"  detach   remove the programs and pinned maps\n"
 		"  status   counters and the client -> POP table\n"
 		"\n"
+		"IPIP is decapsulated, and its client remembered, only when its outer source\n"
+		"is a --pop, its outer destination --machine, the route back to that POP\n"
+		"leaves by the interface it came in on, and it carries a packet for an\n"
+		"--anycast address. Other IPIP is dropped and counted (spoofed: a POP's\n"
+		"address failing a check; ipip_foreign: no POP; bad_inner). Other traffic\n"
+		"passes untouched. The route check needs IPv4 forwarding on the interfaces\n"
+		"(sysctl -w net.ipv4.conf.IFNAME.forwarding=1): attach refuses without it.\n"
+		"\n"
 		"Options:\n"
 		"  -i, --iface IFNAME        interface towards the POPs (repeatable)\n"
-		"      --machine A.B.C.D     this machine's address (outer source)\n"
+		"      --machine A.B.C.D     this machine's address: where the POPs send IPIP,\n"
+		"                            and the outer source of the replies\n"
 		"      --pop A.B.C.D         a POP address to accept IPIP from (repeatable)\n"
 		"      --default-pop A.B.C.D POP for clients never seen (default: first --pop)\n"
 		"      --anycast A.B.C.D     an anycast address served here (repeatable)\n"
@@ -71,6 +79,30 @@ static void pin_dir(const char *ifname, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", PIN_ROOT, ifname);
 }
+
+/* 1 when IPv4 forwarding is on for ifname, 0 when off, -1 when unknown.
+ * bpf_fib_lookup answers FWD_DISABLED on an interface with forwarding off,
+ * and the ingress program then drops every POP packet as spoofed. */
+static int forwarding_on(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v < 0 ? -1 : v != 0;
+}
+
+#define FORWARDING_OFF_MSG                                                              \
+	"IPv4 forwarding is off on %s: the kernel then refuses the route lookup that "   \
+	"checks where POP traffic comes in, and every packet from the POPs would be "     \
+	"dropped as spoofed; run: sysctl -w net.ipv4.conf.%s.forwarding=1"
 
 /* Makes a hash map of __be32 -> 1 hold exactly addrs. */
 static int set_exact(int fd, const uint32_t *addrs, int n)
@@ -130,6 +162,56 @@ static int attach_xdp(int ifindex, int prog_fd, const char *ifname, int generic)
 	return rc;
 }
 
+static int same_def(const struct bpf_map *m, const struct bpf_map_info *info)
+{
+	return info->type == bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
+	       info->value_size == bpf_map__value_size(m) &&
+	       info->max_entries == bpf_map__max_entries(m) &&
+	       info->map_flags == bpf_map__map_flags(m);
+}
+
+/* libbpf refuses a pinned map whose definition differs from the object's
+ * with a bare "couldn't reuse pinned map", so the pins are compared first.
+ * gs_stats only grew (GS_R_SLOTS) and holds nothing but counters: its stale
+ * pin is moved aside and *stale gets an fd on the old map, to pin it back if
+ * the load fails. Any other difference needs a detach. Returns 0 or -errno. */
+static int check_pins(struct gs_bpf *skel, const char *ifname, int *stale)
+{
+	struct bpf_map *m;
+
+	*stale = -1;
+	bpf_object__for_each_map(m, skel->obj) {
+		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = path ? bpf_obj_get(path) : -1;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && same_def(m, &info)) {
+			close(fd);
+			continue;
+		}
+		if (m == skel->maps.gs_stats && info.type == bpf_map__type(m) &&
+		    info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries < bpf_map__max_entries(m) && !unlink(path)) {
+			pr_info("gs_stats pinned by an older bifrost-gs has %u slots, this one %u: "
+				"replaced, its counters restart from 0",
+				info.max_entries, bpf_map__max_entries(m));
+			*stale = fd;
+			continue;
+		}
+		close(fd);
+		pr_err("%s was pinned by another version of bifrost-gs and does not match this "
+		       "one; run 'bifrost-gs detach --iface %s' first (this also forgets the "
+		       "client -> POP table)",
+		       path, ifname);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 static int do_attach(const struct opts *o)
 {
 	char dir[256];
@@ -138,8 +220,20 @@ static int do_attach(const struct opts *o)
 	int rc = 0;
 
 	if (!o->n_ifaces || !o->machine || !o->n_pops || !o->n_anycast) {
-		pr_err("attach needs --iface, --machine, at least one --pop and one --anycast");
+		pr_err("attach needs --iface, --machine, at least one --pop and one --anycast "
+		       "(--machine is the address the POPs send IPIP to: IPIP to any other "
+		       "address is dropped)");
 		return -EINVAL;
+	}
+	for (int i = 0; i < o->n_ifaces; i++) {
+		if (!if_nametoindex(o->ifaces[i])) {
+			pr_err("interface '%s' does not exist", o->ifaces[i]);
+			return -ENODEV;
+		}
+		if (forwarding_on(o->ifaces[i]) == 0) {
+			pr_err(FORWARDING_OFF_MSG, o->ifaces[i], o->ifaces[i]);
+			return -ENOTSUP;
+		}
 	}
 	pin_dir(o->ifaces[0], dir, sizeof(dir));
 	mkdir(PIN_ROOT, 0700);
@@ -159,15 +253,27 @@ static int do_attach(const struct opts *o)
 			    .flags = BPF_TC_F_REPLACE);
 		int ifindex = (int)if_nametoindex(o->ifaces[i]);
 		struct gs_bpf *skel;
+		int stale;
 
 		if (!ifindex) {
 			pr_err("interface '%s' does not exist", o->ifaces[i]);
 			return -ENODEV;
 		}
 		skel = gs_bpf__open_opts(&oo);
-		if (!skel || (rc = gs_bpf__load(skel))) {
-			rc = rc ? rc : -errno;
+		if (!skel) {
+			rc = -errno;
+			pr_err("opening the BPF object failed: %s", strerror(-rc));
+			return rc;
+		}
+		rc = check_pins(skel, o->ifaces[0], &stale);
+		if (!rc && (rc = gs_bpf__load(skel)))
 			pr_err("loading the BPF programs failed: %s", strerror(-rc));
+		if (stale >= 0) {
+			if (rc && bpf_obj_pin(stale, bpf_map__pin_path(skel->maps.gs_stats)))
+				pr_warn("could not pin the old gs_stats back: %s", strerror(errno));
+			close(stale);
+		}
+		if (rc) {
 			gs_bpf__destroy(skel);
 			return rc;
 		}
@@ -256,11 +362,14 @@ static int do_status(const struct opts *o)
 		pr_err("no bifrost-gs maps under %s: is it attached to %s?", dir, o->ifaces[0]);
 		return -ENOENT;
 	}
+	for (int i = 0; i < o->n_ifaces; i++)
+		if (forwarding_on(o->ifaces[i]) == 0)
+			pr_warn(FORWARDING_OFF_MSG, o->ifaces[i], o->ifaces[i]);
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
 	printf(o->json ? "{\"counters\":{" : "%-12s %12s %14s\n", "REASON", "PACKETS", "BYTES");
-	for (__u32 r = 0; r < sizeof(gs_reasons) / sizeof(gs_reasons[0]); r++) {
+	for (__u32 r = 0; r < GS_R_MAX; r++) {
 		unsigned long long pk = 0, by = 0;
 
 		if (!bpf_map_lookup_elem(fd_stats, &r, per))
