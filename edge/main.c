@@ -1,6 +1,8 @@
 /* main.c - bifrost-edge: flags, start-up order, the libevent loop. */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
@@ -198,7 +200,8 @@ static void usage(FILE *f)
 		"      --detach           remove the program and pinned maps, then exit\n"
 		"      --stats            print the verdict counters of the running edge\n"
 		"      --dump MAP         print a map: conns, whitelist, blacklist, blocklist,\n"
-		"                         punches, protected, rules (with their counters)\n"
+		"                         punches, protected, rules (with their counters),\n"
+		"                         machines (where their IPIP is accepted, punch budgets)\n"
 		"      --json             JSON output for --stats, --dump, --check\n"
 		"  -v, --verbose          debug logging\n"
 		"  -V, --version          print the version\n"
@@ -850,6 +853,42 @@ static int dump_rules(const struct edge_map_fds *fd, int json)
 	return 0;
 }
 
+/* The game machines: where their return path is accepted, their punch budget. */
+static int dump_machines(const struct edge_map_fds *fd, int json)
+{
+	uint32_t *k;
+	struct bf_machine *v;
+	size_t n;
+	int rc = edge_map_dump(fd->machines, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	if (!json)
+		printf("%-16s %-16s %10s %10s\n", "MACHINE", "ACCEPTED_ON", "PUNCHES", "MAX");
+	for (size_t i = 0; i < n; i++) {
+		char a[BF_ADDR_STRLEN], ifn[IF_NAMESIZE] = "-";
+		uint64_t live = 0;
+
+		if (v[i].ifindex && !if_indextoname(v[i].ifindex, ifn))
+			snprintf(ifn, sizeof(ifn), "#%u", v[i].ifindex);
+		bpf_map_lookup_elem(fd->punch_quota, &v[i].slot, &live);
+		if ((int64_t)live < 0)
+			live = 0;
+		if (json)
+			printf("{\"machine\":\"%s\",\"accepted_on\":%s%s%s,\"punches\":%llu,"
+			       "\"punch_max\":%u}\n",
+			       bf_ipv4_str(k[i], a), v[i].ifindex ? "\"" : "",
+			       v[i].ifindex ? ifn : "null", v[i].ifindex ? "\"" : "",
+			       (unsigned long long)live, v[i].punch_max);
+		else
+			printf("%-16s %-16s %10llu %10u\n", bf_ipv4_str(k[i], a), ifn,
+			       (unsigned long long)live, v[i].punch_max);
+	}
+	free(k);
+	free(v);
+	return 0;
+}
+
 static int do_dump(const char *ifname, const char *what, int json)
 {
 	struct edge_dp dp;
@@ -857,9 +896,9 @@ static int do_dump(const char *ifname, const char *what, int json)
 
 	if (strcmp(what, "conns") && strcmp(what, "whitelist") && strcmp(what, "blacklist") &&
 	    strcmp(what, "blocklist") && strcmp(what, "punches") && strcmp(what, "protected") &&
-	    strcmp(what, "rules")) {
+	    strcmp(what, "rules") && strcmp(what, "machines")) {
 		pr_err("--dump: unknown map '%s' (conns, whitelist, blacklist, blocklist, punches, "
-		       "protected, rules)",
+		       "protected, rules, machines)",
 		       what);
 		return -EINVAL;
 	}
@@ -878,6 +917,8 @@ static int do_dump(const char *ifname, const char *what, int json)
 		rc = dump_list(dp.fd.protected, json);
 	else if (!strcmp(what, "rules"))
 		rc = dump_rules(&dp.fd, json);
+	else if (!strcmp(what, "machines"))
+		rc = dump_machines(&dp.fd, json);
 	else
 		rc = dump_punches(dp.fd.punches, json);
 	edge_dp_close(&dp);

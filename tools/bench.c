@@ -139,7 +139,10 @@ static const char *bench_conf = "id bench\niface bt0\naddr 192.0.2.11\n"
 /* The edge program with private (unpinned) maps holding the config text
  * `conf` (connections, protected prefixes, whitelist, blacklist); maps may
  * be NULL. NULL on failure, said on stderr. */
-static struct edge_bpf *bench_edge(const char *conf, int stats_off, struct edge_map_fds *fd,
+/* What a bench program leaves out (rodata knobs, set only by bf-bench). */
+enum { KNOB_STATS_OFF = 1, KNOB_UNCHECKED = 2 };
+
+static struct edge_bpf *bench_edge(const char *conf, int knobs, struct edge_map_fds *fd,
 				   struct edge_maps *maps)
 {
 	struct edge_config cfg;
@@ -153,7 +156,8 @@ static struct edge_bpf *bench_edge(const char *conf, int stats_off, struct edge_
 		maps = &own;
 	if (!e)
 		return NULL;
-	e->rodata->bf_stats_off = (__u32)stats_off;
+	e->rodata->bf_stats_off = !!(knobs & KNOB_STATS_OFF);
+	e->rodata->bf_bench_unchecked = !!(knobs & KNOB_UNCHECKED);
 	bpf_object__for_each_map(m, e->obj)
 		bpf_map__set_pin_path(m, NULL);
 	if (edge_bpf__load(e)) {
@@ -177,9 +181,13 @@ static struct edge_bpf *bench_edge(const char *conf, int stats_off, struct edge_
 	return e;
 }
 
-/* What the counters cost: the same program with per-reason and per-connection
- * counters and without (bf_stats_off), interleaved rounds, best of each. */
-static int do_stats_cost(unsigned repeat, int rounds)
+/* What a feature costs: the same program with it and without it (a rodata
+ * knob the verifier prunes), over the forward, blacklist-drop and
+ * return-path rows, interleaved rounds, best of each. `knob` is
+ * KNOB_STATS_OFF (the counters) or KNOB_UNCHECKED (the trust checks: the
+ * return path's interface and destination test, the checksum before
+ * encapsulation). */
+static int do_ab_cost(int knob, unsigned repeat, int rounds)
 {
 	struct edge_map_fds fd_on, fd_off;
 	struct edge_bpf *on, *off;
@@ -203,7 +211,7 @@ static int do_stats_cost(unsigned repeat, int rounds)
 		return 1;
 	b = bench_bpf__open_and_load();
 	on = bench_edge(bench_conf, 0, &fd_on, NULL);
-	off = bench_edge(bench_conf, 1, &fd_off, NULL);
+	off = bench_edge(bench_conf, knob, &fd_off, NULL);
 	if (!b || !on || !off ||
 	    bpf_xdp_attach((int)if_nametoindex("bt1"), bpf_program__fd(b->progs.bench_drop),
 			   XDP_FLAGS_DRV_MODE, NULL)) {
@@ -244,9 +252,9 @@ static int do_stats_cost(unsigned repeat, int rounds)
 				if (ns < rows[i].best[k])
 					rows[i].best[k] = ns;
 			}
-	/* The knob must really switch the counting off (and on). */
+	/* The counting knob must really switch the counting off (and on). */
 	edge_maps_read_stats(&fd_off, c);
-	for (int r = 0; r < BF_R_MAX; r++)
+	for (int r = 0; knob == KNOB_STATS_OFF && r < BF_R_MAX; r++)
 		if (c[r].packets) {
 			fprintf(stderr, "bf-bench: stats_off still counted\n");
 			return 1;
@@ -258,7 +266,7 @@ static int do_stats_cost(unsigned repeat, int rounds)
 	}
 	printf("[");
 	for (int i = 0; i < 3; i++)
-		printf("%s{\"path\":\"%s\",\"stats_ns\":%.1f,\"no_stats_ns\":%.1f,"
+		printf("%s{\"path\":\"%s\",\"with_ns\":%.1f,\"without_ns\":%.1f,"
 		       "\"ratio\":%.3f}",
 		       i ? "," : "", rows[i].name, rows[i].best[0], rows[i].best[1],
 		       rows[i].best[0] / rows[i].best[1]);
@@ -616,9 +624,10 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rules"))
 		return do_rules(argc > 2 ? (unsigned)atoi(argv[2]) : 1000000,
 				argc > 3 ? atoi(argv[3]) : 5);
-	if (argc >= 2 && !strcmp(argv[1], "stats"))
-		return do_stats_cost(argc > 2 ? (unsigned)atoi(argv[2]) : 2000000,
-				     argc > 3 ? atoi(argv[3]) : 5);
+	if (argc >= 2 && (!strcmp(argv[1], "stats") || !strcmp(argv[1], "trust")))
+		return do_ab_cost(argv[1][0] == 's' ? KNOB_STATS_OFF : KNOB_UNCHECKED,
+				  argc > 2 ? (unsigned)atoi(argv[2]) : 2000000,
+				  argc > 3 ? atoi(argv[3]) : 5);
 	if (argc >= 3 && !strcmp(argv[1], "lookup"))
 		return do_lookup((unsigned)atoi(argv[2]), argc > 3 ? (unsigned)atoi(argv[3]) : 2000000,
 				 argc > 4 ? atoi(argv[4]) : 3);
@@ -634,6 +643,7 @@ int main(int argc, char **argv)
 		"Usage: bf-bench paths [REPEAT [ROUNDS]]         ns/packet per verdict path (live frames)\n"
 		"       bf-bench rules [REPEAT [ROUNDS]]         rules (0-1000), rate limit, echo (live frames)\n"
 		"       bf-bench stats [REPEAT [ROUNDS]]         counters on vs off (stats_off), same paths\n"
+		"       bf-bench trust [REPEAT [ROUNDS]]         trust checks on vs off (unchecked), same paths\n"
 		"       bf-bench lookup ENTRIES [REPEAT [ROUNDS]] blacklist hash vs LPM trie, random sources\n"
 		"       bf-bench send IFNAME COUNT [SRC [DST]]     live-frames sender (XDP_TX out of IFNAME)\n"
 		"       bf-bench propagation --netns NS --iface IF --peer IF... --redis A:P --machine IP\n"

@@ -26,7 +26,7 @@ eq "udp whoami from c2" "$(in_ns c2 "$BIN/bf-netprobe" udp --to $ANYCAST:$GAME_P
 got=$(in_ns c2 "$BIN/bf-netprobe" tcp --to $ANYCAST:$GAME_PORT --whoami)
 check "tcp whoami from c2 shows $C2_ADDR ($got)" grep -q "^YOU $C2_ADDR:" <<<"$got"
 check "bifrost-gs learned c1 -> pop1" bash -c "'$LAB' exec gs '$BIN/bifrost-gs' status --iface gs-eth0 --json | jq -e '.clients[] | select(.client==\"$C1_ADDR\" and .pop==\"$POP1_ADDR\")' >/dev/null"
-check "bifrost-gs learned c2 -> pop2" bash -c "'$LAB' exec gs '$BIN/bifrost-gs' status --iface gs-eth0 --json | jq -e '.clients[] | select(.client==\"$C2_ADDR\" and .pop==\"$POP2_ADDR\")' >/dev/null"
+check "bifrost-gs learned c2 -> pop2" bash -c "'$LAB' exec gs '$BIN/bifrost-gs' status --iface gs-eth0 --json | jq -e '.clients[] | select(.client==\"$C2_ADDR\" and .pop==\"$POP2_BACKEND\")' >/dev/null"
 
 begin "tcp through each POP"
 for c in c1 c2; do

@@ -162,7 +162,7 @@ outage() {
 	# The game machine reaches the remote through the POP it last heard it
 	# from; the remote's replies are routed back through that same POP.
 	via=$(in_ns gs "$BIN/bifrost-gs" status --iface gs-eth0 --json | jq -r ".clients[] | select(.client==\"$REMOTE_ADDR\") | .pop")
-	if [ "$via" = "$POP2_ADDR" ]; then maker=pop2; else maker=pop1; fi
+	if [ "$via" = "$POP2_BACKEND" ]; then maker=pop2; else maker=pop1; fi
 	lab route remote $maker
 	read -r s r l <<<"$(udp_probe gs --from $ANYCAST:$((base - 1)) --to $REMOTE_ADDR:$REMOTE_PORT --count 10 --interval-ms 2)"
 	eq "a new punch works at $maker while Redis is down (its replies come back)" "$r" 10

@@ -29,7 +29,7 @@ eq "c1 still plays on the file's connection" "$r" 10
 check "pop1 said why" grep -q "has no connections; keeping the 2 of the config file" "$STATE/edge-pop1.log"
 
 begin "the fleet config takes over, with a limit on the game port"
-ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR --limits "pps 300 burst 100ms block 4s" >/dev/null
+ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR --limits "pps 300 burst 100ms block 4s share_bans yes" >/dev/null
 ctl conn add tcp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
 ctl conn add icmp $ANYCAST $GS_ADDR >/dev/null
 check "both edges applied it" applied

@@ -17,6 +17,8 @@ echo "bench: firewall rules, rate limits, echo (live frames)..." >&2
 "$BIN/bf-bench" rules 1000000 5 >"$TMP/rules.json"
 echo "bench: cost of the counters (stats on vs off)..." >&2
 "$BIN/bf-bench" stats 2000000 5 >"$TMP/stats.json"
+echo "bench: cost of the trust checks (on vs off)..." >&2
+"$BIN/bf-bench" trust 2000000 5 >"$TMP/trust.json"
 for n in 10000 100000 1000000; do
 	echo "bench: blacklist look-up, $n entries..." >&2
 	"$BIN/bf-bench" lookup $n 2000000 3 >>"$TMP/lookup.json"
@@ -76,7 +78,20 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "| path | counters on ns | counters off ns | on ÷ off |"
 	echo "|---|---:|---:|---:|"
-	jq -r '.[] | "| \(.path) | \(.stats_ns) | \(.no_stats_ns) | \(.ratio) |"' "$TMP/stats.json"
+	jq -r '.[] | "| \(.path) | \(.with_ns) | \(.without_ns) | \(.ratio) |"' "$TMP/stats.json"
+	echo
+	echo "## Cost of the trust checks"
+	echo
+	echo "The same edge program loaded twice: as it runs, and with the checks the trust"
+	echo "boundary added to these paths compiled out (rodata \`bf_bench_unchecked\`, set only by"
+	echo "bf-bench): the return path's interface and outer-destination test, and the IPv4 header"
+	echo "checksum before encapsulation. Live frames, interleaved rounds, best of each."
+	echo
+	echo "| path | checks on ns | checks off ns | on ÷ off |"
+	echo "|---|---:|---:|---:|"
+	jq -r '.[] | "| \(.path) | \(.with_ns) | \(.without_ns) | \(.ratio) |"' "$TMP/trust.json"
+	echo
+	echo "Goal (trust-boundary issue): ≤ 1.10 on the forward and return paths."
 	echo
 	echo "## Blacklist look-up: hash per prefix length vs LPM trie"
 	echo
