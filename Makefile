@@ -36,7 +36,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2s.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2s.c sync/endpoint.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -47,7 +47,7 @@ EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
 	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
-TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
+TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
 	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf
@@ -138,6 +138,11 @@ $(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
+$(BUILD)/tests/test_endpoint: $(BUILD)/obj/tests/test_endpoint.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_SYNC)
+
 $(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -208,6 +213,7 @@ test: deps
 
 test-unit: all
 	$(BUILD)/tests/test_addr
+	$(BUILD)/tests/test_endpoint
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
 	$(BUILD)/tests/test_rules
