@@ -282,6 +282,14 @@ static int do_propagation(const struct prop_opts *o)
 			n_ok++;
 		else
 			lost++;
+		/* Nothing arrives at all: the punch is not being made (the
+		 * packet is not a return path there), not slow. Stop. */
+		if (lost >= 20 && !n_ok) {
+			fprintf(stderr, "bf-bench: no punch reached the peers in 20 tries: is --iface "
+					"the backend interface of --pop's edge (the return path is "
+					"accepted only there)?\n");
+			return 1;
+		}
 	}
 	printf("{\"edges\":%d,\"punches\":%u,\"lost\":%u,\"poll_us\":%ld,", o->n_peers + 1,
 	       o->count, lost, o->poll_us);

@@ -32,7 +32,7 @@ propagation() { # POPS
 	local peers=() i
 	for ((i = 2; i <= $1; i++)); do peers+=(--peer "p$i-up"); done
 	say "propagation: $COUNT punches made at pop1, $1 edges..."
-	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-up "${peers[@]}" \
+	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-bk "${peers[@]}" \
 		--redis "$REDIS_ADDR:6379" --machine "$GS_ADDR" --pop "$POP1_ADDR" --bind "$ANYCAST" \
 		--remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" | jq -c '{bench: "propagation"} + .'
 }
