@@ -36,7 +36,8 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2s.c sync/endpoint.c
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/endpoint.c sync/connect.c \
+	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -96,9 +97,10 @@ $(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tests/*.h)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# Made afresh: `ar r` would keep the objects of sources that left LIB_SRCS.
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)

@@ -23,6 +23,7 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->echo_pps = 10;
 	cfg->echo_global_pps = 10000;
 	cfg->stats_history_ms = 86400000ULL; /* a day of 1 Hz frames */
+	snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "%s", BF_PREFIX_DEFAULT);
 	cfg->punch_max_machine = 65536;
 	cfg->punch_max_origin = 65536;
 	cfg->publish_max_pps = 2000;
@@ -197,16 +198,26 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 		*dst = (uint32_t)v;
 	} else if (!strcmp(k, "redis")) {
-		uint32_t a;
-		uint16_t p;
+		char why[160];
 
 		NEED(2);
 		if (strlen(tok[1]) >= sizeof(cfg->redis) ||
-		    bf_parse_endpoint(tok[1], false, &a, &p)) {
-			seterr(err, errlen, "bad redis endpoint '%s' (want a.b.c.d:port)", tok[1]);
+		    bf_endpoint_parse(tok[1], &cfg->redis_ep, why, sizeof(why))) {
+			seterr(err, errlen, "bad redis endpoint '%.60s' (want host[:port]: a name, "
+					    "a.b.c.d or [IPv6])",
+			       tok[1]);
 			return -EINVAL;
 		}
 		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);
+	} else if (!strcmp(k, "redis_prefix")) {
+		NEED(2);
+		if (!bf_prefix_valid(tok[1])) {
+			seterr(err, errlen, "bad redis_prefix '%.40s' (1-32 of A-Z a-z 0-9 _ - . : ending "
+					    "in ':', e.g. bifrost:)",
+			       tok[1]);
+			return -EINVAL;
+		}
+		snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "%s", tok[1]);
 	} else if (!strcmp(k, "xdp_mode")) {
 		NEED(2);
 		if (!strcmp(tok[1], "auto"))

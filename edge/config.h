@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "endpoint.h"
 #include "schema.h" /* struct bf_conn */
 
 #define EDGE_MAX_IFACES 8
@@ -33,7 +34,9 @@ struct edge_config {
 	uint32_t punch_max_machine; /* live punches per machine */
 	uint32_t punch_max_origin;  /* peers' punches applied per origin */
 	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
-	char redis[128];       /* host:port, used by the fleet sync */
+	char redis[128];       /* the endpoint as written ("" = no fleet) */
+	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
+	char redis_prefix[BF_PREFIX_MAX + 1]; /* the fleet's keys live under it */
 	enum edge_xdp_mode xdp_mode;
 	bool dry_run;
 	uint64_t punch_ttl_ms;

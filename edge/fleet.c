@@ -71,6 +71,7 @@ struct edge_fleet {
 	uint32_t gen[BF_KIND_MAX];
 	struct event *timer;
 	char id[64], ifaces[160], xdp_mode[16];
+	char prefix[BF_PREFIX_MAX + 1];
 	int64_t started_ms;
 	edge_conf_cb on_conf;
 	void *conf_ctx;
@@ -463,7 +464,7 @@ static void publish_rule_stats(struct edge_fleet *f)
 
 	if (!sync_client_connected(f->sync) || edge_maps_rule_stats(&f->maps->fd, &st, &n))
 		return;
-	snprintf(key, sizeof(key), "%srulestats:%s", BF_PREFIX_DEFAULT, f->id);
+	snprintf(key, sizeof(key), "%srulestats:%s", f->prefix, f->id);
 	if (!n && !f->had_rules) {
 		free(st);
 		return;
@@ -553,7 +554,7 @@ static void a2s_key_tick(struct edge_fleet *f)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	snprintf(now, sizeof(now), "%lld", (long long)sync_now_ms());
 	snprintf(every, sizeof(every), "%d", A2S_KEY_ROTATE_MS);
-	snprintf(key, sizeof(key), "%sa2s:key", BF_PREFIX_DEFAULT);
+	snprintf(key, sizeof(key), "%sa2s:key", f->prefix);
 	sync_client_cmd(f->sync, "EVAL %s 1 %s %s %s %s", a2s_key_script, key, hex, now, every);
 	sync_client_hgetall(f->sync, key, a2s_key_read, f);
 }
@@ -577,7 +578,7 @@ static void a2s_fetched(void *ctx, const char *key, const uint8_t *val, size_t l
 		f->a2s_inflight--;
 	if (pttl == SYNC_FETCH_LOST)
 		return; /* lost the connection: keep what we have until we know */
-	if (bf_key_a2s_parse(key, strlen(key), BF_PREFIX_DEFAULT, &kind, &ip, &port) ||
+	if (bf_key_a2s_parse(key, strlen(key), f->prefix, &kind, &ip, &port) ||
 	    !a2s_followed(f, ip, port) || !f->a2s.reply)
 		return;
 	/* A reply without a TTL is not the refresher's: it would never go stale. */
@@ -589,7 +590,7 @@ static void a2s_fetch(struct edge_fleet *f, uint32_t ip, uint16_t port, enum bf_
 {
 	char key[BF_KEY_MAX];
 
-	if (bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, kind, ip, port) > 0 &&
+	if (bf_key_a2s(key, sizeof(key), f->prefix, kind, ip, port) > 0 &&
 	    !sync_client_fetch(f->sync, key, A2S_REPLY_MAX, a2s_fetched, f))
 		f->a2s_inflight++;
 }
@@ -677,7 +678,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	publish_rule_stats(f);
 	a2s_tick(f);
 	sync_client_stats(f->sync, &st);
-	bf_key_edge(key, sizeof(key), BF_PREFIX_DEFAULT, f->id);
+	bf_key_edge(key, sizeof(key), f->prefix, f->id);
 	if (!sync_client_cmd(f->sync,
 			     "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
 			     "pending %u peers %u records %llu bad_records %llu resyncs %llu bad_frames %llu "
@@ -753,8 +754,8 @@ void edge_fleet_publish_stats(struct edge_fleet *f, struct bf_stats_frame *fr)
 		return;
 	}
 	flen = bf_stats_encode(fr, frame, sizeof(frame));
-	if (bf_key_stats(key, sizeof(key), BF_PREFIX_DEFAULT, f->id) < 0 ||
-	    bf_key_stats_log(log, sizeof(log), BF_PREFIX_DEFAULT, f->id) < 0 || flen < 0) {
+	if (bf_key_stats(key, sizeof(key), f->prefix, f->id) < 0 ||
+	    bf_key_stats_log(log, sizeof(log), f->prefix, f->id) < 0 || flen < 0) {
 		stats_drop(f, "a stats frame could not be encoded");
 		return;
 	}
@@ -910,14 +911,14 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				  struct edge_maps *maps, const char *xdp_mode)
 {
 	struct edge_fleet *f = calloc(1, sizeof(*f));
-	struct sync_config sc = { .port = 0, .read_peers = true };
+	struct sync_config sc = { .endpoint = &cfg->redis_ep, .prefix = cfg->redis_prefix,
+				  .read_peers = true };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
 				   .on_event = on_event, .on_a2s_key = on_a2s_key };
 	struct timeval tv = { .tv_sec = HEARTBEAT_MS / 1000, .tv_usec = (HEARTBEAT_MS % 1000) * 1000 };
-	char host[128], cursors[256];
-	char *colon;
+	char cursors[256];
 
 	if (!f)
 		return NULL;
@@ -934,15 +935,7 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 
 		snprintf(f->ifaces + n, sizeof(f->ifaces) - n, "%s%s", i ? "," : "", cfg->ifaces[i]);
 	}
-	snprintf(host, sizeof(host), "%s", cfg->redis);
-	colon = strrchr(host, ':');
-	if (!colon) {
-		free(f);
-		return NULL;
-	}
-	*colon = '\0';
-	sc.host = host;
-	sc.port = atoi(colon + 1);
+	snprintf(f->prefix, sizeof(f->prefix), "%s", cfg->redis_prefix);
 	sc.origin = cfg->id;
 	/* Cursors and the register live in one state file: after a restart the
 	 * edge resumes the logs exactly where its register stood. */

@@ -1049,6 +1049,15 @@ int main(int argc, char **argv)
 
 	if (load_config(&e.cfg, e.config_path, o))
 		return EXIT_USAGE;
+	{
+		char err[160];
+
+		/* From the environment, never from argv or the config file. */
+		if (e.cfg.redis[0] && bf_endpoint_credentials(&e.cfg.redis_ep, err, sizeof(err))) {
+			pr_err("%s", err);
+			return EXIT_USAGE;
+		}
+	}
 	bf_log_init(e.cfg.id, verbose ? BF_LOG_DEBUG : BF_LOG_INFO);
 
 	if (check) {

@@ -1,14 +1,11 @@
-/* endpoint.c - parsing an endpoint once, and connecting to it (blocking for
- * tools, asynchronous for the sync links), logging in first. */
+/* endpoint.c - parsing an endpoint and a key prefix once, and the
+ * credentials (pure: connecting is sync/connect.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 
 #include "addr.h"
 #include "endpoint.h"
@@ -124,6 +121,19 @@ const char *bf_endpoint_str(const struct bf_endpoint *ep, char *buf, size_t len)
 	return buf;
 }
 
+bool bf_prefix_valid(const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+
+	if (n == 0 || n > 32 || p[n - 1] != ':')
+		return false;
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.' || *p == ':'))
+			return false;
+	return true;
+}
+
 int bf_endpoint_credentials(struct bf_endpoint *ep, char *err, size_t errlen)
 {
 	const char *pass = getenv("REDISCLI_AUTH");
@@ -139,74 +149,3 @@ int bf_endpoint_credentials(struct bf_endpoint *ep, char *err, size_t errlen)
 	return 0;
 }
 
-/* AUTH [user] pass as an argument vector: binary safe, never formatted. */
-static int auth_argv(const struct bf_endpoint *ep, const char *argv[3], size_t lens[3])
-{
-	int argc = 0;
-
-	argv[argc] = "AUTH";
-	lens[argc++] = 4;
-	if (ep->user[0]) {
-		argv[argc] = ep->user;
-		lens[argc++] = strlen(ep->user);
-	}
-	argv[argc] = ep->pass;
-	lens[argc++] = strlen(ep->pass);
-	return argc;
-}
-
-redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, char *err,
-			       size_t errlen)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	char where[BF_ENDPOINT_STRLEN];
-	redisContext *rc = redisConnectWithTimeout(ep->host, ep->port, tv);
-
-	bf_endpoint_str(ep, where, sizeof(where));
-	if (!rc || rc->err) {
-		seterr(err, errlen, "cannot reach Redis at %s: %s", where,
-		       rc ? rc->errstr : "out of memory");
-		redisFree(rc);
-		return NULL;
-	}
-	redisSetTimeout(rc, tv);
-	if (ep->has_pass) {
-		const char *argv[3];
-		size_t lens[3];
-		int argc = auth_argv(ep, argv, lens);
-		redisReply *r = redisCommandArgv(rc, argc, argv, lens);
-
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			seterr(err, errlen, "Redis at %s refused the login: %s", where,
-			       r ? r->str : rc->errstr);
-			freeReplyObject(r);
-			redisFree(rc);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	return rc;
-}
-
-redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis_reply_cb auth_cb,
-					  void *priv, char *err, size_t errlen)
-{
-	char where[BF_ENDPOINT_STRLEN];
-	redisAsyncContext *ac = redisAsyncConnect(ep->host, ep->port);
-
-	if (!ac || ac->err) {
-		seterr(err, errlen, "cannot reach Redis at %s: %s",
-		       bf_endpoint_str(ep, where, sizeof(where)), ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
-		return NULL;
-	}
-	if (ep->has_pass) {
-		const char *argv[3];
-		size_t lens[3];
-		int argc = auth_argv(ep, argv, lens);
-
-		redisAsyncCommandArgv(ac, auth_cb, priv, argc, argv, lens);
-	}
-	return ac;
-}

@@ -31,6 +31,10 @@ int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t e
 /* "host:port" ("[v6]:port") for logs and messages. */
 const char *bf_endpoint_str(const struct bf_endpoint *ep, char *buf, size_t len);
 
+/* A key prefix: 1-32 of A-Z a-z 0-9 _ - . : ending in ':' ("bifrost:"). The
+ * fleet's keys live under it; an ACL can confine a user to it. */
+bool bf_prefix_valid(const char *p);
+
 /* Takes the credentials from the environment: REDISCLI_AUTH holds the
  * password (the variable redis-cli reads too). 0 (also when there are
  * none). */

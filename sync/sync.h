@@ -1,7 +1,8 @@
-/* sync.h - libbifrost-sync: the fleet's Redis bus (DESIGN §3). Opaque client
- * on hiredis async + libevent with three connections (commands, blocking
- * stream reads, event-channel subscriptions), its own connect timeout, reconnect with
- * backoff, transactional writes and catch-up from persisted cursors. */
+/* sync.h - libbifrost-sync: the fleet's Redis bus (docs/REDIS.md). An opaque
+ * client on hiredis async + libevent with three links (commands, blocking
+ * stream reads, event-channel subscriptions; sync/link.c), transactional
+ * writes (writer.c), catch-up from persisted cursors and resync (reader.c),
+ * event channels (subscriber.c) and the fleet config (confload.c). */
 #ifndef BF_SYNC_H
 #define BF_SYNC_H
 
@@ -9,14 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "endpoint.h"
 #include "schema.h"
 
 struct event_base;
 struct sync_client;
 
 struct sync_config {
-	const char *host;
-	int port;
+	const struct bf_endpoint *endpoint; /* where Redis is and how to log in (copied) */
 	const char *prefix;        /* default "bifrost:" */
 	const char *origin;        /* our origin: written as, never read back */
 	bool read_peers;           /* follow every other origin's logs */

@@ -57,6 +57,18 @@ static void test_config__full_file(void **state)
 	assert_int_equal(c.bl[0].cidr.plen, 24);
 	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
 	assert_int_equal(edge_config_backend_addr(&c), c.addr); /* none given: addr */
+	assert_string_equal(c.redis_ep.host, "198.18.4.2");
+	assert_int_equal(c.redis_ep.port, 6379);
+	assert_string_equal(c.redis_prefix, "bifrost:");
+	/* Names and IPv6 literals too, and another prefix. */
+	assert_int_equal(edge_config_parse(&c, "redis [2001:db8::4]:7000\nredis_prefix fleet2:\n",
+					   "f", err, sizeof(err)), 0);
+	assert_string_equal(c.redis_ep.host, "2001:db8::4");
+	assert_int_equal(c.redis_ep.port, 7000);
+	assert_string_equal(c.redis_prefix, "fleet2:");
+	assert_int_equal(edge_config_parse(&c, "redis redis.pop1.example\n", "f", err, sizeof(err)),
+			 0);
+	assert_string_equal(c.redis_ep.host, "redis.pop1.example");
 	edge_config_free(&c);
 }
 
@@ -124,7 +136,9 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "punch_ttl 2d\n", "edge.conf:1: bad punch_ttl '2d'" },
 		{ "iface eth0\niface eth0\n", "edge.conf:2: interface 'eth0' listed twice" },
 		{ "iface abcdefghijklmnopq\n", "edge.conf:1: bad interface name" },
-		{ "redis localhost:6379\n", "edge.conf:1: bad redis endpoint" },
+		{ "redis redis://localhost:6379\n", "edge.conf:1: bad redis endpoint" },
+		{ "redis 198.18.4.2:0\n", "edge.conf:1: bad redis endpoint" },
+		{ "redis_prefix bifrost\n", "edge.conf:1: bad redis_prefix 'bifrost'" },
 		{ "metrics 9477\n", "edge.conf:1: metrics '9477' is not ADDR:PORT" },
 		{ "metrics localhost:9477\n", "edge.conf:1: metrics 'localhost:9477' is not ADDR:PORT" },
 		{ "metrics 127.0.0.1:0\n", "edge.conf:1: metrics '127.0.0.1:0' is not ADDR:PORT" },

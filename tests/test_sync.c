@@ -20,6 +20,7 @@
 #include "sync.h"
 
 static int port;
+static struct bf_endpoint local_ep = { .host = "127.0.0.1" };
 static pid_t redis_pid;
 static struct event_base *base;
 static char cursor_path[64];
@@ -98,8 +99,7 @@ static void on_connected(void *ctx)
 
 static void peer_open(struct peer *p, const char *origin, const char *cursors)
 {
-	struct sync_config cfg = { .host = "127.0.0.1", .port = port, .origin = origin,
-				   .read_peers = true, .block_ms = 100, .backoff_min_ms = 20,
+	struct sync_config cfg = { .endpoint = &local_ep, .origin = origin, .read_peers = true, .block_ms = 100, .backoff_min_ms = 20,
 				   .backoff_max_ms = 200, .cursor_path = cursors };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_begin,
 				   .on_resync_end = on_end, .on_connected = on_connected, .ctx = p };
@@ -323,7 +323,8 @@ static void test_sync__connect_timeout_and_retry(void **state)
 {
 	struct peer a;
 	struct sync_stats st;
-	struct sync_config cfg = { .host = "127.0.0.1", .port = port + 1, .origin = "pop9",
+	struct bf_endpoint nobody = { .host = "127.0.0.1", .port = (uint16_t)(port + 1) };
+	struct sync_config cfg = { .endpoint = &nobody, .origin = "pop9",
 				   .connect_timeout_ms = 100, .backoff_min_ms = 20,
 				   .backoff_max_ms = 50 };
 	struct sync_handlers h = { .on_record = on_record, .ctx = &a };
@@ -339,16 +340,20 @@ static void test_sync__connect_timeout_and_retry(void **state)
 	assert_int_equal(sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t"), 0);
 	sync_client_free(a.c);
 
-	cfg.port = 0;
+	nobody.port = 0;
 	assert_null(sync_client_new(base, &cfg, &h));
-	cfg.port = port;
+	nobody.port = (uint16_t)port;
 	cfg.origin = "bad origin";
+	assert_null(sync_client_new(base, &cfg, &h));
+	cfg.origin = "pop9";
+	cfg.prefix = "bifrost"; /* no ':' at the end */
 	assert_null(sync_client_new(base, &cfg, &h));
 }
 
 static int setup(void **state)
 {
 	port = 27000 + getpid() % 2000;
+	local_ep.port = (uint16_t)port;
 	snprintf(cursor_path, sizeof(cursor_path), "/tmp/bf-test-cursors-%d", getpid());
 	bf_log_init("test_sync", getenv("BF_DEBUG") ? BF_LOG_DEBUG : BF_LOG_ERROR);
 	base = event_base_new();

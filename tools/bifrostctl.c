@@ -124,8 +124,8 @@ static void poll_cb(evutil_socket_t fd, short w, void *arg)
 static int do_write(const struct ctl *c, enum bf_kind k, enum bf_op op, const char *text)
 {
 	struct event_base *base = event_base_new();
-	struct sync_config cfg = { .host = c->host, .port = c->port, .origin = "ops",
-				   .connect_timeout_ms = 2000 };
+	struct bf_endpoint ep = { .port = (uint16_t)c->port };
+	struct sync_config cfg = { .endpoint = &ep, .origin = "ops", .connect_timeout_ms = 2000 };
 	struct sync_handlers h = { .on_record = noop_record };
 	struct timeval limit = { .tv_sec = 5 }, tick = { .tv_usec = 10000 };
 	struct sync_client *sc;
@@ -133,6 +133,8 @@ static int do_write(const struct ctl *c, enum bf_kind k, enum bf_op op, const ch
 	struct event *t1, *t2;
 	void *arg[2];
 	int64_t exp = c->ttl_ms ? sync_now_ms() + (int64_t)c->ttl_ms : BF_EXP_INF;
+
+	snprintf(ep.host, sizeof(ep.host), "%s", c->host);
 
 	if (bf_entry_parse(k, text, strlen(text), &e)) {
 		fprintf(stderr, "bifrostctl: '%s' is not a CIDR (a.b.c.d/len, host bits clear)\n", text);

@@ -1,0 +1,285 @@
+/* client.c - the sync client of libbifrost-sync (sync.h): its three links
+ * (commands, stream reads, event channels) and the small commands owners
+ * send with a callback. No redisReply leaves the library. */
+#include <errno.h>
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "clock.h"
+#include "log.h"
+
+int64_t sync_now_ms(void)
+{
+	return bf_wall_ms();
+}
+
+static void cmd_up(struct sync_link *l)
+{
+	struct sync_client *c = l->owner;
+
+	writer_up(c);
+	reader_cmd_up(c);
+}
+
+static void cmd_down(struct sync_link *l)
+{
+	struct sync_client *c = l->owner;
+
+	writer_down(c);
+	confload_down(c);
+	reader_cmd_down(c);
+}
+
+
+struct sync_client *sync_client_new(struct event_base *base, const struct sync_config *cfg,
+				    const struct sync_handlers *h)
+{
+	struct sync_client *c;
+	int rc;
+
+	if (!cfg->endpoint || !cfg->endpoint->host[0] || !cfg->endpoint->port || !cfg->origin ||
+	    !bf_origin_valid(cfg->origin) || (cfg->prefix && !bf_prefix_valid(cfg->prefix)) ||
+	    !h->on_record) {
+		pr_err("sync: bad configuration (endpoint, origin or prefix)");
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base = base;
+	c->cfg = *cfg;
+	c->h = *h;
+	c->ep = *cfg->endpoint;
+	snprintf(c->prefix, sizeof(c->prefix), "%s", cfg->prefix ? cfg->prefix : BF_PREFIX_DEFAULT);
+	snprintf(c->origin, sizeof(c->origin), "%s", cfg->origin);
+	/* The caller's strings need not outlive this call. */
+	c->cfg.endpoint = &c->ep;
+	c->cfg.prefix = c->prefix;
+	c->cfg.origin = c->origin;
+	if (cfg->cursor_path && !(c->state_path = strdup(cfg->cursor_path))) {
+		free(c);
+		return NULL;
+	}
+	c->cfg.cursor_path = c->state_path;
+#define DEF(f, v)                 \
+	if (c->cfg.f <= 0)        \
+		c->cfg.f = (v)
+	DEF(connect_timeout_ms, 1000);
+	DEF(backoff_min_ms, 100);
+	DEF(backoff_max_ms, 5000);
+	DEF(block_ms, 1000);
+	DEF(read_count, 1000);
+	DEF(retention_ms, 24LL * 3600 * 1000);
+	DEF(max_pending, 65536);
+#undef DEF
+#define LINK(l, name, up, down)                                                              \
+	sync_link_init(&c->l, base, &c->ep, name, c->cfg.connect_timeout_ms,                  \
+		       c->cfg.backoff_min_ms, c->cfg.backoff_max_ms, &c->st, up, down, c)
+	c->q = calloc(c->cfg.max_pending, sizeof(*c->q));
+	rc = !c->q || reader_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
+	     (cfg->read_peers && LINK(rd, "stream reads", reader_link_up, reader_link_down)) ||
+	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down));
+#undef LINK
+	if (rc) {
+		sync_client_free(c);
+		return NULL;
+	}
+	reader_cursors_load(c);
+	sync_link_start(&c->cmd);
+	if (cfg->read_peers) {
+		sync_link_start(&c->rd);
+		sync_link_start(&c->sub);
+	}
+	return c;
+}
+
+void sync_client_free(struct sync_client *c)
+{
+	if (!c)
+		return;
+	reader_cursors_save_now(c);
+	sync_link_close(&c->cmd);
+	sync_link_close(&c->rd);
+	sync_link_close(&c->sub);
+	reader_free(c);
+	free(c->q);
+	free(c->state_path);
+	free(c);
+}
+
+int sync_client_cmd(struct sync_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (!sync_link_up(&c->cmd))
+		return -ENOTCONN;
+	va_start(ap, fmt);
+	rc = redisvAsyncCommand(c->cmd.ac, NULL, NULL, fmt, ap);
+	va_end(ap);
+	return rc == REDIS_OK ? 0 : -EIO;
+}
+
+struct cmd_done {
+	sync_done_cb done;
+	void *ctx;
+};
+
+static void cmd_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct cmd_done *d = priv;
+
+	/* hiredis calls this with reply NULL when the connection drops or is freed */
+	d->done(d->ctx, r && r->type != REDIS_REPLY_ERROR);
+	free(d);
+}
+
+int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, const size_t *lens,
+			 sync_done_cb done, void *ctx)
+{
+	struct cmd_done *d;
+
+	if (!sync_link_up(&c->cmd))
+		return -ENOTCONN;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->done = done;
+	d->ctx = ctx;
+	if (redisAsyncCommandArgv(c->cmd.ac, cmd_done, d, argc, argv, lens) != REDIS_OK) {
+		free(d);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- reads with a callback: no redisReply leaves this file ---- */
+
+struct fetch {
+	sync_fetch_cb cb;
+	void *ctx;
+	size_t max;
+	uint8_t *val; /* copy of the GET reply, NULL if absent or refused */
+	size_t len;
+	char key[BF_KEY_MAX];
+};
+
+static void fetch_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct fetch *f = priv;
+
+	/* The size is checked before the copy: a hostile value costs nothing. */
+	if (r && r->type == REDIS_REPLY_STRING && r->len <= f->max && (f->val = malloc(r->len + 1))) {
+		memcpy(f->val, r->str, r->len);
+		f->len = r->len;
+	}
+}
+
+static void fetch_pttl(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct fetch *f = priv;
+	/* hiredis hands every pending callback a NULL reply when the
+	 * connection drops, before the disconnect callback runs. */
+	int64_t pttl = !r ? SYNC_FETCH_LOST : r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -2;
+
+	if (!r) {
+		free(f->val);
+		f->val = NULL;
+	}
+	f->cb(f->ctx, f->key, f->val, f->val ? f->len : 0, pttl);
+	free(f->val);
+	free(f);
+}
+
+int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,
+		      void *ctx)
+{
+	struct fetch *f;
+
+	if (!sync_link_up(&c->cmd))
+		return -ENOTCONN;
+	if (strlen(key) >= BF_KEY_MAX || !(f = calloc(1, sizeof(*f))))
+		return -EINVAL;
+	f->cb = cb;
+	f->ctx = ctx;
+	f->max = max_len;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	/* Two commands back to back: the PTTL callback always runs last, and
+	 * runs (reply NULL) if the connection goes away in between. */
+	redisAsyncCommand(c->cmd.ac, fetch_get, f, "GET %s", key);
+	redisAsyncCommand(c->cmd.ac, fetch_pttl, f, "PTTL %s", key);
+	return 0;
+}
+
+struct hget {
+	sync_hash_cb cb;
+	void *ctx;
+};
+
+static void hgetall_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	const redisReply *r = reply;
+	struct hget *h = priv;
+	struct bf_field f[64];
+	size_t n = 0;
+
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < 64;
+	     i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    r->element[i + 1]->type == REDIS_REPLY_STRING)
+			f[n++] = (struct bf_field){ r->element[i]->str, r->element[i]->len,
+						    r->element[i + 1]->str, r->element[i + 1]->len };
+	h->cb(h->ctx, f, n);
+	free(h);
+}
+
+int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb, void *ctx)
+{
+	struct hget *h;
+
+	if (!sync_link_up(&c->cmd))
+		return -ENOTCONN;
+	if (!(h = calloc(1, sizeof(*h))))
+		return -ENOMEM;
+	h->cb = cb;
+	h->ctx = ctx;
+	redisAsyncCommand(c->cmd.ac, hgetall_done, h, "HGETALL %s", key);
+	return 0;
+}
+
+int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version)
+{
+	struct bf_evt ev = { .type = t };
+	uint8_t frame[BF_EVT_MAX_BYTES];
+	char key[BF_KEY_MAX];
+	int n;
+
+	snprintf(ev.origin, sizeof(ev.origin), "%s", c->origin);
+	snprintf(ev.version, sizeof(ev.version), "%s", version ? version : "");
+	n = bf_evt_encode(&ev, frame, sizeof(frame));
+	if (n < 0)
+		return n;
+	bf_key_evt(key, sizeof(key), c->prefix, c->origin);
+	return sync_client_cmd(c, "PUBLISH %s %b", key, frame, (size_t)n);
+}
+
+bool sync_client_connected(const struct sync_client *c)
+{
+	return c->writable;
+}
+
+void sync_client_stats(const struct sync_client *c, struct sync_stats *st)
+{
+	*st = c->st;
+	st->pending = c->q_len;
+	st->peers = c->n_streams / BF_KIND_MAX;
+}

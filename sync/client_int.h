@@ -1,0 +1,104 @@
+/* client_int.h - the sync client's private state, shared by the files that
+ * make it up (client.c, writer.c, reader.c, subscriber.c, confload.c). Not
+ * included outside sync/. No redisReply leaves these files. */
+#ifndef BF_SYNC_CLIENT_INT_H
+#define BF_SYNC_CLIENT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "link.h"
+#include "sync.h"
+
+struct redisReply;
+struct redisAsyncContext;
+
+#define SYNC_ID_MAX 48         /* a stream entry ID */
+#define SYNC_MAX_FIELDS 16     /* fields of a log record or a connection hash */
+
+/* A peer's log we follow. */
+struct stream {
+	enum bf_kind kind;
+	char origin[BF_ORIGIN_MAX + 1];
+	char key[BF_KEY_MAX];
+	char id[SYNC_ID_MAX]; /* last ID consumed ("" = never read: resync first) */
+	uint64_t seq;         /* seq of that record (0 = unknown) */
+	bool resyncing;
+};
+
+/* One own change waiting to be written. */
+struct pending {
+	enum bf_op op;
+	struct bf_entry e;
+	int64_t exp_ms;
+	char why[BF_WHY_MAX + 1];
+};
+
+struct sync_client {
+	struct event_base *base;
+	struct sync_config cfg;
+	struct sync_handlers h;
+	struct bf_endpoint ep;
+	char prefix[BF_PREFIX_MAX + 1];
+	char origin[BF_ORIGIN_MAX + 1];
+	char *state_path; /* our copy of cfg.cursor_path */
+	struct sync_link cmd, rd, sub;
+	int64_t frame_warned_ms;  /* last log line about a bad event frame */
+	uint64_t frames_hushed;   /* bad frames not logged since then */
+
+	/* writer.c */
+	struct pending *q; /* ring buffer of writes not yet acknowledged */
+	unsigned q_head, q_len, inflight;
+	uint64_t seq[BF_KIND_MAX];
+	int seq_loading; /* XREVRANGEs outstanding after a connect */
+	bool writable;   /* connected and seqs known */
+
+	/* reader.c */
+	struct stream *streams;
+	unsigned n_streams, cap_streams;
+	bool reading;            /* an XREAD is outstanding */
+	long long rd_id;         /* CLIENT ID of the stream-read connection */
+	struct event *read_timer;
+	int64_t peers_at;        /* last peer refresh (ms) */
+	bool refreshing;
+	struct event *cursor_timer;
+	bool cursors_dirty;
+	int64_t save_gap_ms;     /* wait between state saves (grows with their cost) */
+
+	/* confload.c */
+	char conf_version[64];   /* last fleet config delivered */
+	bool conf_loading;
+
+	struct sync_stats st;
+};
+
+/* `name`'s value among a stream entry's [f, v, f, v...], or NULL. */
+const struct redisReply *sync_field(const struct redisReply *fields, const char *name);
+/* A stream entry's `seq` field as a number (0 when absent or bad). */
+uint64_t sync_field_seq(const struct redisReply *fields);
+
+/* writer.c: the command link came up (learn our logs' seqs) or went down. */
+void writer_up(struct sync_client *c);
+void writer_down(struct sync_client *c);
+
+/* reader.c */
+void reader_cmd_up(struct sync_client *c);    /* the command link is up: follow the peers */
+void reader_cmd_down(struct sync_client *c);  /* resyncs in flight are lost */
+void reader_link_up(struct sync_link *l);     /* the stream-read link */
+void reader_link_down(struct sync_link *l);
+void reader_refresh_peers(struct sync_client *c);
+struct stream *reader_stream(struct sync_client *c, enum bf_kind k, const char *origin);
+void reader_cursors_load(struct sync_client *c);
+void reader_cursors_save_now(struct sync_client *c);
+int reader_init(struct sync_client *c);
+void reader_free(struct sync_client *c);
+
+/* subscriber.c: the event-channel link */
+void subscriber_up(struct sync_link *l);
+void subscriber_down(struct sync_link *l);
+
+/* confload.c: the command link went down while a load ran */
+void confload_down(struct sync_client *c);
+
+#endif

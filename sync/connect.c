@@ -1,0 +1,93 @@
+/* connect.c - the only place a Bifrost binary connects to Redis: blocking
+ * for tools, asynchronous for the sync links, logging in first. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "endpoint.h"
+
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* AUTH [user] pass as an argument vector: binary safe, never formatted. */
+static int auth_argv(const struct bf_endpoint *ep, const char *argv[3], size_t lens[3])
+{
+	int argc = 0;
+
+	argv[argc] = "AUTH";
+	lens[argc++] = 4;
+	if (ep->user[0]) {
+		argv[argc] = ep->user;
+		lens[argc++] = strlen(ep->user);
+	}
+	argv[argc] = ep->pass;
+	lens[argc++] = strlen(ep->pass);
+	return argc;
+}
+
+redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, char *err,
+			       size_t errlen)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	char where[BF_ENDPOINT_STRLEN];
+	redisContext *rc = redisConnectWithTimeout(ep->host, ep->port, tv);
+
+	bf_endpoint_str(ep, where, sizeof(where));
+	if (!rc || rc->err) {
+		seterr(err, errlen, "cannot reach Redis at %s: %s", where,
+		       rc ? rc->errstr : "out of memory");
+		redisFree(rc);
+		return NULL;
+	}
+	redisSetTimeout(rc, tv);
+	if (ep->has_pass) {
+		const char *argv[3];
+		size_t lens[3];
+		int argc = auth_argv(ep, argv, lens);
+		redisReply *r = redisCommandArgv(rc, argc, argv, lens);
+
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			seterr(err, errlen, "Redis at %s refused the login: %s", where,
+			       r ? r->str : rc->errstr);
+			freeReplyObject(r);
+			redisFree(rc);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis_reply_cb auth_cb,
+					  void *priv, char *err, size_t errlen)
+{
+	char where[BF_ENDPOINT_STRLEN];
+	redisAsyncContext *ac = redisAsyncConnect(ep->host, ep->port);
+
+	if (!ac || ac->err) {
+		seterr(err, errlen, "cannot reach Redis at %s: %s",
+		       bf_endpoint_str(ep, where, sizeof(where)), ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		return NULL;
+	}
+	if (ep->has_pass) {
+		const char *argv[3];
+		size_t lens[3];
+		int argc = auth_argv(ep, argv, lens);
+
+		redisAsyncCommandArgv(ac, auth_cb, priv, argc, argv, lens);
+	}
+	return ac;
+}
