@@ -37,18 +37,21 @@ BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
 LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/endpoint.c sync/connect.c \
-	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c
+	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
+	sync/publish.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/machines.c edge/events.c edge/fleet.c \
-	edge/stats.c edge/metrics.c
+	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_workers.c edge/stats.c \
+	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
 	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
-TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
+TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/test_config \
+	$(BUILD)/tests/test_register $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
 	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf
@@ -102,7 +105,7 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
+$(BUILD)/bin/bifrost-edge: $(BUILD)/obj/edge/main.o $(BUILD)/obj/edge/dump.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
@@ -129,8 +132,7 @@ $(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(BUILD)/obj/tools/netpr
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 $(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tools/bench_fleet.o \
-		$(BUILD)/obj/tools/bench_a2s.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) \
-		$(BUILD)/obj/edge/a2s.o $(LIB)
+		$(BUILD)/obj/tools/bench_a2s.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK) -lm
@@ -144,6 +146,11 @@ $(BUILD)/tests/test_endpoint: $(BUILD)/obj/tests/test_endpoint.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_SYNC)
+
+$(BUILD)/tests/test_register: $(BUILD)/obj/tests/test_register.o $(BUILD)/obj/edge/register.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
 $(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
 	@mkdir -p $(@D)
@@ -173,7 +180,7 @@ $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/c
 $(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/tests/test_gs_bpf: $(BUILD)/obj/tests/test_gs_bpf.o $(BUILD)/obj/tests/pktgen.o $(LIB)
 	@mkdir -p $(@D)
@@ -183,16 +190,16 @@ $(BUILD)/tests/test_gs_bpf: $(BUILD)/obj/tests/test_gs_bpf.o $(BUILD)/obj/tests/
 $(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/obj/tests/edge_harness.o \
 		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
 $(BUILD)/tests/test_edge_a2s: $(BUILD)/obj/tests/test_edge_a2s.o $(BUILD)/obj/tests/edge_harness.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(BUILD)/obj/edge/a2s.o $(LIB)
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
@@ -217,6 +224,7 @@ test-unit: all
 	$(BUILD)/tests/test_addr
 	$(BUILD)/tests/test_endpoint
 	$(BUILD)/tests/test_config
+	$(BUILD)/tests/test_register
 	$(BUILD)/tests/test_schema
 	$(BUILD)/tests/test_rules
 	$(BUILD)/tests/test_sync

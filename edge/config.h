@@ -50,7 +50,7 @@ struct edge_config {
 	uint32_t metrics_addr; /* parsed from metrics, network order */
 	uint16_t metrics_port;
 	uint64_t stats_history_ms; /* bifrost:log:stats:<id> window; 0 = no history */
-	bool a2s_workers;      /* start the AF_XDP A2S workers (edge/a2s.c); default no */
+	bool a2s_workers;      /* start the AF_XDP A2S workers (edge/a2s_workers.c); default no */
 
 	struct bf_conn *conns;
 	size_t n_conns, cap_conns;

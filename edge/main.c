@@ -1,21 +1,26 @@
-/* main.c - bifrost-edge: flags, start-up order, the libevent loop. */
+/* main.c - bifrost-edge: flags, start-up order, and the event loop that
+ * drives every module (events, the one-second tick, sweeps, signals). */
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 #include <errno.h>
-#include <net/if.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "a2s.h"
+#include "a2s_feed.h"
+#include "a2s_workers.h"
+#include "apply.h"
 #include "bifrost.h"
+#include "clock.h"
 #include "config.h"
+#include "dump.h"
 #include "events.h"
 #include "fleet.h"
+#include "heartbeat.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
@@ -29,148 +34,21 @@
 
 #define EXIT_USAGE 2
 
-static const char *reason_names[BF_R_MAX] = { BF_R_NAMES };
-
 struct edge {
 	struct edge_config cfg;
 	const char *config_path;
 	struct edge_dp dp;
 	struct edge_maps maps;
-	struct edge_events events;
-	struct edge_fleet *fleet;
+	struct edge_apply *apply;    /* every source -> the maps */
+	struct edge_events events;   /* XDP's ring buffer */
+	struct edge_fleet *fleet;    /* Redis, with `redis` */
+	struct edge_heartbeat *hb;
+	struct edge_a2s *a2s;        /* AF_XDP A2S workers, with `a2s_workers yes` */
+	struct edge_a2s_feed *a2s_feed;
 	struct event_base *base;
-	uint32_t *locals; /* this host's addresses, as last applied */
-	size_t n_locals;
-	struct bf_conn *fleet_conns; /* from Redis; NULL until the fleet has a config */
-	size_t n_fleet_conns;
-	struct bf_rule_def *fleet_rules; /* from Redis; in force once fleet_rules_set */
-	size_t n_fleet_rules;
-	bool fleet_rules_set;
 	struct edge_stats_sample prev; /* last second's counters, for the rates */
 	struct edge_metrics *metrics;
-	struct edge_a2s *a2s; /* AF_XDP A2S workers, with `a2s_workers yes` */
-	struct edge_a2s_seen *a2s_seen; /* what the cache holds: age and TTL, for /metrics */
-	size_t n_a2s_seen;
 };
-
-/* Redis's connections once the fleet has a config; the file's before. */
-/* ---- A2S: the cache from Redis, the workers, the flags XDP reads ---- */
-
-static uint16_t a2s_flags(unsigned ready)
-{
-	return (uint16_t)((ready & (1u << A2S_INFO) ? BF_CONN_F_A2S_INFO : 0) |
-			  (ready & (1u << A2S_PLAYER) ? BF_CONN_F_A2S_PLAYER : 0) |
-			  (ready & (1u << A2S_RULES) ? BF_CONN_F_A2S_RULES : 0));
-}
-
-/* XDP redirects a kind of query only while its reply is cached here. */
-static void a2s_sync_flags(struct edge *e, uint32_t ip, uint16_t port)
-{
-	unsigned ready = e->a2s ? edge_a2s_ready(e->a2s, ip, port) : 0;
-
-	edge_maps_conn_flags(&e->maps, IPPROTO_UDP, ip, port, BF_CONN_F_A2S_ANY, a2s_flags(ready));
-}
-
-/* A cached reply from Redis (val NULL: gone). The workers validate it; the
- * log says when a connection's cache becomes ready or goes. */
-/* Where a cached reply stands: when its bytes last changed (the refresher
- * stored a new answer) and the TTL Redis gave it when last read. */
-static void a2s_seen_note(struct edge *e, uint32_t ip, uint16_t port, enum bf_a2s_key k,
-			  const uint8_t *val, size_t len, int64_t ttl_ms)
-{
-	uint64_t sum = 1469598103934665603ULL; /* FNV-1a: tells a changed reply apart */
-	struct edge_a2s_seen *s = NULL;
-	int64_t now = sync_now_ms();
-
-	for (size_t i = 0; val && i < len; i++)
-		sum = (sum ^ val[i]) * 1099511628211ULL;
-	for (size_t i = 0; i < e->n_a2s_seen; i++)
-		if (e->a2s_seen[i].ip == ip && e->a2s_seen[i].port == port && e->a2s_seen[i].kind == (int)k)
-			s = &e->a2s_seen[i];
-	if (!val) {
-		if (s)
-			*s = e->a2s_seen[--e->n_a2s_seen];
-		return;
-	}
-	if (!s) {
-		struct edge_a2s_seen *n = realloc(e->a2s_seen, (e->n_a2s_seen + 1) * sizeof(*n));
-
-		if (!n)
-			return;
-		e->a2s_seen = n;
-		s = &n[e->n_a2s_seen++];
-		*s = (struct edge_a2s_seen){ .ip = ip, .port = port, .kind = (int)k, .changed_ms = now };
-	} else if (s->sum != sum) {
-		s->changed_ms = now;
-	}
-	s->sum = sum;
-	s->ttl_ms = ttl_ms;
-	s->read_ms = now;
-}
-
-static void on_a2s_reply(void *ctx, uint32_t ip, uint16_t port, enum bf_a2s_key k,
-			 const uint8_t *val, size_t len, int64_t ttl_ms)
-{
-	static const enum a2s_kind kinds[] = { [BF_A2S_INFO] = A2S_INFO,
-					       [BF_A2S_PLAYER] = A2S_PLAYER,
-					       [BF_A2S_RULES] = A2S_RULES };
-	struct edge *e = ctx;
-	char a[BF_ADDR_STRLEN];
-	unsigned before, after;
-
-	if (!e->a2s || k > BF_A2S_RULES)
-		return;
-	before = edge_a2s_ready(e->a2s, ip, port);
-	if (val && edge_a2s_put(e->a2s, ip, port, kinds[k], val, len)) {
-		val = NULL; /* refused: a reply that does not parse is not served */
-		len = 0;
-	}
-	if (!val && (before & (1u << kinds[k]))) {
-		/* XDP stops sending this kind before the cache forgets it, so a
-		 * query redirected meanwhile still finds its reply. */
-		edge_maps_conn_flags(&e->maps, IPPROTO_UDP, ip, port, BF_CONN_F_A2S_ANY,
-				     a2s_flags(before & ~(1u << kinds[k])));
-		edge_a2s_drop(e->a2s, ip, port, kinds[k]);
-	}
-	a2s_seen_note(e, ip, port, k, val, len, ttl_ms);
-	after = edge_a2s_ready(e->a2s, ip, port);
-	a2s_sync_flags(e, ip, port);
-	if (before == after)
-		return;
-	if (after)
-		pr_info("A2S cache ready for udp %s:%u (%s%s%s)", bf_ipv4_str(ip, a), port,
-			after & (1u << A2S_INFO) ? "info" : "",
-			after & (1u << A2S_PLAYER) ? " player" : "",
-			after & (1u << A2S_RULES) ? " rules" : "");
-	else
-		pr_info("A2S cache gone for udp %s:%u: queries go to the game server", bf_ipv4_str(ip, a),
-			port);
-}
-
-static void on_a2s_keys(void *ctx, const struct a2s_keys *k)
-{
-	struct edge *e = ctx;
-
-	if (e->a2s)
-		edge_a2s_set_keys(e->a2s, k);
-}
-
-static int apply_conns(struct edge *e)
-{
-	int rc;
-
-	if (e->fleet_conns)
-		rc = edge_maps_apply_conns(&e->maps, e->fleet_conns, e->n_fleet_conns, e->locals,
-					   e->n_locals);
-	else
-		rc = edge_maps_apply_conns(&e->maps, e->cfg.conns, e->cfg.n_conns, e->locals,
-					   e->n_locals);
-	/* Applying writes each connection's value afresh: readiness again. */
-	for (size_t i = 0; !rc && e->fleet_conns && i < e->n_fleet_conns; i++)
-		if (e->fleet_conns[i].a2s)
-			a2s_sync_flags(e, e->fleet_conns[i].bind_ip, e->fleet_conns[i].bind_port);
-	return rc;
-}
 
 /* Flags given on the command line, re-applied after every config reload. */
 struct flag_overrides {
@@ -258,68 +136,6 @@ static int load_config(struct edge_config *cfg, const char *path,
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Re-reads this host's addresses; 1 when they changed since last time. */
-static int refresh_locals(struct edge *e)
-{
-	uint32_t *now;
-	size_t n;
-
-	if (edge_local_addrs(&now, &n))
-		return 0;
-	qsort(now, n, sizeof(*now), cmp_u32);
-	if (e->locals && n == e->n_locals && !memcmp(now, e->locals, n * sizeof(*now))) {
-		free(now);
-		return 0;
-	}
-	free(e->locals);
-	e->locals = now;
-	e->n_locals = n;
-	return 1;
-}
-
-/* Redis's rules once the fleet has a valid set; the file's before. */
-static int apply_rules(struct edge *e)
-{
-	if (e->fleet_rules_set)
-		return edge_maps_apply_rules(&e->maps, e->fleet_rules, e->n_fleet_rules, e->cfg.id);
-	return edge_maps_apply_rules(&e->maps, e->cfg.rules, e->cfg.n_rules, e->cfg.id);
-}
-
-static int apply_config(struct edge *e)
-{
-	int rc;
-
-	refresh_locals(e);
-	rc = edge_maps_write_config(&e->maps, &e->cfg);
-	if (!rc)
-		rc = apply_conns(e);
-	/* Protected prefixes before the blacklist, which must not cover them. */
-	if (!rc)
-		rc = edge_maps_list_reconcile(&e->maps, EDGE_PR, e->cfg.pr, e->cfg.n_pr,
-					      BF_SRC_CONFIG);
-	if (!rc)
-		rc = edge_maps_list_reconcile(&e->maps, EDGE_WL, e->cfg.wl, e->cfg.n_wl,
-					      BF_SRC_CONFIG);
-	if (!rc)
-		rc = edge_maps_list_reconcile(&e->maps, EDGE_BL, e->cfg.bl, e->cfg.n_bl,
-					      BF_SRC_CONFIG);
-	if (!rc)
-		rc = apply_rules(e);
-	if (!rc)
-		pr_info("configuration applied: %zu connections, %zu whitelist, %zu blacklist and "
-			"%zu protected entries, %zu rules in the file, dry_run %s",
-			e->cfg.n_conns, e->cfg.n_wl, e->cfg.n_bl, e->cfg.n_pr, e->cfg.n_rules,
-			e->cfg.dry_run ? "on" : "off");
-	return rc;
-}
-
 /* Where the return path is accepted from, once at start: the trust
  * boundary an operator should check (docs/OPERATIONS.md, "Backend"). */
 static void say_backend(const struct edge_config *cfg)
@@ -347,67 +163,8 @@ static void say_backend(const struct edge_config *cfg)
 
 /* ---- event loop callbacks ---- */
 
-/* A new fleet config: connections always (a diff: removed ones leave the
- * maps); rules only as a whole set, so one that does not validate keeps the
- * previous set in force; protected prefixes are the fleet's owner's share of
- * that list (the file's stay). */
-static void on_fleet_conf(void *ctx, const struct sync_fleet_conf *fc)
-{
-	struct edge *e = ctx;
-	struct bf_conn *conns = malloc((fc->n_conns ? fc->n_conns : 1) * sizeof(*conns));
-	struct edge_list_entry *pr = calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
-
-	if (conns && !fc->n_conns && !e->fleet_conns && e->cfg.n_conns) {
-		/* A fleet config without a single connection, the first one this
-		 * edge sees: an operator who added a rule or a protected prefix
-		 * before any connection, not one who means to close every port. */
-		pr_warn("fleet config %s has no connections; keeping the %zu of the config file "
-			"until Redis has some (bifrostctl conn add)",
-			fc->version, e->cfg.n_conns);
-		free(conns);
-		conns = NULL;
-	}
-	if (conns) {
-		memcpy(conns, fc->conns, fc->n_conns * sizeof(*conns));
-		free(e->fleet_conns);
-		e->fleet_conns = conns;
-		e->n_fleet_conns = fc->n_conns;
-		apply_conns(e);
-	}
-	if (pr) {
-		for (size_t i = 0; i < fc->n_protect; i++)
-			pr[i].cidr = fc->protect[i];
-		/* Protection first: a ban applied after it can no longer cover it. */
-		edge_maps_list_reconcile(&e->maps, EDGE_PR, pr, fc->n_protect, BF_SRC_FLEET);
-		free(pr);
-	}
-	if (fc->bad_rules) {
-		pr_warn("fleet config %s: %u rule(s) refused (see above); the rules in force stay "
-			"as they are until the set validates",
-			fc->version, fc->bad_rules);
-		return;
-	}
-	{
-		struct bf_rule_def *rules = malloc((fc->n_rules ? fc->n_rules : 1) * sizeof(*rules));
-
-		if (!rules)
-			return;
-		memcpy(rules, fc->rules, fc->n_rules * sizeof(*rules));
-		if (edge_maps_apply_rules(&e->maps, rules, fc->n_rules, e->cfg.id)) {
-			pr_warn("fleet config %s: the rule set was refused; the rules in force stay",
-				fc->version);
-			free(rules);
-			return;
-		}
-		free(e->fleet_rules);
-		e->fleet_rules = rules;
-		e->n_fleet_rules = fc->n_rules;
-		e->fleet_rules_set = true;
-	}
-}
-
-/* XDP blocked a source over a connection's limit. Shared unless the
- * connection says not to, or the edge only pretends (dry run). */
+/* XDP blocked a source over a connection's limit. Shared only when the
+ * connection asks for it, and never from an edge that only pretends. */
 static void on_ban(void *ctx, const struct bf_ban *b)
 {
 	struct edge *e = ctx;
@@ -427,8 +184,6 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
 
-	(void)fd;
-	(void)what;
 	edge_events_poll(&e->events);
 }
 
@@ -437,18 +192,11 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct edge *e = arg;
 	struct edge_sweep_stats st;
 
-	(void)fd;
-	(void)what;
-	edge_maps_sweep(&e->maps, edge_mono_ns(), &st);
+	edge_maps_sweep(&e->maps, bf_mono_ns(), &st);
 	/* A machine whose route moved to another interface is accepted there
 	 * (or refused) within a sweep interval. */
 	edge_machines_refresh(&e->maps.mach);
-	/* An address added to the host (a new management IP) is reachable
-	 * within a sweep interval. */
-	if (refresh_locals(e)) {
-		pr_info("this host's addresses changed: %zu now", e->n_locals);
-		apply_conns(e);
-	}
+	edge_apply_refresh_locals(e->apply);
 	if (st.whitelist || st.blacklist || st.blocklist || st.punches || st.protected)
 		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu, "
 			"protected %llu",
@@ -457,34 +205,32 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 			(unsigned long long)st.protected);
 }
 
-static uint64_t list_entries(const struct edge_maps *m, enum edge_list l)
-{
-	uint64_t n = 0;
-
-	for (int p = 0; p <= 32; p++)
-		n += m->plen_count[l][p];
-	return n;
-}
-
-/* Once a second: rates since the last sample, published to the fleet. */
-static void on_stats(evutil_socket_t fd, short what, void *arg)
+/* Once a second: the rates since the last sample, published; the fleet's
+ * config and register; the heartbeat; the A2S cache. */
+static void on_second(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
 	struct edge_stats_sample cur;
 	struct bf_stats_frame fr;
 
-	(void)fd;
-	(void)what;
+	if (e->fleet) {
+		struct edge_fleet_health h;
+
+		edge_fleet_tick(e->fleet);
+		edge_fleet_health(e->fleet, &h);
+		edge_heartbeat_tick(e->hb, h.conf_version, h.conf_refused);
+		edge_a2s_feed_tick(e->a2s_feed);
+	}
 	if (edge_stats_read(&e->dp.fd, &cur)) {
 		pr_debug("stats: reading the counters failed");
 		return;
 	}
 	memset(&fr, 0, sizeof(fr));
 	edge_stats_rates(&e->prev, &cur, &fr);
-	fr.wl_entries = list_entries(&e->maps, EDGE_WL);
-	fr.bl_entries = list_entries(&e->maps, EDGE_BL);
-	if (e->fleet && e->prev.mono_ns)
-		edge_fleet_publish_stats(e->fleet, &fr);
+	fr.wl_entries = edge_maps_list_entries(&e->maps, EDGE_WL);
+	fr.bl_entries = edge_maps_list_entries(&e->maps, EDGE_BL);
+	if (e->hb && e->prev.mono_ns)
+		edge_heartbeat_stats(e->hb, &fr);
 	edge_stats_sample_free(&e->prev);
 	e->prev = cur;
 }
@@ -498,8 +244,8 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		return rc;
 	s->version = BIFROST_VERSION;
 	s->id = e->cfg.id;
-	s->wl_entries = list_entries(&e->maps, EDGE_WL);
-	s->bl_entries = list_entries(&e->maps, EDGE_BL);
+	s->wl_entries = edge_maps_list_entries(&e->maps, EDGE_WL);
+	s->bl_entries = edge_maps_list_entries(&e->maps, EDGE_BL);
 	if (e->fleet) {
 		struct edge_fleet_health h;
 
@@ -507,10 +253,9 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		s->fleet = true;
 		s->sync = h.sync;
 		s->sync_connected = h.connected;
-		s->stats_frames = h.stats_frames;
-		s->stats_dropped = h.stats_dropped;
 		s->punch_refused[4] = h.punch_refused_origin;
 		s->publish_capped = h.publish_capped;
+		edge_heartbeat_counts(e->hb, &s->stats_frames, &s->stats_dropped);
 	}
 	s->punch_refused[0] = e->maps.mach.refused_unknown;
 	s->punch_refused[1] = e->maps.mach.refused_served;
@@ -519,9 +264,8 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 	if (e->a2s) {
 		s->a2s = true;
 		edge_a2s_counters(e->a2s, &s->a2s_counters);
-		s->a2s_seen = e->a2s_seen;
-		s->n_a2s_seen = e->n_a2s_seen;
-		s->now_ms = sync_now_ms();
+		s->a2s_seen = edge_a2s_feed_seen(e->a2s_feed, &s->n_a2s_seen);
+		s->now_ms = bf_wall_ms();
 	}
 	return 0;
 }
@@ -533,8 +277,6 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	struct edge *e = arg;
 	struct edge_config next;
 
-	(void)sig;
-	(void)what;
 	pr_info("SIGHUP: reloading %s", e->config_path ? e->config_path : "(flags only)");
 	if (load_config(&next, e->config_path, &g_overrides)) {
 		pr_err("reload refused; the running configuration stays in force");
@@ -548,23 +290,43 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	next.n_ifaces = e->cfg.n_ifaces;
 	edge_config_free(&e->cfg);
 	e->cfg = next;
-	apply_config(e);
+	edge_apply_file(e->apply, &e->cfg);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct edge *e = arg;
 
-	(void)what;
 	pr_info("signal %d: exiting; the XDP program stays attached and keeps forwarding "
 		"(bifrost-edge --detach removes it)",
 		(int)sig);
 	event_base_loopbreak(e->base);
 }
 
+/* The fleet and what rides on it: heartbeat, A2S feed, events published. */
+static int start_fleet(struct edge *e)
+{
+	if (!e->cfg.redis[0]) {
+		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
+		return 0;
+	}
+	e->fleet = edge_fleet_new(e->base, &e->cfg, e->apply);
+	if (!e->fleet)
+		return -EINVAL;
+	e->hb = edge_heartbeat_new(edge_fleet_sync(e->fleet), &e->cfg, &e->dp.fd, e->dp.ifs[0].mode);
+	e->a2s_feed = edge_a2s_feed_new(edge_fleet_sync(e->fleet), e->a2s, e->apply);
+	if (!e->hb || !e->a2s_feed)
+		return -ENOMEM;
+	edge_fleet_set_a2s_feed(e->fleet, e->a2s_feed);
+	e->events.on_punch = on_punch;
+	e->events.on_ban = on_ban;
+	e->events.ctx = e;
+	return 0;
+}
+
 static int run(struct edge *e)
 {
-	struct event *ev_rb, *ev_sweep, *ev_hup, *ev_int, *ev_term, *ev_stats;
+	struct event *ev[6] = { 0 };
 	struct timeval one_s = { .tv_sec = 1 };
 	struct timeval sweep = { .tv_sec = (long)(e->cfg.sweep_interval_ms / 1000),
 				 .tv_usec = (long)(e->cfg.sweep_interval_ms % 1000) * 1000 };
@@ -578,39 +340,19 @@ static int run(struct edge *e)
 		pr_err("reading the pinned maps failed: %s", strerror(-rc));
 		goto out_dp;
 	}
-	rc = apply_config(e);
+	e->apply = edge_apply_new(&e->maps, e->cfg.id);
+	rc = e->apply ? edge_apply_file(e->apply, &e->cfg) : -ENOMEM;
 	if (rc)
-		goto out_dp;
+		goto out_maps;
 	say_backend(&e->cfg);
 	e->base = event_base_new();
 	if (!e->base) {
 		rc = -ENOMEM;
-		goto out_dp;
+		goto out_maps;
 	}
 	rc = edge_events_open(&e->events, e->dp.fd.events);
 	if (rc)
 		goto out_base;
-	if (e->cfg.redis[0]) {
-		e->fleet = edge_fleet_new(e->base, &e->cfg, &e->maps, e->dp.ifs[0].mode);
-		if (!e->fleet) {
-			rc = -EINVAL;
-			goto out_events;
-		}
-		e->events.on_punch = on_punch;
-		e->events.on_ban = on_ban;
-		e->events.ctx = e;
-		edge_fleet_on_conf(e->fleet, on_fleet_conf, e);
-	} else {
-		pr_warn("no 'redis' configured: this edge runs alone (no fleet sync)");
-	}
-	if (e->cfg.metrics[0]) {
-		e->metrics = edge_metrics_new(e->base, e->cfg.metrics_addr, e->cfg.metrics_port,
-					      metrics_fill, e);
-		if (!e->metrics) {
-			rc = -EADDRNOTAVAIL;
-			goto out_events;
-		}
-	}
 	/* The A2S workers only answer what their cache holds and XDP only sends them
 	 * connections flagged ready, so starting them changes nothing until both are
 	 * filled. Without them XDP forwards every query: a failure here is no reason
@@ -622,25 +364,34 @@ static int run(struct edge *e)
 		if (!e->a2s)
 			pr_err("a2s_workers: %s; A2S queries go to the game servers", err);
 	}
-	if (e->fleet && e->a2s) {
-		struct edge_fleet_a2s_ops ops = { .reply = on_a2s_reply, .keys = on_a2s_keys,
-						  .ctx = e };
-
-		edge_fleet_on_a2s(e->fleet, &ops);
+	rc = start_fleet(e);
+	if (rc)
+		goto out_stop;
+	if (e->cfg.metrics[0]) {
+		e->metrics = edge_metrics_new(e->base, e->cfg.metrics_addr, e->cfg.metrics_port,
+					      metrics_fill, e);
+		if (!e->metrics) {
+			rc = -EADDRNOTAVAIL;
+			goto out_stop;
+		}
 	}
-	ev_rb = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
-	ev_stats = event_new(e->base, -1, EV_PERSIST, on_stats, e);
-	ev_sweep = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
-	ev_hup = evsignal_new(e->base, SIGHUP, on_hup, e);
-	ev_int = evsignal_new(e->base, SIGINT, on_stop, e);
-	ev_term = evsignal_new(e->base, SIGTERM, on_stop, e);
-	event_add(ev_rb, NULL);
-	event_add(ev_sweep, &sweep);
-	event_add(ev_stats, &one_s);
-	on_stats(-1, 0, e); /* the first sample: rates start one second from now */
-	event_add(ev_hup, NULL);
-	event_add(ev_int, NULL);
-	event_add(ev_term, NULL);
+	ev[0] = event_new(e->base, edge_events_fd(&e->events), EV_READ | EV_PERSIST, on_events, e);
+	ev[1] = event_new(e->base, -1, EV_PERSIST, on_second, e);
+	ev[2] = event_new(e->base, -1, EV_PERSIST, on_sweep, e);
+	ev[3] = evsignal_new(e->base, SIGHUP, on_hup, e);
+	ev[4] = evsignal_new(e->base, SIGINT, on_stop, e);
+	ev[5] = evsignal_new(e->base, SIGTERM, on_stop, e);
+	for (int i = 0; i < 6; i++)
+		if (!ev[i]) {
+			rc = -ENOMEM;
+			goto out_events;
+		}
+	event_add(ev[0], NULL);
+	event_add(ev[1], &one_s);
+	event_add(ev[2], &sweep);
+	for (int i = 3; i < 6; i++)
+		event_add(ev[i], NULL);
+	on_second(-1, 0, e); /* the first sample: rates start one second from now */
 	/* Events that arrived before the loop started. */
 	edge_events_poll(&e->events);
 	pr_info("edge %s running on %d interface(s), POP address %s, version %s", e->cfg.id,
@@ -649,279 +400,25 @@ static int run(struct edge *e)
 
 	event_base_dispatch(e->base);
 
-	event_free(ev_rb);
-	event_free(ev_sweep);
-	event_free(ev_hup);
-	event_free(ev_int);
-	event_free(ev_term);
-	event_free(ev_stats);
-	edge_a2s_stop(e->a2s);
-	e->a2s = NULL;
 out_events:
+	for (int i = 0; i < 6; i++)
+		if (ev[i])
+			event_free(ev[i]);
+out_stop:
 	edge_metrics_free(e->metrics);
-	e->metrics = NULL;
 	edge_stats_sample_free(&e->prev);
+	edge_heartbeat_free(e->hb);
 	edge_fleet_free(e->fleet);
-	e->fleet = NULL;
+	edge_a2s_feed_free(e->a2s_feed);
+	edge_a2s_stop(e->a2s);
 	edge_events_close(&e->events);
 out_base:
 	event_base_free(e->base);
+out_maps:
+	edge_apply_free(e->apply);
+	edge_machines_free(&e->maps.mach);
 out_dp:
 	edge_dp_close(&e->dp);
-	return rc;
-}
-
-/* ---- read-only modes ---- */
-
-static int do_stats(const char *ifname, int json)
-{
-	struct bf_counter c[BF_R_MAX];
-	struct edge_dp dp;
-	int rc = edge_dp_open_pinned(&dp, ifname);
-
-	if (rc)
-		return rc;
-	rc = edge_maps_read_stats(&dp.fd, c);
-	edge_dp_close(&dp);
-	if (rc)
-		return rc;
-	if (json) {
-		printf("{");
-		for (int r = 0; r < BF_R_MAX; r++)
-			printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", r ? "," : "",
-			       reason_names[r], (unsigned long long)c[r].packets,
-			       (unsigned long long)c[r].bytes);
-		printf("}\n");
-		return 0;
-	}
-	printf("%-16s %14s %16s\n", "REASON", "PACKETS", "BYTES");
-	for (int r = 0; r < BF_R_MAX; r++)
-		printf("%-16s %14llu %16llu\n", reason_names[r], (unsigned long long)c[r].packets,
-		       (unsigned long long)c[r].bytes);
-	return 0;
-}
-
-static double secs_left(uint64_t expires_ns, uint64_t now)
-{
-	if (!expires_ns)
-		return -1;
-	return expires_ns > now ? (double)(expires_ns - now) / 1e9 : 0;
-}
-
-static int dump_list(int fd, int json)
-{
-	struct bf_cidr_key *k;
-	struct bf_list_val *v;
-	uint64_t now = edge_mono_ns();
-	size_t n;
-	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
-
-	if (rc)
-		return rc;
-	if (!json)
-		printf("%-20s %10s %s\n", "CIDR", "EXPIRES_S", "SOURCES");
-	for (size_t i = 0; i < n; i++) {
-		struct bf_cidr c = { .addr = k[i].addr, .plen = (uint8_t)k[i].plen };
-		char s[BF_CIDR_STRLEN];
-		double left = secs_left(v[i].expires_ns, now);
-
-		if (json)
-			printf("{\"cidr\":\"%s\",\"expires_in_s\":%.3f,\"src\":%u}\n",
-			       bf_cidr_str(&c, s), left, v[i].src);
-		else
-			printf("%-20s %10.1f %s%s%s\n", bf_cidr_str(&c, s), left,
-			       v[i].src & BF_SRC_CONFIG ? "config " : "",
-			       v[i].src & BF_SRC_FLEET ? "fleet " : "",
-			       v[i].src & BF_SRC_LOCAL ? "local" : "");
-	}
-	free(k);
-	free(v);
-	return 0;
-}
-
-static int dump_blocklist(int fd, int json)
-{
-	uint32_t *k;
-	struct bf_list_val *v;
-	uint64_t now = edge_mono_ns();
-	size_t n;
-	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		char a[BF_ADDR_STRLEN];
-
-		if (json)
-			printf("{\"addr\":\"%s\",\"expires_in_s\":%.3f}\n", bf_ipv4_str(k[i], a),
-			       secs_left(v[i].expires_ns, now));
-		else
-			printf("%-16s %10.1f\n", bf_ipv4_str(k[i], a), secs_left(v[i].expires_ns, now));
-	}
-	free(k);
-	free(v);
-	return 0;
-}
-
-static int dump_punches(int fd, int json)
-{
-	struct bf_punch_key *k;
-	struct bf_punch_val *v;
-	uint64_t now = edge_mono_ns();
-	size_t n;
-	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		char s[96];
-
-		if (v[i].expires_ns <= now)
-			continue; /* expired, waiting for the sweeper */
-		edge_punch_str(&k[i], v[i].machine_ip, s, sizeof(s));
-		if (json)
-			printf("{\"punch\":\"%s\",\"expires_in_s\":%.3f}\n", s,
-			       secs_left(v[i].expires_ns, now));
-		else
-			printf("%-64s %8.1f\n", s, secs_left(v[i].expires_ns, now));
-	}
-	free(k);
-	free(v);
-	return 0;
-}
-
-static int dump_conns(int fd, int json)
-{
-	struct bf_conn_key *k;
-	struct bf_conn_val *v;
-	size_t n;
-	int rc = edge_map_dump(fd, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		char b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN];
-		unsigned mp = ntohs(v[i].machine_port) ? ntohs(v[i].machine_port) : ntohs(k[i].bind_port);
-
-		if (json)
-			printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s:%u\","
-			       "\"pps\":%u,\"bps\":%llu,\"block_ms\":%u,\"share_bans\":%s}\n",
-			       bf_proto_name(k[i].proto), bf_ipv4_str(k[i].bind_ip, b),
-			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp, v[i].pps,
-			       (unsigned long long)v[i].bps, v[i].block_ms,
-			       v[i].flags & BF_CONN_F_SHARE_BANS ? "true" : "false");
-		else if (v[i].pps || v[i].bps)
-			printf("%-5s %s:%u -> %s:%u  pps %u bps %llu block %.3gs%s\n",
-			       bf_proto_name(k[i].proto), bf_ipv4_str(k[i].bind_ip, b),
-			       ntohs(k[i].bind_port), bf_ipv4_str(v[i].machine_ip, m), mp, v[i].pps,
-			       (unsigned long long)v[i].bps, v[i].block_ms / 1e3,
-			       v[i].flags & BF_CONN_F_SHARE_BANS ? " shared" : "");
-		else
-			printf("%-5s %s:%u -> %s:%u\n", bf_proto_name(k[i].proto),
-			       bf_ipv4_str(k[i].bind_ip, b), ntohs(k[i].bind_port),
-			       bf_ipv4_str(v[i].machine_ip, m), mp);
-	}
-	free(k);
-	free(v);
-	return 0;
-}
-
-static int dump_rules(const struct edge_map_fds *fd, int json)
-{
-	struct edge_rule_stat *st;
-	size_t n;
-	int rc = edge_maps_rule_stats(fd, &st, &n);
-
-	if (rc)
-		return rc;
-	if (!json)
-		printf("%-8s %-6s %-8s %14s %16s\n", "ID", "ACTION", "DRY_RUN", "PACKETS", "BYTES");
-	for (size_t i = 0; i < n; i++) {
-		const char *act = st[i].action == BF_RULE_DROP ? "drop" : "pass";
-		int dry = !!(st[i].flags & BF_RULE_F_DRY_RUN);
-
-		if (json)
-			printf("{\"id\":%u,\"action\":\"%s\",\"dry_run\":%s,\"packets\":%llu,"
-			       "\"bytes\":%llu}\n",
-			       st[i].id, act, dry ? "true" : "false",
-			       (unsigned long long)st[i].packets, (unsigned long long)st[i].bytes);
-		else
-			printf("%-8u %-6s %-8s %14llu %16llu\n", st[i].id, act, dry ? "yes" : "no",
-			       (unsigned long long)st[i].packets, (unsigned long long)st[i].bytes);
-	}
-	free(st);
-	return 0;
-}
-
-/* The game machines: where their return path is accepted, their punch budget. */
-static int dump_machines(const struct edge_map_fds *fd, int json)
-{
-	uint32_t *k;
-	struct bf_machine *v;
-	size_t n;
-	int rc = edge_map_dump(fd->machines, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
-
-	if (rc)
-		return rc;
-	if (!json)
-		printf("%-16s %-16s %10s %10s\n", "MACHINE", "ACCEPTED_ON", "PUNCHES", "MAX");
-	for (size_t i = 0; i < n; i++) {
-		char a[BF_ADDR_STRLEN], ifn[IF_NAMESIZE] = "-";
-		uint64_t live = 0;
-
-		if (v[i].ifindex && !if_indextoname(v[i].ifindex, ifn))
-			snprintf(ifn, sizeof(ifn), "#%u", v[i].ifindex);
-		bpf_map_lookup_elem(fd->punch_quota, &v[i].slot, &live);
-		if ((int64_t)live < 0)
-			live = 0;
-		if (json)
-			printf("{\"machine\":\"%s\",\"accepted_on\":%s%s%s,\"punches\":%llu,"
-			       "\"punch_max\":%u}\n",
-			       bf_ipv4_str(k[i], a), v[i].ifindex ? "\"" : "",
-			       v[i].ifindex ? ifn : "null", v[i].ifindex ? "\"" : "",
-			       (unsigned long long)live, v[i].punch_max);
-		else
-			printf("%-16s %-16s %10llu %10u\n", bf_ipv4_str(k[i], a), ifn,
-			       (unsigned long long)live, v[i].punch_max);
-	}
-	free(k);
-	free(v);
-	return 0;
-}
-
-static int do_dump(const char *ifname, const char *what, int json)
-{
-	struct edge_dp dp;
-	int rc;
-
-	if (strcmp(what, "conns") && strcmp(what, "whitelist") && strcmp(what, "blacklist") &&
-	    strcmp(what, "blocklist") && strcmp(what, "punches") && strcmp(what, "protected") &&
-	    strcmp(what, "rules") && strcmp(what, "machines")) {
-		pr_err("--dump: unknown map '%s' (conns, whitelist, blacklist, blocklist, punches, "
-		       "protected, rules, machines)",
-		       what);
-		return -EINVAL;
-	}
-	rc = edge_dp_open_pinned(&dp, ifname);
-	if (rc)
-		return rc;
-	if (!strcmp(what, "conns"))
-		rc = dump_conns(dp.fd.conns, json);
-	else if (!strcmp(what, "whitelist"))
-		rc = dump_list(dp.fd.whitelist, json);
-	else if (!strcmp(what, "blacklist"))
-		rc = dump_list(dp.fd.blacklist, json);
-	else if (!strcmp(what, "blocklist"))
-		rc = dump_blocklist(dp.fd.blocklist, json);
-	else if (!strcmp(what, "protected"))
-		rc = dump_list(dp.fd.protected, json);
-	else if (!strcmp(what, "rules"))
-		rc = dump_rules(&dp.fd, json);
-	else if (!strcmp(what, "machines"))
-		rc = dump_machines(&dp.fd, json);
-	else
-		rc = dump_punches(dp.fd.punches, json);
-	edge_dp_close(&dp);
 	return rc;
 }
 
@@ -1042,7 +539,7 @@ int main(int argc, char **argv)
 			pr_err("which edge? pass --iface IFNAME (its first interface) or --config FILE");
 			return EXIT_USAGE;
 		}
-		rc = stats ? do_stats(ifname, json) : do_dump(ifname, dump, json);
+		rc = stats ? edge_dump_stats(ifname, json) : edge_dump(ifname, dump, json);
 		edge_config_free(&cfg);
 		return rc == -EINVAL ? EXIT_USAGE : rc ? 1 : 0;
 	}
@@ -1084,10 +581,5 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = run(&e);
 	edge_config_free(&e.cfg);
-	edge_machines_free(&e.maps.mach);
-	free(e.locals);
-	free(e.fleet_conns);
-	free(e.fleet_rules);
-	free(e.a2s_seen);
 	return rc ? 1 : 0;
 }

@@ -91,6 +91,15 @@ static uint64_t plen_mask(const struct edge_maps *m, enum edge_list l)
 	return mask;
 }
 
+uint64_t edge_maps_list_entries(const struct edge_maps *m, enum edge_list l)
+{
+	uint64_t n = 0;
+
+	for (int p = 0; p <= 32; p++)
+		n += m->plen_count[l][p];
+	return n;
+}
+
 static int write_conf(struct edge_maps *m)
 {
 	__u32 zero = 0;

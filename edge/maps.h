@@ -75,6 +75,9 @@ int edge_maps_list_del(struct edge_maps *m, enum edge_list l, const struct bf_ci
 int edge_maps_list_reconcile(struct edge_maps *m, enum edge_list l,
 			     const struct edge_list_entry *entries, size_t n, uint32_t src);
 
+/* Entries of a list (counted per prefix length as they are written). */
+uint64_t edge_maps_list_entries(const struct edge_maps *m, enum edge_list l);
+
 /* 1 when addr (network order) lies in a live protected prefix. */
 int edge_maps_protected(struct edge_maps *m, uint32_t addr);
 

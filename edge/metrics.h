@@ -7,20 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "a2s.h"
+#include "a2s_feed.h"
+#include "a2s_workers.h"
 #include "stats.h"
 #include "sync.h"
 
-/* One cached A2S reply as the edge last read it from Redis. */
-struct edge_a2s_seen {
-	uint32_t ip;        /* network order */
-	uint16_t port;
-	int kind;           /* enum bf_a2s_key: info, player, rules */
-	uint64_t sum;       /* of its bytes */
-	int64_t changed_ms; /* wall clock when its bytes last changed */
-	int64_t read_ms;    /* wall clock of the last read */
-	int64_t ttl_ms;     /* TTL left in Redis at that read */
-};
 
 struct event_base;
 struct edge_metrics;

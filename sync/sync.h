@@ -138,6 +138,44 @@ int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb,
 /* Publishes an edge up/down frame on our event channel. */
 int sync_client_announce(struct sync_client *c, enum bf_evt_type t, const char *version);
 
+/* ---- an edge's own state, each command built from typed values (publish.c);
+ * each returns -ENOTCONN when the command link is not up ---- */
+
+struct sync_heartbeat {
+	const char *version, *ifaces, *xdp_mode;
+	const char *conf_version;  /* the fleet config last applied ("-" when none) */
+	int64_t started_ms;
+	unsigned conf_refused;     /* hashes, rules, prefixes of that config refused */
+};
+/* <prefix>edge:<origin>: these fields and the client's own counters, then
+ * PEXPIRE ttl_ms (a dead edge's heartbeat vanishes). */
+int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *hb, int ttl_ms);
+
+struct sync_rule_count {
+	uint32_t id;
+	uint64_t packets, bytes;
+};
+/* <prefix>rulestats:<origin>: rule id -> "packets bytes", rewritten whole. */
+int sync_publish_rulestats(struct sync_client *c, const struct sync_rule_count *r, size_t n,
+			   int ttl_ms);
+
+/* The stats frame: HSET <prefix>stats:<origin> + PEXPIRE ttl_ms, PUBLISH of
+ * the msgpack frame on the channel of that name, and XADD to the history
+ * stream trimmed to history_ms (none when 0). done(ctx, ok) runs once per
+ * command sent. Returns how many were sent (>= 1), or -errno with none. */
+int sync_publish_stats(struct sync_client *c, const struct bf_stats_frame *fr, int64_t history_ms,
+		       int ttl_ms, sync_done_cb done, void *ctx);
+
+/* The fleet's A2S challenge key <prefix>a2s:key: created with fresh_hex if
+ * absent, rotated (cur -> prev) once it is every_ms old, atomically (one
+ * script: exactly one edge's key wins a rotation); then read: cb(ctx,
+ * fields, n) with cur/prev/since. */
+int sync_a2s_key_rotate(struct sync_client *c, const char *fresh_hex, int64_t every_ms,
+			sync_hash_cb cb, void *ctx);
+
+/* The key prefix the client was made with. */
+const char *sync_client_prefix(const struct sync_client *c);
+
 bool sync_client_connected(const struct sync_client *c);
 void sync_client_stats(const struct sync_client *c, struct sync_stats *st);
 

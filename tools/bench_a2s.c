@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../edge/a2s.h"
+#include "../edge/a2s_workers.h"
 #include "../edge/config.h"
 #include "../edge/maps.h"
 #include "a2s.h"
@@ -48,7 +48,7 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The challenge buckets are wall-clock, as in edge/a2s.c. */
+/* The challenge buckets are wall-clock, as in edge/a2s_workers.c. */
 static uint64_t wall_ms(void)
 {
 	struct timespec ts;

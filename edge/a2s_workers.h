@@ -1,8 +1,8 @@
-/* a2s.h - the AF_XDP A2S workers: one socket and thread per (interface, RX queue)
+/* a2s_workers.h - the AF_XDP A2S workers: one socket and thread per (interface, RX queue)
  * answering the A2S queries XDP redirects to them, in place, from a cache the main
  * thread fills. */
-#ifndef EDGE_A2S_H
-#define EDGE_A2S_H
+#ifndef EDGE_A2S_WORKERS_H
+#define EDGE_A2S_WORKERS_H
 
 #include <stddef.h>
 #include <stdint.h>

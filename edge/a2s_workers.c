@@ -1,5 +1,5 @@
-/* a2s.c - AF_XDP A2S workers: sockets per RX queue, the reply built in the request's
- * frame, and the cache they answer from (see a2s.h and docs/ARCHITECTURE.md). */
+/* a2s_workers.c - AF_XDP A2S workers: sockets per RX queue, the reply built in the request's
+ * frame, and the cache they answer from (see a2s_workers.h and docs/ARCHITECTURE.md). */
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/ethtool.h>
@@ -23,7 +23,7 @@
 #include <uthash.h>
 #include <xdp/xsk.h>
 
-#include "a2s.h" /* edge/a2s.h, which includes sync/a2s.h */
+#include "a2s_workers.h" /* which includes sync/a2s.h */
 #include "bifrost.h"
 #include "inet_csum.h"
 #include "log.h"
