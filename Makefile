@@ -42,7 +42,8 @@ LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/end
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
-EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/machines.c edge/events.c edge/fleet.c \
+EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
+	edge/sweep.c edge/want_set.c edge/machines.c edge/events.c edge/fleet.c \
 	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_workers.c edge/stats.c \
 	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))

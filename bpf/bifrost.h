@@ -78,12 +78,22 @@ struct bf_conn_counter {
 #define BF_RULE_CLASSES 4      /* UDP, TCP, ICMP, any other protocol */
 #define BF_RULE_SLOTS (2 * BF_RULES_MAX) /* counter slots: old and new set may differ entirely */
 
+/* The CIDR lists of sources: each a hash of (prefix length, masked address)
+ * probed once per prefix length in use (lib/cidr.h). The index of a list's
+ * prefix mask in bf_config; user space's table of lists is edge/lists.c. */
+enum bf_list {
+	BF_LIST_WL = 0,        /* whitelist: skips every filter */
+	BF_LIST_BL,            /* blacklist: operators' and the fleet's bans (CIDR) */
+	BF_LIST_PR,            /* protected: never banned */
+	BF_LISTS,
+};
+#define BF_LIST_SLOTS 4        /* bf_config room: a new list does not resize it */
+
 /* bf_config[0]: the POP's runtime settings. Written by bifrost-edge. */
 struct bf_config {
-	__be32 edge_addr;      /* this POP's own address: outer source, management */
+	__be32 edge_addr;      /* this POP's own address: management */
 	__u32 flags;           /* BF_F_* */
-	__u64 wl_plen_mask;    /* bit n set: whitelist holds a /n entry */
-	__u64 bl_plen_mask;    /* bit n set: blacklist holds a /n entry */
+	__u64 plen_mask[BF_LIST_SLOTS]; /* per enum bf_list: bit n set, the list holds a /n entry */
 	__u64 punch_ttl_ns;    /* idle lifetime of a port punch */
 	__u64 punch_report_ns; /* a live punch is re-reported at most this often */
 	__u8 outer_ttl;        /* TTL of the IPIP outer header */
@@ -91,7 +101,6 @@ struct bf_config {
 	__u8 pad[2];
 	__be32 backend_addr;   /* where the machines send IPIP: the only outer destination of
 				* the return path, and the outer source of what we send them */
-	__u64 pr_plen_mask;    /* bit n set: the protected list holds a /n entry */
 	__u16 rules_n[2][BF_RULE_CLASSES]; /* rules per half and class; written before a flip */
 	/* ICMP echo limits as GCRA intervals (0 = none): per source, and each
 	 * CPU's share of the global limit. */

@@ -24,7 +24,7 @@
 static __always_inline int source_whitelisted(const struct bf_config *cfg, __be32 a,
 					      struct clock *clk)
 {
-	return cidr_match(&bf_whitelist, cfg->wl_plen_mask, a, clk);
+	return cidr_match(&bf_whitelist, cfg->plen_mask[BF_LIST_WL], a, clk);
 }
 
 /* Moves one live punch of the quota from machine `from` to `to` (a flow
@@ -237,7 +237,7 @@ static __always_inline int source_blocked(const struct bf_config *cfg, const str
 		*reason = BF_R_BLOCKLIST;
 		return XDP_DROP;
 	}
-	if (cidr_match(&bf_blacklist, cfg->bl_plen_mask, p->saddr, clk) &&
+	if (cidr_match(&bf_blacklist, cfg->plen_mask[BF_LIST_BL], p->saddr, clk) &&
 	    !spared(cfg, p->saddr, clk, bytes)) {
 		*reason = BF_R_BLACKLIST;
 		return XDP_DROP;

@@ -168,11 +168,11 @@ int edge_apply_file(struct edge_apply *a, const struct edge_config *cfg)
 		rc = apply_conns(a);
 	/* Protected prefixes before the blacklist, which must not cover them. */
 	if (!rc)
-		rc = edge_maps_list_reconcile(a->maps, EDGE_PR, cfg->pr, cfg->n_pr, BF_SRC_CONFIG);
+		rc = edge_maps_list_reconcile(a->maps, BF_LIST_PR, cfg->pr, cfg->n_pr, BF_SRC_CONFIG);
 	if (!rc)
-		rc = edge_maps_list_reconcile(a->maps, EDGE_WL, cfg->wl, cfg->n_wl, BF_SRC_CONFIG);
+		rc = edge_maps_list_reconcile(a->maps, BF_LIST_WL, cfg->wl, cfg->n_wl, BF_SRC_CONFIG);
 	if (!rc)
-		rc = edge_maps_list_reconcile(a->maps, EDGE_BL, cfg->bl, cfg->n_bl, BF_SRC_CONFIG);
+		rc = edge_maps_list_reconcile(a->maps, BF_LIST_BL, cfg->bl, cfg->n_bl, BF_SRC_CONFIG);
 	if (!rc)
 		rc = apply_rules(a);
 	if (!rc)
@@ -210,7 +210,7 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 		for (size_t i = 0; i < fc->n_protect; i++)
 			pr[i].cidr = fc->protect[i];
 		/* Protection first: a ban applied after it can no longer cover it. */
-		edge_maps_list_reconcile(a->maps, EDGE_PR, pr, fc->n_protect, BF_SRC_FLEET);
+		edge_maps_list_reconcile(a->maps, BF_LIST_PR, pr, fc->n_protect, BF_SRC_FLEET);
 		free(pr);
 	}
 	if (fc->bad_rules) {
@@ -268,7 +268,7 @@ int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx)
 									      : fx->exp_ms));
 	}
 	{
-		enum edge_list l = fx->e.kind == BF_KIND_WL ? EDGE_WL : EDGE_BL;
+		enum bf_list l = fx->e.kind == BF_KIND_WL ? BF_LIST_WL : BF_LIST_BL;
 
 		if (!fx->peers) {
 			edge_maps_list_del(a->maps, l, &fx->e.cidr, BF_SRC_FLEET);

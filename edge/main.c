@@ -197,12 +197,20 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	 * (or refused) within a sweep interval. */
 	edge_machines_refresh(&e->maps.mach);
 	edge_apply_refresh_locals(e->apply);
-	if (st.whitelist || st.blacklist || st.blocklist || st.punches || st.protected)
-		pr_info("expired: whitelist %llu, blacklist %llu, blocklist %llu, punches %llu, "
-			"protected %llu",
-			(unsigned long long)st.whitelist, (unsigned long long)st.blacklist,
-			(unsigned long long)st.blocklist, (unsigned long long)st.punches,
-			(unsigned long long)st.protected);
+	{
+		char line[256];
+		int n = snprintf(line, sizeof(line), "blocklist %llu, punches %llu",
+				 (unsigned long long)st.blocklist, (unsigned long long)st.punches);
+		uint64_t any = st.blocklist + st.punches;
+
+		for (int l = 0; l < BF_LISTS; l++) {
+			any += st.list[l];
+			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %llu", edge_lists[l].name,
+				      (unsigned long long)st.list[l]);
+		}
+		if (any)
+			pr_info("expired: %s", line);
+	}
 }
 
 /* Once a second: the rates since the last sample, published; the fleet's
@@ -227,8 +235,8 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 	}
 	memset(&fr, 0, sizeof(fr));
 	edge_stats_rates(&e->prev, &cur, &fr);
-	fr.wl_entries = edge_maps_list_entries(&e->maps, EDGE_WL);
-	fr.bl_entries = edge_maps_list_entries(&e->maps, EDGE_BL);
+	fr.wl_entries = edge_maps_list_entries(&e->maps, BF_LIST_WL);
+	fr.bl_entries = edge_maps_list_entries(&e->maps, BF_LIST_BL);
 	if (e->hb && e->prev.mono_ns)
 		edge_heartbeat_stats(e->hb, &fr);
 	edge_stats_sample_free(&e->prev);
@@ -244,8 +252,8 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		return rc;
 	s->version = BIFROST_VERSION;
 	s->id = e->cfg.id;
-	s->wl_entries = edge_maps_list_entries(&e->maps, EDGE_WL);
-	s->bl_entries = edge_maps_list_entries(&e->maps, EDGE_BL);
+	s->wl_entries = edge_maps_list_entries(&e->maps, BF_LIST_WL);
+	s->bl_entries = edge_maps_list_entries(&e->maps, BF_LIST_BL);
 	if (e->fleet) {
 		struct edge_fleet_health h;
 

@@ -5,12 +5,23 @@
 #include <stdint.h>
 
 #include "bifrost.h"
+#include "clock.h"
 #include "config.h"
 #include "loader.h"
 #include "machines.h"
 
-/* The CIDR lists: whitelist, blacklist, protected prefixes. */
-enum edge_list { EDGE_WL = 0, EDGE_BL = 1, EDGE_PR = 2, EDGE_N_LISTS };
+/* The CIDR lists of sources (enum bf_list in bifrost.h) as data: every
+ * layer iterates this table (lists.c). A new list is a row here, its
+ * BF_LIST_* and its BPF map; nothing else. */
+struct edge_list_desc {
+	enum bf_list list;
+	const char *name;        /* --dump name */
+	const char *what;        /* in messages: "protected list" */
+	size_t fd_off;           /* its map in struct edge_map_fds */
+	bool refuses_protected;  /* an entry within a protected prefix is refused (a ban) */
+};
+extern const struct edge_list_desc edge_lists[BF_LISTS];
+int edge_list_fd(const struct edge_map_fds *fd, enum bf_list l);
 
 /* Where the sweeper stopped in one map (a bpf_map_lookup_batch token). */
 struct edge_sweep_walk {
@@ -20,16 +31,14 @@ struct edge_sweep_walk {
 
 struct edge_maps {
 	struct edge_map_fds fd;
-	struct edge_sweep_walk walk[5]; /* whitelist, blacklist, blocklist, punches, protected */
+	struct edge_sweep_walk walk[BF_LISTS + 2]; /* the lists, then the blocklist and punches */
 	int ncpu;
-	uint32_t plen_count[EDGE_N_LISTS][33]; /* entries per prefix length, per list */
+	uint32_t plen_count[BF_LISTS][33]; /* entries per prefix length, per list */
 	struct bf_config conf;      /* last written bf_config */
 	uint64_t refused_protected; /* blacklist/blocklist adds refused: the source is protected */
 	struct edge_machines mach;  /* game machines: reverse path, punch budgets */
 };
 
-/* Monotonic clock in ns: the clock of bpf_ktime_get_ns(). */
-uint64_t edge_mono_ns(void);
 
 /* Reads the list maps once to learn which prefix lengths are in use. */
 int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd);
@@ -59,24 +68,24 @@ int edge_local_addrs(uint32_t **out, size_t *n);
  * permanent); the entry lives until the latest expiry of its owners. A
  * blacklist entry inside a protected prefix is refused: -EPERM, logged and
  * counted in refused_protected. */
-int edge_maps_list_add(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+int edge_maps_list_add(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		       uint64_t expires_ns, uint32_t src);
 /* Like edge_maps_list_add, but when `src` is the entry's only owner the
  * expiry is set exactly (it may shrink: another origin's del). */
-int edge_maps_list_put(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+int edge_maps_list_put(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		       uint64_t expires_ns, uint32_t src);
 /* Removes `src` as an owner; the entry goes when it has none left. */
-int edge_maps_list_del(struct edge_maps *m, enum edge_list l, const struct bf_cidr *c,
+int edge_maps_list_del(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		       uint32_t src);
 
 /* Makes the entries owned by `src` exactly `entries` (TTLs count from now
  * for entries new to the map; existing ones keep their deadline). Entries
  * refused because they are protected are skipped, not an error. */
-int edge_maps_list_reconcile(struct edge_maps *m, enum edge_list l,
+int edge_maps_list_reconcile(struct edge_maps *m, enum bf_list l,
 			     const struct edge_list_entry *entries, size_t n, uint32_t src);
 
 /* Entries of a list (counted per prefix length as they are written). */
-uint64_t edge_maps_list_entries(const struct edge_maps *m, enum edge_list l);
+uint64_t edge_maps_list_entries(const struct edge_maps *m, enum bf_list l);
 
 /* 1 when addr (network order) lies in a live protected prefix. */
 int edge_maps_protected(struct edge_maps *m, uint32_t addr);
@@ -119,7 +128,8 @@ void edge_rule_to_bpf(const struct bf_rule_def *d, uint16_t slot, struct bf_rule
 void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *out);
 
 struct edge_sweep_stats {
-	uint64_t whitelist, blacklist, blocklist, punches, protected;
+	uint64_t list[BF_LISTS];   /* per enum bf_list */
+	uint64_t blocklist, punches;
 };
 /* Deletes expired entries of the timed maps, walking at most a bounded
  * number of entries of each per call (it resumes where it stopped). */

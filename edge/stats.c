@@ -70,7 +70,7 @@ int edge_stats_read(const struct edge_map_fds *fd, struct edge_stats_sample *s)
 		rc = read_conns(fd->conn_stats, s);
 	if (rc)
 		return rc;
-	s->mono_ns = edge_mono_ns();
+	s->mono_ns = bf_mono_ns();
 	s->wall_ms = sync_now_ms();
 	return 0;
 }

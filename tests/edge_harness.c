@@ -93,11 +93,11 @@ void harness_config(const char *text)
 	assert_int_equal(edge_local_addrs(&locals, &nl), 0);
 	assert_int_equal(edge_maps_apply_conns(&H.maps, cfg.conns, cfg.n_conns, locals, nl), 0);
 	free(locals);
-	assert_int_equal(edge_maps_list_reconcile(&H.maps, EDGE_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG),
+	assert_int_equal(edge_maps_list_reconcile(&H.maps, BF_LIST_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG),
 			 0);
-	assert_int_equal(edge_maps_list_reconcile(&H.maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG),
+	assert_int_equal(edge_maps_list_reconcile(&H.maps, BF_LIST_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG),
 			 0);
-	assert_int_equal(edge_maps_list_reconcile(&H.maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG),
+	assert_int_equal(edge_maps_list_reconcile(&H.maps, BF_LIST_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG),
 			 0);
 	assert_int_equal(edge_maps_apply_rules(&H.maps, cfg.rules, cfg.n_rules, cfg.id), 0);
 	edge_config_free(&cfg);

@@ -150,8 +150,8 @@ static void config_text(const char *more, int dry_run)
 		assert_int_equal(edge_maps_apply_conns(&maps, cfg.conns, cfg.n_conns, locals, nl), 0);
 		free(locals);
 	}
-	assert_int_equal(edge_maps_list_reconcile(&maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG), 0);
-	assert_int_equal(edge_maps_list_reconcile(&maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG), 0);
+	assert_int_equal(edge_maps_list_reconcile(&maps, BF_LIST_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG), 0);
+	assert_int_equal(edge_maps_list_reconcile(&maps, BF_LIST_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG), 0);
 	edge_config_free(&cfg);
 }
 
@@ -177,7 +177,7 @@ static int group_setup(void **state)
 		return -1;
 	config_maps(0);
 	/* An entry whose deadline has passed (1 ns after boot) must not match. */
-	if (edge_maps_list_add(&maps, EDGE_BL, &expired, 1, BF_SRC_LOCAL))
+	if (edge_maps_list_add(&maps, BF_LIST_BL, &expired, 1, BF_SRC_LOCAL))
 		return -1;
 	if (bpf_map_update_elem(fd.blocklist, &blocked, &blk, BPF_ANY))
 		return -1;
@@ -816,16 +816,16 @@ static void test_edge_bpf__punch_budget(void **state)
 		struct bf_punch_key k = k0;
 
 		k.bind_port = htons(42000);
-		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), edge_mono_ns() + 60e9),
+		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), bf_mono_ns() + 60e9),
 				 -EDQUOT);
 		/* One expires and is swept: room for one more. */
 		assert_int_equal(bpf_map_lookup_elem(maps.fd.punches, &k0, &v), 0);
 		v.expires_ns = 1;
 		assert_int_equal(bpf_map_update_elem(maps.fd.punches, &k0, &v, BPF_EXIST), 0);
-		assert_int_equal(edge_maps_sweep(&maps, edge_mono_ns(), &st), 0);
+		assert_int_equal(edge_maps_sweep(&maps, bf_mono_ns(), &st), 0);
 		assert_true(st.punches >= 1);
 		assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 2);
-		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), edge_mono_ns() + 60e9),
+		assert_int_equal(edge_punch_put(&maps.mach, &k, pkt_ip(MACH_B), bf_mono_ns() + 60e9),
 				 0);
 		assert_int_equal(edge_machine_punches(&maps.mach, pkt_ip(MACH_B)), base + 3);
 		assert_int_equal(edge_punch_del(&maps.mach, &k), 0);
@@ -842,7 +842,7 @@ static void test_edge_bpf__peer_punch_must_name_a_machine(void **state)
 				  .bind_port = htons(22), .remote_port = htons(6000),
 				  .proto = IPPROTO_TCP };
 	struct pkt_spec in = udp_to(REMOTE, 6000, ANY_A, 22);
-	uint64_t exp = edge_mono_ns() + 60000000000ULL, unknown = maps.mach.refused_unknown,
+	uint64_t exp = bf_mono_ns() + 60000000000ULL, unknown = maps.mach.refused_unknown,
 		 served = maps.mach.refused_served;
 	struct bf_punch_val v;
 	uint8_t pkt[256];
@@ -972,7 +972,7 @@ static void test_edge_bpf__punch_created_and_hit(void **state)
 	assert_int_equal(r.delta[BF_R_PUNCH_NEW].packets, 1);
 	assert_int_equal(bpf_map_lookup_elem(maps.fd.punches, &key, &v), 0);
 	assert_int_equal(v.machine_ip, pkt_ip(MACH_A));
-	assert_true(v.expires_ns > edge_mono_ns() + 100ULL * 1000000000ULL);
+	assert_true(v.expires_ns > bf_mono_ns() + 100ULL * 1000000000ULL);
 	ring_buffer__consume(rb);
 	assert_int_equal(events, 1);
 
@@ -1029,11 +1029,11 @@ static void test_edge_bpf__sweeper_removes_expired(void **state)
 	struct bf_list_val v;
 
 	assert_int_equal(bpf_map_lookup_elem(maps.fd.blacklist, &k, &v), 0);
-	assert_int_equal(edge_maps_sweep(&maps, edge_mono_ns(), &st), 0);
-	assert_true(st.blacklist >= 1);
+	assert_int_equal(edge_maps_sweep(&maps, bf_mono_ns(), &st), 0);
+	assert_true(st.list[BF_LIST_BL] >= 1);
 	assert_int_not_equal(bpf_map_lookup_elem(maps.fd.blacklist, &k, &v), 0);
 	/* The /24 bit stays: 198.19.1.0/24 is still there. */
-	assert_true(maps.conf.bl_plen_mask & (1ULL << 24));
+	assert_true(maps.conf.plen_mask[BF_LIST_BL] & (1ULL << 24));
 }
 
 /* 100000 expired /32s: each sweep walks a bounded share of the map and
@@ -1041,30 +1041,30 @@ static void test_edge_bpf__sweeper_removes_expired(void **state)
 static void test_edge_bpf__sweeper_walks_big_maps_in_bounded_steps(void **state)
 {
 	const unsigned n = 100000;
-	uint64_t past = edge_mono_ns() - 1, total = 0;
+	uint64_t past = bf_mono_ns() - 1, total = 0;
 	struct edge_sweep_stats st;
 	struct bf_cidr live = cidr("198.19.1.0/24");
 	struct bf_cidr_key lk = { .plen = 24, .addr = live.addr };
 	struct bf_list_val v;
-	uint32_t before = maps.plen_count[EDGE_BL][32];
+	uint32_t before = maps.plen_count[BF_LIST_BL][32];
 	int sweeps = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct bf_cidr c = { .addr = htonl(0xf0000000u + i), .plen = 32 };
 
-		assert_int_equal(edge_maps_list_add(&maps, EDGE_BL, &c, past, BF_SRC_FLEET), 0);
+		assert_int_equal(edge_maps_list_add(&maps, BF_LIST_BL, &c, past, BF_SRC_FLEET), 0);
 	}
 	do {
-		assert_int_equal(edge_maps_sweep(&maps, edge_mono_ns(), &st), 0);
+		assert_int_equal(edge_maps_sweep(&maps, bf_mono_ns(), &st), 0);
 		/* Never the whole map in one call: the cost of a tick is bounded. */
-		assert_true(st.blacklist < n);
-		total += st.blacklist;
+		assert_true(st.list[BF_LIST_BL] < n);
+		total += st.list[BF_LIST_BL];
 		sweeps++;
-	} while (st.blacklist && sweeps < 10);
+	} while (st.list[BF_LIST_BL] && sweeps < 10);
 	assert_int_equal(total, n);
 	assert_true(sweeps >= 2);
-	assert_int_equal(maps.plen_count[EDGE_BL][32], before);
-	assert_int_equal(!!(maps.conf.bl_plen_mask & (1ULL << 32)), before > 0);
+	assert_int_equal(maps.plen_count[BF_LIST_BL][32], before);
+	assert_int_equal(!!(maps.conf.plen_mask[BF_LIST_BL] & (1ULL << 32)), before > 0);
 	assert_int_equal(bpf_map_lookup_elem(maps.fd.blacklist, &lk, &v), 0);
 }
 

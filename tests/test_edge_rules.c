@@ -545,9 +545,9 @@ static void test_edge_rules__ratelimit_pps_blocks_once(void **state)
 		harness_expect("within the limit", &r, XDP_TX, BF_R_FORWARD);
 	}
 	assert_int_not_equal(bpf_map_lookup_elem(H.maps.fd.blocklist, &a, &v), 0);
-	t0 = edge_mono_ns();
+	t0 = bf_mono_ns();
 	harness_run(pkt, n, &r);
-	t1 = edge_mono_ns();
+	t1 = bf_mono_ns();
 	harness_expect("the 12th", &r, XDP_DROP, BF_R_RATELIMIT);
 	/* Blocked in XDP at once, for block_time from that packet. */
 	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.blocklist, &a, &v), 0);
@@ -657,7 +657,7 @@ static void test_edge_rules__ratelimit_police_only(void **state)
 
 static uint64_t now_ns(void)
 {
-	return edge_mono_ns();
+	return bf_mono_ns();
 }
 
 static void sleep_until(uint64_t t)
@@ -759,10 +759,10 @@ static void test_edge_rules__protected_never_banned_but_policed(void **state)
 	/* The blacklisted /26 holds the protected /29: accepted, XDP spares the
 	 * protected part. An entry inside the /29 is refused. */
 	config("rule 1 action drop proto udp src 198.51.100.192/26\n");
-	assert_int_equal(edge_maps_list_add(&H.maps, EDGE_BL, &bl, 0, BF_SRC_FLEET), 0);
+	assert_int_equal(edge_maps_list_add(&H.maps, BF_LIST_BL, &bl, 0, BF_SRC_FLEET), 0);
 	refused = H.maps.refused_protected;
-	assert_int_equal(edge_maps_list_add(&H.maps, EDGE_BL, &inside, 0, BF_SRC_FLEET), -EPERM);
-	assert_int_equal(edge_maps_list_put(&H.maps, EDGE_BL, &narrow, 0, BF_SRC_FLEET), -EPERM);
+	assert_int_equal(edge_maps_list_add(&H.maps, BF_LIST_BL, &inside, 0, BF_SRC_FLEET), -EPERM);
+	assert_int_equal(edge_maps_list_put(&H.maps, BF_LIST_BL, &narrow, 0, BF_SRC_FLEET), -EPERM);
 	assert_int_equal(edge_maps_block(&H.maps, a, 0, BF_SRC_FLEET, 0), -EPERM);
 	assert_int_equal(H.maps.refused_protected, refused + 3);
 	assert_true(edge_maps_protected(&H.maps, a));
@@ -823,7 +823,7 @@ static void test_edge_rules__protected_never_banned_but_policed(void **state)
 	ring_buffer__free(rb);
 	bpf_map_delete_elem(H.maps.fd.blocklist, &(uint32_t){ pkt_ip("198.51.100.150") });
 
-	assert_int_equal(edge_maps_list_del(&H.maps, EDGE_BL, &bl, BF_SRC_FLEET), 0);
+	assert_int_equal(edge_maps_list_del(&H.maps, BF_LIST_BL, &bl, BF_SRC_FLEET), 0);
 	config(NULL);
 }
 

@@ -169,9 +169,9 @@ static struct edge_bpf *bench_edge(const char *conf, int knobs, struct edge_map_
 	rc = edge_config_parse(&cfg, conf, "bench", err, sizeof(err)) ||
 	     edge_maps_init(maps, fd) || edge_maps_write_config(maps, &cfg) ||
 	     edge_maps_apply_conns(maps, cfg.conns, cfg.n_conns, NULL, 0) ||
-	     edge_maps_list_reconcile(maps, EDGE_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG) ||
-	     edge_maps_list_reconcile(maps, EDGE_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
-	     edge_maps_list_reconcile(maps, EDGE_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG);
+	     edge_maps_list_reconcile(maps, BF_LIST_PR, cfg.pr, cfg.n_pr, BF_SRC_CONFIG) ||
+	     edge_maps_list_reconcile(maps, BF_LIST_WL, cfg.wl, cfg.n_wl, BF_SRC_CONFIG) ||
+	     edge_maps_list_reconcile(maps, BF_LIST_BL, cfg.bl, cfg.n_bl, BF_SRC_CONFIG);
 	edge_config_free(&cfg);
 	if (rc) {
 		fprintf(stderr, "bf-bench: setting up the edge program failed %s\n", err);

@@ -25,7 +25,7 @@ __attribute__((noinline)) int bf_source_protected(__u64 plen_mask, __be32 src,
 static __always_inline int spared(const struct bf_config *cfg, __be32 src, struct clock *clk,
 				  __u32 bytes)
 {
-	if (!cfg->pr_plen_mask || !bf_source_protected(cfg->pr_plen_mask, src, clk))
+	if (!cfg->plen_mask[BF_LIST_PR] || !bf_source_protected(cfg->plen_mask[BF_LIST_PR], src, clk))
 		return 0;
 	stats_count(BF_R_PROTECTED, bytes);
 	return 1;
