@@ -8,7 +8,7 @@
 #include "bifrost.h"
 #include "lib/parse.h"
 #include "lib/csum.h"
-#include "lib/maps.h"
+#include "lib/edge_maps.h"
 #include "lib/stats.h"
 #include "lib/cidr.h"
 #include "lib/encap.h"

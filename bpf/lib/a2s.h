@@ -10,7 +10,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "../bifrost.h"
-#include "maps.h"
+#include "edge_maps.h"
 #include "parse.h"
 
 /* First bf_xsks slot of the interface this program is attached to; set per

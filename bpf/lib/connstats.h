@@ -3,7 +3,7 @@
 #ifndef BF_CONNSTATS_H
 #define BF_CONNSTATS_H
 
-#include "maps.h"
+#include "edge_maps.h"
 #include "parse.h"
 #include "stats.h"
 

@@ -11,7 +11,7 @@
 #include <bpf/bpf_endian.h>
 #include "csum.h"
 #include "parse.h"
-#include "maps.h"
+#include "edge_maps.h"
 
 #define BF_NEIGH_REPORT_NS 100000000ULL /* one neighbour-miss event per 100 ms per CPU */
 

@@ -4,7 +4,7 @@
 #define BF_PROTECT_H
 
 #include "cidr.h"
-#include "maps.h"
+#include "edge_maps.h"
 #include "stats.h"
 
 /* A global (non-inlined) function: the verifier checks it once, not at every

@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include "../bifrost.h"
 #include "cidr.h"
-#include "maps.h"
+#include "edge_maps.h"
 #include "parse.h"
 #include "protect.h"
 

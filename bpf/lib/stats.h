@@ -2,7 +2,7 @@
 #ifndef BF_STATS_H
 #define BF_STATS_H
 
-#include "maps.h"
+#include "edge_maps.h"
 
 /* Set only by bf-bench (through the skeleton's rodata) to measure what the
  * counters cost; the verifier prunes the counting when it is 1. */

@@ -1,7 +1,7 @@
-/* maps.h - the edge program's maps. All are pinned by name under
+/* edge_maps.h - the edge program's maps. All are pinned by name under
  * /sys/fs/bpf/bifrost/<ifname>/ so a restarted daemon re-uses them. */
-#ifndef BF_MAPS_H
-#define BF_MAPS_H
+#ifndef BF_EDGE_MAPS_H
+#define BF_EDGE_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -222,4 +222,4 @@ struct {
 	__type(value, __u32);
 } bf_xsks SEC(".maps");
 
-#endif /* BF_MAPS_H */
+#endif /* BF_EDGE_MAPS_H */
