@@ -55,7 +55,8 @@ TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/te
 	$(BUILD)/tests/test_register $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf
+	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf \
+	$(BUILD)/tests/test_edge_trust $(BUILD)/tests/test_edge_limits
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
@@ -178,7 +179,9 @@ $(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/c
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
-$(BUILD)/tests/test_edge_bpf: $(BUILD)/obj/tests/test_edge_bpf.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+$(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_edge_trust: $(BUILD)/tests/%: \
+		$(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/edge_tables.o $(BUILD)/obj/tests/edge_harness.o \
+		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
@@ -193,7 +196,8 @@ $(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
-$(BUILD)/tests/test_edge_rules: $(BUILD)/obj/tests/test_edge_rules.o $(BUILD)/obj/tests/edge_harness.o \
+$(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_edge_limits: $(BUILD)/tests/%: \
+		$(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/rules_fixture.o $(BUILD)/obj/tests/edge_harness.o \
 		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -235,7 +239,9 @@ test-unit: all
 
 test-bpf: all
 	$(BUILD)/tests/test_edge_bpf
+	$(BUILD)/tests/test_edge_trust
 	$(BUILD)/tests/test_edge_rules
+	$(BUILD)/tests/test_edge_limits
 	$(BUILD)/tests/test_edge_a2s
 	$(BUILD)/tests/test_gs_bpf
 

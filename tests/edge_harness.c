@@ -33,12 +33,39 @@ static int sh(const char *cmd)
 	return 0;
 }
 
+void harness_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (sh(cmd))
+		fail_msg("command failed: %s", cmd);
+}
+
+static int get_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr)) {
+		perror("SIOCGIFHWADDR");
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(s);
+	return 0;
+}
+
 int harness_setup(void)
 {
 	struct edge_map_fds fd;
-	struct ifreq ifr = { 0 };
 	struct bpf_map *m;
-	int s;
 
 	if (unshare(CLONE_NEWNET)) {
 		perror("unshare(CLONE_NEWNET) (run as root)");
@@ -46,20 +73,24 @@ int harness_setup(void)
 	}
 	if (sh("ip link set lo up") ||
 	    sh("ip link add t0 type veth peer name t1 && ip link set t0 up && ip link set t1 up") ||
-	    sh("ip addr add 198.18.0.1/24 dev t0") ||
+	    sh("ip link add t2 type veth peer name t3 && ip link set t2 up && ip link set t3 up") ||
+	    sh("ip link add t4 type veth peer name t5 && ip link set t4 up && ip link set t5 up") ||
+	    sh("ip addr add 198.18.0.1/24 dev t0 && ip addr add 198.18.6.1/24 dev t2") ||
+	    sh("ip addr add 198.18.10.1/24 dev t4") ||
 	    sh("ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev t0 nud permanent") ||
+	    sh("ip neigh replace 198.18.6.2 lladdr 02:00:00:00:06:02 dev t2 nud permanent") ||
 	    sh("ip route add default via 198.18.0.2 dev t0") ||
-	    sh("sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.t0.forwarding=1"))
+	    sh("ip route add 198.18.5.0/24 via 198.18.6.2 dev t2") ||
+	    sh("ip route add 198.18.7.0/24 via 198.18.0.2 dev t0 mtu lock 600") ||
+	    sh("ip route add 198.18.8.0/24 via 198.18.0.3 dev t0") ||
+	    sh("sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.t0.forwarding=1 "
+	       "net.ipv4.conf.t2.forwarding=1 net.ipv4.conf.t4.forwarding=1"))
 		return -1;
 	H.ifindex = (int)if_nametoindex("t0");
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "t0");
-	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr)) {
-		perror("SIOCGIFHWADDR");
+	H.if_t2 = (int)if_nametoindex("t2");
+	H.if_t4 = (int)if_nametoindex("t4");
+	if (get_mac("t0", H.mac) || get_mac("t2", H.mac_t2))
 		return -1;
-	}
-	memcpy(H.mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(s);
 
 	H.skel = edge_bpf__open();
 	if (!H.skel)
@@ -105,7 +136,12 @@ void harness_config(const char *text)
 
 void harness_run(const uint8_t *pkt, size_t len, struct result *r)
 {
-	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)H.ifindex };
+	harness_run_on(pkt, len, H.ifindex, r);
+}
+
+void harness_run_on(const uint8_t *pkt, size_t len, int ifindex, struct result *r)
+{
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
 	struct bf_counter before[BF_R_MAX], after[BF_R_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (__u32)len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
@@ -131,10 +167,14 @@ static int side_counter(int i)
 
 void harness_expect(const char *name, const struct result *r, int action, int reason)
 {
-	if (r->action != action)
+	if (r->action != action) {
+		for (int i = 0; i < BF_R_MAX; i++)
+			if (r->delta[i].packets)
+				fprintf(stderr, "%s: counter %s moved\n", name, harness_reason_names[i]);
 		fail_msg("%s: action %s, want %s", name,
 			 r->action >= 0 && r->action <= 4 ? action_names[r->action] : "?",
 			 action_names[action]);
+	}
 	for (int i = 0; i < BF_R_MAX; i++) {
 		uint64_t want = i == reason ? 1 : 0;
 

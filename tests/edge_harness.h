@@ -20,15 +20,27 @@ struct edge_bpf;
 struct harness {
 	struct edge_bpf *skel;
 	struct edge_maps maps;
-	int ifindex;            /* t0: routes leave by it (XDP_TX) */
+	int ifindex;            /* t0: the default route leaves by it (XDP_TX) */
 	uint8_t mac[6];         /* t0's address */
+	int if_t2;              /* t2: 198.18.5.0/24 leaves by it (bpf_redirect) */
+	uint8_t mac_t2[6];
+	int if_t4;              /* t4: no route to any machine (an uplink only) */
 };
 
 extern struct harness H;
 
-/* unshare(CLONE_NEWNET); veth t0/t1 with 198.18.0.1/24, default route via
- * 198.18.0.2 (static neighbour), forwarding on; loads the program. 0 or -1. */
+/* The gateways' MACs (static neighbours) of t0 and t2. */
+#define H_GW_T2_MAC { 0x02, 0, 0, 0, 0x06, 0x02 }
+
+/* unshare(CLONE_NEWNET); veths t0/t1 (198.18.0.1/24, default route via
+ * 198.18.0.2; 198.18.7.0/24 behind a 600-byte MTU; 198.18.8.0/24 via an
+ * unresolved 198.18.0.3), t2/t3 (198.18.6.1/24; 198.18.5.0/24 via
+ * 198.18.6.2) and t4/t5 (198.18.10.1/24, nothing routed by it), static
+ * neighbours, forwarding on; loads the program without pins. 0 or -1. */
 int harness_setup(void);
+
+/* Runs a shell command (printf format); fails the test on error. */
+void harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void harness_teardown(void);
 
 /* Parses `text` as an edge config and applies all of it (config, conns,
@@ -42,8 +54,9 @@ struct result {
 	struct bf_counter delta[BF_R_MAX];
 };
 
-/* One packet through the program, on t0. */
+/* One packet through the program, on t0 / on the interface ifindex. */
 void harness_run(const uint8_t *pkt, size_t len, struct result *r);
+void harness_run_on(const uint8_t *pkt, size_t len, int ifindex, struct result *r);
 
 /* The verdict, and `reason` the one verdict counter that moved. The side
  * counters (punch_new, protected, rule_dry_run, and would_drop unless it is
