@@ -224,24 +224,3 @@ out:
 	free(want.vals);
 	return rc;
 }
-
-int edge_maps_block(struct edge_maps *m, uint32_t addr, uint64_t expires_ns, uint32_t src,
-		    uint32_t reason)
-{
-	struct bf_cidr c = { .addr = addr, .plen = 32 };
-	struct bf_list_val v = { .expires_ns = expires_ns, .src = src, .reason = reason }, old;
-
-	if (refuse_protected(m, &c, "blocklist"))
-		return -EPERM;
-	if (!bpf_map_lookup_elem(m->fd.blocklist, &addr, &old)) {
-		v.src |= old.src;
-		if (old.expires_ns == 0 || (expires_ns && old.expires_ns > expires_ns))
-			v.expires_ns = old.expires_ns;
-	}
-	if (bpf_map_update_elem(m->fd.blocklist, &addr, &v, BPF_ANY)) {
-		pr_err("adding to the blocklist failed: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-

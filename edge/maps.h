@@ -90,12 +90,6 @@ uint64_t edge_maps_list_entries(const struct edge_maps *m, enum bf_list l);
 /* 1 when addr (network order) lies in a live protected prefix. */
 int edge_maps_protected(struct edge_maps *m, uint32_t addr);
 
-/* Blocks `addr` in bf_blocklist until `expires_ns` (CLOCK_MONOTONIC; 0 =
- * permanent) with owner `src` and `reason` (BF_LIMIT_* or another code): for
- * bans made elsewhere (the fleet). The later expiry wins. -EPERM (counted)
- * for a protected address. */
-int edge_maps_block(struct edge_maps *m, uint32_t addr, uint64_t expires_ns, uint32_t src,
-		    uint32_t reason);
 
 /* ---- firewall rules ---- */
 

@@ -258,13 +258,6 @@ bool a2s_challenge_ok(const struct a2s_keys *k, uint32_t client_ip, uint32_t cha
 	return false;
 }
 
-void a2s_keys_rotate(struct a2s_keys *k, const uint8_t next[A2S_KEY_LEN])
-{
-	memcpy(k->prev, k->cur, A2S_KEY_LEN);
-	memcpy(k->cur, next, A2S_KEY_LEN);
-	k->has_prev = true;
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

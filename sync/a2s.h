@@ -121,8 +121,6 @@ uint32_t a2s_challenge_now(const struct a2s_keys *k, uint32_t client_ip, uint64_
  * current key or (if set) the previous one. */
 bool a2s_challenge_ok(const struct a2s_keys *k, uint32_t client_ip, uint32_t challenge,
 		      uint64_t now_ms);
-/* cur becomes prev, next becomes cur. */
-void a2s_keys_rotate(struct a2s_keys *k, const uint8_t next[A2S_KEY_LEN]);
 /* Exactly 32 hex digits. 0 or -EINVAL. */
 int a2s_key_parse(const char *hex, uint8_t key[A2S_KEY_LEN]);
 
