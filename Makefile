@@ -36,7 +36,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/endpoint.c sync/connect.c \
+LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c sync/endpoint.c sync/connect.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
 	sync/publish.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
@@ -44,7 +44,7 @@ LIB      := $(BUILD)/libbifrost.a
 
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
 	edge/sweep.c edge/want_set.c edge/machines.c edge/events.c edge/fleet.c \
-	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_workers.c edge/stats.c \
+	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c edge/a2s_workers.c edge/stats.c \
 	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 

@@ -1,16 +1,15 @@
-/* a2s_workers.c - AF_XDP A2S workers: sockets per RX queue, the reply built in the request's
- * frame, and the cache they answer from (see a2s_workers.h and docs/ARCHITECTURE.md). */
+/* a2s_workers.c - the AF_XDP A2S workers: a socket and a thread per (interface,
+ * RX queue), the reply built in the request's frame (challenge, cached reply,
+ * or split parts), and the sockets' life (see a2s_workers.h and
+ * docs/ARCHITECTURE.md). The cache they read is a2s_cache.c. */
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/sockios.h>
-#include <net/if.h>
 #include <linux/if_xdp.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,215 +19,12 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <uthash.h>
-#include <xdp/xsk.h>
 
-#include "a2s_workers.h" /* which includes sync/a2s.h */
+#include "a2s_int.h"
 #include "bifrost.h"
+#include "clock.h"
 #include "inet_csum.h"
 #include "log.h"
-
-/* ---- sizes ---- */
-
-#define XSK_FRAME_SIZE 2048u  /* a frame holds the largest one-packet reply (1400 + 46) */
-#define XSK_FRAMES 4096u      /* per socket: 8 MiB of UMEM */
-#define XSK_RING 1024u        /* fill, completion, RX and TX rings */
-#define XSK_BATCH 64u
-#define XSK_POLL_MS 100       /* how long a worker may take to see the stop flag */
-#define XSK_HDRS 28u          /* IPv4 (no options) + UDP of a reply */
-
-/* ---- the cache ---- */
-
-/* One reply, immutable once in the cache. */
-struct a2s_blob {
-	size_t len;
-	uint8_t bytes[];
-};
-
-/* A server's cached replies, one per kind (index kind - A2S_INFO). */
-struct a2s_entry {
-	uint64_t key; /* bind_ip << 16 | bind_port */
-	struct a2s_blob *reply[3];
-	UT_hash_handle hh;
-};
-
-struct edge_a2s_worker_counters {
-	uint64_t served, challenged, bad, dropped, tx_parts;
-};
-
-struct xsk_worker {
-	struct edge_a2s *a;
-	char ifname[IF_NAMESIZE];
-	uint32_t queue, slot; /* slot: the bf_xsks key */
-	bool zerocopy, in_map, started;
-	void *area;
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	struct xsk_ring_prod fill, tx;
-	struct xsk_ring_cons comp, rx;
-	uint64_t free_frames[XSK_FRAMES]; /* frame addresses owned by the worker */
-	uint32_t n_free;
-	uint32_t tx_pending; /* descriptors reserved on TX, submitted after the batch */
-	uint32_t tx_inflight; /* submitted, not yet completed: the kernel still has to send them */
-	uint32_t split_id;
-	pthread_t thread;
-	struct edge_a2s_worker_counters c; /* written by the worker, read relaxed by others */
-};
-
-/* The cache is guarded by a writer-preferring rwlock rather than RCU-style pointer swaps:
- * writes are rare (a refresh per server every few seconds), a worker holds the read side
- * for one RX batch (copying at most 64 KiB per request), and a lock needs no grace-period
- * bookkeeping to free an old reply safely. Writer preference keeps busy workers from
- * starving an update. */
-struct edge_a2s {
-	int xsks_fd;
-	int stop; /* atomic */
-	pthread_rwlock_t lock;
-	struct a2s_entry *cache; /* uthash, under lock */
-	struct a2s_keys keys;    /* under lock */
-	struct xsk_worker *w;
-	int n_w;
-};
-
-static uint64_t cache_key(uint32_t ip, uint16_t port)
-{
-	return (uint64_t)ip << 16 | port;
-}
-
-static bool kind_cacheable(enum a2s_kind k)
-{
-	return k == A2S_INFO || k == A2S_PLAYER || k == A2S_RULES;
-}
-
-static int reply_check(enum a2s_kind kind, const uint8_t *r, size_t len, const char **what)
-{
-	struct a2s_info info;
-	size_t n;
-
-	switch (kind) {
-	case A2S_INFO:
-		return a2s_info_parse(r, len, &info, what);
-	case A2S_PLAYER:
-		return a2s_player_parse(r, len, NULL, 0, &n, what);
-	case A2S_RULES:
-		return a2s_rules_parse(r, len, NULL, 0, &n, what);
-	default:
-		return -EINVAL;
-	}
-}
-
-int edge_a2s_put(struct edge_a2s *a, uint32_t bind_ip, uint16_t bind_port, enum a2s_kind kind,
-		 const uint8_t *reply, size_t len)
-{
-	uint64_t key = cache_key(bind_ip, bind_port);
-	struct a2s_entry *e, *fresh = NULL;
-	struct a2s_blob *b, *old;
-	const char *what = "?";
-	int rc;
-
-	if (!kind_cacheable(kind))
-		return -EINVAL;
-	if (a2s_split_count(len) < 0)
-		return -EMSGSIZE;
-	rc = reply_check(kind, reply, len, &what);
-	if (rc) {
-		pr_warn("a2s: refused a %s reply of %zu bytes for port %u: bad %s",
-			a2s_kind_name(kind), len, bind_port, what);
-		return rc;
-	}
-	b = malloc(sizeof(*b) + len);
-	fresh = calloc(1, sizeof(*fresh));
-	if (!b || !fresh) {
-		free(b);
-		free(fresh);
-		return -ENOMEM;
-	}
-	b->len = len;
-	memcpy(b->bytes, reply, len);
-
-	pthread_rwlock_wrlock(&a->lock);
-	HASH_FIND(hh, a->cache, &key, sizeof(key), e);
-	if (!e) {
-		e = fresh;
-		fresh = NULL;
-		e->key = key;
-		HASH_ADD(hh, a->cache, key, sizeof(e->key), e);
-	}
-	old = e->reply[kind - A2S_INFO];
-	e->reply[kind - A2S_INFO] = b;
-	pthread_rwlock_unlock(&a->lock);
-	/* No worker can hold `old` now: they only use a reply under the read lock. */
-	free(old);
-	free(fresh);
-	return 0;
-}
-
-void edge_a2s_drop(struct edge_a2s *a, uint32_t bind_ip, uint16_t bind_port, enum a2s_kind kind)
-{
-	uint64_t key = cache_key(bind_ip, bind_port);
-	struct a2s_blob *old = NULL;
-	struct a2s_entry *e, *gone = NULL;
-
-	if (!kind_cacheable(kind))
-		return;
-	pthread_rwlock_wrlock(&a->lock);
-	HASH_FIND(hh, a->cache, &key, sizeof(key), e);
-	if (e) {
-		old = e->reply[kind - A2S_INFO];
-		e->reply[kind - A2S_INFO] = NULL;
-		if (!e->reply[0] && !e->reply[1] && !e->reply[2]) {
-			HASH_DEL(a->cache, e);
-			gone = e;
-		}
-	}
-	pthread_rwlock_unlock(&a->lock);
-	free(old);
-	free(gone);
-}
-
-unsigned edge_a2s_ready(const struct edge_a2s *a, uint32_t bind_ip, uint16_t bind_port)
-{
-	struct edge_a2s *m = (struct edge_a2s *)a; /* the lock, not the cache, changes */
-	uint64_t key = cache_key(bind_ip, bind_port);
-	struct a2s_entry *e;
-	unsigned mask = 0;
-
-	pthread_rwlock_rdlock(&m->lock);
-	HASH_FIND(hh, m->cache, &key, sizeof(key), e);
-	for (int k = A2S_INFO; e && k <= A2S_RULES; k++)
-		if (e->reply[k - A2S_INFO])
-			mask |= 1u << k;
-	pthread_rwlock_unlock(&m->lock);
-	return mask;
-}
-
-void edge_a2s_set_keys(struct edge_a2s *a, const struct a2s_keys *k)
-{
-	pthread_rwlock_wrlock(&a->lock);
-	a->keys = *k;
-	pthread_rwlock_unlock(&a->lock);
-}
-
-void edge_a2s_counters(const struct edge_a2s *a, struct edge_a2s_counters *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (int i = 0; a && i < a->n_w; i++) {
-		const struct edge_a2s_worker_counters *c = &a->w[i].c;
-
-		out->served += __atomic_load_n(&c->served, __ATOMIC_RELAXED);
-		out->challenged += __atomic_load_n(&c->challenged, __ATOMIC_RELAXED);
-		out->bad += __atomic_load_n(&c->bad, __ATOMIC_RELAXED);
-		out->dropped += __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);
-		out->tx_parts += __atomic_load_n(&c->tx_parts, __ATOMIC_RELAXED);
-		out->workers++;
-		out->zerocopy += a->w[i].zerocopy;
-	}
-}
-
-static void count(uint64_t *c, uint64_t n)
-{
-	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
 
 /* ---- building replies ---- */
 
@@ -456,14 +252,6 @@ static bool handle(struct xsk_worker *w, uint64_t addr, uint32_t len, uint64_t n
 	return false;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void refill(struct xsk_worker *w)
 {
 	uint32_t n = xsk_prod_nb_free(&w->fill, w->n_free), idx;
@@ -518,7 +306,7 @@ static void *worker_main(void *arg)
 			continue;
 		pthread_rwlock_rdlock(&w->a->lock);
 		{
-			uint64_t now = wall_ms();
+			uint64_t now = (uint64_t)bf_wall_ms();
 
 			for (uint32_t i = 0; i < n; i++) {
 				const struct xdp_desc *d = xsk_ring_cons__rx_desc(&w->rx, idx + i);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "loader.h"
 #include "log.h"
 #include "machines.h"
@@ -317,7 +318,6 @@ int edge_punch_put(struct edge_machines *mm, const struct bf_punch_key *k, uint3
 	struct bf_served_key sk = { .machine_ip = machine, .bind_ip = k->bind_ip };
 	struct bf_punch_val old, v = { .machine_ip = machine, .expires_ns = expires_ns };
 	struct edge_machine *e = find(mm, machine), *was;
-	struct timespec ts;
 	uint32_t cnt;
 
 	if (!e) {
@@ -328,8 +328,7 @@ int edge_punch_put(struct edge_machines *mm, const struct bf_punch_key *k, uint3
 		mm->refused_served++;
 		return -EPERM;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	v.reported_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	v.reported_ns = bf_mono_ns();
 	if (!bpf_map_lookup_elem(mm->fd_punches, k, &old)) {
 		if (bpf_map_update_elem(mm->fd_punches, k, &v, BPF_EXIST))
 			return errno == ENOENT ? edge_punch_put(mm, k, machine, expires_ns) : -errno;
