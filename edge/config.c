@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "text.h"
 
 #define MAX_LINE 2048 /* a rule with every field fits */
 #define MAX_TOKENS 64
@@ -41,15 +42,6 @@ void edge_config_free(struct edge_config *cfg)
 	cfg->rules = NULL;
 	cfg->n_conns = cfg->n_wl = cfg->n_bl = cfg->n_pr = cfg->n_rules = 0;
 	cfg->cap_conns = cfg->cap_wl = cfg->cap_bl = cfg->cap_pr = cfg->cap_rules = 0;
-}
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
 }
 
 /* Grows *arr (of elem-sized items) to hold one more; the cap check comes
@@ -104,18 +96,18 @@ static int parse_list_entry(char **tok, int ntok, struct edge_list_entry *e, cha
 {
 	memset(e, 0, sizeof(*e));
 	if (ntok != 2 && ntok != 4) {
-		seterr(err, errlen, "'%s' takes CIDR [ttl DURATION]", tok[0]);
+		bf_seterr(err, errlen, "'%s' takes CIDR [ttl DURATION]", tok[0]);
 		return -EINVAL;
 	}
 	if (bf_parse_cidr(tok[1], false, &e->cidr)) {
-		seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
+		bf_seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
 		       tok[1]);
 		return -EINVAL;
 	}
 	if (ntok == 4) {
 		if (strcmp(tok[2], "ttl") || bf_parse_duration_ms(tok[3], &e->ttl_ms) ||
 		    e->ttl_ms == 0) {
-			seterr(err, errlen, "bad ttl '%s %s' (want: ttl 30s, 5m, 2h, 1d)", tok[2],
+			bf_seterr(err, errlen, "bad ttl '%s %s' (want: ttl 30s, 5m, 2h, 1d)", tok[2],
 			       tok[3]);
 			return -EINVAL;
 		}
@@ -133,7 +125,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 #define NEED(n)                                                                 \
 	do {                                                                    \
 		if (ntok != (n)) {                                              \
-			seterr(err, errlen, "'%s' takes %d value%s", k, (n) - 1, \
+			bf_seterr(err, errlen, "'%s' takes %d value%s", k, (n) - 1, \
 			       (n) == 2 ? "" : "s");                            \
 			return -EINVAL;                                         \
 		}                                                               \
@@ -142,46 +134,46 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 	if (!strcmp(k, "id")) {
 		NEED(2);
 		if (!valid_id(tok[1])) {
-			seterr(err, errlen, "bad id '%s' (1-63 of A-Z a-z 0-9 - _ .)", tok[1]);
+			bf_seterr(err, errlen, "bad id '%s' (1-63 of A-Z a-z 0-9 - _ .)", tok[1]);
 			return -EINVAL;
 		}
 		snprintf(cfg->id, sizeof(cfg->id), "%s", tok[1]);
 	} else if (!strcmp(k, "iface")) {
 		NEED(2);
 		if (strlen(tok[1]) >= IF_NAMESIZE || !*tok[1]) {
-			seterr(err, errlen, "bad interface name '%s'", tok[1]);
+			bf_seterr(err, errlen, "bad interface name '%s'", tok[1]);
 			return -EINVAL;
 		}
 		for (int i = 0; i < cfg->n_ifaces; i++)
 			if (!strcmp(cfg->ifaces[i], tok[1])) {
-				seterr(err, errlen, "interface '%s' listed twice", tok[1]);
+				bf_seterr(err, errlen, "interface '%s' listed twice", tok[1]);
 				return -EINVAL;
 			}
 		if (cfg->n_ifaces == EDGE_MAX_IFACES) {
-			seterr(err, errlen, "too many interfaces (at most %d)", EDGE_MAX_IFACES);
+			bf_seterr(err, errlen, "too many interfaces (at most %d)", EDGE_MAX_IFACES);
 			return -EINVAL;
 		}
 		snprintf(cfg->ifaces[cfg->n_ifaces++], IF_NAMESIZE, "%s", tok[1]);
 	} else if (!strcmp(k, "addr") || !strcmp(k, "backend_addr")) {
 		NEED(2);
 		if (bf_parse_ipv4(tok[1], k[0] == 'a' ? &cfg->addr : &cfg->backend_addr)) {
-			seterr(err, errlen, "bad %s '%s' (want a.b.c.d)", k[0] == 'a' ? "address" : k,
+			bf_seterr(err, errlen, "bad %s '%s' (want a.b.c.d)", k[0] == 'a' ? "address" : k,
 			       tok[1]);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, "backend_iface")) {
 		NEED(2);
 		if (strlen(tok[1]) >= IF_NAMESIZE || !*tok[1]) {
-			seterr(err, errlen, "bad interface name '%s'", tok[1]);
+			bf_seterr(err, errlen, "bad interface name '%s'", tok[1]);
 			return -EINVAL;
 		}
 		for (int i = 0; i < cfg->n_backend; i++)
 			if (!strcmp(cfg->backend_ifaces[i], tok[1])) {
-				seterr(err, errlen, "backend_iface '%s' listed twice", tok[1]);
+				bf_seterr(err, errlen, "backend_iface '%s' listed twice", tok[1]);
 				return -EINVAL;
 			}
 		if (cfg->n_backend == EDGE_MAX_IFACES) {
-			seterr(err, errlen, "too many backend interfaces (at most %d)", EDGE_MAX_IFACES);
+			bf_seterr(err, errlen, "too many backend interfaces (at most %d)", EDGE_MAX_IFACES);
 			return -EINVAL;
 		}
 		snprintf(cfg->backend_ifaces[cfg->n_backend++], IF_NAMESIZE, "%s", tok[1]);
@@ -193,7 +185,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 
 		NEED(2);
 		if (bf_parse_u64(tok[1], 10000000, &v) || v == 0) {
-			seterr(err, errlen, "bad %s '%s' (a count from 1 to 10000000)", k, tok[1]);
+			bf_seterr(err, errlen, "bad %s '%s' (a count from 1 to 10000000)", k, tok[1]);
 			return -EINVAL;
 		}
 		*dst = (uint32_t)v;
@@ -203,7 +195,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		NEED(2);
 		if (strlen(tok[1]) >= sizeof(cfg->redis) ||
 		    bf_endpoint_parse(tok[1], &cfg->redis_ep, why, sizeof(why))) {
-			seterr(err, errlen, "bad redis endpoint '%.60s' (want host[:port]: a name, "
+			bf_seterr(err, errlen, "bad redis endpoint '%.60s' (want host[:port]: a name, "
 					    "a.b.c.d or [IPv6])",
 			       tok[1]);
 			return -EINVAL;
@@ -212,7 +204,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 	} else if (!strcmp(k, "redis_prefix")) {
 		NEED(2);
 		if (!bf_prefix_valid(tok[1])) {
-			seterr(err, errlen, "bad redis_prefix '%.40s' (1-32 of A-Z a-z 0-9 _ - . : ending "
+			bf_seterr(err, errlen, "bad redis_prefix '%.40s' (1-32 of A-Z a-z 0-9 _ - . : ending "
 					    "in ':', e.g. bifrost:)",
 			       tok[1]);
 			return -EINVAL;
@@ -227,13 +219,13 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		else if (!strcmp(tok[1], "generic"))
 			cfg->xdp_mode = EDGE_XDP_GENERIC;
 		else {
-			seterr(err, errlen, "bad xdp_mode '%s' (auto, native or generic)", tok[1]);
+			bf_seterr(err, errlen, "bad xdp_mode '%s' (auto, native or generic)", tok[1]);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, "dry_run")) {
 		NEED(2);
 		if (parse_bool(tok[1], &cfg->dry_run)) {
-			seterr(err, errlen, "bad dry_run '%s' (yes or no)", tok[1]);
+			bf_seterr(err, errlen, "bad dry_run '%s' (yes or no)", tok[1]);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, "punch_ttl") || !strcmp(k, "punch_report") ||
@@ -243,14 +235,14 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 							     &cfg->sweep_interval_ms;
 		NEED(2);
 		if (bf_parse_duration_ms(tok[1], &v) || v == 0 || v > 86400000ULL) {
-			seterr(err, errlen, "bad %s '%s' (a duration from 1ms to 1d: 500ms, 30s, 2m)",
+			bf_seterr(err, errlen, "bad %s '%s' (a duration from 1ms to 1d: 500ms, 30s, 2m)",
 			       k, tok[1]);
 			return -EINVAL;
 		}
 		*dst = v;
 	} else if (!strcmp(k, "metrics")) {
 		if (ntok != 2) {
-			seterr(err, errlen, "'metrics' takes one value: ADDR:PORT or off");
+			bf_seterr(err, errlen, "'metrics' takes one value: ADDR:PORT or off");
 			return -EINVAL;
 		}
 		if (!strcmp(tok[1], "off")) {
@@ -259,7 +251,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			cfg->metrics_port = 0;
 		} else if (strlen(tok[1]) >= sizeof(cfg->metrics) ||
 			   bf_parse_endpoint(tok[1], false, &cfg->metrics_addr, &cfg->metrics_port)) {
-			seterr(err, errlen,
+			bf_seterr(err, errlen,
 			       "metrics '%.40s' is not ADDR:PORT (an IPv4 address and a port 1-65535, "
 			       "e.g. 127.0.0.1:9477) or off",
 			       tok[1]);
@@ -269,14 +261,14 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 	} else if (!strcmp(k, "stats_history")) {
 		if (ntok != 2 || bf_parse_duration_ms(tok[1], &v) || v > 30ULL * 86400000ULL) {
-			seterr(err, errlen, "stats_history needs a duration up to 30d (0 = none), e.g. 24h");
+			bf_seterr(err, errlen, "stats_history needs a duration up to 30d (0 = none), e.g. 24h");
 			return -EINVAL;
 		}
 		cfg->stats_history_ms = v;
 	} else if (!strcmp(k, "outer_ttl")) {
 		NEED(2);
 		if (bf_parse_u64(tok[1], 255, &v) || v == 0) {
-			seterr(err, errlen, "bad outer_ttl '%s' (1-255)", tok[1]);
+			bf_seterr(err, errlen, "bad outer_ttl '%s' (1-255)", tok[1]);
 			return -EINVAL;
 		}
 		cfg->outer_ttl = (uint8_t)v;
@@ -292,7 +284,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			ntok--;
 		}
 		if (ntok < 4 || ntok % 2) {
-			seterr(err, errlen, "'conn' takes PROTO BIND MACHINE, then pairs of "
+			bf_seterr(err, errlen, "'conn' takes PROTO BIND MACHINE, then pairs of "
 					    "pps|bps|block|burst|preset|share_bans|a2s VALUE");
 			return -EINVAL;
 		}
@@ -305,7 +297,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 
 			if (!strcmp(tok[i], "a2s")) {
 				if (parse_bool(tok[i + 1], &c.a2s) || (c.a2s && c.proto != IPPROTO_UDP)) {
-					seterr(err, errlen, "conn %s %s: a2s: yes or no (udp only)", tok[1],
+					bf_seterr(err, errlen, "conn %s %s: a2s: yes or no (udp only)", tok[1],
 					       tok[2]);
 					return -EINVAL;
 				}
@@ -314,7 +306,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
 				ok |= !strcmp(tok[i], known[j]);
 			if (!ok) {
-				seterr(err, errlen, "conn: unknown option '%s' (pps, bps, block, burst, "
+				bf_seterr(err, errlen, "conn: unknown option '%s' (pps, bps, block, burst, "
 						    "preset, share_bans, a2s)",
 				       tok[i]);
 				return -EINVAL;
@@ -323,7 +315,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 							 strlen(tok[i + 1]) };
 		}
 		if (bf_limits_parse_fields(opt, (size_t)nopt, c.proto, &c.limits, &what)) {
-			seterr(err, errlen, "conn %s %s: %s", tok[1], tok[2], what);
+			bf_seterr(err, errlen, "conn %s %s: %s", tok[1], tok[2], what);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < cfg->n_conns; i++) {
@@ -331,13 +323,13 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 
 			if (o->proto == c.proto && o->bind_ip == c.bind_ip &&
 			    o->bind_port == c.bind_port) {
-				seterr(err, errlen, "connection %s %s defined twice", tok[1], tok[2]);
+				bf_seterr(err, errlen, "connection %s %s defined twice", tok[1], tok[2]);
 				return -EINVAL;
 			}
 		}
 		rc = grow((void **)&cfg->conns, &cfg->cap_conns, cfg->n_conns, sizeof(c));
 		if (rc) {
-			seterr(err, errlen, "too many connections");
+			bf_seterr(err, errlen, "too many connections");
 			return rc;
 		}
 		cfg->conns[cfg->n_conns++] = c;
@@ -346,13 +338,13 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 
 		NEED(2);
 		if (bf_parse_cidr(tok[1], false, &e.cidr)) {
-			seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
+			bf_seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
 			       tok[1]);
 			return -EINVAL;
 		}
 		rc = grow((void **)&cfg->pr, &cfg->cap_pr, cfg->n_pr, sizeof(e));
 		if (rc) {
-			seterr(err, errlen, "too many protect entries");
+			bf_seterr(err, errlen, "too many protect entries");
 			return rc;
 		}
 		cfg->pr[cfg->n_pr++] = e;
@@ -363,24 +355,24 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		uint32_t id;
 
 		if (ntok < 2 || bf_rule_id_parse(tok[1], strlen(tok[1]), &id)) {
-			seterr(err, errlen, "'rule' takes an id (1-%u), then FIELD VALUE pairs",
+			bf_seterr(err, errlen, "'rule' takes an id (1-%u), then FIELD VALUE pairs",
 			       BF_RULE_ID_MAX);
 			return -EINVAL;
 		}
 		if (ntok % 2) {
-			seterr(err, errlen, "rule %u: %s: has no value", id, tok[ntok - 1]);
+			bf_seterr(err, errlen, "rule %u: %s: has no value", id, tok[ntok - 1]);
 			return -EINVAL;
 		}
 		for (int i = 2; i < ntok; i += 2)
 			f[i / 2 - 1] = (struct bf_field){ tok[i], strlen(tok[i]), tok[i + 1],
 							  strlen(tok[i + 1]) };
 		if (bf_rule_parse_fields(id, f, (size_t)(ntok - 2) / 2, &r, msg, sizeof(msg))) {
-			seterr(err, errlen, "rule %u: %s", id, msg);
+			bf_seterr(err, errlen, "rule %u: %s", id, msg);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < cfg->n_rules; i++)
 			if (cfg->rules[i].id == id) {
-				seterr(err, errlen, "rule %u defined twice", id);
+				bf_seterr(err, errlen, "rule %u defined twice", id);
 				return -EINVAL;
 			}
 		/* Each edge takes BF_RULES_MAX; a file may scope rules to several. */
@@ -388,26 +380,26 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			     -E2BIG :
 			     grow((void **)&cfg->rules, &cfg->cap_rules, cfg->n_rules, sizeof(r));
 		if (rc) {
-			seterr(err, errlen, "too many rules (at most %d in a file)", 4 * BF_RULES_MAX);
+			bf_seterr(err, errlen, "too many rules (at most %d in a file)", 4 * BF_RULES_MAX);
 			return rc;
 		}
 		cfg->rules[cfg->n_rules++] = r;
 	} else if (!strcmp(k, "a2s_workers")) {
 		NEED(2);
 		if (parse_bool(tok[1], &cfg->a2s_workers)) {
-			seterr(err, errlen, "bad a2s_workers '%s' (yes or no)", tok[1]);
+			bf_seterr(err, errlen, "bad a2s_workers '%s' (yes or no)", tok[1]);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, "icmp_echo")) {
 		NEED(2);
 		if (parse_bool(tok[1], &cfg->icmp_echo)) {
-			seterr(err, errlen, "bad icmp_echo '%s' (yes or no)", tok[1]);
+			bf_seterr(err, errlen, "bad icmp_echo '%s' (yes or no)", tok[1]);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, "icmp_echo_pps") || !strcmp(k, "icmp_echo_global_pps")) {
 		NEED(2);
 		if (bf_parse_rate(tok[1], BF_LIMIT_PPS_MAX, &v)) {
-			seterr(err, errlen, "bad %s '%s' (packets per second, 0 = no limit)", k,
+			bf_seterr(err, errlen, "bad %s '%s' (packets per second, 0 = no limit)", k,
 			       tok[1]);
 			return -EINVAL;
 		}
@@ -424,7 +416,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		rc = grow(wl ? (void **)&cfg->wl : (void **)&cfg->bl, wl ? &cfg->cap_wl : &cfg->cap_bl,
 			  wl ? cfg->n_wl : cfg->n_bl, sizeof(e));
 		if (rc) {
-			seterr(err, errlen, "too many %s entries", k);
+			bf_seterr(err, errlen, "too many %s entries", k);
 			return rc;
 		}
 		if (wl)
@@ -432,7 +424,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		else
 			cfg->bl[cfg->n_bl++] = e;
 	} else {
-		seterr(err, errlen, "unknown key '%s'", k);
+		bf_seterr(err, errlen, "unknown key '%s'", k);
 		return -EINVAL;
 	}
 	return 0;
@@ -453,7 +445,7 @@ int edge_config_parse(struct edge_config *cfg, const char *text, const char *nam
 
 		lineno++;
 		if (n >= sizeof(line)) {
-			seterr(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
+			bf_seterr(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
 			       MAX_LINE - 1);
 			return -EINVAL;
 		}
@@ -465,7 +457,7 @@ int edge_config_parse(struct edge_config *cfg, const char *text, const char *nam
 			*t = '\0';
 		for (t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
 			if (ntok == MAX_TOKENS) {
-				seterr(err, errlen, "%s:%u: too many words", name, lineno);
+				bf_seterr(err, errlen, "%s:%u: too many words", name, lineno);
 				return -EINVAL;
 			}
 			tok[ntok++] = t;
@@ -474,7 +466,7 @@ int edge_config_parse(struct edge_config *cfg, const char *text, const char *nam
 			continue;
 		msg[0] = '\0';
 		if (parse_line(cfg, tok, ntok, msg, sizeof(msg))) {
-			seterr(err, errlen, "%s:%u: %s", name, lineno, msg);
+			bf_seterr(err, errlen, "%s:%u: %s", name, lineno, msg);
 			return -EINVAL;
 		}
 	}
@@ -489,16 +481,16 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 	int rc;
 
 	if (!f) {
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		bf_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		bf_seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		fclose(f);
 		return -EIO;
 	}
 	if ((unsigned long)size > MAX_FILE) {
-		seterr(err, errlen, "%s: larger than %u MiB", path, MAX_FILE >> 20);
+		bf_seterr(err, errlen, "%s: larger than %u MiB", path, MAX_FILE >> 20);
 		fclose(f);
 		return -EFBIG;
 	}
@@ -508,7 +500,7 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 		return -ENOMEM;
 	}
 	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		seterr(err, errlen, "%s: short read", path);
+		bf_seterr(err, errlen, "%s: short read", path);
 		free(buf);
 		fclose(f);
 		return -EIO;
@@ -516,7 +508,7 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 	fclose(f);
 	buf[size] = '\0';
 	if (strlen(buf) != (size_t)size) {
-		seterr(err, errlen, "%s: contains a NUL byte; not a text file", path);
+		bf_seterr(err, errlen, "%s: contains a NUL byte; not a text file", path);
 		free(buf);
 		return -EINVAL;
 	}
@@ -528,16 +520,16 @@ int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_
 int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->id[0]) {
-		seterr(err, errlen, "no edge id: set 'id NAME' in the config or pass --id NAME");
+		bf_seterr(err, errlen, "no edge id: set 'id NAME' in the config or pass --id NAME");
 		return -EINVAL;
 	}
 	if (cfg->n_ifaces == 0) {
-		seterr(err, errlen,
+		bf_seterr(err, errlen,
 		       "no interface: set 'iface NAME' in the config or pass --iface NAME");
 		return -EINVAL;
 	}
 	if (!cfg->addr) {
-		seterr(err, errlen,
+		bf_seterr(err, errlen,
 		       "no POP address: set 'addr A.B.C.D' in the config or pass --addr A.B.C.D");
 		return -EINVAL;
 	}
@@ -547,7 +539,7 @@ int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen
 		for (int j = 0; j < cfg->n_ifaces; j++)
 			found |= !strcmp(cfg->backend_ifaces[i], cfg->ifaces[j]);
 		if (!found) {
-			seterr(err, errlen,
+			bf_seterr(err, errlen,
 			       "backend_iface '%s' is not one of the guarded interfaces ('iface' lines "
 			       "or --iface)",
 			       cfg->backend_ifaces[i]);
@@ -555,7 +547,7 @@ int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen
 		}
 	}
 	if (!cfg->n_backend && cfg->n_ifaces > 1) {
-		seterr(err, errlen,
+		bf_seterr(err, errlen,
 		       "%d interfaces and no backend_iface: say which one(s) the game machines' "
 		       "IPIP arrives on ('backend_iface NAME'); IPIP on any other is dropped",
 		       cfg->n_ifaces);

@@ -8,17 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "endpoint.h"
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
+#include "text.h"
 
 /* AUTH [user] pass as an argument vector: binary safe, never formatted. */
 static int auth_argv(const struct bf_endpoint *ep, const char *argv[3], size_t lens[3])
@@ -45,7 +35,7 @@ redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, cha
 
 	bf_endpoint_str(ep, where, sizeof(where));
 	if (!rc || rc->err) {
-		seterr(err, errlen, "cannot reach Redis at %s: %s", where,
+		bf_seterr(err, errlen, "cannot reach Redis at %s: %s", where,
 		       rc ? rc->errstr : "out of memory");
 		redisFree(rc);
 		return NULL;
@@ -58,7 +48,7 @@ redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, cha
 		redisReply *r = redisCommandArgv(rc, argc, argv, lens);
 
 		if (!r || r->type == REDIS_REPLY_ERROR) {
-			seterr(err, errlen, "Redis at %s refused the login: %s", where,
+			bf_seterr(err, errlen, "Redis at %s refused the login: %s", where,
 			       r ? r->str : rc->errstr);
 			freeReplyObject(r);
 			redisFree(rc);
@@ -76,7 +66,7 @@ redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis
 	redisAsyncContext *ac = redisAsyncConnect(ep->host, ep->port);
 
 	if (!ac || ac->err) {
-		seterr(err, errlen, "cannot reach Redis at %s: %s",
+		bf_seterr(err, errlen, "cannot reach Redis at %s: %s",
 		       bf_endpoint_str(ep, where, sizeof(where)), ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);

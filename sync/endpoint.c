@@ -9,17 +9,7 @@
 
 #include "addr.h"
 #include "endpoint.h"
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
+#include "text.h"
 
 /* A host name (RFC 1123 labels) or an IPv4 literal. */
 static bool host_ok(const char *h)
@@ -60,25 +50,25 @@ int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t e
 
 	memset(ep, 0, sizeof(*ep));
 	if (!s || !*s) {
-		seterr(err, errlen, "empty Redis endpoint (want host[:port])");
+		bf_seterr(err, errlen, "empty Redis endpoint (want host[:port])");
 		return -EINVAL;
 	}
 	if (s[0] == '[') { /* [v6]:port */
 		const char *end = strchr(s, ']');
 
 		if (!end || (end[1] && end[1] != ':')) {
-			seterr(err, errlen, "bad Redis endpoint '%.80s' (want [IPv6]:port)", s);
+			bf_seterr(err, errlen, "bad Redis endpoint '%.80s' (want [IPv6]:port)", s);
 			return -EINVAL;
 		}
 		hl = (size_t)(end - s - 1);
 		if (hl >= sizeof(host)) {
-			seterr(err, errlen, "bad Redis endpoint '%.80s': address too long", s);
+			bf_seterr(err, errlen, "bad Redis endpoint '%.80s': address too long", s);
 			return -EINVAL;
 		}
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
 		if (!is_v6(host)) {
-			seterr(err, errlen, "bad Redis endpoint '%.80s': '%s' is not an IPv6 address", s,
+			bf_seterr(err, errlen, "bad Redis endpoint '%.80s': '%s' is not an IPv6 address", s,
 			       host);
 			return -EINVAL;
 		}
@@ -90,13 +80,13 @@ int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t e
 
 		hl = colon ? (size_t)(colon - s) : strlen(s);
 		if (hl >= sizeof(host)) {
-			seterr(err, errlen, "bad Redis endpoint: host name longer than %d", BF_HOST_MAX);
+			bf_seterr(err, errlen, "bad Redis endpoint: host name longer than %d", BF_HOST_MAX);
 			return -EINVAL;
 		}
 		memcpy(host, s, hl);
 		host[hl] = '\0';
 		if (!host_ok(host)) {
-			seterr(err, errlen,
+			bf_seterr(err, errlen,
 			       "bad Redis endpoint '%.80s' (want host[:port]: a name, a.b.c.d or [IPv6])",
 			       s);
 			return -EINVAL;
@@ -104,7 +94,7 @@ int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t e
 		port = colon ? colon + 1 : NULL;
 	}
 	if (port && (bf_parse_u64(port, 65535, &p) || p == 0)) {
-		seterr(err, errlen, "bad Redis endpoint '%.80s': port must be 1-65535", s);
+		bf_seterr(err, errlen, "bad Redis endpoint '%.80s': port must be 1-65535", s);
 		return -EINVAL;
 	}
 	snprintf(ep->host, sizeof(ep->host), "%s", host);
@@ -141,7 +131,7 @@ int bf_endpoint_credentials(struct bf_endpoint *ep, char *err, size_t errlen)
 	if (!pass || !*pass)
 		return 0;
 	if (strlen(pass) > BF_PASS_MAX) {
-		seterr(err, errlen, "REDISCLI_AUTH: longer than %d bytes", BF_PASS_MAX);
+		bf_seterr(err, errlen, "REDISCLI_AUTH: longer than %d bytes", BF_PASS_MAX);
 		return -EINVAL;
 	}
 	snprintf(ep->pass, sizeof(ep->pass), "%s", pass);

@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "text.h"
 
 int bf_utf8_len(const unsigned char *p, size_t left)
@@ -115,4 +118,15 @@ const char *bf_printable(const char *s, size_t n, char *buf, size_t cap)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+void bf_seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
 }

@@ -19,6 +19,10 @@ const char *bf_json_esc(const char *s, size_t n, char *buf, size_t cap);
 /* Prints the NUL-terminated s (NULL = "") as a quoted JSON string. */
 void bf_json_fput(FILE *f, const char *s);
 
+/* printf into an error buffer (err NULL or len 0: nothing): the one way a
+ * parser says what is wrong. */
+void bf_seterr(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* s[0..n) with every byte outside printable ASCII replaced by '?', so a
  * value cannot move the cursor or recolour a terminal. Returns buf. */
 const char *bf_printable(const char *s, size_t n, char *buf, size_t cap);
