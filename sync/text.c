@@ -1,9 +1,9 @@
-/* text.c - escaping untrusted strings for JSON output and terminals. */
-#include <stdint.h>
-#include <string.h>
-
+/* text.c - escaping untrusted strings for JSON output and terminals, and
+ * the parsers' error messages. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "text.h"
 
