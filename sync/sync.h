@@ -1,4 +1,4 @@
-/* sync.h - libbifrost-sync: the fleet's Redis bus (DESIGN §3). Opaque client
+/* sync.h - libbifrost-sync: the fleet's Redis bus (docs/REDIS.md). Opaque client
  * on hiredis async + libevent with three connections (commands, blocking
  * stream reads, event-channel subscriptions), its own connect timeout, reconnect with
  * backoff, transactional writes and catch-up from persisted cursors. */
