@@ -36,7 +36,10 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/sync.c sync/text.c sync/a2s.c sync/endpoint.c
+LIB_SRCS := sync/addr.c sync/log.c sync/sync.c sync/text.c sync/a2s.c sync/endpoint.c \
+	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
+	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
+	sync/schema_evt.c sync/schema_stats.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 

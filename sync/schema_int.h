@@ -1,0 +1,36 @@
+/* schema_int.h - helpers the schema_*.c files share; private to them, not part of schema.h. */
+#ifndef BF_SCHEMA_INT_H
+#define BF_SCHEMA_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema.h"
+
+/* snprintf that says why it failed: the length, -ENAMETOOLONG when cut, -EINVAL. */
+int sch_fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
+/* Copies a counted string into a NUL-terminated buffer, refusing embedded NULs. */
+int sch_cstr(char *dst, size_t cap, const char *s, size_t n);
+/* Free text (why, version) may be UTF-8 but never control bytes: it ends
+ * up in logs and on operators' terminals. */
+bool sch_no_controls(const char *s, size_t n);
+bool sch_field_is(const struct bf_field *f, const char *name);
+/* yes/true/on/1 or no/false/off/0. */
+int sch_yesno(const char *s, bool *out);
+
+/* ---- msgpack (schema_msgpack.c) ---- */
+
+void sch_pack_str(msgpack_packer *pk, const char *s);
+int sch_obj_str(const msgpack_object *o, char *dst, size_t cap);
+/* An array of exactly n non-negative integers into out (NULL: checked only). */
+int sch_obj_u64s(const msgpack_object *o, uint64_t *out, uint32_t n);
+/* The frame's one msgpack map, its structure checked before msgpack-c sees
+ * it (every count and length against the bytes present, so a hostile
+ * header costs no allocation). On success the caller owns *u and destroys
+ * it; on error nothing is left to free and *what says why. */
+int sch_unpack_map(const uint8_t *buf, size_t len, size_t max, unsigned depth,
+		   const char *too_big, msgpack_unpacked *u, const char **what);
+
+#endif

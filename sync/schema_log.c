@@ -1,0 +1,109 @@
+/* schema_log.c - expiry values and change-log records (stream entries). */
+#include <errno.h>
+#include <string.h>
+
+#include "schema_int.h"
+
+/* ---- expiry ---- */
+
+int bf_exp_parse(const char *s, size_t n, int64_t now_ms, int64_t *exp_ms)
+{
+	char buf[24];
+	uint64_t v;
+
+	if (sch_cstr(buf, sizeof(buf), s, n))
+		return -EINVAL;
+	if (!strcmp(buf, "+inf") || !strcmp(buf, "inf")) {
+		*exp_ms = BF_EXP_INF;
+		return 0;
+	}
+	if (bf_parse_u64(buf, (uint64_t)INT64_MAX - 1, &v))
+		return -EINVAL;
+	if ((int64_t)v <= now_ms)
+		return -ESTALE;
+	if ((int64_t)v - now_ms > BF_EXP_HORIZON_MS)
+		return -ERANGE;
+	*exp_ms = (int64_t)v;
+	return 0;
+}
+
+int bf_exp_format(int64_t exp_ms, char *buf, size_t len)
+{
+	if (exp_ms == BF_EXP_INF)
+		return sch_fmt(buf, len, "+inf");
+	return sch_fmt(buf, len, "%lld", (long long)exp_ms);
+}
+
+/* ---- change-log records ---- */
+
+int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t now_ms,
+		     struct bf_log_rec *out, const char **what)
+{
+	const struct bf_field *op = NULL, *entry = NULL, *exp = NULL, *seq = NULL, *why = NULL;
+	char buf[24];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		const struct bf_field **slot = sch_field_is(&f[i], "op")	  ? &op :
+					       sch_field_is(&f[i], "entry") ? &entry :
+					       sch_field_is(&f[i], "exp")	  ? &exp :
+					       sch_field_is(&f[i], "seq")	  ? &seq :
+					       sch_field_is(&f[i], "why")	  ? &why :
+									    NULL;
+		if (!slot)
+			continue; /* newer writers may add fields */
+		if (*slot) {
+			*what = "a field appears twice";
+			return -EINVAL;
+		}
+		*slot = &f[i];
+	}
+	if (!op || !entry || !seq) {
+		*what = "missing op, entry or seq";
+		return -EINVAL;
+	}
+	if (op->val_len == 3 && !memcmp(op->val, "add", 3))
+		out->op = BF_OP_ADD;
+	else if (op->val_len == 3 && !memcmp(op->val, "del", 3))
+		out->op = BF_OP_DEL;
+	else {
+		*what = "op is neither add nor del";
+		return -EINVAL;
+	}
+	if (bf_entry_parse(k, entry->val, entry->val_len, &out->entry)) {
+		*what = "malformed entry";
+		return -EINVAL;
+	}
+	if (sch_cstr(buf, sizeof(buf), seq->val, seq->val_len) ||
+	    bf_parse_u64(buf, UINT64_MAX, &out->seq) || out->seq == 0) {
+		*what = "seq is not a positive integer";
+		return -EINVAL;
+	}
+	out->exp_ms = BF_EXP_INF;
+	if (out->op == BF_OP_ADD) {
+		if (!exp) {
+			*what = "add without exp";
+			return -EINVAL;
+		}
+		rc = bf_exp_parse(exp->val, exp->val_len, now_ms, &out->exp_ms);
+		if (rc) {
+			*what = rc == -ESTALE ? "exp already passed" :
+				rc == -ERANGE ? "exp absurdly far" : "exp is not +inf or ms";
+			return rc;
+		}
+	}
+	if (why) {
+		if (why->val_len > BF_WHY_MAX) {
+			*what = "why longer than 64 bytes";
+			return -EINVAL;
+		}
+		if (!sch_no_controls(why->val, why->val_len)) {
+			*what = "why has control characters";
+			return -EINVAL;
+		}
+		memcpy(out->why, why->val, why->val_len);
+		out->why[why->val_len] = '\0';
+	}
+	return 0;
+}
