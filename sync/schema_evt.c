@@ -11,17 +11,13 @@ int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char entry[BF_ENTRY_MAX + 1];
-	int rc = -ENOSPC;
 
 	if (e->type < BF_EVT_ENTRY || e->type > BF_EVT_EDGE_DOWN || !bf_origin_valid(e->origin))
 		return -EINVAL;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (e->type == BF_EVT_ENTRY && bf_entry_format(&e->rec.entry, entry, sizeof(entry)) < 0)
+		return -EINVAL;
+	sch_pack_begin(&sb, &pk);
 	if (e->type == BF_EVT_ENTRY) {
-		if (bf_entry_format(&e->rec.entry, entry, sizeof(entry)) < 0) {
-			msgpack_sbuffer_destroy(&sb);
-			return -EINVAL;
-		}
 		msgpack_pack_map(&pk, 8);
 		sch_pack_str(&pk, "t");
 		sch_pack_str(&pk, "entry");
@@ -51,110 +47,78 @@ int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
 		sch_pack_str(&pk, "v");
 		sch_pack_str(&pk, e->version);
 	}
-	if (sb.size <= len) {
-		memcpy(buf, sb.data, sb.size);
-		rc = (int)sb.size;
-	}
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	return sch_pack_end(&sb, buf, len);
 }
 
 int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt *out,
 		  const char **what)
 {
 	char t[8] = "", kind[8] = "", op[4] = "", entry[BF_ENTRY_MAX + 1] = "";
-	bool have_x = false, have_s = false, inf = false;
-	msgpack_unpacked u;
-	int64_t x = 0;
-	int rc = -EINVAL, k;
+	uint64_t x = 0;
+	int k;
+	enum { K_T, K_O, K_K, K_OP, K_E, K_W, K_V, K_X, K_S };
+	struct bf_msgpack_key keys[] = {
+		[K_T] = { .name = "t", .type = BF_MP_STR, .dst = t, .size = sizeof(t) },
+		[K_O] = { .name = "o", .type = BF_MP_STR, .dst = out->origin,
+			  .size = sizeof(out->origin) },
+		[K_K] = { .name = "k", .type = BF_MP_STR, .dst = kind, .size = sizeof(kind) },
+		[K_OP] = { .name = "op", .type = BF_MP_STR, .dst = op, .size = sizeof(op) },
+		[K_E] = { .name = "e", .type = BF_MP_STR, .dst = entry, .size = sizeof(entry) },
+		[K_W] = { .name = "w", .type = BF_MP_STR, .dst = out->rec.why,
+			  .size = sizeof(out->rec.why) },
+		[K_V] = { .name = "v", .type = BF_MP_STR, .dst = out->version,
+			  .size = sizeof(out->version) },
+		/* expiry ms, nil = permanent */
+		[K_X] = { .name = "x", .type = BF_MP_UINT_NIL, .dst = &x, .max = INT64_MAX - 1 },
+		[K_S] = { .name = "s", .type = BF_MP_UINT, .dst = &out->rec.seq, .min = 1,
+			  .max = UINT64_MAX },
+	};
 
 	memset(out, 0, sizeof(*out));
-	if (sch_unpack_map(buf, len, BF_EVT_MAX_BYTES, 2, "frame larger than 1 KiB", &u, what))
+	if (bf_msgpack_walk(buf, len, BF_EVT_MAX_BYTES, 2, "frame larger than 1 KiB", keys,
+			    sizeof(keys) / sizeof(keys[0]), what))
 		return -EINVAL;
-	*what = "bad field";
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		const msgpack_object *key = &u.data.via.map.ptr[i].key;
-		const msgpack_object *val = &u.data.via.map.ptr[i].val;
-		char name[4];
-
-		if (sch_obj_str(key, name, sizeof(name)))
-			continue; /* unknown long keys are ignored */
-		if (!strcmp(name, "t") && sch_obj_str(val, t, sizeof(t)))
-			goto out;
-		if (!strcmp(name, "o") && sch_obj_str(val, out->origin, sizeof(out->origin)))
-			goto out;
-		if (!strcmp(name, "k") && sch_obj_str(val, kind, sizeof(kind)))
-			goto out;
-		if (!strcmp(name, "op") && sch_obj_str(val, op, sizeof(op)))
-			goto out;
-		if (!strcmp(name, "e") && sch_obj_str(val, entry, sizeof(entry)))
-			goto out;
-		if (!strcmp(name, "w") && sch_obj_str(val, out->rec.why, sizeof(out->rec.why)))
-			goto out;
-		if (!strcmp(name, "v") && sch_obj_str(val, out->version, sizeof(out->version)))
-			goto out;
-		if (!strcmp(name, "x")) {
-			have_x = true;
-			if (val->type == MSGPACK_OBJECT_NIL)
-				inf = true;
-			else if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-				 val->via.u64 < (uint64_t)INT64_MAX)
-				x = (int64_t)val->via.u64;
-			else
-				goto out;
-		}
-		if (!strcmp(name, "s")) {
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !val->via.u64)
-				goto out;
-			out->rec.seq = val->via.u64;
-			have_s = true;
-		}
-	}
 	if (!bf_origin_valid(out->origin)) {
 		*what = "bad or missing origin";
-		goto out;
+		return -EINVAL;
 	}
 	if (!sch_no_controls(out->rec.why, strlen(out->rec.why)) ||
 	    !sch_no_controls(out->version, strlen(out->version))) {
 		*what = "control characters in why or version";
-		goto out;
+		return -EINVAL;
 	}
 	if (!strcmp(t, "up") || !strcmp(t, "down")) {
 		out->type = t[0] == 'u' ? BF_EVT_EDGE_UP : BF_EVT_EDGE_DOWN;
-		rc = 0;
-		goto out;
+		return 0;
 	}
 	if (strcmp(t, "entry")) {
 		*what = "unknown event type";
-		goto out;
+		return -EINVAL;
 	}
 	out->type = BF_EVT_ENTRY;
 	k = bf_kind_parse(kind);
-	if (k < 0 || !have_s || (strcmp(op, "add") && strcmp(op, "del"))) {
+	if (k < 0 || !keys[K_S].seen || (strcmp(op, "add") && strcmp(op, "del"))) {
 		*what = "entry event without kind, op or seq";
-		goto out;
+		return -EINVAL;
 	}
 	out->rec.op = op[0] == 'a' ? BF_OP_ADD : BF_OP_DEL;
 	if (bf_entry_parse((enum bf_kind)k, entry, strlen(entry), &out->rec.entry)) {
 		*what = "malformed entry";
-		goto out;
+		return -EINVAL;
 	}
 	out->rec.exp_ms = BF_EXP_INF;
 	if (out->rec.op == BF_OP_ADD) {
-		if (!have_x) {
+		if (!keys[K_X].seen) {
 			*what = "add without expiry";
-			goto out;
+			return -EINVAL;
 		}
-		if (!inf) {
-			if (x <= now_ms || x - now_ms > BF_EXP_HORIZON_MS) {
+		if (!keys[K_X].nil) {
+			if ((int64_t)x <= now_ms || (int64_t)x - now_ms > BF_EXP_HORIZON_MS) {
 				*what = "expiry in the past or absurdly far";
-				goto out;
+				return -EINVAL;
 			}
-			out->rec.exp_ms = x;
+			out->rec.exp_ms = (int64_t)x;
 		}
 	}
-	rc = 0;
-out:
-	msgpack_unpacked_destroy(&u);
-	return rc;
+	return 0;
 }

@@ -22,15 +22,12 @@ int sch_yesno(const char *s, bool *out);
 
 /* ---- msgpack (schema_msgpack.c) ---- */
 
+/* An encoder's packer, writing into sb (msgpack-c's growing buffer). */
+void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk);
+/* The packed frame copied into buf: its length, or -ENOSPC. Frees sb. */
+int sch_pack_end(msgpack_sbuffer *sb, uint8_t *buf, size_t len);
 void sch_pack_str(msgpack_packer *pk, const char *s);
-int sch_obj_str(const msgpack_object *o, char *dst, size_t cap);
 /* An array of exactly n non-negative integers into out (NULL: checked only). */
 int sch_obj_u64s(const msgpack_object *o, uint64_t *out, uint32_t n);
-/* The frame's one msgpack map, its structure checked before msgpack-c sees
- * it (every count and length against the bytes present, so a hostile
- * header costs no allocation). On success the caller owns *u and destroys
- * it; on error nothing is left to free and *what says why. */
-int sch_unpack_map(const uint8_t *buf, size_t len, size_t max, unsigned depth,
-		   const char *too_big, msgpack_unpacked *u, const char **what);
 
 #endif

@@ -1,4 +1,4 @@
-/* schema_msgpack.c - msgpack frames' structure check and the helpers their codecs share. */
+/* schema_msgpack.c - msgpack frames: structure check, the one map walker, the encoders' helpers. */
 #include <errno.h>
 #include <string.h>
 
@@ -95,42 +95,30 @@ int bf_msgpack_check(const uint8_t *buf, size_t len, unsigned max_depth)
 	return p == end ? 0 : -EINVAL; /* trailing bytes */
 }
 
+void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+}
+
+int sch_pack_end(msgpack_sbuffer *sb, uint8_t *buf, size_t len)
+{
+	int rc = -ENOSPC;
+
+	if (sb->size <= len) {
+		memcpy(buf, sb->data, sb->size);
+		rc = (int)sb->size;
+	}
+	msgpack_sbuffer_destroy(sb);
+	return rc;
+}
+
 void sch_pack_str(msgpack_packer *pk, const char *s)
 {
 	size_t n = strlen(s);
 
 	msgpack_pack_str(pk, n);
 	msgpack_pack_str_body(pk, s, n);
-}
-
-int sch_obj_str(const msgpack_object *o, char *dst, size_t cap)
-{
-	if (o->type != MSGPACK_OBJECT_STR)
-		return -EINVAL;
-	return sch_cstr(dst, cap, o->via.str.ptr, o->via.str.size);
-}
-
-int sch_unpack_map(const uint8_t *buf, size_t len, size_t max, unsigned depth,
-		   const char *too_big, msgpack_unpacked *u, const char **what)
-{
-	size_t off = 0;
-
-	if (len > max) {
-		*what = too_big;
-		return -EINVAL;
-	}
-	if (bf_msgpack_check(buf, len, depth)) {
-		*what = "not one well-formed msgpack object";
-		return -EINVAL;
-	}
-	msgpack_unpacked_init(u);
-	if (msgpack_unpack_next(u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || u->data.type != MSGPACK_OBJECT_MAP) {
-		msgpack_unpacked_destroy(u);
-		*what = "not a msgpack map";
-		return -EINVAL;
-	}
-	return 0;
 }
 
 int sch_obj_u64s(const msgpack_object *o, uint64_t *out, uint32_t n)
@@ -144,4 +132,93 @@ int sch_obj_u64s(const msgpack_object *o, uint64_t *out, uint32_t n)
 			out[i] = o->via.array.ptr[i].via.u64;
 	}
 	return 0;
+}
+
+static int obj_str(const msgpack_object *o, char *dst, size_t cap)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -EINVAL;
+	return sch_cstr(dst, cap, o->via.str.ptr, o->via.str.size);
+}
+
+/* One value as its key's entry says. 0 or -EINVAL. */
+static int take(struct bf_msgpack_key *k, const msgpack_object *v, const char **what)
+{
+	switch (k->type) {
+	case BF_MP_STR:
+		return obj_str(v, k->dst, k->size);
+	case BF_MP_UINT_NIL:
+		if (v->type == MSGPACK_OBJECT_NIL) {
+			k->nil = true;
+			return 0;
+		}
+		/* fall through */
+	case BF_MP_UINT:
+		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < k->min ||
+		    v->via.u64 > k->max)
+			return -EINVAL;
+		*(uint64_t *)k->dst = v->via.u64;
+		return 0;
+	case BF_MP_UINTS:
+		return sch_obj_u64s(v, k->dst, (uint32_t)k->size);
+	case BF_MP_FN:
+		return k->fn(v, k->dst, what);
+	}
+	return -EINVAL;
+}
+
+static int walk(const msgpack_object *map, struct bf_msgpack_key *keys, size_t n,
+		const char **what)
+{
+	/* Left in place on success too, as the decoders always did: callers
+	 * read *what only on error. */
+	*what = "bad field";
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		struct bf_msgpack_key *k = NULL;
+		char name[4];
+
+		if (obj_str(&kv->key, name, sizeof(name)))
+			continue; /* unknown long keys are ignored */
+		for (size_t j = 0; j < n && !k; j++)
+			if (!strcmp(name, keys[j].name))
+				k = &keys[j];
+		if (!k)
+			continue;
+		k->seen = true;
+		if (take(k, &kv->val, what)) {
+			if (k->type != BF_MP_FN)
+				*what = k->bad ? k->bad : "bad field";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int bf_msgpack_walk(const uint8_t *buf, size_t len, size_t max_len, unsigned depth,
+		    const char *too_big, struct bf_msgpack_key *keys, size_t n,
+		    const char **what)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	int rc;
+
+	if (len > max_len) {
+		*what = too_big;
+		return -EINVAL;
+	}
+	if (bf_msgpack_check(buf, len, depth)) {
+		*what = "not one well-formed msgpack object";
+		return -EINVAL;
+	}
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&u);
+		*what = "not a msgpack map";
+		return -EINVAL;
+	}
+	rc = walk(&u.data, keys, n, what);
+	msgpack_unpacked_destroy(&u);
+	return rc;
 }

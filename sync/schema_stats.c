@@ -111,12 +111,10 @@ int bf_stats_encode(const struct bf_stats_frame *f, uint8_t *buf, size_t len)
 	const uint64_t c[4] = { f->conn_in_pps, f->conn_in_bps, f->conn_out_pps, f->conn_out_bps };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int rc = -ENOSPC;
 
 	if (!bf_origin_valid(f->origin) || f->ts_ms < 0)
 		return -EINVAL;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	sch_pack_begin(&sb, &pk);
 	msgpack_pack_map(&pk, 7);
 	sch_pack_str(&pk, "t");
 	sch_pack_str(&pk, "stats");
@@ -143,91 +141,69 @@ int bf_stats_encode(const struct bf_stats_frame *f, uint8_t *buf, size_t len)
 	msgpack_pack_array(&pk, STATS_S_FIELDS);
 	for (unsigned i = 0; i < STATS_S_FIELDS; i++)
 		msgpack_pack_uint64(&pk, s[i]);
-	if (sb.size <= len) {
-		memcpy(buf, sb.data, sb.size);
-		rc = (int)sb.size;
-	}
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	return sch_pack_end(&sb, buf, len);
 }
 
+/* "r": a row of 4 counters a reason; rows past the ones we know are counted, not kept. */
+static int take_rows(const struct msgpack_object *v, void *dst, const char **what)
+{
+	struct bf_stats_frame *out = dst;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > BF_STATS_MAX_REASONS) {
+		*what = "reason rows missing or too many";
+		return -EINVAL;
+	}
+	out->n_reasons = v->via.array.size;
+	for (uint32_t r = 0; r < v->via.array.size; r++) {
+		uint64_t row[4];
+
+		if (sch_obj_u64s(&v->via.array.ptr[r], row, 4)) {
+			*what = "a reason row is not 4 counters";
+			return -EINVAL;
+		}
+		if (r < BF_R_MAX)
+			out->r[r] = (struct bf_stats_row){ row[0], row[1], row[2], row[3] };
+	}
+	return 0;
+}
 
 int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 		    const char **what)
 {
-	bool have_ts = false, have_r = false;
-	uint64_t s[STATS_S_FIELDS] = { 0 }, c[4] = { 0 };
+	uint64_t s[STATS_S_FIELDS] = { 0 }, c[4] = { 0 }, ts = 0, iv = 0;
 	char t[8] = "";
-	msgpack_unpacked u;
-	int rc = -EINVAL;
+	enum { K_T, K_O, K_TS, K_IV, K_R, K_C, K_S };
+	struct bf_msgpack_key keys[] = {
+		[K_T] = { .name = "t", .type = BF_MP_STR, .dst = t, .size = sizeof(t) },
+		[K_O] = { .name = "o", .type = BF_MP_STR, .dst = out->origin,
+			  .size = sizeof(out->origin) },
+		[K_TS] = { .name = "ts", .type = BF_MP_UINT, .dst = &ts, .max = INT64_MAX },
+		[K_IV] = { .name = "iv", .type = BF_MP_UINT, .dst = &iv, .max = 3600000 },
+		[K_R] = { .name = "r", .type = BF_MP_FN, .dst = out, .fn = take_rows },
+		[K_C] = { .name = "c", .type = BF_MP_UINTS, .dst = c, .size = 4,
+			  .bad = "connection rates are not 4 counters" },
+		[K_S] = { .name = "s", .type = BF_MP_UINTS, .dst = s, .size = STATS_S_FIELDS,
+			  .bad = "sync state is not 9 counters" },
+	};
 
 	memset(out, 0, sizeof(*out));
-	if (sch_unpack_map(buf, len, BF_STATS_MAX_BYTES, 3, "stats frame larger than 4 KiB", &u, what))
+	if (bf_msgpack_walk(buf, len, BF_STATS_MAX_BYTES, 3, "stats frame larger than 4 KiB", keys,
+			    sizeof(keys) / sizeof(keys[0]), what))
 		return -EINVAL;
-	*what = "bad field";
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		const msgpack_object *key = &u.data.via.map.ptr[i].key;
-		const msgpack_object *val = &u.data.via.map.ptr[i].val;
-		char name[4];
-
-		if (sch_obj_str(key, name, sizeof(name)))
-			continue; /* unknown long keys are ignored */
-		if (!strcmp(name, "t") && sch_obj_str(val, t, sizeof(t)))
-			goto out;
-		if (!strcmp(name, "o") && sch_obj_str(val, out->origin, sizeof(out->origin)))
-			goto out;
-		if (!strcmp(name, "ts")) {
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    val->via.u64 > (uint64_t)INT64_MAX)
-				goto out;
-			out->ts_ms = (int64_t)val->via.u64;
-			have_ts = true;
-		}
-		if (!strcmp(name, "iv")) {
-			if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER || val->via.u64 > 3600000)
-				goto out;
-			out->interval_ms = (uint32_t)val->via.u64;
-		}
-		if (!strcmp(name, "r")) {
-			if (val->type != MSGPACK_OBJECT_ARRAY ||
-			    val->via.array.size > BF_STATS_MAX_REASONS) {
-				*what = "reason rows missing or too many";
-				goto out;
-			}
-			out->n_reasons = val->via.array.size;
-			for (uint32_t r = 0; r < val->via.array.size; r++) {
-				uint64_t row[4];
-
-				if (sch_obj_u64s(&val->via.array.ptr[r], row, 4)) {
-					*what = "a reason row is not 4 counters";
-					goto out;
-				}
-				if (r < BF_R_MAX)
-					out->r[r] = (struct bf_stats_row){ row[0], row[1], row[2], row[3] };
-			}
-			have_r = true;
-		}
-		if (!strcmp(name, "c") && sch_obj_u64s(val, c, 4)) {
-			*what = "connection rates are not 4 counters";
-			goto out;
-		}
-		if (!strcmp(name, "s") && sch_obj_u64s(val, s, STATS_S_FIELDS)) {
-			*what = "sync state is not 9 counters";
-			goto out;
-		}
-	}
 	if (strcmp(t, "stats")) {
 		*what = "not a stats frame";
-		goto out;
+		return -EINVAL;
 	}
 	if (!bf_origin_valid(out->origin)) {
 		*what = "bad or missing origin";
-		goto out;
+		return -EINVAL;
 	}
-	if (!have_ts || !have_r) {
+	if (!keys[K_TS].seen || !keys[K_R].seen) {
 		*what = "stats frame without ts or reasons";
-		goto out;
+		return -EINVAL;
 	}
+	out->ts_ms = (int64_t)ts;
+	out->interval_ms = (uint32_t)iv;
 	out->conn_in_pps = c[0];
 	out->conn_in_bps = c[1];
 	out->conn_out_pps = c[2];
@@ -241,8 +217,5 @@ int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 	out->stats_dropped = s[6];
 	out->wl_entries = s[7];
 	out->bl_entries = s[8];
-	rc = 0;
-out:
-	msgpack_unpacked_destroy(&u);
-	return rc;
+	return 0;
 }
