@@ -16,13 +16,8 @@ int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
 		return -EINVAL;
 	if (e->type == BF_EVT_ENTRY && bf_entry_format(&e->rec.entry, entry, sizeof(entry)) < 0)
 		return -EINVAL;
-	sch_pack_begin(&sb, &pk);
+	sch_pack_begin(&sb, &pk, e->type == BF_EVT_ENTRY ? 8 : 3, evt_names[e->type], e->origin);
 	if (e->type == BF_EVT_ENTRY) {
-		msgpack_pack_map(&pk, 8);
-		sch_pack_str(&pk, "t");
-		sch_pack_str(&pk, "entry");
-		sch_pack_str(&pk, "o");
-		sch_pack_str(&pk, e->origin);
 		sch_pack_str(&pk, "k");
 		sch_pack_str(&pk, bf_kind_name(e->rec.entry.kind));
 		sch_pack_str(&pk, "op");
@@ -39,11 +34,6 @@ int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
 		sch_pack_str(&pk, "w");
 		sch_pack_str(&pk, e->rec.why);
 	} else {
-		msgpack_pack_map(&pk, 3);
-		sch_pack_str(&pk, "t");
-		sch_pack_str(&pk, evt_names[e->type]);
-		sch_pack_str(&pk, "o");
-		sch_pack_str(&pk, e->origin);
 		sch_pack_str(&pk, "v");
 		sch_pack_str(&pk, e->version);
 	}

@@ -22,8 +22,10 @@ int sch_yesno(const char *s, bool *out);
 
 /* ---- msgpack (schema_msgpack.c) ---- */
 
-/* An encoder's packer, writing into sb (msgpack-c's growing buffer). */
-void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk);
+/* Starts a frame in sb (msgpack-c's growing buffer): a map of n keys, the
+ * first two "t" (its type) and "o" (its origin). */
+void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk, uint32_t n, const char *type,
+		    const char *origin);
 /* The packed frame copied into buf: its length, or -ENOSPC. Frees sb. */
 int sch_pack_end(msgpack_sbuffer *sb, uint8_t *buf, size_t len);
 void sch_pack_str(msgpack_packer *pk, const char *s);

@@ -95,10 +95,16 @@ int bf_msgpack_check(const uint8_t *buf, size_t len, unsigned max_depth)
 	return p == end ? 0 : -EINVAL; /* trailing bytes */
 }
 
-void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk)
+void sch_pack_begin(msgpack_sbuffer *sb, msgpack_packer *pk, uint32_t n, const char *type,
+		    const char *origin)
 {
 	msgpack_sbuffer_init(sb);
 	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(pk, n);
+	sch_pack_str(pk, "t");
+	sch_pack_str(pk, type);
+	sch_pack_str(pk, "o");
+	sch_pack_str(pk, origin);
 }
 
 int sch_pack_end(msgpack_sbuffer *sb, uint8_t *buf, size_t len)

@@ -1,5 +1,6 @@
 /* schema_stats.c - stats frames: reasons, sums, hash fields and the msgpack codec. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,34 @@ void bf_stats_sum(const struct bf_stats_frame *f, struct bf_stats_sums *s)
 	}
 }
 
+/* Frame: {"t":"stats","o":id,"ts":ms,"iv":ms,
+ *         "r":[[pps,bps,packets,bytes] per reason],
+ *         "c":[in_pps,in_bps,out_pps,out_bps],
+ *         "s":[sync_up,pending,peers,resyncs,bad_records,bad_frames,stats_dropped,
+ *              wl_entries,bl_entries]} */
+#define STATS_C_FIELDS 4
+#define STATS_S_FIELDS 9
+#define STATS_COUNTERS (STATS_C_FIELDS + STATS_S_FIELDS)
+
+/* The counters of "c" then "s", in frame order, under their hash field names:
+ * one list for the encoder, the decoder and the hash. */
+static const struct {
+	const char *name;
+	size_t off;
+} counters[STATS_COUNTERS] = {
+#define CTR(m) { #m, offsetof(struct bf_stats_frame, m) }
+	CTR(conn_in_pps),      CTR(conn_in_bps),     CTR(conn_out_pps),  CTR(conn_out_bps),
+	CTR(sync_up),          CTR(sync_pending),    CTR(sync_peers),    CTR(sync_resyncs),
+	CTR(sync_bad_records), CTR(sync_bad_frames), CTR(stats_dropped), CTR(wl_entries),
+	CTR(bl_entries),
+#undef CTR
+};
+
+static uint64_t counter(const struct bf_stats_frame *f, size_t i)
+{
+	return *(const uint64_t *)((const char *)f + counters[i].off);
+}
+
 static size_t put_field(struct bf_stats_field *out, size_t n, size_t cap, const char *name,
 			const char *suffix, uint64_t v)
 {
@@ -61,34 +90,21 @@ static size_t put_field(struct bf_stats_field *out, size_t n, size_t cap, const 
 size_t bf_stats_hash_fields(const struct bf_stats_frame *f, struct bf_stats_field *out,
 			    size_t cap)
 {
+	static const char *const sum_names[] = { "rx", "fwd", "drop" };
 	struct bf_stats_sums s;
+	const struct bf_stats_row *sums[] = { &s.rx, &s.fwd, &s.drop };
 	size_t n = 0;
 
 	bf_stats_sum(f, &s);
 	n = put_field(out, n, cap, "ts_ms", "", (uint64_t)f->ts_ms);
 	n = put_field(out, n, cap, "interval_ms", "", f->interval_ms);
-	n = put_field(out, n, cap, "rx_pps", "", s.rx.pps);
-	n = put_field(out, n, cap, "rx_bps", "", s.rx.bps);
-	n = put_field(out, n, cap, "rx_packets", "", s.rx.packets);
-	n = put_field(out, n, cap, "fwd_pps", "", s.fwd.pps);
-	n = put_field(out, n, cap, "fwd_bps", "", s.fwd.bps);
-	n = put_field(out, n, cap, "fwd_packets", "", s.fwd.packets);
-	n = put_field(out, n, cap, "drop_pps", "", s.drop.pps);
-	n = put_field(out, n, cap, "drop_bps", "", s.drop.bps);
-	n = put_field(out, n, cap, "drop_packets", "", s.drop.packets);
-	n = put_field(out, n, cap, "conn_in_pps", "", f->conn_in_pps);
-	n = put_field(out, n, cap, "conn_in_bps", "", f->conn_in_bps);
-	n = put_field(out, n, cap, "conn_out_pps", "", f->conn_out_pps);
-	n = put_field(out, n, cap, "conn_out_bps", "", f->conn_out_bps);
-	n = put_field(out, n, cap, "sync_up", "", f->sync_up);
-	n = put_field(out, n, cap, "sync_pending", "", f->sync_pending);
-	n = put_field(out, n, cap, "sync_peers", "", f->sync_peers);
-	n = put_field(out, n, cap, "sync_resyncs", "", f->sync_resyncs);
-	n = put_field(out, n, cap, "sync_bad_records", "", f->sync_bad_records);
-	n = put_field(out, n, cap, "sync_bad_frames", "", f->sync_bad_frames);
-	n = put_field(out, n, cap, "stats_dropped", "", f->stats_dropped);
-	n = put_field(out, n, cap, "wl_entries", "", f->wl_entries);
-	n = put_field(out, n, cap, "bl_entries", "", f->bl_entries);
+	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
+		n = put_field(out, n, cap, sum_names[i], "_pps", sums[i]->pps);
+		n = put_field(out, n, cap, sum_names[i], "_bps", sums[i]->bps);
+		n = put_field(out, n, cap, sum_names[i], "_packets", sums[i]->packets);
+	}
+	for (size_t i = 0; i < STATS_COUNTERS; i++)
+		n = put_field(out, n, cap, counters[i].name, "", counter(f, i));
 	for (unsigned r = 0; r < BF_R_MAX; r++) {
 		n = put_field(out, n, cap, reason_names[r], "_pps", f->r[r].pps);
 		n = put_field(out, n, cap, reason_names[r], "_packets", f->r[r].packets);
@@ -96,30 +112,23 @@ size_t bf_stats_hash_fields(const struct bf_stats_frame *f, struct bf_stats_fiel
 	return n;
 }
 
-/* Frame: {"t":"stats","o":id,"ts":ms,"iv":ms,
- *         "r":[[pps,bps,packets,bytes] per reason],
- *         "c":[in_pps,in_bps,out_pps,out_bps],
- *         "s":[sync_up,pending,peers,resyncs,bad_records,bad_frames,stats_dropped,
- *              wl_entries,bl_entries]} */
-#define STATS_S_FIELDS 9
+/* An array of the counters [from, to). */
+static void pack_counters(msgpack_packer *pk, const struct bf_stats_frame *f, size_t from,
+			  size_t to)
+{
+	msgpack_pack_array(pk, (uint32_t)(to - from));
+	for (size_t i = from; i < to; i++)
+		msgpack_pack_uint64(pk, counter(f, i));
+}
 
 int bf_stats_encode(const struct bf_stats_frame *f, uint8_t *buf, size_t len)
 {
-	const uint64_t s[STATS_S_FIELDS] = { f->sync_up,	  f->sync_pending,     f->sync_peers,
-					     f->sync_resyncs,	  f->sync_bad_records, f->sync_bad_frames,
-					     f->stats_dropped,	  f->wl_entries,       f->bl_entries };
-	const uint64_t c[4] = { f->conn_in_pps, f->conn_in_bps, f->conn_out_pps, f->conn_out_bps };
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
 	if (!bf_origin_valid(f->origin) || f->ts_ms < 0)
 		return -EINVAL;
-	sch_pack_begin(&sb, &pk);
-	msgpack_pack_map(&pk, 7);
-	sch_pack_str(&pk, "t");
-	sch_pack_str(&pk, "stats");
-	sch_pack_str(&pk, "o");
-	sch_pack_str(&pk, f->origin);
+	sch_pack_begin(&sb, &pk, 7, "stats", f->origin);
 	sch_pack_str(&pk, "ts");
 	msgpack_pack_int64(&pk, f->ts_ms);
 	sch_pack_str(&pk, "iv");
@@ -134,13 +143,9 @@ int bf_stats_encode(const struct bf_stats_frame *f, uint8_t *buf, size_t len)
 		msgpack_pack_uint64(&pk, f->r[r].bytes);
 	}
 	sch_pack_str(&pk, "c");
-	msgpack_pack_array(&pk, 4);
-	for (unsigned i = 0; i < 4; i++)
-		msgpack_pack_uint64(&pk, c[i]);
+	pack_counters(&pk, f, 0, STATS_C_FIELDS);
 	sch_pack_str(&pk, "s");
-	msgpack_pack_array(&pk, STATS_S_FIELDS);
-	for (unsigned i = 0; i < STATS_S_FIELDS; i++)
-		msgpack_pack_uint64(&pk, s[i]);
+	pack_counters(&pk, f, STATS_C_FIELDS, STATS_COUNTERS);
 	return sch_pack_end(&sb, buf, len);
 }
 
@@ -170,7 +175,7 @@ static int take_rows(const struct msgpack_object *v, void *dst, const char **wha
 int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 		    const char **what)
 {
-	uint64_t s[STATS_S_FIELDS] = { 0 }, c[4] = { 0 }, ts = 0, iv = 0;
+	uint64_t ctr[STATS_COUNTERS] = { 0 }, ts = 0, iv = 0;
 	char t[8] = "";
 	enum { K_T, K_O, K_TS, K_IV, K_R, K_C, K_S };
 	struct bf_msgpack_key keys[] = {
@@ -180,9 +185,10 @@ int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 		[K_TS] = { .name = "ts", .type = BF_MP_UINT, .dst = &ts, .max = INT64_MAX },
 		[K_IV] = { .name = "iv", .type = BF_MP_UINT, .dst = &iv, .max = 3600000 },
 		[K_R] = { .name = "r", .type = BF_MP_FN, .dst = out, .fn = take_rows },
-		[K_C] = { .name = "c", .type = BF_MP_UINTS, .dst = c, .size = 4,
+		[K_C] = { .name = "c", .type = BF_MP_UINTS, .dst = ctr, .size = STATS_C_FIELDS,
 			  .bad = "connection rates are not 4 counters" },
-		[K_S] = { .name = "s", .type = BF_MP_UINTS, .dst = s, .size = STATS_S_FIELDS,
+		[K_S] = { .name = "s", .type = BF_MP_UINTS, .dst = ctr + STATS_C_FIELDS,
+			  .size = STATS_S_FIELDS,
 			  .bad = "sync state is not 9 counters" },
 	};
 
@@ -204,18 +210,7 @@ int bf_stats_decode(const uint8_t *buf, size_t len, struct bf_stats_frame *out,
 	}
 	out->ts_ms = (int64_t)ts;
 	out->interval_ms = (uint32_t)iv;
-	out->conn_in_pps = c[0];
-	out->conn_in_bps = c[1];
-	out->conn_out_pps = c[2];
-	out->conn_out_bps = c[3];
-	out->sync_up = s[0];
-	out->sync_pending = s[1];
-	out->sync_peers = s[2];
-	out->sync_resyncs = s[3];
-	out->sync_bad_records = s[4];
-	out->sync_bad_frames = s[5];
-	out->stats_dropped = s[6];
-	out->wl_entries = s[7];
-	out->bl_entries = s[8];
+	for (size_t i = 0; i < STATS_COUNTERS; i++)
+		*(uint64_t *)((char *)out + counters[i].off) = ctr[i];
 	return 0;
 }
