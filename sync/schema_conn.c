@@ -9,15 +9,13 @@
 int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out)
 {
 	char buf[BF_KEY_MAX], *proto, *ep;
-	size_t pl = strlen(prefix);
 	int p;
 
 	memset(out, 0, sizeof(*out));
 	bf_limits_init(&out->limits);
-	if (sch_cstr(buf, sizeof(buf), key, n) || strncmp(buf, prefix, pl) ||
-	    strncmp(buf + pl, "conn:", 5))
+	proto = sch_key_rest(buf, sizeof(buf), key, n, prefix, "conn:");
+	if (!proto)
 		return -EINVAL;
-	proto = buf + pl + 5;
 	ep = strchr(proto, ':');
 	if (!ep)
 		return -EINVAL;

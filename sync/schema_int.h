@@ -19,6 +19,10 @@ bool sch_no_controls(const char *s, size_t n);
 bool sch_field_is(const struct bf_field *f, const char *name);
 /* yes/true/on/1 or no/false/off/0. */
 int sch_yesno(const char *s, bool *out);
+/* The rest of a key named <prefix><part>..., copied into buf (schema_keys.c);
+ * NULL when the key is not one of those or does not fit. */
+char *sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
+		   const char *part);
 
 /* ---- msgpack (schema_msgpack.c) ---- */
 

@@ -35,25 +35,47 @@ bool bf_origin_valid(const char *s)
 
 /* ---- keys ---- */
 
-int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+/* <prefix><part><kind>:<origin> */
+static int key_kind(char *buf, size_t len, const char *prefix, const char *part, enum bf_kind k,
+		    const char *origin)
 {
 	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
 		return -EINVAL;
-	return sch_fmt(buf, len, "%s%s:%s", prefix, kind_names[k], origin);
+	return sch_fmt(buf, len, "%s%s%s:%s", prefix, part, kind_names[k], origin);
+}
+
+/* <prefix><part><id>, for an id of the origins' alphabet. */
+static int key_id(char *buf, size_t len, const char *prefix, const char *part, const char *id)
+{
+	if (!bf_origin_valid(id))
+		return -EINVAL;
+	return sch_fmt(buf, len, "%s%s%s", prefix, part, id);
+}
+
+char *sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
+		   const char *part)
+{
+	size_t pl = strlen(prefix);
+
+	if (sch_cstr(buf, cap, key, n) || strncmp(buf, prefix, pl) ||
+	    strncmp(buf + pl, part, strlen(part)))
+		return NULL;
+	return buf + pl + strlen(part);
+}
+
+int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+{
+	return key_kind(buf, len, prefix, "", k, origin);
 }
 
 int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
 {
-	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
-		return -EINVAL;
-	return sch_fmt(buf, len, "%slog:%s:%s", prefix, kind_names[k], origin);
+	return key_kind(buf, len, prefix, "log:", k, origin);
 }
 
 int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id)
 {
-	if (!bf_origin_valid(id))
-		return -EINVAL;
-	return sch_fmt(buf, len, "%sedge:%s", prefix, id);
+	return key_id(buf, len, prefix, "edge:", id);
 }
 
 int bf_key_edges(char *buf, size_t len, const char *prefix)
@@ -63,9 +85,7 @@ int bf_key_edges(char *buf, size_t len, const char *prefix)
 
 int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin)
 {
-	if (!bf_origin_valid(origin))
-		return -EINVAL;
-	return sch_fmt(buf, len, "%sevt:%s", prefix, origin);
+	return key_id(buf, len, prefix, "evt:", origin);
 }
 
 int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port)
@@ -105,13 +125,10 @@ int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
 int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
 		     uint32_t *ip, uint16_t *port)
 {
-	char buf[BF_KEY_MAX], *rest;
-	size_t pl = strlen(prefix);
+	char buf[BF_KEY_MAX], *rest = sch_key_rest(buf, sizeof(buf), key, n, prefix, "a2s:");
 
-	if (sch_cstr(buf, sizeof(buf), key, n) || strncmp(buf, prefix, pl) ||
-	    strncmp(buf + pl, "a2s:", 4))
+	if (!rest)
 		return -EINVAL;
-	rest = buf + pl + 4;
 	*k = BF_A2S_INFO;
 	for (int i = 1; i < BF_A2S_KEY_MAX; i++) {
 		size_t l = strlen(a2s_key_names[i]);
@@ -139,14 +156,10 @@ int bf_key_protect(char *buf, size_t len, const char *prefix)
 
 int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id)
 {
-	if (!bf_origin_valid(id))
-		return -EINVAL;
-	return sch_fmt(buf, len, "%sstats:%s", prefix, id);
+	return key_id(buf, len, prefix, "stats:", id);
 }
 
 int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id)
 {
-	if (!bf_origin_valid(id))
-		return -EINVAL;
-	return sch_fmt(buf, len, "%slog:stats:%s", prefix, id);
+	return key_id(buf, len, prefix, "log:stats:", id);
 }
