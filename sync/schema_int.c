@@ -43,6 +43,37 @@ bool sch_field_is(const struct bf_field *f, const char *name)
 	return f->name_len == strlen(name) && !memcmp(f->name, name, f->name_len);
 }
 
+int sch_field_find(const struct bf_field *f, const void *names, size_t stride, size_t count)
+{
+	for (size_t k = 0; k < count; k++)
+		if (sch_field_is(f, *(const char *const *)((const char *)names + k * stride)))
+			return (int)k;
+	return -1;
+}
+
+int sch_fields_sort(const struct bf_field *f, size_t n, const void *names, size_t stride,
+		    size_t count, bool refuse_unknown, const struct bf_field **slot, size_t *bad)
+{
+	for (size_t i = 0; i < count; i++)
+		slot[i] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		int k = sch_field_find(&f[i], names, stride, count);
+
+		if (k < 0 && !refuse_unknown)
+			continue;
+		if (k < 0) {
+			*bad = i;
+			return -ENOENT;
+		}
+		if (slot[k]) {
+			*bad = (size_t)k;
+			return -EEXIST;
+		}
+		slot[k] = &f[i];
+	}
+	return 0;
+}
+
 int sch_yesno(const char *s, bool *out)
 {
 	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "1"))

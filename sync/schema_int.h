@@ -17,6 +17,16 @@ int sch_cstr(char *dst, size_t cap, const char *s, size_t n);
  * up in logs and on operators' terminals. */
 bool sch_no_controls(const char *s, size_t n);
 bool sch_field_is(const struct bf_field *f, const char *name);
+/* The index of f's name among `count` names, read from a table whose
+ * entries lie `stride` bytes apart and each start with their name (a
+ * const char *); -1 when it is none of them. */
+int sch_field_find(const struct bf_field *f, const void *names, size_t stride, size_t count);
+/* Files each of the n fields under its name in such a table: slot[k] for
+ * the k-th name (count slots), NULL when absent. 0; -EEXIST with *bad the
+ * name's index when one is given twice; -ENOENT with *bad the field's
+ * index for a field of no known name if refuse_unknown (else it is skipped). */
+int sch_fields_sort(const struct bf_field *f, size_t n, const void *names, size_t stride,
+		    size_t count, bool refuse_unknown, const struct bf_field **slot, size_t *bad);
 /* yes/true/on/1 or no/false/off/0. */
 int sch_yesno(const char *s, bool *out);
 /* The rest of a key named <prefix><part>..., copied into buf (schema_keys.c);

@@ -127,28 +127,20 @@ static const char *limit_apply(struct bf_limits *l, int which, const char *v)
 
 bool bf_field_is_limit(const struct bf_field *f)
 {
-	for (int k = 0; k < LF_N; k++)
-		if (sch_field_is(f, limit_fields[k].name))
-			return true;
-	return false;
+	return sch_field_find(f, limit_fields, sizeof(limit_fields[0]), LF_N) >= 0;
 }
 
 int bf_limits_parse_fields(const struct bf_field *f, size_t n, int proto, struct bf_limits *l,
 			   const char **what)
 {
-	const struct bf_field *slot[LF_N] = { NULL };
+	const struct bf_field *slot[LF_N];
 	char buf[32];
+	size_t bad;
 
-	for (size_t i = 0; i < n; i++)
-		for (int k = 0; k < LF_N; k++) {
-			if (!sch_field_is(&f[i], limit_fields[k].name))
-				continue;
-			if (slot[k]) {
-				*what = limit_fields[k].twice;
-				return -EINVAL;
-			}
-			slot[k] = &f[i];
-		}
+	if (sch_fields_sort(f, n, limit_fields, sizeof(limit_fields[0]), LF_N, false, slot, &bad)) {
+		*what = limit_fields[bad].twice;
+		return -EINVAL;
+	}
 	/* The preset is the base; the other fields change it, in any order. */
 	if (slot[LF_PRESET]) {
 		if (sch_cstr(buf, sizeof(buf), slot[LF_PRESET]->val, slot[LF_PRESET]->val_len) ||

@@ -39,26 +39,24 @@ int bf_exp_format(int64_t exp_ms, char *buf, size_t len)
 int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t now_ms,
 		     struct bf_log_rec *out, const char **what)
 {
-	const struct bf_field *op = NULL, *entry = NULL, *exp = NULL, *seq = NULL, *why = NULL;
+	enum { F_OP, F_ENTRY, F_EXP, F_SEQ, F_WHY, F_N };
+	static const char *const names[F_N] = { "op", "entry", "exp", "seq", "why" };
+	const struct bf_field *slot[F_N], *op, *entry, *exp, *seq, *why;
 	char buf[24];
+	size_t bad;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		const struct bf_field **slot = sch_field_is(&f[i], "op")	  ? &op :
-					       sch_field_is(&f[i], "entry") ? &entry :
-					       sch_field_is(&f[i], "exp")	  ? &exp :
-					       sch_field_is(&f[i], "seq")	  ? &seq :
-					       sch_field_is(&f[i], "why")	  ? &why :
-									    NULL;
-		if (!slot)
-			continue; /* newer writers may add fields */
-		if (*slot) {
-			*what = "a field appears twice";
-			return -EINVAL;
-		}
-		*slot = &f[i];
+	/* Unknown fields are skipped: newer writers may add fields. */
+	if (sch_fields_sort(f, n, names, sizeof(names[0]), F_N, false, slot, &bad)) {
+		*what = "a field appears twice";
+		return -EINVAL;
 	}
+	op = slot[F_OP];
+	entry = slot[F_ENTRY];
+	exp = slot[F_EXP];
+	seq = slot[F_SEQ];
+	why = slot[F_WHY];
 	if (!op || !entry || !seq) {
 		*what = "missing op, entry or seq";
 		return -EINVAL;

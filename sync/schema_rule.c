@@ -304,25 +304,21 @@ static int rule_field_apply(const struct rule_field *rf, const char *v, struct b
 int bf_rule_parse_fields(uint32_t id, const struct bf_field *f, size_t n,
 			 struct bf_rule_def *out, char *err, size_t errlen)
 {
-	const struct bf_field *slot[N_RULE_FIELDS] = { NULL };
+	const struct bf_field *slot[N_RULE_FIELDS];
 	struct bf_rule_def r;
 	char v[BF_RULE_TEXT_MAX + 1], sv[40];
+	size_t bad;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!id || id > BF_RULE_ID_MAX)
 		RULE_ERR("id: %u is not 1-%u", id, BF_RULE_ID_MAX);
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
-		for (k = 0; k < N_RULE_FIELDS; k++)
-			if (sch_field_is(&f[i], rule_fields[k].name))
-				break;
-		if (k == N_RULE_FIELDS)
-			RULE_ERR("unknown field '%s'", shown(f[i].name, f[i].name_len, sv));
-		if (slot[k])
-			RULE_ERR("%s: given twice", rule_fields[k].name);
-		slot[k] = &f[i];
-	}
+	rc = sch_fields_sort(f, n, rule_fields, sizeof(rule_fields[0]), N_RULE_FIELDS, true, slot,
+			     &bad);
+	if (rc == -ENOENT)
+		RULE_ERR("unknown field '%s'", shown(f[bad].name, f[bad].name_len, sv));
+	if (rc)
+		RULE_ERR("%s: given twice", rule_fields[bad].name);
 	memset(&r, 0, sizeof(r));
 	r.id = id;
 	r.enabled = true;
