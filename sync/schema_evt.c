@@ -21,7 +21,7 @@ int bf_evt_encode(const struct bf_evt *e, uint8_t *buf, size_t len)
 		sch_pack_str(&pk, "k");
 		sch_pack_str(&pk, bf_kind_name(e->rec.entry.kind));
 		sch_pack_str(&pk, "op");
-		sch_pack_str(&pk, e->rec.op == BF_OP_ADD ? "add" : "del");
+		sch_pack_str(&pk, sch_op_name(e->rec.op));
 		sch_pack_str(&pk, "e");
 		sch_pack_str(&pk, entry);
 		sch_pack_str(&pk, "x"); /* expiry ms; nil = permanent */
@@ -87,11 +87,10 @@ int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt 
 	}
 	out->type = BF_EVT_ENTRY;
 	k = bf_kind_parse(kind);
-	if (k < 0 || !keys[K_S].seen || (strcmp(op, "add") && strcmp(op, "del"))) {
+	if (k < 0 || !keys[K_S].seen || sch_op_parse(op, strlen(op), &out->rec.op)) {
 		*what = "entry event without kind, op or seq";
 		return -EINVAL;
 	}
-	out->rec.op = op[0] == 'a' ? BF_OP_ADD : BF_OP_DEL;
 	if (bf_entry_parse((enum bf_kind)k, entry, strlen(entry), &out->rec.entry)) {
 		*what = "malformed entry";
 		return -EINVAL;
@@ -103,7 +102,7 @@ int bf_evt_decode(const uint8_t *buf, size_t len, int64_t now_ms, struct bf_evt 
 			return -EINVAL;
 		}
 		if (!keys[K_X].nil) {
-			if ((int64_t)x <= now_ms || (int64_t)x - now_ms > BF_EXP_HORIZON_MS) {
+			if (sch_exp_check((int64_t)x, now_ms)) {
 				*what = "expiry in the past or absurdly far";
 				return -EINVAL;
 			}

@@ -34,6 +34,15 @@ int sch_yesno(const char *s, bool *out);
 char *sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
 		   const char *part);
 
+/* ---- expiry and log records (schema_log.c) ---- */
+
+/* An absolute expiry against now: 0, -ESTALE (not after now) or -ERANGE
+ * (beyond BF_EXP_HORIZON_MS). */
+int sch_exp_check(int64_t exp_ms, int64_t now_ms);
+/* "add" or "del" (counted text): 0 or -EINVAL. */
+int sch_op_parse(const char *s, size_t n, enum bf_op *op);
+const char *sch_op_name(enum bf_op op); /* anything but BF_OP_ADD is "del" */
+
 /* ---- msgpack (schema_msgpack.c) ---- */
 
 /* Starts a frame in sb (msgpack-c's growing buffer): a map of n keys, the

@@ -6,10 +6,20 @@
 
 /* ---- expiry ---- */
 
+int sch_exp_check(int64_t exp_ms, int64_t now_ms)
+{
+	if (exp_ms <= now_ms)
+		return -ESTALE;
+	if (exp_ms - now_ms > BF_EXP_HORIZON_MS)
+		return -ERANGE;
+	return 0;
+}
+
 int bf_exp_parse(const char *s, size_t n, int64_t now_ms, int64_t *exp_ms)
 {
 	char buf[24];
 	uint64_t v;
+	int rc;
 
 	if (sch_cstr(buf, sizeof(buf), s, n))
 		return -EINVAL;
@@ -19,12 +29,10 @@ int bf_exp_parse(const char *s, size_t n, int64_t now_ms, int64_t *exp_ms)
 	}
 	if (bf_parse_u64(buf, (uint64_t)INT64_MAX - 1, &v))
 		return -EINVAL;
-	if ((int64_t)v <= now_ms)
-		return -ESTALE;
-	if ((int64_t)v - now_ms > BF_EXP_HORIZON_MS)
-		return -ERANGE;
-	*exp_ms = (int64_t)v;
-	return 0;
+	rc = sch_exp_check((int64_t)v, now_ms);
+	if (!rc)
+		*exp_ms = (int64_t)v;
+	return rc;
 }
 
 int bf_exp_format(int64_t exp_ms, char *buf, size_t len)
@@ -35,6 +43,23 @@ int bf_exp_format(int64_t exp_ms, char *buf, size_t len)
 }
 
 /* ---- change-log records ---- */
+
+static const char *const op_names[] = { [BF_OP_ADD] = "add", [BF_OP_DEL] = "del" };
+
+const char *sch_op_name(enum bf_op op)
+{
+	return op_names[op == BF_OP_ADD ? BF_OP_ADD : BF_OP_DEL];
+}
+
+int sch_op_parse(const char *s, size_t n, enum bf_op *op)
+{
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (n == strlen(op_names[i]) && !memcmp(s, op_names[i], n)) {
+			*op = (enum bf_op)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t now_ms,
 		     struct bf_log_rec *out, const char **what)
@@ -61,11 +86,7 @@ int bf_log_rec_parse(enum bf_kind k, const struct bf_field *f, size_t n, int64_t
 		*what = "missing op, entry or seq";
 		return -EINVAL;
 	}
-	if (op->val_len == 3 && !memcmp(op->val, "add", 3))
-		out->op = BF_OP_ADD;
-	else if (op->val_len == 3 && !memcmp(op->val, "del", 3))
-		out->op = BF_OP_DEL;
-	else {
+	if (sch_op_parse(op->val, op->val_len, &out->op)) {
 		*what = "op is neither add nor del";
 		return -EINVAL;
 	}
