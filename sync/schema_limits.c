@@ -47,11 +47,6 @@ int bf_limits_preset(const char *name, int proto, struct bf_limits *out)
 	return -EINVAL;
 }
 
-const char *bf_limits_preset_names(void)
-{
-	return "source, rust, gmod";
-}
-
 int bf_parse_rate(const char *s, uint64_t max, uint64_t *out)
 {
 	static const struct {

@@ -35,8 +35,6 @@ bool bf_limits_any(const struct bf_limits *l);
 /* The presets by name ("source", "rust", "gmod"), for a connection of
  * protocol `proto`. -EINVAL for an unknown name. */
 int bf_limits_preset(const char *name, int proto, struct bf_limits *out);
-/* "source, rust, gmod": for messages and --help. */
-const char *bf_limits_preset_names(void);
 
 /* Applies limit fields (`pps`, `bps`, `block`, `burst`, `preset`,
  * `share_bans`) to *l: the preset first, whatever the order, then the
