@@ -53,7 +53,8 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/test_config $(BUILD)/tests/test_schema \
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf
+	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf \
+	$(BUILD)/tests/test_msgpack
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
@@ -157,6 +158,11 @@ $(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(BUILD)/obj/tests/
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
+$(BUILD)/tests/test_msgpack: $(BUILD)/obj/tests/test_msgpack.o $(BUILD)/obj/tests/alloc_watch.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
+
 $(BUILD)/tests/test_a2s: $(BUILD)/obj/tests/test_a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -220,6 +226,7 @@ test-unit: all
 	$(BUILD)/tests/test_endpoint
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_schema
+	$(BUILD)/tests/test_msgpack
 	$(BUILD)/tests/test_rules
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text

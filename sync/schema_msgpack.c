@@ -191,6 +191,12 @@ static int walk(const msgpack_object *map, struct bf_msgpack_key *keys, size_t n
 				k = &keys[j];
 		if (!k)
 			continue;
+		/* One value a key: first-wins and last-wins readers would
+		 * disagree on a frame that names a key twice. */
+		if (k->seen) {
+			*what = "a key appears twice";
+			return -EINVAL;
+		}
 		k->seen = true;
 		if (take(k, &kv->val, what)) {
 			if (k->type != BF_MP_FN)

@@ -37,7 +37,8 @@ struct bf_msgpack_key {
  * too_big), checked by bf_msgpack_check to `depth` before msgpack-c sees it
  * (so a count or length the bytes cannot hold costs no allocation), one
  * map. Each value is taken as keys[] says, in the map's order; a key that
- * is no string or that no entry names is skipped (newer senders add keys).
+ * is no string or that no entry names is skipped (newer senders add keys);
+ * one of ours given twice is refused.
  * Everything is copied out: nothing of msgpack-c's outlives the call.
  * 0, or -EINVAL with *what set. */
 int bf_msgpack_walk(const uint8_t *buf, size_t len, size_t max_len, unsigned depth,
