@@ -31,9 +31,15 @@ bool sch_no_controls(const char *s, size_t n)
 
 int sch_cstr(char *dst, size_t cap, const char *s, size_t n)
 {
-	if (n >= cap || memchr(s, '\0', n))
+	if (n >= cap)
 		return -EINVAL;
-	memcpy(dst, s, n);
+	/* msgpack-c gives an empty string a NULL pointer, which memchr and
+	 * memcpy must not see even for no bytes. */
+	if (n) {
+		if (memchr(s, '\0', n))
+			return -EINVAL;
+		memcpy(dst, s, n);
+	}
 	dst[n] = '\0';
 	return 0;
 }
