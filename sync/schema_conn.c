@@ -13,8 +13,7 @@ int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_c
 
 	memset(out, 0, sizeof(*out));
 	bf_limits_init(&out->limits);
-	proto = sch_key_rest(buf, sizeof(buf), key, n, prefix, "conn:");
-	if (!proto)
+	if (sch_key_rest(buf, sizeof(buf), key, n, prefix, "conn:", &proto))
 		return -EINVAL;
 	ep = strchr(proto, ':');
 	if (!ep)

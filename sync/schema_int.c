@@ -54,7 +54,7 @@ int sch_field_find(const struct bf_field *f, const void *names, size_t stride, s
 	for (size_t k = 0; k < count; k++)
 		if (sch_field_is(f, *(const char *const *)((const char *)names + k * stride)))
 			return (int)k;
-	return -1;
+	return -ENOENT;
 }
 
 int sch_fields_sort(const struct bf_field *f, size_t n, const void *names, size_t stride,

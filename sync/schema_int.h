@@ -19,7 +19,7 @@ bool sch_no_controls(const char *s, size_t n);
 bool sch_field_is(const struct bf_field *f, const char *name);
 /* The index of f's name among `count` names, read from a table whose
  * entries lie `stride` bytes apart and each start with their name (a
- * const char *); -1 when it is none of them. */
+ * const char *); -ENOENT when it is none of them. */
 int sch_field_find(const struct bf_field *f, const void *names, size_t stride, size_t count);
 /* Files each of the n fields under its name in such a table: slot[k] for
  * the k-th name (count slots), NULL when absent. 0; -EEXIST with *bad the
@@ -29,10 +29,11 @@ int sch_fields_sort(const struct bf_field *f, size_t n, const void *names, size_
 		    size_t count, bool refuse_unknown, const struct bf_field **slot, size_t *bad);
 /* yes/true/on/1 or no/false/off/0. */
 int sch_yesno(const char *s, bool *out);
-/* The rest of a key named <prefix><part>..., copied into buf (schema_keys.c);
- * NULL when the key is not one of those or does not fit. */
-char *sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
-		   const char *part);
+/* Copies a key named <prefix><part>... into buf and points *rest past the
+ * part (schema_keys.c). 0, or -EINVAL when the key is not one of those or
+ * does not fit. */
+int sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
+		 const char *part, char **rest);
 
 /* ---- expiry and log records (schema_log.c) ---- */
 

@@ -52,15 +52,16 @@ static int key_id(char *buf, size_t len, const char *prefix, const char *part, c
 	return sch_fmt(buf, len, "%s%s%s", prefix, part, id);
 }
 
-char *sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
-		   const char *part)
+int sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
+		 const char *part, char **rest)
 {
 	size_t pl = strlen(prefix);
 
 	if (sch_cstr(buf, cap, key, n) || strncmp(buf, prefix, pl) ||
 	    strncmp(buf + pl, part, strlen(part)))
-		return NULL;
-	return buf + pl + strlen(part);
+		return -EINVAL;
+	*rest = buf + pl + strlen(part);
+	return 0;
 }
 
 int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
@@ -125,9 +126,9 @@ int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
 int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
 		     uint32_t *ip, uint16_t *port)
 {
-	char buf[BF_KEY_MAX], *rest = sch_key_rest(buf, sizeof(buf), key, n, prefix, "a2s:");
+	char buf[BF_KEY_MAX], *rest;
 
-	if (!rest)
+	if (sch_key_rest(buf, sizeof(buf), key, n, prefix, "a2s:", &rest))
 		return -EINVAL;
 	*k = BF_A2S_INFO;
 	for (int i = 1; i < BF_A2S_KEY_MAX; i++) {
