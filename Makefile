@@ -153,12 +153,14 @@ $(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
-$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(BUILD)/obj/tests/alloc_watch.o $(LIB)
+$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(BUILD)/obj/tests/alloc_watch.o \
+		$(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
-$(BUILD)/tests/test_msgpack: $(BUILD)/obj/tests/test_msgpack.o $(BUILD)/obj/tests/alloc_watch.o $(LIB)
+$(BUILD)/tests/test_msgpack: $(BUILD)/obj/tests/test_msgpack.o $(BUILD)/obj/tests/alloc_watch.o \
+		$(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc

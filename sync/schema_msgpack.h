@@ -30,7 +30,7 @@ struct bf_msgpack_key {
 	uint64_t min, max;      /* BF_MP_UINT, BF_MP_UINT_NIL */
 	const char *bad;        /* *what when the value is refused; NULL: "bad field" */
 	int (*fn)(const struct msgpack_object *val, void *dst, const char **what);
-	bool seen, nil;         /* set by the walk */
+	bool seen, nil;         /* set by the walk; start them false */
 };
 
 /* The one way a frame is read: at most max_len bytes (else *what is
