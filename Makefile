@@ -36,9 +36,12 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/schema.c sync/text.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c sync/endpoint.c sync/connect.c \
+LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
-	sync/publish.c
+	sync/publish.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
+	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
+	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
+	sync/schema_evt.c sync/schema_stats.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB      := $(BUILD)/libbifrost.a
 
@@ -56,7 +59,7 @@ TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/te
 	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
 	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
 	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf \
-	$(BUILD)/tests/test_edge_trust $(BUILD)/tests/test_edge_limits
+	$(BUILD)/tests/test_edge_trust $(BUILD)/tests/test_edge_limits $(BUILD)/tests/test_msgpack
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
@@ -159,7 +162,14 @@ $(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
 
-$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(LIB)
+$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(BUILD)/obj/tests/alloc_watch.o \
+		$(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
+
+$(BUILD)/tests/test_msgpack: $(BUILD)/obj/tests/test_msgpack.o $(BUILD)/obj/tests/alloc_watch.o \
+		$(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
@@ -231,6 +241,7 @@ test-unit: all
 	$(BUILD)/tests/test_config
 	$(BUILD)/tests/test_register
 	$(BUILD)/tests/test_schema
+	$(BUILD)/tests/test_msgpack
 	$(BUILD)/tests/test_rules
 	$(BUILD)/tests/test_sync
 	$(BUILD)/tests/test_text

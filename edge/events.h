@@ -30,7 +30,7 @@ int edge_events_poll(struct edge_events *ev);
 void edge_events_close(struct edge_events *ev);
 
 /* "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2": the flow from
- * remote to bind address, and the machine behind it (DESIGN §3 member). */
+ * remote to bind address, and the machine behind it (docs/REDIS.md: a punch member). */
 void edge_punch_str(const struct bf_punch_key *k, uint32_t machine, char *buf, size_t len);
 
 /* "198.51.100.7 over pps of udp 203.0.113.10:27015, blocked 30s". */

@@ -173,7 +173,7 @@ static void test_edge_bpf__lists(void **state)
 		{ "anycast, wrong port", CLIENT, ANY_A, 27016, XDP_DROP, BF_R_DEFAULT_DROP },
 	};
 
-	/* The whitelist comes before the blacklist (DESIGN §2). */
+	/* The whitelist comes before the blacklist (docs/ARCHITECTURE.md, Decisions). */
 	run_rows(rows, sizeof(rows) / sizeof(rows[0]));
 }
 

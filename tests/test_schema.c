@@ -12,34 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "alloc_watch.h" /* every malloc of this process, msgpack-c's too */
 #include "schema.h"
-
-/* ---- allocation watch: every malloc of this process, msgpack-c's too ---- */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static size_t biggest_alloc;
-
-void *malloc(size_t n)
-{
-	if (n > biggest_alloc)
-		biggest_alloc = n;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t a, size_t b)
-{
-	if (a * b > biggest_alloc)
-		biggest_alloc = a * b;
-	return __libc_calloc(a, b);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (n > biggest_alloc)
-		biggest_alloc = n;
-	return __libc_realloc(p, n);
-}
 
 #define NOW 1790000000000LL /* a fixed "now" in ms */
 #define P BF_PREFIX_DEFAULT

@@ -1,0 +1,166 @@
+/* schema_keys.c - kinds, origins and every Redis key and channel name. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "schema_int.h"
+
+static const char *kind_names[BF_KIND_MAX] = { "wl", "bl", "punch" };
+
+const char *bf_kind_name(enum bf_kind k)
+{
+	return (unsigned)k < BF_KIND_MAX ? kind_names[k] : "?";
+}
+
+int bf_kind_parse(const char *s)
+{
+	for (int k = 0; k < BF_KIND_MAX; k++)
+		if (!strcmp(s, kind_names[k]))
+			return k;
+	return -EINVAL;
+}
+
+bool bf_origin_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BF_ORIGIN_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* ---- keys ---- */
+
+/* <prefix><part><kind>:<origin> */
+static int key_kind(char *buf, size_t len, const char *prefix, const char *part, enum bf_kind k,
+		    const char *origin)
+{
+	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
+		return -EINVAL;
+	return sch_fmt(buf, len, "%s%s%s:%s", prefix, part, kind_names[k], origin);
+}
+
+/* <prefix><part><id>, for an id of the origins' alphabet. */
+static int key_id(char *buf, size_t len, const char *prefix, const char *part, const char *id)
+{
+	if (!bf_origin_valid(id))
+		return -EINVAL;
+	return sch_fmt(buf, len, "%s%s%s", prefix, part, id);
+}
+
+int sch_key_rest(char *buf, size_t cap, const char *key, size_t n, const char *prefix,
+		 const char *part, char **rest)
+{
+	size_t pl = strlen(prefix);
+
+	if (sch_cstr(buf, cap, key, n) || strncmp(buf, prefix, pl) ||
+	    strncmp(buf + pl, part, strlen(part)))
+		return -EINVAL;
+	*rest = buf + pl + strlen(part);
+	return 0;
+}
+
+int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+{
+	return key_kind(buf, len, prefix, "", k, origin);
+}
+
+int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin)
+{
+	return key_kind(buf, len, prefix, "log:", k, origin);
+}
+
+int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "edge:", id);
+}
+
+int bf_key_edges(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sedges", prefix);
+}
+
+int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin)
+{
+	return key_id(buf, len, prefix, "evt:", origin);
+}
+
+int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port)
+{
+	char a[BF_ADDR_STRLEN];
+
+	if (bf_parse_proto(bf_proto_name(proto)) < 0)
+		return -EINVAL;
+	return sch_fmt(buf, len, "%sconn:%s:%s:%u", prefix, bf_proto_name(proto), bf_ipv4_str(ip, a),
+		   port);
+}
+
+int bf_key_conf_version(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sconf:version", prefix);
+}
+
+/* ---- A2S cache keys ---- */
+
+static const char *a2s_key_names[BF_A2S_KEY_MAX] = { "", "player:", "rules:", "lock:" };
+
+int bf_key_a2s(char *buf, size_t len, const char *prefix, enum bf_a2s_key k, uint32_t ip,
+	       uint16_t port)
+{
+	char a[BF_ADDR_STRLEN];
+
+	if ((unsigned)k >= BF_A2S_KEY_MAX || !port)
+		return -EINVAL;
+	return sch_fmt(buf, len, "%sa2s:%s%s:%u", prefix, a2s_key_names[k], bf_ipv4_str(ip, a), port);
+}
+
+int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sa2s", prefix);
+}
+
+int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
+		     uint32_t *ip, uint16_t *port)
+{
+	char buf[BF_KEY_MAX], *rest;
+
+	if (sch_key_rest(buf, sizeof(buf), key, n, prefix, "a2s:", &rest))
+		return -EINVAL;
+	*k = BF_A2S_INFO;
+	for (int i = 1; i < BF_A2S_KEY_MAX; i++) {
+		size_t l = strlen(a2s_key_names[i]);
+
+		if (!strncmp(rest, a2s_key_names[i], l)) {
+			*k = (enum bf_a2s_key)i;
+			rest += l;
+			break;
+		}
+	}
+	return bf_parse_endpoint(rest, false, ip, port) ? -EINVAL : 0;
+}
+
+/* ---- firewall rules, protected prefixes, stats ---- */
+
+int bf_key_rules(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%srules", prefix);
+}
+
+int bf_key_protect(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sprotect", prefix);
+}
+
+int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "stats:", id);
+}
+
+int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "log:stats:", id);
+}

@@ -1,0 +1,57 @@
+/* schema_keys.h - Redis key and channel names: kinds, origins, and every key the fleet uses. */
+#ifndef BF_SCHEMA_KEYS_H
+#define BF_SCHEMA_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BF_PREFIX_DEFAULT "bifrost:"
+#define BF_PREFIX_MAX 32
+#define BF_ORIGIN_MAX 63
+#define BF_KEY_MAX 192
+
+enum bf_kind { BF_KIND_WL = 0, BF_KIND_BL, BF_KIND_PUNCH, BF_KIND_MAX };
+
+const char *bf_kind_name(enum bf_kind k);   /* "wl", "bl", "punch" */
+int bf_kind_parse(const char *s);           /* or -EINVAL */
+
+/* Origin: an edge id or "ops". Same alphabet as edge ids. */
+bool bf_origin_valid(const char *s);
+
+/* ---- key names; each returns the length, or -ENAMETOOLONG/-EINVAL ---- */
+int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
+int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
+int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id);
+int bf_key_edges(char *buf, size_t len, const char *prefix);
+int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);
+int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port);
+int bf_key_conf_version(char *buf, size_t len, const char *prefix);
+
+/* ---- A2S cache: bifrost:a2s[:player|:rules|:lock]:<ip>:<port>, channel bifrost:a2s ---- */
+
+enum bf_a2s_key { BF_A2S_INFO = 0, BF_A2S_PLAYER, BF_A2S_RULES, BF_A2S_LOCK, BF_A2S_KEY_MAX };
+
+/* The key of a cached reply (or of the refreshers' lock) for the bind address clients
+ * query: "bifrost:a2s:203.0.113.10:27015", "bifrost:a2s:rules:203.0.113.10:27015". */
+int bf_key_a2s(char *buf, size_t len, const char *prefix, enum bf_a2s_key k, uint32_t ip,
+	       uint16_t port);
+/* The channel a refresher announces a stored key on (the message is the key). */
+int bf_key_a2s_channel(char *buf, size_t len, const char *prefix);
+/* The kind, address and port a cache key names (port 1-65535). 0 or -EINVAL. */
+int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
+		     uint32_t *ip, uint16_t *port);
+
+/* ---- firewall rules and protected prefixes ---- */
+
+/* bifrost:rules (HASH: rule id -> rule text; schema_rule.h) */
+int bf_key_rules(char *buf, size_t len, const char *prefix);
+/* bifrost:protect (SET of CIDRs): prefixes no ban, blacklist entry or drop
+ * rule may ever block. */
+int bf_key_protect(char *buf, size_t len, const char *prefix);
+
+/* ---- stats: bifrost:stats:<id> (HASH and channel), bifrost:log:stats:<id> (STREAM) ---- */
+int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id);
+int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id);
+
+#endif
