@@ -91,7 +91,8 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tests/*.h) bpf/bifrost.h
+$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tools/*/*.h tests/*.h) \
+		bpf/bifrost.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -120,8 +121,13 @@ $(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
 
-$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(BUILD)/obj/tools/netprobe_forge.o \
-		$(BUILD)/obj/tests/pktgen.o $(LIB)
+# bf-netprobe, one file a role (tools/netprobe/).
+NETPROBE_SRCS := tools/netprobe/main.c tools/netprobe/shared.c tools/netprobe/serve.c \
+	tools/netprobe/serve_a2s.c tools/netprobe/probe.c tools/netprobe/a2s_client.c \
+	tools/netprobe/forge.c tools/common.c
+NETPROBE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(NETPROBE_SRCS))
+
+$(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tests/pktgen.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@

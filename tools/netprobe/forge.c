@@ -1,4 +1,4 @@
-/* netprobe_forge.c - bf-netprobe forge: hand-built Ethernet frames with any field forged
+/* forge.c - bf-netprobe forge: hand-built Ethernet frames with any field forged
  * (addresses, checksums, VLAN tags, IPIP), sent raw on one interface; the lab's attacker. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tests/pktgen.h"
+#include "../../tests/pktgen.h"
 #include "addr.h"
-#include "netprobe_forge.h"
+#include "netprobe.h"
 
-#define PROG "bf-netprobe forge"
+#define FORGE_PROG PROG " forge"
 #define FORGE_MAX_COUNT 10000000ull
 #define FORGE_MAX_PPS 10000000ull
 #define FORGE_MAX_PAYLOAD 1400
@@ -56,6 +56,12 @@ static volatile sig_atomic_t stop_sig;
 static void on_signal(int sig)
 {
 	stop_sig = sig;
+}
+
+void forge_usage_brief(FILE *f)
+{
+	fprintf(f, "  " PROG " forge --dev IFNAME --src A.B.C.D --to A.B.C.D[:PORT] [...]: forged raw frames\n"
+		   "      (any field; lab namespaces only), see '" PROG " forge --help'.\n");
 }
 
 static void forge_usage(FILE *f)
@@ -103,14 +109,6 @@ static void forge_usage(FILE *f)
 		FORGE_SPORT, FORGE_MAX_PAYLOAD, FORGE_MAX_PAYLOAD, FORGE_MAX_COUNT, FORGE_MAX_PPS);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
 static int hex_val(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -152,13 +150,6 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (int)(n / 2);
-}
-
-static int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	int err = bf_parse_u64(s, max, out);
-
-	return err ? err : *out < min ? -ERANGE : 0;
 }
 
 static int parse_vid(const char *s, uint16_t *vid)
@@ -236,7 +227,7 @@ static int forge_check(const struct forge *f, bool have_src, bool have_to)
 		why = "--count frames at --pps take longer than the 60 s limit: lower --count or "
 		      "raise --pps";
 	if (why) {
-		fprintf(stderr, PROG ": %s (see --help)\n", why);
+		fprintf(stderr, FORGE_PROG ": %s (see --help)\n", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -366,17 +357,17 @@ static int forge_parse(int argc, char **argv, struct forge *f)
 				why = "one of --vlan or --qinq, once";
 			else if (opt == 'x')
 				why = err == -E2BIG ? "longer than 1400 bytes" : "not an even number of hex digits";
-			fprintf(stderr, PROG ": --%s %s: %s\n", name, optarg, why);
+			fprintf(stderr, FORGE_PROG ": --%s %s: %s\n", name, optarg, why);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument %s (see --help)\n", argv[optind]);
+		fprintf(stderr, FORGE_PROG ": unexpected argument %s (see --help)\n", argv[optind]);
 		return -EINVAL;
 	}
 	/* Both given would leave one of them silently ignored. */
 	if (have_payload && f->has_size) {
-		fprintf(stderr, PROG ": --payload and --size exclude each other (see --help)\n");
+		fprintf(stderr, FORGE_PROG ": --payload and --size exclude each other (see --help)\n");
 		return -EINVAL;
 	}
 	if (!have_payload)
@@ -399,7 +390,7 @@ static int dev_info(struct forge *f)
 
 	f->ifindex = (int)if_nametoindex(f->dev);
 	if (!f->ifindex) {
-		fprintf(stderr, PROG ": --dev %s: no such interface in this network namespace\n", f->dev);
+		fprintf(stderr, FORGE_PROG ": --dev %s: no such interface in this network namespace\n", f->dev);
 		return -ENODEV;
 	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -410,11 +401,11 @@ static int dev_info(struct forge *f)
 		err = -errno;
 	close(fd);
 	if (err) {
-		fprintf(stderr, PROG ": --dev %s: cannot read its MAC: %s\n", f->dev, strerror(-err));
+		fprintf(stderr, FORGE_PROG ": --dev %s: cannot read its MAC: %s\n", f->dev, strerror(-err));
 		return err;
 	}
 	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-		fprintf(stderr, PROG ": --dev %s: not an Ethernet interface (frames need an Ethernet "
+		fprintf(stderr, FORGE_PROG ": --dev %s: not an Ethernet interface (frames need an Ethernet "
 				"header)\n", f->dev);
 		return -EINVAL;
 	}
@@ -485,7 +476,7 @@ static int route_next_hop(const struct forge *f, uint32_t dst, uint32_t *hop)
 	nl_put_attr(&req.h, RTA_OIF, &f->ifindex, 4);
 	n = nl_ask(&req.h, buf, sizeof(buf));
 	if (n < 0) {
-		fprintf(stderr, PROG ": no route to %s via %s: %s; pass --dmac\n", bf_ipv4_str(dst, a),
+		fprintf(stderr, FORGE_PROG ": no route to %s via %s: %s; pass --dmac\n", bf_ipv4_str(dst, a),
 			f->dev, strerror(-n));
 		return n;
 	}
@@ -493,7 +484,7 @@ static int route_next_hop(const struct forge *f, uint32_t dst, uint32_t *hop)
 		return -EPROTO;
 	r = NLMSG_DATA(h);
 	if (r->rtm_type != RTN_UNICAST) {
-		fprintf(stderr, PROG ": the route to %s is not a unicast route via a neighbour (type "
+		fprintf(stderr, FORGE_PROG ": the route to %s is not a unicast route via a neighbour (type "
 				"%u); pass --dmac\n", bf_ipv4_str(dst, a), r->rtm_type);
 		return -EHOSTUNREACH;
 	}
@@ -506,7 +497,7 @@ static int route_next_hop(const struct forge *f, uint32_t dst, uint32_t *hop)
 			memcpy(&oif, RTA_DATA(at), 4);
 	}
 	if (oif != f->ifindex) {
-		fprintf(stderr, PROG ": the route to %s does not leave through %s; pass --dmac\n",
+		fprintf(stderr, FORGE_PROG ": the route to %s does not leave through %s; pass --dmac\n",
 			bf_ipv4_str(dst, a), f->dev);
 		return -EHOSTUNREACH;
 	}
@@ -565,10 +556,10 @@ static int resolve_dmac(struct forge *f)
 		return err;
 	err = neigh_mac(f, hop, f->dmac);
 	if (err && hop == dst)
-		fprintf(stderr, PROG ": no resolved neighbour entry for %s on %s: pass --dmac MAC, "
+		fprintf(stderr, FORGE_PROG ": no resolved neighbour entry for %s on %s: pass --dmac MAC, "
 				"or ping %s first\n", bf_ipv4_str(hop, a), f->dev, a);
 	else if (err)
-		fprintf(stderr, PROG ": no resolved neighbour entry for the gateway %s on %s (route "
+		fprintf(stderr, FORGE_PROG ": no resolved neighbour entry for the gateway %s on %s (route "
 				"to %s): pass --dmac MAC, or ping %s first\n",
 			bf_ipv4_str(hop, a), f->dev, bf_ipv4_str(dst, b), a);
 	return err;
@@ -663,12 +654,12 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 	static uint8_t frames[FORGE_BATCH][FRAME_MAX];
 	struct mmsghdr msg[FORGE_BATCH];
 	struct iovec iov[FORGE_BATCH];
-	uint64_t start = now_ns(), end = start + FORGE_LIMIT_NS, t, due;
+	uint64_t start = mono_ns(), end = start + FORGE_LIMIT_NS, t, due;
 	int n, got;
 
 	memset(msg, 0, sizeof(msg));
 	while (r->sent < f->count && !stop_sig) {
-		t = now_ns();
+		t = mono_ns();
 		if (t >= end) {
 			r->timeout = true;
 			break;
@@ -697,7 +688,7 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 			/* A full queue (ENOBUFS: the qdisc dropped it; EAGAIN: SO_SNDTIMEO ran
 			 * out) is not an error: wait a little and send the same frames again. */
 			if (errno == ENOBUFS || errno == EAGAIN) {
-				sleep_until(now_ns() + 1000000);
+				sleep_until(mono_ns() + 1000000);
 				continue;
 			}
 			r->err = errno;
@@ -707,7 +698,7 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 			r->bytes += iov[i].iov_len;
 		r->sent += (uint64_t)got;
 	}
-	r->ns = now_ns() - start;
+	r->ns = mono_ns() - start;
 }
 
 /* The raw socket bound to --dev. Protocol 0: it sends, never receives. fd or -errno. */
@@ -732,7 +723,7 @@ static int open_raw(const struct forge *f)
 	return fd;
 }
 
-int netprobe_forge_main(int argc, char **argv)
+int cmd_forge(int argc, char **argv)
 {
 	static struct forge f;
 	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: sleeps end early */
@@ -745,7 +736,7 @@ int netprobe_forge_main(int argc, char **argv)
 		return 2;
 	fd = open_raw(&f);
 	if (fd < 0) {
-		fprintf(stderr, PROG ": raw socket on %s: %s%s\n", f.dev, strerror(-fd),
+		fprintf(stderr, FORGE_PROG ": raw socket on %s: %s%s\n", f.dev, strerror(-fd),
 			fd == -EPERM ? " (needs CAP_NET_RAW: run as root)" : "");
 		return 1;
 	}
@@ -754,13 +745,13 @@ int netprobe_forge_main(int argc, char **argv)
 	send_frames(fd, &f, &r);
 	close(fd);
 	if (r.err)
-		fprintf(stderr, PROG ": send on %s: %s%s\n", f.dev, strerror(r.err),
+		fprintf(stderr, FORGE_PROG ": send on %s: %s%s\n", f.dev, strerror(r.err),
 			r.err == ENETDOWN ? " (bring the interface up)" :
 			r.err == EMSGSIZE ? " (the frame is above the interface's MTU: lower --size)" : "");
 	else if (r.timeout)
-		fprintf(stderr, PROG ": stopped at the 60 s limit\n");
+		fprintf(stderr, FORGE_PROG ": stopped at the 60 s limit\n");
 	else if (stop_sig)
-		fprintf(stderr, PROG ": stopped by signal %d\n", (int)stop_sig);
+		fprintf(stderr, FORGE_PROG ": stopped by signal %d\n", (int)stop_sig);
 	if (f.json)
 		printf("{\"sent\":%llu,\"bytes\":%llu,\"seconds\":%.3f}\n", (unsigned long long)r.sent,
 		       (unsigned long long)r.bytes, (double)r.ns / NS);

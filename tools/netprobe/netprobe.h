@@ -1,0 +1,49 @@
+/* netprobe.h - what bf-netprobe's roles (serve, probes, A2S client, forge) share: limits,
+ * endpoint text, sockets and waits, each role's entry point and part of the usage. */
+#ifndef BF_NETPROBE_H
+#define BF_NETPROBE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common.h"
+
+#define PROG "bf-netprobe"
+#define LINE_LEN 1024 /* longest TCP line */
+#define EP_STRLEN 32
+
+/* ---- shared.c ---- */
+
+/* "a.b.c.d:port" into buf. */
+const char *ep_str(uint32_t addr, uint16_t port, char buf[EP_STRLEN]);
+/* A transient socket error: try again later. */
+bool again(int err);
+/* Polls fd until `end` (monotonic ms), a second at most. 1 ready, 0 not yet, -ETIMEDOUT, -errno. */
+int wait_fd(int fd, short events, uint64_t end);
+/* An IPv4 socket with SO_REUSEADDR and IP_FREEBIND, bound when bind_it. fd or -errno. */
+int open_sock(int type, uint32_t addr, uint16_t port, bool bind_it);
+/* A decimal in min..max. 0, -EINVAL or -ERANGE. */
+int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* After the options of a client command: nothing may be left and --to must have been
+ * given. 0, or -EINVAL with the complaint on stderr. */
+int args_done(int argc, char **argv, bool have_to);
+
+/* ---- the roles: each returns the exit status (0 fine, 1 loss or failure, 2 bad usage) ---- */
+
+int cmd_serve(int argc, char **argv);                /* serve.c */
+int cmd_probe(int argc, char **argv, bool tcp);      /* probe.c: udp, tcp */
+int cmd_a2s(int argc, char **argv);                  /* a2s_client.c */
+int cmd_forge(int argc, char **argv);                /* forge.c; exit 2 also: no destination MAC */
+
+/* ---- usage: main.c prints every role's part in turn ---- */
+
+void netprobe_usage(FILE *f);
+void serve_usage(FILE *f);
+void serve_a2s_usage(FILE *f);                       /* serve_a2s.c: the responder's options */
+void probe_usage(FILE *f);
+void a2s_client_usage(FILE *f);
+void forge_usage_brief(FILE *f);
+
+#endif
