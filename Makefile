@@ -124,7 +124,7 @@ $(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
 # bf-netprobe, one file a role (tools/netprobe/).
 NETPROBE_SRCS := tools/netprobe/main.c tools/netprobe/shared.c tools/netprobe/serve.c \
 	tools/netprobe/serve_a2s.c tools/netprobe/probe.c tools/netprobe/a2s_client.c \
-	tools/netprobe/forge.c tools/common.c
+	tools/netprobe/forge.c tools/netprobe/forge_dmac.c tools/common.c
 NETPROBE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(NETPROBE_SRCS))
 
 $(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tests/pktgen.o $(LIB)

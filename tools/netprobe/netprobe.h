@@ -37,6 +37,17 @@ int cmd_probe(int argc, char **argv, bool tcp);      /* probe.c: udp, tcp */
 int cmd_a2s(int argc, char **argv);                  /* a2s_client.c */
 int cmd_forge(int argc, char **argv);                /* forge.c; exit 2 also: no destination MAC */
 
+/* ---- forge_dmac.c: where forge's frames go ---- */
+
+#define FORGE_PROG PROG " forge"
+
+/* dev's index and MAC; refuses what has no Ethernet header. 0 or -errno, the reason printed. */
+int forge_dev(const char *dev, int *ifindex, uint8_t smac[6]);
+/* The MAC of the next hop of the kernel's route to dst, which must leave through dev: the
+ * gateway's, or dst's own when it is on the link, from the neighbour table. 0 or -errno,
+ * the reason printed with what to do (--dmac, or ping the hop first). */
+int forge_dmac(const char *dev, int ifindex, uint32_t dst, uint8_t dmac[6]);
+
 /* ---- usage: main.c prints every role's part in turn ---- */
 
 void netprobe_usage(FILE *f);
