@@ -116,7 +116,12 @@ $(BUILD)/bin/bifrostctl: $(BUILD)/obj/tools/bifrostctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
 
-$(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
+# bifrost-a2s-refresher (tools/refresher/): options and loop, queries, Redis.
+REFRESHER_SRCS := tools/refresher/main.c tools/refresher/query.c tools/refresher/store.c \
+	tools/common.c
+REFRESHER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(REFRESHER_SRCS))
+
+$(BUILD)/bin/bifrost-a2s-refresher: $(REFRESHER_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
