@@ -17,6 +17,7 @@
 #include "refresher.h"
 
 #define EXIT_USAGE 2
+#define REDIS_TIMEOUT_MS 2000
 
 static void print_stats(const struct stats *st, const struct opts *o, bool final)
 {
@@ -71,16 +72,20 @@ static int round_once(redisContext *rc, const struct opts *o, struct target *ts,
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " [--redis HOST:PORT] [--id ID] [--interval DURATION]\n"
-		"        [--timeout DURATION] [--ttl DURATION] [--target machine|bind] [--player]\n"
-		"        [--rules] [--once] [--json] [-v]\n"
+		"Usage: " PROG " [--redis HOST[:PORT]] [--prefix PREFIX] [--id ID]\n"
+		"        [--interval DURATION] [--timeout DURATION] [--ttl DURATION]\n"
+		"        [--target machine|bind] [--player] [--rules] [--once] [--json] [-v]\n"
 		"Queries every A2S-enabled connection (bifrost:conn:udp:* with a2s 1) with the\n"
 		"challenge handshake and stores the raw reply at bifrost:a2s:<bind ip>:<port>\n"
 		"(SET PX ttl), announcing the key on channel bifrost:a2s. Several refreshers may\n"
 		"run: one wins each server per interval (bifrost:a2s:lock:<ip>:<port>).\n"
 		"\n"
-		"  --redis HOST:PORT   fleet Redis (default 127.0.0.1:6379 or $BIFROST_REDIS);\n"
-		"                      a password is read from $REDISCLI_AUTH, never from a flag\n"
+		"  --redis HOST[:PORT] fleet Redis: a name, a.b.c.d or [IPv6], port 6379 unless\n"
+		"                      given (default 127.0.0.1:6379 or $BIFROST_REDIS); a password\n"
+		"                      is read from $REDISCLI_AUTH, never from a flag\n"
+		"  --prefix PREFIX     of every key and of the channel, as the edges use (default\n"
+		"                      bifrost:; at most 32 bytes of printable ASCII, no spaces\n"
+		"                      or * ? [ ] \\)\n"
 		"  --id ID             lock owner (default <hostname>-<pid>)\n"
 		"  --interval D        refresh interval (default 5s; 100ms..1h)\n"
 		"  --timeout D         wait for each answer (default 1s; at most the interval)\n"
@@ -100,6 +105,19 @@ static void usage(FILE *f)
 		"failed (--once), 2 bad usage.\n");
 }
 
+/* A key prefix the connections can be found by with SCAN MATCH <prefix>conn:udp:*: no
+ * pattern characters, and nothing a log line or redis-cli would show mangled (printable
+ * ASCII without spaces). */
+static bool prefix_ok(const char *s)
+{
+	if (strlen(s) > BF_PREFIX_MAX)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || strchr("*?[]\\", *s))
+			return false;
+	return true;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -108,19 +126,29 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "ttl", required_argument, NULL, 'T' },     { "target", required_argument, NULL, 't' },
 		{ "player", no_argument, NULL, 'p' },	      { "rules", no_argument, NULL, 'R' },
 		{ "once", no_argument, NULL, '1' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { NULL, 0, NULL, 0 },
+		{ "prefix", required_argument, NULL, 'P' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *redis = getenv("BIFROST_REDIS");
-	char hostname[64] = "refresher";
-	bool ttl_given = false;
+	char hostname[64] = "refresher", err[256];
+	bool ttl_given = false, redis_flag = false;
 	int opt;
 
-	*o = (struct opts){ .port = 6379, .interval_ms = 5000, .timeout_ms = 1000 };
-	snprintf(o->host, sizeof(o->host), "127.0.0.1");
+	*o = (struct opts){ .interval_ms = 5000, .timeout_ms = 1000 };
+	snprintf(o->prefix, sizeof(o->prefix), "%s", BF_PREFIX_DEFAULT);
 	while ((opt = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			redis = optarg;
+			redis_flag = true;
+			break;
+		case 'P':
+			if (!prefix_ok(optarg)) {
+				fprintf(stderr, PROG ": --prefix: at most %d bytes of printable ASCII, "
+					"no spaces or * ? [ ] \\\n", BF_PREFIX_MAX);
+				return -EINVAL;
+			}
+			snprintf(o->prefix, sizeof(o->prefix), "%s", optarg);
 			break;
 		case 'i':
 			if (!bf_origin_valid(optarg)) {
@@ -189,17 +217,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, PROG ": --ttl is shorter than --interval: the cache would lapse\n");
 		return -EINVAL;
 	}
-	if (redis) {
-		uint32_t addr;
-		uint16_t port;
-
-		if (bf_parse_endpoint(redis, false, &addr, &port)) {
-			fprintf(stderr, PROG ": --redis: want a.b.c.d:port, got '%s'\n", redis);
-			return -EINVAL;
-		}
-		bf_ipv4_str(addr, o->host);
-		o->port = port;
+	if (bf_endpoint_parse(redis ? redis : "127.0.0.1", &o->redis, err, sizeof(err))) {
+		fprintf(stderr, PROG ": %s: %s\n", redis_flag ? "--redis" : "$BIFROST_REDIS", err);
+		return -EINVAL;
 	}
+	if (bf_endpoint_credentials(&o->redis, err, sizeof(err))) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return -EINVAL;
+	}
+	bf_endpoint_str(&o->redis, o->where, sizeof(o->where));
 	if (!o->id[0]) {
 		gethostname(hostname, sizeof(hostname) - 1);
 		for (char *c = hostname; *c; c++) /* keep the origin alphabet */
@@ -217,6 +243,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	redisContext *rc = NULL;
 	bool redis_down = false, stop = false;
+	char err[256], said[256] = ""; /* said: the last connect failure logged */
 	sigset_t sigs;
 	int sfd, ret = 0;
 
@@ -236,34 +263,38 @@ int main(int argc, char **argv)
 	}
 	if (!o.once)
 		pr_info("refreshing every %llu ms (timeout %llu ms, ttl %llu ms, target %s%s%s) as "
-			"'%s', redis %s:%d",
+			"'%s', redis %s",
 			(unsigned long long)o.interval_ms, (unsigned long long)o.timeout_ms,
 			(unsigned long long)o.ttl_ms, o.target_bind ? "bind" : "machine",
-			o.player ? ", player" : "", o.rules ? ", rules" : "", o.id, o.host, o.port);
+			o.player ? ", player" : "", o.rules ? ", rules" : "", o.id, o.where);
 	while (!stop) {
 		uint64_t start = mono_ms(), end;
-		int err;
+		int rv;
 
 		if (!rc)
-			rc = redis_open(&o);
+			rc = bf_redis_connect(&o.redis, REDIS_TIMEOUT_MS, err, sizeof(err));
 		if (!rc) {
-			if (!redis_down)
-				pr_err("redis %s:%d unreachable; retrying every interval", o.host, o.port);
+			/* Once per outage, and again only if the reason changes (say, reachable
+			 * but the login refused): not a line every interval. */
+			if (strcmp(err, said))
+				pr_err("%s; retrying every interval", err);
+			snprintf(said, sizeof(said), "%s", err);
 			redis_down = true;
 			ret = 1;
 		} else {
 			if (redis_down)
-				pr_info("redis %s:%d reachable again", o.host, o.port);
+				pr_info("redis %s reachable again", o.where);
 			redis_down = false;
-			err = round_once(rc, &o, ts, &st);
-			if (err < 0) {
-				pr_err("redis %s:%d failed during the round: %s", o.host, o.port,
+			said[0] = '\0';
+			rv = round_once(rc, &o, ts, &st);
+			if (rv < 0) {
+				pr_err("redis %s failed during the round: %s", o.where,
 				       rc->err ? rc->errstr : "unexpected reply");
 				redisFree(rc);
 				rc = NULL;
 				redis_down = true;
 			}
-			ret = err ? 1 : 0;
+			ret = rv ? 1 : 0;
 			if (o.json || o.verbose)
 				print_stats(&st, &o, false);
 		}

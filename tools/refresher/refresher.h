@@ -10,6 +10,7 @@
 
 #include "a2s.h"
 #include "addr.h"
+#include "endpoint.h"
 #include "schema.h"
 
 #define PROG "bifrost-a2s-refresher"
@@ -18,8 +19,9 @@
 enum { K_INFO, K_PLAYER, K_RULES, K_MAX };
 
 struct opts {
-	char host[BF_ADDR_STRLEN];
-	int port;
+	struct bf_endpoint redis;
+	char where[BF_ENDPOINT_STRLEN];  /* the endpoint as logs show it */
+	char prefix[BF_PREFIX_MAX + 1];  /* of every key, "bifrost:" unless --prefix */
 	char id[BF_ORIGIN_MAX + 1];
 	uint64_t interval_ms, timeout_ms, ttl_ms;
 	bool target_bind, player, rules, once, json;
@@ -63,7 +65,6 @@ void free_round(struct target *ts, size_t n);
 /* ---- store.c: each 0, or -EIO when Redis failed (the context is then unusable) ---- */
 
 struct redisContext;
-struct redisContext *redis_open(const struct opts *o);
 /* Reads every A2S-enabled UDP connection into ts[0..*n). */
 int load_targets(struct redisContext *rc, const struct opts *o, struct target *ts, size_t *n,
 		 struct stats *st);

@@ -10,35 +10,8 @@
 #include "refresher.h"
 
 #define MAX_FIELDS 32      /* fields read from one connection hash */
-#define REDIS_TIMEOUT_MS 2000
 
 static const enum bf_a2s_key key_kind[K_MAX] = { BF_A2S_INFO, BF_A2S_PLAYER, BF_A2S_RULES };
-
-redisContext *redis_open(const struct opts *o)
-{
-	struct timeval tv = { .tv_sec = REDIS_TIMEOUT_MS / 1000 };
-	redisContext *rc = redisConnectWithTimeout(o->host, o->port, tv);
-	const char *auth = getenv("REDISCLI_AUTH"); /* the variable redis-cli reads too */
-
-	if (!rc || rc->err) {
-		pr_debug("redis %s:%d: %s", o->host, o->port, rc ? rc->errstr : "out of memory");
-		redisFree(rc);
-		return NULL;
-	}
-	redisSetTimeout(rc, tv);
-	if (auth && *auth) {
-		redisReply *r = redisCommand(rc, "AUTH %s", auth);
-		bool ok = r && r->type == REDIS_REPLY_STATUS;
-
-		freeReplyObject(r);
-		if (!ok) {
-			pr_err("redis %s:%d: AUTH refused", o->host, o->port);
-			redisFree(rc);
-			return NULL;
-		}
-	}
-	return rc;
-}
 
 /* Adds the A2S connection of one hash to ts. */
 static void take_conn(const redisReply *k, const redisReply *h, const struct opts *o,
@@ -51,7 +24,7 @@ static void take_conn(const redisReply *k, const redisReply *h, const struct opt
 
 	memset(t, 0, sizeof(*t));
 	if (!h || h->type != REDIS_REPLY_ARRAY || h->elements > 2 * MAX_FIELDS ||
-	    bf_conn_parse_key(k->str, k->len, BF_PREFIX_DEFAULT, &t->c)) {
+	    bf_conn_parse_key(k->str, k->len, o->prefix, &t->c)) {
 		st->bad_conns++;
 		return;
 	}
@@ -83,12 +56,13 @@ int load_targets(redisContext *rc, const struct opts *o, struct target *ts, size
 			struct stats *st)
 {
 	static bool warned;
-	char cursor[32] = "0";
+	char cursor[32] = "0", match[BF_KEY_MAX];
 
+	/* Every key bf_key_conn names for udp; main.c keeps glob characters out of the prefix. */
+	snprintf(match, sizeof(match), "%sconn:udp:*", o->prefix);
 	*n = 0;
 	do {
-		redisReply *r = redisCommand(rc, "SCAN %s MATCH %sconn:udp:* COUNT 1000", cursor,
-					     BF_PREFIX_DEFAULT);
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
 		const redisReply *keys;
 
 		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -137,7 +111,7 @@ int take_locks(redisContext *rc, const struct opts *o, struct target *ts, size_t
 	for (size_t i = 0; i < n; i++) {
 		char key[BF_KEY_MAX];
 
-		bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, BF_A2S_LOCK, ts[i].c.bind_ip,
+		bf_key_a2s(key, sizeof(key), o->prefix, BF_A2S_LOCK, ts[i].c.bind_ip,
 			   ts[i].c.bind_port);
 		redisAppendCommand(rc, "SET %s %s NX PX %llu", key, o->id,
 				   (unsigned long long)(px ? px : 1));
@@ -166,14 +140,14 @@ int store(redisContext *rc, const struct opts *o, struct target *ts, size_t n,
 	char chan[BF_KEY_MAX];
 	size_t sent = 0;
 
-	bf_key_a2s_channel(chan, sizeof(chan), BF_PREFIX_DEFAULT);
+	bf_key_a2s_channel(chan, sizeof(chan), o->prefix);
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < K_MAX; k++) {
 			char key[BF_KEY_MAX];
 
 			if (!ts[i].reply[k])
 				continue;
-			bf_key_a2s(key, sizeof(key), BF_PREFIX_DEFAULT, key_kind[k], ts[i].c.bind_ip,
+			bf_key_a2s(key, sizeof(key), o->prefix, key_kind[k], ts[i].c.bind_ip,
 				   ts[i].c.bind_port);
 			redisAppendCommand(rc, "SET %s %b PX %llu", key, ts[i].reply[k],
 					   ts[i].reply_len[k], (unsigned long long)o->ttl_ms);
