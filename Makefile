@@ -137,8 +137,13 @@ $(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tests/pktgen.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-$(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tools/bench_fleet.o \
-		$(BUILD)/obj/tools/bench_a2s.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) \
+# bf-bench: the path costs (bench.c), the fleet against the lab (bench_fleet.c), A2S
+# (bench_a2s.c the client, bench_a2s_servers.c the two servers it compares).
+BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_a2s.c tools/bench_a2s_servers.c \
+	tools/common.c
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
+
+$(BUILD)/bin/bf-bench: $(BENCH_OBJS) $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) \
 		$(BUILD)/obj/edge/a2s.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
