@@ -351,12 +351,8 @@ static int parse_a2s_cli(int argc, char **argv, struct a2s_cli *c)
 		case 'j':
 			c->json = 1;
 			break;
-		case 'h':
-			netprobe_usage(stdout);
-			exit(0);
 		default:
-			netprobe_usage(stderr);
-			return -EINVAL;
+			return help_or_bad_option(opt);
 		}
 		if (err) {
 			fprintf(stderr, PROG ": --%s %s: bad value (see --help)\n", lo[idx].name, optarg);

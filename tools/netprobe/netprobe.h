@@ -29,6 +29,9 @@ int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* After the options of a client command: nothing may be left and --to must have been
  * given. 0, or -EINVAL with the complaint on stderr. */
 int args_done(int argc, char **argv, bool have_to);
+/* The end of a client's option switch: 'h' (--help) prints the usage and exits 0; any
+ * other is an option getopt refused (and named): the usage on stderr, -EINVAL. */
+int help_or_bad_option(int opt);
 
 /* ---- the roles: each returns the exit status (0 fine, 1 loss or failure, 2 bad usage) ---- */
 

@@ -88,12 +88,8 @@ static int parse_probe(int argc, char **argv, struct probe *p)
 		case 0:
 			err = 0;
 			break;
-		case 'h':
-			netprobe_usage(stdout);
-			exit(0);
 		default:
-			netprobe_usage(stderr);
-			return -EINVAL;
+			return help_or_bad_option(opt);
 		}
 		if (err) {
 			fprintf(stderr, PROG ": --%s %s: %s\n", lo[idx].name, optarg,

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,4 +75,14 @@ int args_done(int argc, char **argv, bool have_to)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int help_or_bad_option(int opt)
+{
+	if (opt == 'h') {
+		netprobe_usage(stdout);
+		exit(0);
+	}
+	netprobe_usage(stderr);
+	return -EINVAL;
 }
