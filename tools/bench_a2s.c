@@ -1,7 +1,6 @@
-/* bench_a2s.c - bf-bench's A2S subcommands, the client side: a2s measures the two servers
- * of bench_a2s_servers.c (the AF_XDP workers and a recvmmsg/sendmmsg server answering the
- * same cached INFO on the same veth) in interleaved rounds, a2s-load sends a paced INFO
- * load for the lab. Needs root. */
+/* bench_a2s.c - bf-bench a2s and a2s-load, the client side: rounds, measures, output. */
+/* a2s measures both servers of bench_a2s_servers.c in interleaved rounds; a2s-load sends
+ * a paced INFO load for the lab. Needs root. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -274,8 +273,8 @@ static void print_mode(const char *name, struct mode_result *r)
 	       "\"server_cpu_busy\":%.2f,\"client_cpu_busy\":%.2f,"
 	       "\"latency_samples\":%u,\"latency_lost\":%llu,\"p50_us\":%.1f,\"p99_us\":%.1f}",
 	       name, r->best_rps, (unsigned long long)r->replies, (unsigned long long)r->lost,
-	       (unsigned long long)r->other, r->busy[0], r->busy[1], r->n_rtt, (unsigned long long)r->lat_lost, p50 * 1e6,
-	       p99 * 1e6);
+	       (unsigned long long)r->other, r->busy[0], r->busy[1], r->n_rtt,
+	       (unsigned long long)r->lat_lost, p50 * 1e6, p99 * 1e6);
 }
 
 static int do_a2s(int argc, char **argv)

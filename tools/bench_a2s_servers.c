@@ -1,6 +1,6 @@
-/* bench_a2s_servers.c - the servers bf-bench a2s compares, on a private veth pair: the
- * edge's AF_XDP workers answering from their cache, and a plain recvmmsg/sendmmsg server
- * doing the same work on sockets; each pinned to the server's core. Needs root. */
+/* bench_a2s_servers.c - the two A2S servers bf-bench a2s compares, on a private veth. */
+/* The edge's AF_XDP workers answering from their cache, and a recvmmsg/sendmmsg server
+ * doing the same work on sockets, each on the server's core. Needs root. */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -369,10 +369,10 @@ int servers_setup(struct a2s_bench *x)
 	/* A private mount namespace, for sysfs_write's mounts. */
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		perror(WHO ": private mount namespace");
-		return -1;
+		return -errno;
 	}
 	if (bench_netns(x) || bench_edge(x) || pin_cpu(x->cli_cpu) || workers_start(x))
-		return -1;
+		return -EIO;
 	return 0;
 }
 

@@ -1,6 +1,4 @@
-/* bench_a2s_servers.h - the servers bf-bench a2s compares (the edge's AF_XDP workers and
- * a recvmmsg/sendmmsg baseline doing the same work on sockets) and the private network
- * they answer on; bench_a2s.c is the client that measures them. */
+/* bench_a2s_servers.h - what bench_a2s.c calls of bench_a2s_servers.c. */
 #ifndef BF_BENCH_A2S_SERVERS_H
 #define BF_BENCH_A2S_SERVERS_H
 
@@ -54,7 +52,7 @@ int build_info(uint8_t *buf, size_t cap);
 /* Everything the rounds need, for the rest of the process: private mount and network
  * namespaces with the veth pair, x->cli connected to the server, the edge program with
  * x->info cached for SRV_IP:SRV_PORT and its AF_XDP workers running; this thread on the
- * client's core. x->info, x->keys and the cores set by the caller. 0 or -1 (said why). */
+ * client's core. x->info, x->keys and the cores set by the caller. 0 or -errno (said why). */
 int servers_setup(struct a2s_bench *x);
 /* Stops the workers and unloads the edge program. */
 void servers_stop(struct a2s_bench *x);

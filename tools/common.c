@@ -1,4 +1,4 @@
-/* common.c - the helpers of common.h, so each tool does not carry its own copy. */
+/* common.c - the clock, shell-command and sort helpers of common.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
-/* common.h - the few helpers bf-netprobe, bifrost-a2s-refresher and bf-bench share:
- * the monotonic clock in the units each wants, a shell command, a sort order. */
+/* common.h - the helpers bf-netprobe, the refresher and bf-bench share (clock, sh, sort). */
 #ifndef BF_TOOLS_COMMON_H
 #define BF_TOOLS_COMMON_H
 

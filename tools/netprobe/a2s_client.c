@@ -1,6 +1,4 @@
-/* a2s_client.c - bf-netprobe a2s: one A2S query with the challenge handshake (or a
- * challenge given or none), split replies reassembled, the answer printed parsed with the
- * size of every datagram sent and received. */
+/* a2s_client.c - bf-netprobe a2s: one A2S query, handshake followed, answer printed. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>

@@ -1,5 +1,6 @@
-/* forge.c - bf-netprobe forge: hand-built Ethernet frames with any field forged
- * (addresses, checksums, VLAN tags, IPIP), sent raw on one interface; the lab's attacker. */
+/* forge.c - bf-netprobe forge: hand-built Ethernet frames, any field forged, sent raw. */
+/* Raw AF_PACKET frames, so nothing in the local stack fixes addresses or checksums: the
+ * lab's attacker (addresses, checksums, VLAN tags, IPIP). Only on networks you own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -53,7 +54,8 @@ static void on_signal(int sig)
 
 void forge_usage_brief(FILE *f)
 {
-	fprintf(f, "  " PROG " forge --dev IFNAME --src A.B.C.D --to A.B.C.D[:PORT] [...]: forged raw frames\n"
+	fprintf(f, "  " PROG " forge --dev IFNAME --src A.B.C.D --to A.B.C.D[:PORT] [...]: "
+		   "forged raw frames\n"
 		   "      (any field; lab namespaces only), see '" PROG " forge --help'.\n");
 }
 

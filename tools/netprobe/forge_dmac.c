@@ -1,6 +1,4 @@
-/* forge_dmac.c - bf-netprobe forge's interface and destination MAC: the interface's
- * index and MAC, and the MAC of the next hop towards an address from the kernel's route
- * and neighbour tables (rtnetlink), with a message saying what to do when there is none. */
+/* forge_dmac.c - bf-netprobe forge's interface MAC and next-hop MAC (rtnetlink). */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>

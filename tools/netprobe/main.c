@@ -1,5 +1,4 @@
-/* main.c - bf-netprobe: the lab's game-server stand-in, loss probes, A2S client and
- * attacker; picks the role named by the first argument and assembles the usage. */
+/* main.c - bf-netprobe: runs the role its first argument names; assembles the usage. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

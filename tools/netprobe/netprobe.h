@@ -1,5 +1,4 @@
-/* netprobe.h - what bf-netprobe's roles (serve, probes, A2S client, forge) share: limits,
- * endpoint text, sockets and waits, each role's entry point and part of the usage. */
+/* netprobe.h - what bf-netprobe's roles share: limits, sockets, entry points, usage. */
 #ifndef BF_NETPROBE_H
 #define BF_NETPROBE_H
 

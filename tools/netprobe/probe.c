@@ -1,5 +1,4 @@
-/* probe.c - bf-netprobe udp and tcp: loss probes against an echo server (numbered
- * datagrams or lines, each echo checked) and the 'WHOAMI' question. */
+/* probe.c - bf-netprobe udp and tcp: loss probes against an echo server, and WHOAMI. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

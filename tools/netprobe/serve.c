@@ -1,6 +1,4 @@
-/* serve.c - bf-netprobe serve: the lab's UDP/TCP echo game-server stand-in ('WHOAMI'
- * answered with the source it sees), counting packets, lines, peers and A2S queries into
- * a count file; A2S queries go to the responder of serve_a2s.c when it is on. */
+/* serve.c - bf-netprobe serve: the UDP/TCP echo game-server stand-in and its count file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

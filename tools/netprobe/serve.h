@@ -1,5 +1,4 @@
-/* serve.h - what bf-netprobe serve and its A2S responder (serve_a2s.c) share: the
- * responder's settings and counters, and its calls. */
+/* serve.h - what bf-netprobe serve shares with its A2S responder (serve_a2s.c). */
 #ifndef BF_NETPROBE_SERVE_H
 #define BF_NETPROBE_SERVE_H
 

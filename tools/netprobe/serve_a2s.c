@@ -1,5 +1,4 @@
-/* serve_a2s.c - bf-netprobe serve's A2S responder: answers A2S queries like a Source
- * server (its own challenge, split replies) with settings from the command line. */
+/* serve_a2s.c - bf-netprobe serve's A2S responder: answers like a Source server. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
-/* shared.c - the helpers of netprobe.h the roles share: endpoint text, socket setup, waits,
- * numbers and the end of a client's options. */
+/* shared.c - the helpers of netprobe.h: endpoint text, sockets, waits, option ends. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>

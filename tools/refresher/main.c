@@ -1,6 +1,6 @@
-/* main.c - bifrost-a2s-refresher: keeps the fleet's A2S cache filled. Reads the options,
- * then each interval loads the A2S connections, takes their locks, queries the servers
- * won and stores the replies (docs/REDIS.md "A2S cache", docs/OPERATIONS.md). */
+/* main.c - bifrost-a2s-refresher: options, then one round per interval until stopped. */
+/* Each round loads the A2S connections, takes their locks, queries the servers won and
+ * stores the replies (docs/REDIS.md "A2S cache", docs/OPERATIONS.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>

@@ -1,7 +1,6 @@
-/* query.c - bifrost-a2s-refresher's queries of the game servers: every server this
- * refresher won, MAX_INFLIGHT at a time, with the real challenge handshake and split
- * replies reassembled; each reply checked by the parser before it may be stored, each
- * server's failures logged once per change of state. */
+/* query.c - bifrost-a2s-refresher's A2S queries of the game servers it won. */
+/* Every reply is checked by the parser before it may be stored; a failing server logs
+ * once per change of state, not once per interval. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>

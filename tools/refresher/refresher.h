@@ -1,6 +1,4 @@
-/* refresher.h - what bifrost-a2s-refresher's parts share: its options, the A2S
- * connections of a round with their queries' state, the counters, and the calls between
- * main.c (options, loop), query.c (the game servers) and store.c (Redis). */
+/* refresher.h - what the refresher's main.c, query.c and store.c share. */
 #ifndef BF_REFRESHER_H
 #define BF_REFRESHER_H
 

@@ -1,6 +1,4 @@
-/* store.c - bifrost-a2s-refresher's Redis side: the A2S-enabled connections to query,
- * the per-server lock that lets one refresher of several query each server per interval,
- * and the replies stored with a TTL and announced on the cache channel. */
+/* store.c - bifrost-a2s-refresher's Redis: connections to query, locks, stored replies. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
