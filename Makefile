@@ -100,7 +100,8 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tests/*.h) bpf/bifrost.h
+$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tools/*/*.h tests/*.h) \
+		bpf/bifrost.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -125,19 +126,34 @@ $(BUILD)/bin/bifrostctl: $(BUILD)/obj/tools/bifrostctl.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
 
-$(BUILD)/bin/bifrost-a2s-refresher: $(BUILD)/obj/tools/a2s_refresher.o $(LIB)
+# bifrost-a2s-refresher (tools/refresher/): options and loop, queries, Redis.
+REFRESHER_SRCS := tools/refresher/main.c tools/refresher/query.c tools/refresher/store.c \
+	tools/common.c
+REFRESHER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(REFRESHER_SRCS))
+
+$(BUILD)/bin/bifrost-a2s-refresher: $(REFRESHER_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
 
-$(BUILD)/bin/bf-netprobe: $(BUILD)/obj/tools/netprobe.o $(BUILD)/obj/tools/netprobe_forge.o \
-		$(BUILD)/obj/tests/pktgen.o $(LIB)
+# bf-netprobe, one file a role (tools/netprobe/).
+NETPROBE_SRCS := tools/netprobe/main.c tools/netprobe/shared.c tools/netprobe/serve.c \
+	tools/netprobe/serve_a2s.c tools/netprobe/probe.c tools/netprobe/a2s_client.c \
+	tools/netprobe/forge.c tools/netprobe/forge_dmac.c tools/common.c
+NETPROBE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(NETPROBE_SRCS))
+
+$(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tests/pktgen.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-$(BUILD)/bin/bf-bench: $(BUILD)/obj/tools/bench.o $(BUILD)/obj/tools/bench_fleet.o \
-		$(BUILD)/obj/tools/bench_a2s.o $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+# bf-bench: the path costs (bench.c), the fleet against the lab (bench_fleet.c), A2S
+# (bench_a2s.c the client, bench_a2s_servers.c the two servers it compares).
+BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_a2s.c tools/bench_a2s_servers.c \
+	tools/common.c
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
+
+$(BUILD)/bin/bf-bench: $(BENCH_OBJS) $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK) -lm

@@ -8,11 +8,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../edge/maps.h"
@@ -20,31 +18,13 @@
 #include "bench.skel.h"
 #include "bench_a2s.h"
 #include "bench_fleet.h"
+#include "common.h"
 #include "edge.skel.h"
 #include "log.h"
 
 #ifndef BPF_F_TEST_XDP_LIVE_FRAMES
 #define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
 #endif
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* ns per packet of prog over pkt: live frames (the packet really leaves by
  * XDP_TX/redirect) or plain test runs. */
@@ -60,12 +40,12 @@ static double run_ns(int prog_fd, const uint8_t *pkt, size_t len, int ifindex, i
 		o.ctx_in = &ctx;
 		o.ctx_size_in = sizeof(ctx);
 	}
-	t0 = now_s();
+	t0 = mono_s();
 	if (bpf_prog_test_run_opts(prog_fd, &o)) {
 		fprintf(stderr, "bf-bench: test run failed: %s\n", strerror(errno));
 		exit(1);
 	}
-	t1 = now_s();
+	t1 = mono_s();
 	return (t1 - t0) * 1e9 / repeat;
 }
 
@@ -122,7 +102,7 @@ static int bench_netns(void)
 		perror("unshare");
 		return -1;
 	}
-	if (sh("ip link set lo up && ip link add bt0 type veth peer name bt1 && "
+	if (sh_run("bf-bench", "ip link set lo up && ip link add bt0 type veth peer name bt1 && "
 	       "ip link set bt0 up && ip link set bt1 up && ip addr add 198.18.0.1/24 dev bt0 && "
 	       "ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev bt0 nud permanent && "
 	       "ip route add default via 198.18.0.2 && sysctl -qw net.ipv4.conf.all.forwarding=1 "
@@ -607,9 +587,9 @@ static int do_send(const char *ifname, unsigned count, const char *src, const ch
 	}
 	memset(s.dmac, 0x02, 6);
 	len = pkt_build(&s, pkt, sizeof(pkt));
-	t0 = now_s();
+	t0 = mono_s();
 	run_ns(bpf_program__fd(b->progs.bench_tx), pkt, len, ifindex, 1, count);
-	t1 = now_s();
+	t1 = mono_s();
 	printf("{\"sent\":%u,\"seconds\":%.4f,\"pps\":%.0f}\n", count, t1 - t0, count / (t1 - t0));
 	bench_bpf__destroy(b);
 	return 0;

@@ -27,34 +27,22 @@
 #include "../tests/pktgen.h"
 #include "bench_fleet.h"
 #include "bifrost.h"
+#include "common.h"
+#include "endpoint.h"
 #include "schema.h"
 #include "sync.h"
 
 #define MAX_PEERS 16
+#define REDIS_TIMEOUT_MS 2000 /* to connect, and for each command */
 /* Bulk entries come from 240.0.0.0/4 (reserved, never a real source), so a
  * benchmark can never blacklist an address the lab uses. */
 #define BULK_BASE 0xf0000000u
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_us(long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
 
 	nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* q-quantile (nearest rank) of v[0..n), sorted in place. */
@@ -77,25 +65,22 @@ static void print_dist(const char *name, double *us, size_t n, int last)
 	       p99, n ? us[n - 1] : NAN, last ? "" : ",");
 }
 
+/* --redis as every tool takes it (a name, a.b.c.d or [IPv6], :port; REDISCLI_AUTH),
+ * reached from the namespace we are in. NULL with the reason on stderr. */
 static redisContext *redis_open(const char *endpoint)
 {
-	struct timeval tv = { .tv_sec = 2 };
-	uint32_t ip;
-	uint16_t port;
-	char host[BF_ADDR_STRLEN];
+	struct bf_endpoint ep;
+	char err[BF_ENDPOINT_STRLEN + 256];
 	redisContext *r;
 
-	if (bf_parse_endpoint(endpoint, false, &ip, &port)) {
-		fprintf(stderr, "bf-bench: --redis wants A.B.C.D:PORT, not '%s'\n", endpoint);
+	if (bf_endpoint_parse(endpoint, &ep, err, sizeof(err)) ||
+	    bf_endpoint_credentials(&ep, err, sizeof(err))) {
+		fprintf(stderr, "bf-bench: --redis: %s\n", err);
 		return NULL;
 	}
-	r = redisConnectWithTimeout(bf_ipv4_str(ip, host), port, tv);
-	if (!r || r->err) {
-		fprintf(stderr, "bf-bench: cannot reach Redis at %s: %s\n", endpoint,
-			r ? r->errstr : "out of memory");
-		redisFree(r);
-		return NULL;
-	}
+	r = bf_redis_connect(&ep, REDIS_TIMEOUT_MS, err, sizeof(err));
+	if (!r)
+		fprintf(stderr, "bf-bench: %s\n", err);
 	return r;
 }
 

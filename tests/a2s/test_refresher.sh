@@ -51,7 +51,7 @@ count() {
 }
 
 GS=$((BASE + 1)) GARBAGE=$((BASE + 2)) DEAD=$((BASE + 3)) MUTE=$((BASE + 4)) OLD=$((BASE + 5))
-PAIR=$((BASE + 6)) LO2=$((BASE + 7))
+PAIR=$((BASE + 6)) LO2=$((BASE + 7)) PRE=$((BASE + 8))
 
 echo "# a good server: INFO, PLAYER and a split RULES reply stored and parsable"
 standin gs "127.0.0.1:$GS" --a2s-name 'Bifrost "A2S" test' --a2s-map cp_badlands --a2s-players 5 \
@@ -165,6 +165,29 @@ check "never two refreshes in one interval ($won refreshes, $rounds rounds)" \
 	[ "$won" -le "$rounds" -a "$won" -ge $((rounds - 1)) ]
 eq "every round of each: refreshed or locked" \
 	"$(jq -s -c 'map(.refreshed + .locked == .rounds)|unique' <<<"$r1$r2")" '[true]'
+
+echo "# --prefix: another fleet's keys in the same Redis, reached by name"
+rcli FLUSHALL >/dev/null
+standin pre "127.0.0.1:$PRE" --a2s --a2s-name prefixed
+rcli HSET bf-test:conn:udp:203.0.113.17:27015 machine 127.0.0.1 port "$PRE" a2s 1 >/dev/null
+ctl conn add udp 203.0.113.18:27015 "127.0.0.1:$PRE" --a2s >/dev/null # bifrost:, not ours
+out=$("$REFRESHER" --redis "localhost:$RP" --timeout 300ms --once --json --prefix bf-test:)
+eq "--prefix: only the connections under it" "$(jq -c '[.servers,.refreshed]' <<<"$out")" '[1,1]'
+eq "--prefix: reply and lock stored under it" \
+	"$(rcli --scan --pattern 'bf-test:a2s:*' | sort | tr '\n' ' ')" \
+	"bf-test:a2s:203.0.113.17:27015 bf-test:a2s:lock:203.0.113.17:27015 "
+eq "--prefix: nothing under bifrost:a2s" "$(rcli --scan --pattern 'bifrost:a2s*' | wc -l)" 0
+"$REFRESHER" --prefix 'bf*' --once 2>/dev/null
+eq "--prefix with a pattern character: exit 2" "$?" 2
+
+echo "# a password from REDISCLI_AUTH"
+rcli CONFIG SET requirepass "s3 cret" >/dev/null
+out=$(REDISCLI_AUTH="s3 cret" refresher --once --json --prefix bf-test: 2>/dev/null)
+eq "the right password: a round done" "$(jq .rounds <<<"$out")" 1
+REDISCLI_AUTH=wrong refresher --once 2>"$TMP/auth.log" >/dev/null
+eq "a wrong password: exit 1" "$?" 1
+check "a wrong password: the log says the login was refused" grep -q "refused the login" "$TMP/auth.log"
+REDISCLI_AUTH="s3 cret" rcli CONFIG SET requirepass "" >/dev/null
 
 echo "# errors"
 "$BIN/bifrost-a2s-refresher" --redis 127.0.0.1:$((BASE + 19)) --once 2>/dev/null

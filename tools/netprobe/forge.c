@@ -1,13 +1,11 @@
-/* netprobe_forge.c - bf-netprobe forge: hand-built Ethernet frames with any field forged
- * (addresses, checksums, VLAN tags, IPIP), sent raw on one interface; the lab's attacker. */
+/* forge.c - bf-netprobe forge: hand-built Ethernet frames, any field forged, sent raw. */
+/* Raw AF_PACKET frames, so nothing in the local stack fixes addresses or checksums: the
+ * lab's attacker (addresses, checksums, VLAN tags, IPIP). Only on networks you own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <linux/if_packet.h>
-#include <linux/neighbour.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -15,16 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../tests/pktgen.h"
+#include "../../tests/pktgen.h"
 #include "addr.h"
-#include "netprobe_forge.h"
+#include "netprobe.h"
 
-#define PROG "bf-netprobe forge"
 #define FORGE_MAX_COUNT 10000000ull
 #define FORGE_MAX_PPS 10000000ull
 #define FORGE_MAX_PAYLOAD 1400
@@ -33,8 +29,6 @@
 #define FORGE_BATCH 64
 #define FRAME_MAX 1536 /* 14 + 2 tags + 3 headers of 20 + 1400 fits */
 #define NS 1000000000ull
-/* Neighbour states with a usable link-layer address (the kernel's NUD_VALID). */
-#define NUD_USABLE (NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
 
 struct forge {
 	const char *dev;
@@ -56,6 +50,13 @@ static volatile sig_atomic_t stop_sig;
 static void on_signal(int sig)
 {
 	stop_sig = sig;
+}
+
+void forge_usage_brief(FILE *f)
+{
+	fprintf(f, "  " PROG " forge --dev IFNAME --src A.B.C.D --to A.B.C.D[:PORT] [...]: "
+		   "forged raw frames\n"
+		   "      (any field; lab namespaces only), see '" PROG " forge --help'.\n");
 }
 
 static void forge_usage(FILE *f)
@@ -103,14 +104,6 @@ static void forge_usage(FILE *f)
 		FORGE_SPORT, FORGE_MAX_PAYLOAD, FORGE_MAX_PAYLOAD, FORGE_MAX_COUNT, FORGE_MAX_PPS);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
 static int hex_val(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -152,13 +145,6 @@ static int parse_hex(const char *s, uint8_t *out, size_t cap)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (int)(n / 2);
-}
-
-static int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	int err = bf_parse_u64(s, max, out);
-
-	return err ? err : *out < min ? -ERANGE : 0;
 }
 
 static int parse_vid(const char *s, uint16_t *vid)
@@ -236,7 +222,7 @@ static int forge_check(const struct forge *f, bool have_src, bool have_to)
 		why = "--count frames at --pps take longer than the 60 s limit: lower --count or "
 		      "raise --pps";
 	if (why) {
-		fprintf(stderr, PROG ": %s (see --help)\n", why);
+		fprintf(stderr, FORGE_PROG ": %s (see --help)\n", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -366,17 +352,17 @@ static int forge_parse(int argc, char **argv, struct forge *f)
 				why = "one of --vlan or --qinq, once";
 			else if (opt == 'x')
 				why = err == -E2BIG ? "longer than 1400 bytes" : "not an even number of hex digits";
-			fprintf(stderr, PROG ": --%s %s: %s\n", name, optarg, why);
+			fprintf(stderr, FORGE_PROG ": --%s %s: %s\n", name, optarg, why);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument %s (see --help)\n", argv[optind]);
+		fprintf(stderr, FORGE_PROG ": unexpected argument %s (see --help)\n", argv[optind]);
 		return -EINVAL;
 	}
 	/* Both given would leave one of them silently ignored. */
 	if (have_payload && f->has_size) {
-		fprintf(stderr, PROG ": --payload and --size exclude each other (see --help)\n");
+		fprintf(stderr, FORGE_PROG ": --payload and --size exclude each other (see --help)\n");
 		return -EINVAL;
 	}
 	if (!have_payload)
@@ -387,191 +373,6 @@ static int forge_parse(int argc, char **argv, struct forge *f)
 	else if (!f->has_sport)
 		f->sport = FORGE_SPORT;
 	return forge_check(f, have_src, have_to);
-}
-
-/* ---- the interface and the destination MAC ---- */
-
-/* --dev's index and MAC; refuses what has no Ethernet header. 0 or -errno. */
-static int dev_info(struct forge *f)
-{
-	struct ifreq ifr = { .ifr_ifindex = 0 };
-	int fd, err = 0;
-
-	f->ifindex = (int)if_nametoindex(f->dev);
-	if (!f->ifindex) {
-		fprintf(stderr, PROG ": --dev %s: no such interface in this network namespace\n", f->dev);
-		return -ENODEV;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->dev);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	close(fd);
-	if (err) {
-		fprintf(stderr, PROG ": --dev %s: cannot read its MAC: %s\n", f->dev, strerror(-err));
-		return err;
-	}
-	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-		fprintf(stderr, PROG ": --dev %s: not an Ethernet interface (frames need an Ethernet "
-				"header)\n", f->dev);
-		return -EINVAL;
-	}
-	memcpy(f->smac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
-}
-
-static void nl_put_attr(struct nlmsghdr *h, uint16_t type, const void *data, uint16_t len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = (uint16_t)RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-}
-
-/* One rtnetlink request; its answer's first message goes to buf. The answer's length,
- * or -errno (the kernel's, when it answers with an error). */
-static int nl_ask(struct nlmsghdr *req, void *buf, size_t cap)
-{
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct timeval tv = { .tv_sec = 2 }; /* the kernel answers at once; never hang */
-	struct nlmsghdr *h = buf;
-	int fd, n, err;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0 ||
-	    (n = (int)recv(fd, buf, cap, 0)) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	close(fd);
-	if (!NLMSG_OK(h, (unsigned)n))
-		return -EPROTO;
-	if (h->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = NLMSG_DATA(h);
-
-		return e->error < 0 ? e->error : -EPROTO;
-	}
-	return n;
-}
-
-/* The next hop of the kernel's route to dst through ifindex: the gateway, or dst itself
- * when it is on the link. 0, or -errno with the reason printed. */
-static int route_next_hop(const struct forge *f, uint32_t dst, uint32_t *hop)
-{
-	struct {
-		struct nlmsghdr h;
-		struct rtmsg r;
-		char attrs[64];
-	} req = {
-		.h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)), .nlmsg_type = RTM_GETROUTE,
-		       .nlmsg_flags = NLM_F_REQUEST },
-		.r = { .rtm_family = AF_INET, .rtm_dst_len = 32 },
-	};
-	char buf[4096], a[BF_ADDR_STRLEN];
-	struct nlmsghdr *h = (struct nlmsghdr *)buf;
-	const struct rtmsg *r;
-	const struct rtattr *at;
-	int n, len, oif = 0;
-
-	nl_put_attr(&req.h, RTA_DST, &dst, 4);
-	nl_put_attr(&req.h, RTA_OIF, &f->ifindex, 4);
-	n = nl_ask(&req.h, buf, sizeof(buf));
-	if (n < 0) {
-		fprintf(stderr, PROG ": no route to %s via %s: %s; pass --dmac\n", bf_ipv4_str(dst, a),
-			f->dev, strerror(-n));
-		return n;
-	}
-	if (h->nlmsg_type != RTM_NEWROUTE)
-		return -EPROTO;
-	r = NLMSG_DATA(h);
-	if (r->rtm_type != RTN_UNICAST) {
-		fprintf(stderr, PROG ": the route to %s is not a unicast route via a neighbour (type "
-				"%u); pass --dmac\n", bf_ipv4_str(dst, a), r->rtm_type);
-		return -EHOSTUNREACH;
-	}
-	*hop = dst;
-	len = (int)RTM_PAYLOAD(h);
-	for (at = RTM_RTA(r); RTA_OK(at, len); at = RTA_NEXT(at, len)) {
-		if (at->rta_type == RTA_GATEWAY && RTA_PAYLOAD(at) == 4)
-			memcpy(hop, RTA_DATA(at), 4);
-		else if (at->rta_type == RTA_OIF && RTA_PAYLOAD(at) == 4)
-			memcpy(&oif, RTA_DATA(at), 4);
-	}
-	if (oif != f->ifindex) {
-		fprintf(stderr, PROG ": the route to %s does not leave through %s; pass --dmac\n",
-			bf_ipv4_str(dst, a), f->dev);
-		return -EHOSTUNREACH;
-	}
-	return 0;
-}
-
-/* The resolved link-layer address of hop on --dev, from the neighbour table. 0, -ENOENT
- * when there is no usable entry, -errno. */
-static int neigh_mac(const struct forge *f, uint32_t hop, uint8_t mac[6])
-{
-	struct {
-		struct nlmsghdr h;
-		struct ndmsg n;
-		char attrs[32];
-	} req = {
-		.h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)), .nlmsg_type = RTM_GETNEIGH,
-		       .nlmsg_flags = NLM_F_REQUEST },
-		.n = { .ndm_family = AF_INET, .ndm_ifindex = f->ifindex },
-	};
-	char buf[4096];
-	struct nlmsghdr *h = (struct nlmsghdr *)buf;
-	const struct ndmsg *nd;
-	const struct rtattr *at;
-	int n, len;
-
-	nl_put_attr(&req.h, NDA_DST, &hop, 4);
-	n = nl_ask(&req.h, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	if (h->nlmsg_type != RTM_NEWNEIGH)
-		return -EPROTO;
-	nd = NLMSG_DATA(h);
-	if (!(nd->ndm_state & NUD_USABLE))
-		return -ENOENT;
-	len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
-	for (at = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
-	     RTA_OK(at, len); at = RTA_NEXT(at, len))
-		if (at->rta_type == NDA_LLADDR && RTA_PAYLOAD(at) == 6) {
-			memcpy(mac, RTA_DATA(at), 6);
-			return 0;
-		}
-	return -ENOENT;
-}
-
-/* Fills f->dmac from the route and neighbour tables unless --dmac gave it. 0 or -errno. */
-static int resolve_dmac(struct forge *f)
-{
-	uint32_t dst = f->has_ipip_dst ? f->ipip_dst : f->dst, hop;
-	char a[BF_ADDR_STRLEN], b[BF_ADDR_STRLEN];
-	int err;
-
-	if (f->has_dmac)
-		return 0;
-	err = route_next_hop(f, dst, &hop);
-	if (err)
-		return err;
-	err = neigh_mac(f, hop, f->dmac);
-	if (err && hop == dst)
-		fprintf(stderr, PROG ": no resolved neighbour entry for %s on %s: pass --dmac MAC, "
-				"or ping %s first\n", bf_ipv4_str(hop, a), f->dev, a);
-	else if (err)
-		fprintf(stderr, PROG ": no resolved neighbour entry for the gateway %s on %s (route "
-				"to %s): pass --dmac MAC, or ping %s first\n",
-			bf_ipv4_str(hop, a), f->dev, bf_ipv4_str(dst, b), a);
-	return err;
 }
 
 /* ---- frames ---- */
@@ -663,12 +464,12 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 	static uint8_t frames[FORGE_BATCH][FRAME_MAX];
 	struct mmsghdr msg[FORGE_BATCH];
 	struct iovec iov[FORGE_BATCH];
-	uint64_t start = now_ns(), end = start + FORGE_LIMIT_NS, t, due;
+	uint64_t start = mono_ns(), end = start + FORGE_LIMIT_NS, t, due;
 	int n, got;
 
 	memset(msg, 0, sizeof(msg));
 	while (r->sent < f->count && !stop_sig) {
-		t = now_ns();
+		t = mono_ns();
 		if (t >= end) {
 			r->timeout = true;
 			break;
@@ -697,7 +498,7 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 			/* A full queue (ENOBUFS: the qdisc dropped it; EAGAIN: SO_SNDTIMEO ran
 			 * out) is not an error: wait a little and send the same frames again. */
 			if (errno == ENOBUFS || errno == EAGAIN) {
-				sleep_until(now_ns() + 1000000);
+				sleep_until(mono_ns() + 1000000);
 				continue;
 			}
 			r->err = errno;
@@ -707,7 +508,7 @@ static void send_frames(int fd, const struct forge *f, struct run *r)
 			r->bytes += iov[i].iov_len;
 		r->sent += (uint64_t)got;
 	}
-	r->ns = now_ns() - start;
+	r->ns = mono_ns() - start;
 }
 
 /* The raw socket bound to --dev. Protocol 0: it sends, never receives. fd or -errno. */
@@ -732,7 +533,7 @@ static int open_raw(const struct forge *f)
 	return fd;
 }
 
-int netprobe_forge_main(int argc, char **argv)
+int cmd_forge(int argc, char **argv)
 {
 	static struct forge f;
 	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: sleeps end early */
@@ -741,11 +542,12 @@ int netprobe_forge_main(int argc, char **argv)
 
 	if (forge_parse(argc, argv, &f))
 		return 2;
-	if (dev_info(&f) || resolve_dmac(&f))
+	if (forge_dev(f.dev, &f.ifindex, f.smac) ||
+	    (!f.has_dmac && forge_dmac(f.dev, f.ifindex, f.has_ipip_dst ? f.ipip_dst : f.dst, f.dmac)))
 		return 2;
 	fd = open_raw(&f);
 	if (fd < 0) {
-		fprintf(stderr, PROG ": raw socket on %s: %s%s\n", f.dev, strerror(-fd),
+		fprintf(stderr, FORGE_PROG ": raw socket on %s: %s%s\n", f.dev, strerror(-fd),
 			fd == -EPERM ? " (needs CAP_NET_RAW: run as root)" : "");
 		return 1;
 	}
@@ -754,13 +556,13 @@ int netprobe_forge_main(int argc, char **argv)
 	send_frames(fd, &f, &r);
 	close(fd);
 	if (r.err)
-		fprintf(stderr, PROG ": send on %s: %s%s\n", f.dev, strerror(r.err),
+		fprintf(stderr, FORGE_PROG ": send on %s: %s%s\n", f.dev, strerror(r.err),
 			r.err == ENETDOWN ? " (bring the interface up)" :
 			r.err == EMSGSIZE ? " (the frame is above the interface's MTU: lower --size)" : "");
 	else if (r.timeout)
-		fprintf(stderr, PROG ": stopped at the 60 s limit\n");
+		fprintf(stderr, FORGE_PROG ": stopped at the 60 s limit\n");
 	else if (stop_sig)
-		fprintf(stderr, PROG ": stopped by signal %d\n", (int)stop_sig);
+		fprintf(stderr, FORGE_PROG ": stopped by signal %d\n", (int)stop_sig);
 	if (f.json)
 		printf("{\"sent\":%llu,\"bytes\":%llu,\"seconds\":%.3f}\n", (unsigned long long)r.sent,
 		       (unsigned long long)r.bytes, (double)r.ns / NS);

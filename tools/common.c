@@ -1,0 +1,48 @@
+/* common.c - the clock, shell-command and sort helpers of common.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common.h"
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mono_ms(void)
+{
+	return mono_ns() / 1000000;
+}
+
+double mono_s(void)
+{
+	return (double)mono_ns() / 1e9;
+}
+
+int sh_run(const char *who, const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) == 0)
+		return 0;
+	if (who)
+		fprintf(stderr, "%s: command failed: %s\n", who, cmd);
+	return -EIO;
+}
+
+int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}

@@ -1,0 +1,19 @@
+/* common.h - the helpers bf-netprobe, the refresher and bf-bench share (clock, sh, sort). */
+#ifndef BF_TOOLS_COMMON_H
+#define BF_TOOLS_COMMON_H
+
+#include <stdint.h>
+
+/* CLOCK_MONOTONIC: for deadlines and durations, never for timestamps. */
+uint64_t mono_ns(void);
+uint64_t mono_ms(void);
+double mono_s(void);
+
+/* Runs a printf-formatted command with /bin/sh. 0, or -EIO when it could not run or
+ * exited non-zero; then, when who is not NULL, "<who>: command failed: <cmd>" on stderr. */
+int sh_run(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* qsort order of doubles, ascending. */
+int cmp_double(const void *a, const void *b);
+
+#endif
