@@ -250,7 +250,7 @@ static uint64_t mono_deadline(int64_t exp_ms)
 
 int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx)
 {
-	if (fx->e.kind == BF_KIND_PUNCH) {
+	if (!bf_kinds[fx->e.kind].cidr) { /* a port punch */
 		const struct bf_punch *p = &fx->e.punch;
 		struct bf_punch_key k = { .bind_ip = p->bind_ip, .remote_ip = p->remote_ip,
 					  .bind_port = htons(p->bind_port),
@@ -268,7 +268,7 @@ int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx)
 									      : fx->exp_ms));
 	}
 	{
-		enum bf_list l = fx->e.kind == BF_KIND_WL ? BF_LIST_WL : BF_LIST_BL;
+		enum bf_list l = (enum bf_list)bf_kinds[fx->e.kind].list;
 
 		if (!fx->peers) {
 			edge_maps_list_del(a->maps, l, &fx->e.cidr, BF_SRC_FLEET);

@@ -76,7 +76,7 @@ static void key_of(const struct bf_entry *e, struct reg_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->kind = e->kind;
-	if (e->kind == BF_KIND_PUNCH) {
+	if (!bf_kinds[e->kind].cidr) { /* a punch: its flow */
 		k->a = e->punch.remote_ip;
 		k->b = e->punch.bind_ip;
 		k->pa = e->punch.remote_port;
@@ -137,7 +137,7 @@ static void effect(struct edge_register *r, const struct entry *x)
 /* The per-origin count of peers' punches, for an owner added or dropped. */
 static unsigned *punch_count(struct edge_register *r, const struct entry *x, uint16_t origin)
 {
-	if (x->e.kind != BF_KIND_PUNCH || origin == SELF || origin >= r->n_origins)
+	if (bf_kinds[x->e.kind].cidr || origin == SELF || origin >= r->n_origins)
 		return NULL;
 	return &r->origin_punches[origin];
 }
@@ -239,7 +239,7 @@ int reg_record(struct edge_register *r, const char *origin, const struct bf_log_
 		if (rec->seq == 0 || rec->exp_ms > w->exp_ms)
 			w->exp_ms = rec->exp_ms;
 		w->gen = r->gen[rec->entry.kind];
-		if (rec->entry.kind == BF_KIND_PUNCH)
+		if (!bf_kinds[rec->entry.kind].cidr)
 			x->e.punch.machine_ip = rec->entry.punch.machine_ip;
 	} else {
 		rc = -EDQUOT;
@@ -333,7 +333,7 @@ void reg_state_save(struct edge_register *r, FILE *out)
 
 		bf_entry_format(&x->e, e, sizeof(e));
 		for (unsigned i = 0; i < x->n; i++) {
-			if (x->e.kind == BF_KIND_PUNCH && x->owners[i].origin != SELF)
+			if (!bf_kinds[x->e.kind].cidr && x->owners[i].origin != SELF)
 				continue;
 			bf_exp_format(x->owners[i].exp_ms, exp, sizeof(exp));
 			fprintf(out, "owner %s %s %s %s\n",

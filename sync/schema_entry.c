@@ -15,10 +15,10 @@ int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out
 	out->kind = k;
 	if (sch_cstr(buf, sizeof(buf), s, n))
 		return -EINVAL;
-	if (k == BF_KIND_WL || k == BF_KIND_BL)
-		return bf_parse_cidr(buf, false, &out->cidr) ? -EINVAL : 0;
-	if (k != BF_KIND_PUNCH)
+	if ((unsigned)k >= BF_KIND_MAX)
 		return -EINVAL;
+	if (bf_kinds[k].cidr)
+		return bf_parse_cidr(buf, false, &out->cidr) ? -EINVAL : 0;
 	/* Exactly single spaces: the member is a set key, one spelling only. */
 	if (strstr(buf, "  ") || buf[0] == ' ' || (n && buf[n - 1] == ' '))
 		return -EINVAL;
@@ -44,11 +44,11 @@ int bf_entry_format(const struct bf_entry *e, char *buf, size_t len)
 {
 	char r[BF_ADDR_STRLEN], b[BF_ADDR_STRLEN], m[BF_ADDR_STRLEN], c[BF_CIDR_STRLEN];
 
-	if (e->kind == BF_KIND_WL || e->kind == BF_KIND_BL)
+	if ((unsigned)e->kind >= BF_KIND_MAX)
+		return -EINVAL;
+	if (bf_kinds[e->kind].cidr)
 		return sch_fmt(buf, len, "%s", bf_cidr_str(&e->cidr, c)) < 0 ? -ENOSPC :
 									      (int)strlen(buf);
-	if (e->kind != BF_KIND_PUNCH)
-		return -EINVAL;
 	if (sch_fmt(buf, len, "%s %s:%u %s:%u via %s", bf_proto_name(e->punch.proto),
 		bf_ipv4_str(e->punch.remote_ip, r), e->punch.remote_port,
 		bf_ipv4_str(e->punch.bind_ip, b), e->punch.bind_port,

@@ -5,17 +5,21 @@
 
 #include "schema_int.h"
 
-static const char *kind_names[BF_KIND_MAX] = { "wl", "bl", "punch" };
+const struct bf_kind_desc bf_kinds[BF_KIND_MAX] = {
+	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true },
+	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true },
+	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false },
+};
 
 const char *bf_kind_name(enum bf_kind k)
 {
-	return (unsigned)k < BF_KIND_MAX ? kind_names[k] : "?";
+	return (unsigned)k < BF_KIND_MAX ? bf_kinds[k].name : "?";
 }
 
 int bf_kind_parse(const char *s)
 {
 	for (int k = 0; k < BF_KIND_MAX; k++)
-		if (!strcmp(s, kind_names[k]))
+		if (!strcmp(s, bf_kinds[k].name))
 			return k;
 	return -EINVAL;
 }
@@ -41,7 +45,7 @@ static int key_kind(char *buf, size_t len, const char *prefix, const char *part,
 {
 	if ((unsigned)k >= BF_KIND_MAX || !bf_origin_valid(origin))
 		return -EINVAL;
-	return sch_fmt(buf, len, "%s%s%s:%s", prefix, part, kind_names[k], origin);
+	return sch_fmt(buf, len, "%s%s%s:%s", prefix, part, bf_kinds[k].name, origin);
 }
 
 /* <prefix><part><id>, for an id of the origins' alphabet. */

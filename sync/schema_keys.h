@@ -13,6 +13,20 @@
 
 enum bf_kind { BF_KIND_WL = 0, BF_KIND_BL, BF_KIND_PUNCH, BF_KIND_MAX };
 
+/* The kinds of entry on the bus as data: every layer (the keys and log
+ * records here, the edge's apply layer, bifrostctl) iterates this table. A
+ * new kind is a row, its entry format (schema_entry.c) and, at the edge, its
+ * map. */
+struct bf_kind_desc {
+	enum bf_kind kind;
+	const char *name;       /* "wl": in keys, log records, state files, bifrostctl commands */
+	const char *title;      /* "whitelist": for people */
+	bool cidr;              /* entries are CIDRs (else port punches) */
+	int list;               /* the edge's CIDR list it fills (enum bf_list), -1: none */
+	bool ctl;               /* bifrostctl NAME add|del|list writes and lists it */
+};
+extern const struct bf_kind_desc bf_kinds[BF_KIND_MAX];
+
 const char *bf_kind_name(enum bf_kind k);   /* "wl", "bl", "punch" */
 int bf_kind_parse(const char *s);           /* or -EINVAL */
 
