@@ -91,6 +91,18 @@ static int valid_id(const char *s)
 	return 1;
 }
 
+/* A CIDR of a list line: IPv4 only yet, with a reason for anything else. */
+static int cidr_arg(const char *s, struct bf_cidr *c, char *err, size_t errlen)
+{
+	int rc = bf_parse_cidr4(s, false, c);
+
+	if (rc == -EAFNOSUPPORT)
+		bf_seterr(err, errlen, "'%s': IPv6 is not supported yet", s);
+	else if (rc)
+		bf_seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)", s);
+	return rc;
+}
+
 static int parse_list_entry(char **tok, int ntok, struct edge_list_entry *e, char *err,
 			    size_t errlen)
 {
@@ -99,11 +111,8 @@ static int parse_list_entry(char **tok, int ntok, struct edge_list_entry *e, cha
 		bf_seterr(err, errlen, "'%s' takes CIDR [ttl DURATION]", tok[0]);
 		return -EINVAL;
 	}
-	if (bf_parse_cidr(tok[1], false, &e->cidr)) {
-		bf_seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
-		       tok[1]);
+	if (cidr_arg(tok[1], &e->cidr, err, errlen))
 		return -EINVAL;
-	}
 	if (ntok == 4) {
 		if (strcmp(tok[2], "ttl") || bf_parse_duration_ms(tok[3], &e->ttl_ms) ||
 		    e->ttl_ms == 0) {
@@ -337,11 +346,8 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		struct edge_list_entry e = { 0 };
 
 		NEED(2);
-		if (bf_parse_cidr(tok[1], false, &e.cidr)) {
-			bf_seterr(err, errlen, "bad CIDR '%s' (want a.b.c.d/len with no host bits set)",
-			       tok[1]);
+		if (cidr_arg(tok[1], &e.cidr, err, errlen))
 			return -EINVAL;
-		}
 		rc = grow((void **)&cfg->pr, &cfg->cap_pr, cfg->n_pr, sizeof(e));
 		if (rc) {
 			bf_seterr(err, errlen, "too many protect entries");

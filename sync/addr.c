@@ -53,14 +53,44 @@ int bf_parse_ipv4(const char *s, uint32_t *addr)
 	return 0;
 }
 
+int bf_parse_addr(const char *s, struct bf_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EINVAL;
+	if (!bf_parse_ipv4(s, &out->v4))
+		return 0;
+	/* Only the colon form: inet_pton(AF_INET6) takes no zone, no brackets. */
+	if (strchr(s, ':') && inet_pton(AF_INET6, s, out->v6) == 1) {
+		out->family = BF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Clears (or, not loose, refuses) the host bits of a 16-byte address. */
+static int mask6(uint8_t a[16], unsigned plen, bool loose)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+		uint8_t m = keep ? (uint8_t)(0xff << (8 - keep)) : 0;
+
+		if ((a[i] & ~m) && !loose)
+			return -EINVAL;
+		a[i] &= m;
+	}
+	return 0;
+}
+
 int bf_parse_cidr(const char *s, bool loose, struct bf_cidr *out)
 {
 	char buf[BF_CIDR_STRLEN + 1];
 	const char *slash;
-	uint64_t plen = 32;
-	uint32_t addr;
+	struct bf_addr a;
+	uint64_t plen;
 	size_t n;
 
+	memset(out, 0, sizeof(*out));
 	if (!s)
 		return -EINVAL;
 	n = strlen(s);
@@ -68,23 +98,35 @@ int bf_parse_cidr(const char *s, bool loose, struct bf_cidr *out)
 		return -EINVAL;
 	memcpy(buf, s, n + 1);
 	slash = strchr(buf, '/');
-	if (slash) {
+	if (slash)
 		buf[slash - buf] = '\0';
-		if (bf_parse_u64(slash + 1, 32, &plen))
-			return -EINVAL;
-	}
-	if (bf_parse_ipv4(buf, &addr))
+	if (bf_parse_addr(buf, &a))
 		return -EINVAL;
-	if ((addr & ~bf_plen_mask(plen)) && !loose)
+	plen = a.family == BF_INET6 ? 128 : 32;
+	if (slash && bf_parse_u64(slash + 1, plen, &plen))
 		return -EINVAL;
-	out->addr = addr & bf_plen_mask(plen);
+	out->family = a.family;
 	out->plen = (uint8_t)plen;
+	if (a.family == BF_INET6) {
+		memcpy(out->addr6, a.v6, 16);
+		return mask6(out->addr6, (unsigned)plen, loose);
+	}
+	if ((a.v4 & ~bf_plen_mask((unsigned)plen)) && !loose)
+		return -EINVAL;
+	out->addr = a.v4 & bf_plen_mask((unsigned)plen);
 	return 0;
+}
+
+int bf_parse_cidr4(const char *s, bool loose, struct bf_cidr *out)
+{
+	if (bf_parse_cidr(s, loose, out))
+		return -EINVAL;
+	return out->family == BF_INET ? 0 : -EAFNOSUPPORT;
 }
 
 bool bf_cidr_contains(const struct bf_cidr *c, uint32_t addr)
 {
-	return (addr & bf_plen_mask(c->plen)) == c->addr;
+	return c->family == BF_INET && (addr & bf_plen_mask(c->plen)) == c->addr;
 }
 
 int bf_parse_endpoint(const char *s, bool allow_zero, uint32_t *addr, uint16_t *port)
@@ -201,10 +243,24 @@ const char *bf_ipv4_str(uint32_t addr, char buf[BF_ADDR_STRLEN])
 	return buf;
 }
 
+const char *bf_addr_str(const struct bf_addr *a, char buf[BF_ADDR6_STRLEN])
+{
+	if (a->family != BF_INET6)
+		return bf_ipv4_str(a->v4, buf);
+	if (!inet_ntop(AF_INET6, a->v6, buf, BF_ADDR6_STRLEN))
+		snprintf(buf, BF_ADDR6_STRLEN, "?");
+	return buf;
+}
+
 const char *bf_cidr_str(const struct bf_cidr *c, char buf[BF_CIDR_STRLEN])
 {
-	char a[BF_ADDR_STRLEN];
+	struct bf_addr a = { .family = c->family };
+	char s[BF_ADDR6_STRLEN];
 
-	snprintf(buf, BF_CIDR_STRLEN, "%s/%u", bf_ipv4_str(c->addr, a), c->plen);
+	if (c->family == BF_INET6)
+		memcpy(a.v6, c->addr6, 16);
+	else
+		a.v4 = c->addr;
+	snprintf(buf, BF_CIDR_STRLEN, "%s/%u", bf_addr_str(&a, s), c->plen);
 	return buf;
 }

@@ -81,7 +81,8 @@ static void conf_protect(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	for (size_t i = 0; cl->protect && i < r->elements; i++) {
 		const redisReply *m = r->element[i];
-		char buf[BF_CIDR_STRLEN + 1];
+		char buf[BF_CIDR_STRLEN + 1], shown[BF_CIDR_STRLEN + 1];
+		int rc;
 
 		if (m->type != REDIS_REPLY_STRING || m->len >= sizeof(buf)) {
 			cl->bad_protect++;
@@ -89,11 +90,13 @@ static void conf_protect(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		memcpy(buf, m->str, m->len);
 		buf[m->len] = '\0';
-		if (bf_parse_cidr(buf, false, &cl->protect[cl->n_protect])) {
+		rc = bf_parse_cidr4(buf, false, &cl->protect[cl->n_protect]);
+		if (rc) {
 			cl->bad_protect++;
-			pr_warn("fleet config: protected prefix '%s' refused: not a CIDR with its host "
-				"bits clear",
-				buf);
+			pr_warn("fleet config: protected prefix '%s' refused: %s",
+				bf_printable(buf, strlen(buf), shown, sizeof(shown)),
+				rc == -EAFNOSUPPORT ? "IPv6 is not supported yet" :
+						      "not a CIDR with its host bits clear");
 			continue;
 		}
 		cl->n_protect++;

@@ -255,7 +255,11 @@ static int rule_field_apply(const struct rule_field *rf, const char *v, struct b
 		snprintf(r->edges, sizeof(r->edges), "%s", v);
 		return 0;
 	case RK_CIDR:
-		if (bf_parse_cidr(v, false, (struct bf_cidr *)((char *)r + rf->off)))
+		x = (uint64_t)-bf_parse_cidr4(v, false, (struct bf_cidr *)((char *)r + rf->off));
+		if (x == EAFNOSUPPORT)
+			RULE_ERR("%s: '%s': IPv6 is not supported yet", rf->name,
+				 shown(v, strlen(v), sv));
+		if (x)
 			RULE_ERR("%s: '%s' is not a CIDR (a.b.c.d/len, no host bits set)", rf->name,
 				 shown(v, strlen(v), sv));
 		break;

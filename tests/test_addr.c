@@ -125,9 +125,50 @@ static void test_addr__proto_numbers_durations(void **state)
 	assert_true(bf_parse_duration_ms("99999999999999d", &v) < 0);
 }
 
+/* IPv6 parses and prints with its family; IPv4 is the zero family, so
+ * everything that only knows IPv4 keeps working, and refuses IPv6 by family. */
+static void test_addr__families(void **state)
+{
+	struct bf_cidr c;
+	struct bf_addr a;
+	char s[BF_CIDR_STRLEN], t[BF_ADDR6_STRLEN];
+
+	assert_int_equal(bf_parse_addr("198.51.100.7", &a), 0);
+	assert_int_equal(a.family, BF_INET);
+	assert_string_equal(bf_addr_str(&a, t), "198.51.100.7");
+	assert_int_equal(bf_parse_addr("2001:db8::7", &a), 0);
+	assert_int_equal(a.family, BF_INET6);
+	assert_string_equal(bf_addr_str(&a, t), "2001:db8::7");
+	assert_int_equal(bf_parse_addr("2001:db8::7%eth0", &a), -EINVAL);
+	assert_int_equal(bf_parse_addr("[2001:db8::7]", &a), -EINVAL);
+	assert_int_equal(bf_parse_addr("1.2.3", &a), -EINVAL);
+
+	assert_int_equal(bf_parse_cidr("2001:db8::/32", false, &c), 0);
+	assert_int_equal(c.family, BF_INET6);
+	assert_int_equal(c.plen, 32);
+	assert_string_equal(bf_cidr_str(&c, s), "2001:db8::/32");
+	assert_int_equal(bf_parse_cidr("2001:db8::1", false, &c), 0);
+	assert_int_equal(c.plen, 128);
+	assert_int_equal(bf_parse_cidr("2001:db8::1/64", false, &c), -EINVAL); /* host bits */
+	assert_int_equal(bf_parse_cidr("2001:db8::1/64", true, &c), 0);
+	assert_string_equal(bf_cidr_str(&c, s), "2001:db8::/64");
+	assert_int_equal(bf_parse_cidr("2001:db8::/129", false, &c), -EINVAL);
+	assert_int_equal(bf_parse_cidr("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/127", true, &c), 0);
+	assert_string_equal(bf_cidr_str(&c, s), "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe/127");
+	assert_false(bf_cidr_contains(&c, 0)); /* an IPv6 CIDR holds no IPv4 address */
+
+	/* The IPv4-only layers: IPv6 is a reason of its own, not garbage. */
+	assert_int_equal(bf_parse_cidr4("198.51.100.0/24", false, &c), 0);
+	assert_int_equal(c.family, BF_INET);
+	assert_int_equal(bf_parse_cidr4("2001:db8::/32", false, &c), -EAFNOSUPPORT);
+	assert_int_equal(bf_parse_cidr4("2001:db8::/", false, &c), -EINVAL);
+	assert_int_equal(bf_parse_cidr4("garbage", false, &c), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr__families),
 		cmocka_unit_test(test_addr__ipv4_strict),
 		cmocka_unit_test(test_addr__mask_is_network_order),
 		cmocka_unit_test(test_addr__cidr_covers_whole_prefix),
