@@ -21,7 +21,7 @@ enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 
 /* The command line, parsed once; commands only read it. */
 struct ctl {
-	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS */
+	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, password from REDISCLI_AUTH */
 	char where[BF_ENDPOINT_STRLEN]; /* ep as host:port, for messages */
 	char prefix[BF_PREFIX_MAX + 1]; /* every key starts with it */
 	bool json;

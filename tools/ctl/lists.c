@@ -74,6 +74,21 @@ static int sync_write(const struct ctl *c, enum bf_op op, const struct bf_entry 
 	return 0;
 }
 
+/* A password is checked here first: the sync client does not log in yet, and a wrong
+ * one would otherwise only show as a refused write. */
+static int login_check(const struct ctl *c)
+{
+	redisContext *rc;
+
+	if (!c->ep.has_pass)
+		return 0;
+	rc = ctl_connect(c);
+	if (!rc)
+		return -EIO;
+	redisFree(rc);
+	return 0;
+}
+
 int ctl_list_write(const struct ctl *c, int argc, char **argv)
 {
 	enum bf_kind k = argv[0][0] == 'w' ? BF_KIND_WL : BF_KIND_BL;
@@ -87,7 +102,9 @@ int ctl_list_write(const struct ctl *c, int argc, char **argv)
 			text);
 		return -EINVAL;
 	}
-	err = sync_write(c, op, &e);
+	err = login_check(c);
+	if (!err)
+		err = sync_write(c, op, &e);
 	if (err)
 		return err;
 	if (c->json)

@@ -1,7 +1,6 @@
 /* main.c - bifrostctl's global flags, its command table (--help comes from it) and dispatch. */
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +86,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
-		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n");
+		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n"
+		"--redis: a name, a.b.c.d or [IPv6], then :PORT (default 6379);\n"
+		"a password is read from $REDISCLI_AUTH, never from a flag.\n");
 }
 
 /* Whether word is name or one of its '|' alternatives ("add|del"). */
@@ -176,18 +177,19 @@ static int set_flag(struct ctl *c, int opt, const char *arg, const char **redis)
 	return -EINVAL;
 }
 
-/* --redis (or $BIFROST_REDIS) into c->ep. */
+/* --redis (or $BIFROST_REDIS) and REDISCLI_AUTH into c->ep. */
 static int set_endpoint(struct ctl *c, const char *redis)
 {
-	uint32_t addr = htonl(INADDR_LOOPBACK);
-	uint16_t port = BF_REDIS_PORT;
+	char err[BF_ENDPOINT_STRLEN + 128];
 
-	if (redis && bf_parse_endpoint(redis, false, &addr, &port)) {
-		fprintf(stderr, CTL_PROG ": --redis: want a.b.c.d:port, got '%s'\n", redis);
+	if (bf_endpoint_parse(redis ? redis : "127.0.0.1:6379", &c->ep, err, sizeof(err))) {
+		fprintf(stderr, CTL_PROG ": --redis: %s\n", err);
 		return -EINVAL;
 	}
-	bf_ipv4_str(addr, c->ep.host);
-	c->ep.port = port;
+	if (bf_endpoint_credentials(&c->ep, err, sizeof(err))) {
+		fprintf(stderr, CTL_PROG ": %s\n", err);
+		return -EINVAL;
+	}
 	bf_endpoint_str(&c->ep, c->where, sizeof(c->where));
 	return 0;
 }
