@@ -10,6 +10,19 @@
 #include "sync.h"
 #include "text.h"
 
+bool ctl_prefix_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > BF_PREFIX_MAX || s[n - 1] != ':')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_:.-", *s)))
+			return false;
+	return true;
+}
+
 int ctl_exit_status(int err)
 {
 	if (!err)

@@ -23,7 +23,7 @@ enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 struct ctl {
 	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, password from REDISCLI_AUTH */
 	char where[BF_ENDPOINT_STRLEN]; /* ep as host:port, for messages */
-	char prefix[BF_PREFIX_MAX + 1]; /* every key starts with it */
+	char prefix[BF_PREFIX_MAX + 1]; /* --prefix: every key starts with it */
 	bool json;
 	uint64_t ttl_ms;    /* --ttl; 0 = permanent */
 	const char *reason; /* --reason */
@@ -73,6 +73,10 @@ int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);
 
 /* ---- common.c ---- */
+
+/* 1-BF_PREFIX_MAX of A-Z a-z 0-9 _ : . -, ending in ':' (none of them special in a SCAN
+ * or PSUBSCRIBE pattern). */
+bool ctl_prefix_valid(const char *s);
 
 /* The exit status for what a command returned. */
 int ctl_exit_status(int err);

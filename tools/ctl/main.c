@@ -78,7 +78,7 @@ static void usage_cmd(FILE *f, const struct ctl_cmd *cmd)
  * out as origin "ops". */
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " CTL_PROG " [--redis HOST:PORT] [--json] COMMAND ...\n"
+	fprintf(f, "Usage: " CTL_PROG " [--redis HOST:PORT] [--prefix PREFIX] [--json] COMMAND ...\n"
 		   "Steers the Bifrost fleet through Redis (default 127.0.0.1:6379, or "
 		   "$BIFROST_REDIS).\n\n");
 	for (size_t i = 0; i < N_CMDS; i++)
@@ -88,7 +88,11 @@ static void usage(FILE *f)
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
 		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n"
 		"--redis: a name, a.b.c.d or [IPv6], then :PORT (default 6379);\n"
-		"a password is read from $REDISCLI_AUTH, never from a flag.\n");
+		"a password is read from $REDISCLI_AUTH, never from a flag.\n"
+		"--prefix: what every key starts with (default " BF_PREFIX_DEFAULT "): 1-%d "
+		"characters of\n"
+		"A-Z a-z 0-9 _ : . - ending in ':'.\n",
+		BF_PREFIX_MAX);
 }
 
 /* Whether word is name or one of its '|' alternatives ("add|del"). */
@@ -138,6 +142,14 @@ static int set_flag(struct ctl *c, int opt, const char *arg, const char **redis)
 	switch (opt) {
 	case 'r':
 		*redis = arg;
+		return 0;
+	case 'p':
+		if (!ctl_prefix_valid(arg)) {
+			fprintf(stderr, CTL_PROG ": --prefix: want 1-%d of A-Z a-z 0-9 _ : . - ending in "
+					 "':', got '%s'\n", BF_PREFIX_MAX, arg);
+			return -EINVAL;
+		}
+		snprintf(c->prefix, sizeof(c->prefix), "%s", arg);
 		return 0;
 	case 'j':
 		c->json = true;
@@ -201,7 +213,7 @@ int main(int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },   { "reason", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
 		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
-		{ "limits", required_argument, NULL, 'l' },
+		{ "limits", required_argument, NULL, 'l' }, { "prefix", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .prefix = BF_PREFIX_DEFAULT };
