@@ -237,6 +237,7 @@ test-tools: all deps-node
 	tests/a2s/test_refresher.sh
 	tests/a2s/test_gamedig.sh
 	tests/tools/test_forge.sh
+	tests/tools/test_ctl.sh
 
 test-integration: all
 	tests/integration/run.sh
