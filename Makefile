@@ -51,6 +51,9 @@ EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/list
 	edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
+CTL_SRCS := $(wildcard tools/ctl/*.c)
+CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
+
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
 	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
@@ -121,7 +124,7 @@ $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
-$(BUILD)/bin/bifrostctl: $(BUILD)/obj/tools/bifrostctl.o $(LIB)
+$(BUILD)/bin/bifrostctl: $(CTL_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
@@ -278,6 +281,7 @@ test-tools: all deps-node
 	tests/a2s/test_refresher.sh
 	tests/a2s/test_gamedig.sh
 	tests/tools/test_forge.sh
+	tests/tools/test_ctl.sh
 
 test-integration: all
 	tests/integration/run.sh

@@ -18,7 +18,7 @@ int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out
 	if ((unsigned)k >= BF_KIND_MAX)
 		return -EINVAL;
 	if (bf_kinds[k].cidr)
-		return bf_parse_cidr4(buf, false, &out->cidr) ? -EINVAL : 0;
+		return bf_parse_cidr4(buf, false, &out->cidr);
 	/* Exactly single spaces: the member is a set key, one spelling only. */
 	if (strstr(buf, "  ") || buf[0] == ' ' || (n && buf[n - 1] == ' '))
 		return -EINVAL;

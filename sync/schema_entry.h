@@ -29,7 +29,8 @@ struct bf_entry {
 
 /* wl/bl: a CIDR (host bits must be clear) or a bare address (= /32).
  * punch: "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2"
- * (remote, bind address, machine). Input need not be NUL-terminated. */
+ * (remote, bind address, machine). Input need not be NUL-terminated.
+ * 0, -EINVAL, or -EAFNOSUPPORT for a well-formed IPv6 CIDR (not carried yet). */
 int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out);
 /* Canonical text; returns its length or -ENOSPC. */
 int bf_entry_format(const struct bf_entry *e, char *buf, size_t len);

@@ -1,0 +1,412 @@
+#!/bin/bash
+# test_ctl.sh - every bifrostctl command against its own redis-server on loopback: what it
+# prints (text and --json), its exit status and what it leaves in Redis; bad usage; an
+# unreachable Redis; --prefix; --redis over IPv6 and a password from REDISCLI_AUTH.
+# Needs redis-server, redis-cli, jq. TRANSCRIPT=FILE also writes every command of the
+# common part with its stdout, stderr and exit status there, to diff two builds.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build/bin}
+CTL=$BIN/bifrostctl
+TMP=$(mktemp -d /tmp/bf-ctl.XXXXXX)
+PIDS=()
+pass=0
+fail=0
+
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+has() { grep -q -- "$2" <<<"$1"; } # has TEXT PATTERN
+# later CMD...: runs CMD in 0.4 s, in the background (while a watch runs); LATER is its pid.
+later() { (sleep 0.4; "$@" >/dev/null) & LATER=$!; }
+# again CMD...: like later, then again every 0.3 s until `done_again`: watch resubscribes
+# every 200 ms, and an event published in that gap is not seen.
+again() {
+	rm -f "$TMP/again.stop"
+	(sleep 0.4; for _ in $(seq 15); do
+		[ -e "$TMP/again.stop" ] && break
+		"$@" >/dev/null; sleep 0.3
+	done) &
+	LATER=$!
+}
+done_again() { touch "$TMP/again.stop"; wait $LATER; }
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+for t in redis-server redis-cli jq ss; do
+	command -v "$t" >/dev/null || { echo "test_ctl: $t missing (make deps)" >&2; exit 1; }
+done
+[ -x "$CTL" ] || { echo "test_ctl: $CTL missing (make all)" >&2; exit 1; }
+
+HAVE_V6=0
+ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' && HAVE_V6=1
+
+# A loopback port nothing listens on (TCP, either family).
+free_port() {
+	local p
+	for p in $(shuf -i 20000-29999 -n 50); do
+		[ -z "$(ss -ltnH "sport = :$p")" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+# redis PORT BIND [ARGS...]: starts a redis-server of ours, waits until it answers.
+redis() {
+	local port=$1 bind=$2; shift 2
+	redis-server --bind "$bind" --port "$port" --save "" --appendonly no --loglevel warning \
+		--logfile "$TMP/redis-$port.log" --dir "$TMP" "$@" &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		[ "$(redis-cli -p "$port" ${REDIS_PASS:+--no-auth-warning -a "$REDIS_PASS"} PING 2>/dev/null)" = PONG ] &&
+			return 0
+		sleep 0.05
+	done
+	echo "test_ctl: redis-server on port $port did not start" >&2
+	exit 1
+}
+
+RP=$(free_port) || { echo "test_ctl: no free port" >&2; exit 1; }
+BIND=127.0.0.1
+[ $HAVE_V6 = 1 ] && BIND="127.0.0.1 ::1"
+redis "$RP" "$BIND"
+REDIS=127.0.0.1:$RP
+rcli() { redis-cli -p "$RP" "$@"; }
+
+REC=1
+# run ARGS...: bifrostctl --redis $REDIS ARGS; sets OUT, ERR and RC.
+run() { runv --redis "$REDIS" "$@"; }
+# runv ARGS...: bifrostctl ARGS, nothing added.
+runv() {
+	"$CTL" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+	if [ -n "${TRANSCRIPT:-}" ] && [ $REC = 1 ]; then
+		{ printf '$ bifrostctl %s\n' "$*"; cat "$TMP/out"; echo "--- stderr"; cat "$TMP/err"
+		  echo "--- rc $RC"; } | sed "s#$CTL#bifrostctl#g" >>"$TRANSCRIPT"
+	fi
+}
+
+echo "# usage"
+runv --help
+eq "--help exits 0" "$RC" 0
+for w in "wl add" "bl del" "punch list" "conn add" "rule stats" "protect add|del" edges "a2s show" \
+	watch "stats watch" top; do
+	check "--help lists $w" has "$OUT" "^  $w "
+done
+runv
+eq "no command exits 2" "$RC" 2
+check "and prints the usage on stderr" has "$ERR" "^Usage: bifrostctl"
+runv --bogus
+eq "an unknown flag exits 2" "$RC" 2
+run frobnicate
+eq "an unknown command exits 2" "$RC" 2
+eq "and is named" "$ERR" "bifrostctl: unknown command 'frobnicate' (see --help)"
+run wl
+eq "a group without its command exits 2" "$RC" 2
+eq "and names the group" "$ERR" "bifrostctl: unknown command 'wl' (see --help)"
+run wl add
+eq "a command without its argument is unknown" "$ERR" "bifrostctl: unknown command 'wl add' (see --help)"
+run wl list a b c d
+eq "more than five words exits 2" "$RC" 2
+eq "and says so" "$ERR" "bifrostctl: too many arguments (see --help)"
+run stats foo
+eq "stats with a stray word is unknown" "$ERR" "bifrostctl: unknown command 'stats foo' (see --help)"
+run edges --count abc
+eq "--count abc exits 2" "$RC" 2
+run watch --timeout 999999
+eq "--timeout beyond a day exits 2" "$RC" 2
+
+echo "# wl, bl"
+run wl add 198.51.100.0/28
+eq "wl add exits 0" "$RC" 0
+eq "wl add says so" "$OUT" "added to whitelist: 198.51.100.0/28"
+run wl add 198.51.100.16/28 --ttl 1h --reason test --json
+eq "wl add --json" "$(jq -c . <<<"$OUT")" '{"ok":true,"kind":"wl","op":"add","entry":"198.51.100.16/28"}'
+run bl add 198.19.1.0/24 --ttl 1h --reason flood
+eq "bl add --ttl exits 0" "$RC" 0
+eq "bl add says so" "$OUT" "added to blacklist: 198.19.1.0/24"
+ttl=$(rcli ZSCORE bifrost:bl:ops 198.19.1.0/24)
+now=$(date +%s%3N)
+check "the ban expires in an hour" [ $((ttl - now)) -gt 3590000 -a $((ttl - now)) -le 3600000 ]
+eq "the reason is logged" "$(rcli XREVRANGE bifrost:log:bl:ops + - COUNT 1 | grep -A1 '^why$' | tail -1)" flood
+run bl add 203.0.113.9
+eq "bl add of a bare address" "$OUT" "added to blacklist: 203.0.113.9"
+eq "is a permanent /32" "$(rcli ZSCORE bifrost:bl:ops 203.0.113.9/32)" inf
+run bl add 198.51.100.7/24
+eq "host bits set: exit 2" "$RC" 2
+eq "host bits set: says why" "$ERR" "bifrostctl: '198.51.100.7/24' is not a CIDR (a.b.c.d/len, host bits clear)"
+run bl add 2001:db8::/48
+eq "IPv6: exit 2" "$RC" 2
+eq "IPv6: says why" "$ERR" "bifrostctl: '2001:db8::/48' is not usable: the data plane filters IPv4 only"
+run bl add 1.2.3.4 --ttl 0
+eq "--ttl 0 exits 2" "$RC" 2
+eq "--ttl 0 says why" "$ERR" "bifrostctl: --ttl: bad duration '0' (30s, 5m, 2h, 1d)"
+run bl add 1.2.3.4 --reason "two words"
+eq "--reason of two words exits 2" "$RC" 2
+run wl list
+eq "wl list exits 0" "$RC" 0
+eq "wl list: header" "$(head -1 <<<"$OUT" | tr -s ' ')" "ORIGIN ENTRY EXPIRES"
+check "wl list: the permanent entry" has "$OUT" "^ops  *198.51.100.0/28  *never$"
+check "wl list: the one with a TTL" has "$OUT" "^ops  *198.51.100.16/28  *in 3[0-9]*s$"
+eq "wl list: count" "$(tail -1 <<<"$OUT")" "(2 live entries)"
+run bl list --json
+eq "bl list --json: two lines" "$(jq -s length <<<"$OUT")" 2
+eq "bl list --json: the permanent one" "$(jq -c 'select(.entry == "203.0.113.9/32")' <<<"$OUT")" \
+	'{"origin":"ops","entry":"203.0.113.9/32","expires_ms":null}'
+run bl del 198.19.1.0/24
+eq "bl del says so" "$OUT" "removed from blacklist: 198.19.1.0/24"
+eq "bl del removed it" "$(rcli ZSCORE bifrost:bl:ops 198.19.1.0/24)" ""
+run bl list
+eq "bl list after del" "$(tail -1 <<<"$OUT")" "(1 live entries)"
+
+echo "# punches and edges"
+rcli SADD bifrost:edges pop1 pop2 'bad origin!' >/dev/null
+rcli ZADD bifrost:punch:pop1 +inf "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" \
+	+inf "garbage" >/dev/null
+rcli HSET bifrost:edge:pop1 last_seen 1000 version v1.2 xdp_mode native iface eth0 pending 0 >/dev/null
+rcli HSET bifrost:edge:pop2 last_seen 1 version $'v"1\\\x1b[2J' iface $'\n' >/dev/null
+run punch list
+eq "punch list: one valid punch" "$(tail -1 <<<"$OUT")" "(1 live entries)"
+check "punch list: under pop1" has "$OUT" "^pop1 *udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2 *never"
+run punch list --json
+eq "punch list --json" "$OUT" \
+	'{"origin":"pop1","entry":"udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2","expires_ms":null}'
+run edges
+eq "edges exits 0" "$RC" 0
+check "edges: pop1 dead, with its heartbeat" has "$OUT" "^pop1  *NO  *[0-9.]*s ago  *v1.2  *native  *eth0  *0$"
+check "edges: no raw escape byte" bash -c "! grep -q $'\\x1b' '$TMP/out'"
+run edges --json
+eq "edges --json: valid JSON, two edges" "$(jq -s length <<<"$OUT")" 2
+eq "edges --json: the hostile version survives" "$(jq -r 'select(.edge == "pop2") | .version' <<<"$OUT")" \
+	$'v"1\\\x1b[2J'
+
+echo "# conn"
+run conn add udp 203.0.113.10:27015 198.18.3.2
+eq "conn add exits 0" "$RC" 0
+eq "conn add says so" "$OUT" "set bifrost:conn:udp:203.0.113.10:27015 (edges apply it within a second)"
+eq "conn add bumped the version" "$(rcli GET bifrost:conf:version)" 1
+run conn add udp 203.0.113.10:27016 198.18.3.2:27015 --a2s --json
+eq "conn add --a2s --json" "$OUT" '{"ok":true,"key":"bifrost:conn:udp:203.0.113.10:27016","op":"add"}'
+eq "the hash" "$(rcli HGETALL bifrost:conn:udp:203.0.113.10:27016 | tr '\n' ' ')" "machine 198.18.3.2 port 27015 a2s 1 "
+run conn add udp 203.0.113.10:28015 198.18.3.2 --limits "pps 5000 block 60s"
+eq "conn add --limits exits 0" "$RC" 0
+eq "the limits are stored canonical" "$(rcli HMGET bifrost:conn:udp:203.0.113.10:28015 pps block burst | tr '\n' ' ')" \
+	"5000 60s 100ms "
+run conn add udp 203.0.113.10:28016 198.18.3.2 --limits "preset source"
+eq "conn add --limits preset exits 0" "$RC" 0
+run conn add udp 203.0.113.10:28017 198.18.3.2 --limits "pps"
+eq "--limits without a value exits 2" "$RC" 2
+check "and says what it wants" has "$ERR" "want NAME VALUE pairs"
+run conn add udp 203.0.113.10:28017 198.18.3.2 --limits "foo 1"
+eq "--limits foo exits 2" "$RC" 2
+eq "and names it" "$ERR" "bifrostctl: --limits: unknown field 'foo' (pps, bps, block, burst, preset, share_bans)"
+run conn add tcp 203.0.113.10:27015 198.18.3.2 --a2s
+eq "--a2s on tcp exits 2" "$RC" 2
+eq "and says why" "$ERR" "bifrostctl: --a2s goes with conn add udp"
+run conn add icmp 203.0.113.10 198.18.3.2
+eq "conn add icmp" "$OUT" "set bifrost:conn:icmp:203.0.113.10:0 (edges apply it within a second)"
+run conn add udp bad 198.18.3.2
+eq "a bad bind exits 2" "$RC" 2
+rcli HSET bifrost:conn:udp:203.0.113.10:27017 machine nope >/dev/null
+run conn list
+eq "conn list exits 0" "$RC" 0
+eq "conn list: count" "$(tail -1 <<<"$OUT")" "(6 connections)"
+check "conn list: the mapped port and a2s" has "$OUT" "^udp   203.0.113.10:27016  *198.18.3.2:27015  *yes  *-$"
+check "conn list: the invalid hash is flagged" has "$OUT" "27017: INVALID"
+run conn list --json
+eq "conn list --json: six lines" "$(jq -s length <<<"$OUT")" 6
+eq "conn list --json: the limits" "$(jq -r 'select(.bind == "203.0.113.10:28015") | .limits' <<<"$OUT")" \
+	"pps 5000 bps 0 block 60s burst 100ms share_bans no"
+run conn del udp 203.0.113.10:27016
+eq "conn del says so" "$OUT" "removed bifrost:conn:udp:203.0.113.10:27016 (edges apply it within a second)"
+eq "conn del removed it" "$(rcli EXISTS bifrost:conn:udp:203.0.113.10:27016)" 0
+run conn del udp 203.0.113.10:27015 --limits "pps 1"
+eq "conn del --limits exits 2" "$RC" 2
+
+echo "# rules and protect"
+run rule add 10 action drop proto udp dport 53
+eq "rule add exits 0" "$RC" 0
+eq "rule add says so" "$OUT" "rule 10 set (edges apply it within a second)"
+run rule add 5 action drop proto udp dport 27015 payload_len 0-3 --json
+eq "rule add --json" "$OUT" '{"ok":true,"change":"rule 5 set"}'
+run rule add 20 action drop proto udp dport 1-80x
+eq "a bad rule exits 2" "$RC" 2
+check "and names the field" has "$ERR" "dport"
+run rule add 0 action drop
+eq "rule id 0 exits 2" "$RC" 2
+run rule add 10
+eq "rule add without fields is unknown" "$ERR" "bifrostctl: unknown command 'rule add' (see --help)"
+rcli HSET bifrost:rules 11 garbage >/dev/null
+run rule list
+eq "rule list: sorted, the bad one flagged" "$OUT" "$(printf '%s\n' \
+	"5        action drop proto udp dport 27015 payload_len 0-3" \
+	"10       action drop proto udp dport 53" \
+	"11       INVALID (garbage: has no value): edges keep their previous rules until it is fixed" \
+	"(3 rules)")"
+run rule list --json
+eq "rule list --json: the bad one" "$(jq -c 'select(.id == "11") | keys' <<<"$OUT")" '["error","id","text"]'
+run rule del 10
+eq "rule del" "$OUT" "rule 10 removed (edges apply it within a second)"
+run rule del abc
+eq "rule del abc exits 2" "$RC" 2
+rcli HSET bifrost:rulestats:pop1 5 "100 6400" 7 garbage >/dev/null
+run rule stats
+eq "rule stats" "$(tail -1 <<<"$OUT" | tr -s ' ')" "pop1 5 100 6400"
+run rule stats --json
+eq "rule stats --json" "$OUT" '{"edge":"pop1","rule":5,"packets":100,"bytes":6400}'
+run protect add 198.18.4.2/32
+eq "protect add" "$OUT" "198.18.4.2/32 protected added (edges apply it within a second)"
+run protect add 1.2.3.4/24
+eq "protect add with host bits exits 2" "$RC" 2
+rcli SADD bifrost:protect garbage >/dev/null
+run protect add 2001:db8::/32
+eq "protect add IPv6 exits 2" "$RC" 2
+check "protect add IPv6 says why" has "$ERR" "filters IPv4 only"
+run protect list
+check "protect list: the prefix" has "$OUT" "^198.18.4.2/32$"
+check "protect list: garbage flagged" has "$OUT" "^garbage: INVALID (edges skip it)$"
+run protect list --json
+eq "protect list --json" "$(jq -s -c 'sort_by(.prefix)' <<<"$OUT")" \
+	'[{"prefix":"","valid":false},{"prefix":"198.18.4.2/32","valid":true}]'
+run protect del 198.18.4.2/32
+eq "protect del" "$OUT" "198.18.4.2/32 protected removed (edges apply it within a second)"
+
+echo "# a2s"
+run a2s list
+eq "a2s list, nothing cached" "$(tail -1 <<<"$OUT")" "(0 servers cached)"
+# An INFO reply: header, 'I', protocol, name, map, folder, game, appid, players, max, bots,
+# type, environment, visibility, VAC, version.
+printf '\xff\xff\xff\xffI\x11Test "one"\0de_dust2\0cstrike\0Counter-Strike\0\x0a\0\x05\x20\x01dl\0\x011.0\0' |
+	rcli -x SET bifrost:a2s:203.0.113.10:27015 >/dev/null
+rcli PEXPIRE bifrost:a2s:203.0.113.10:27015 60000 >/dev/null
+printf '\xff\xff\xff\xffD\x01\x00alice\0\x07\0\0\0\0\0\x80\x3f' | rcli -x SET bifrost:a2s:player:203.0.113.10:27015 >/dev/null
+rcli SET bifrost:a2s:rules:203.0.113.10:27015 garbage >/dev/null
+rcli SET bifrost:a2s:203.0.113.11:27015 garbage >/dev/null
+run a2s list
+eq "a2s list exits 0" "$RC" 0
+eq "a2s list: count" "$(tail -1 <<<"$OUT")" "(2 servers cached)"
+check "a2s list: the parsed one" has "$OUT" '^203.0.113.10:27015  *[0-9.]*s  *62   5/32       1    BAD "de_dust2" "Test \\"one\\""$'
+check "a2s list: the unparsable one" has "$OUT" "^203.0.113.11:27015 .*UNPARSABLE (header (not FF FF FF FF))$"
+run a2s show 203.0.113.10:27015 --json
+eq "a2s show --json" "$(jq -c 'del(.ttl_ms)' <<<"$OUT")" \
+	'{"bind":"203.0.113.10:27015","cached":true,"bytes":62,"name":"Test \"one\"","map":"de_dust2","game":"Counter-Strike","appid":10,"players":5,"max_players":32,"bots":1,"player_count":1,"player_bytes":21,"rule_count":null,"rule_error":"header (not FF FF FF FF)"}'
+run a2s show 203.0.113.99:27015
+eq "a2s show of nothing exits 1" "$RC" 1
+eq "and says so" "$(tail -1 <<<"$OUT")" "203.0.113.99:27015: nothing cached"
+run a2s show bad
+eq "a2s show bad exits 2" "$RC" 2
+
+echo "# stats, watch, top"
+run stats --json
+eq "stats --json exits 0" "$RC" 0
+eq "stats --json: pop1 and pop2, no stats" "$(jq -c '[.edges[] | [.edge, .stats]] | sort' <<<"$OUT")" '[["pop1",false],["pop2",false]]'
+rcli HSET bifrost:stats:pop1 ts_ms 1700000000000 rx_pps 12345 rx_bps 99999999 fwd_pps 12000 drop_pps 345 \
+	sync_up 1 sync_pending 2 bl_entries 3 default_drop_pps 300 ratelimit_pps 45 ratelimit_packets 9000 \
+	forward_packets 77 punch_new_pps 2 >/dev/null
+run stats
+eq "stats exits 0" "$RC" 0
+check "stats: pop1's row" has "$OUT" "^pop1      12.3k 100.0M  12.0k      0      0    345 defaul 300        3    2 >99$"
+check "stats: pop2 is not publishing" has "$OUT" "^pop2  *(no stats: not publishing)  *? >99$"
+check "stats: the fleet row" has "$OUT" "^FLEET     12.3k"
+check "stats: drops by reason" has "$OUT" "^drops/s: default_drop 300 ratelimit 45$"
+run stats --json
+eq "stats --json: the fleet's ratelimit packets" "$(jq .fleet.reasons.ratelimit.packets <<<"$OUT")" 9000
+eq "stats --json: pop1's forward packets" "$(jq '.edges[] | select(.edge == "pop1") | .reasons.forward.packets' <<<"$OUT")" 77
+run top
+eq "top without a terminal: one frame" "$(head -1 <<<"$OUT" | cut -c1-4)" "EDGE"
+run stats watch --count 0 --timeout 1
+eq "stats watch --timeout 1 exits 0" "$RC" 0
+later rcli PUBLISH bifrost:stats:pop1 garbage
+run stats watch --count 1 --timeout 1
+wait $LATER
+eq "stats watch --count 1 with no frame exits 1" "$RC" 1
+check "a bad frame is named" has "$ERR" "bad stats frame on bifrost:stats:pop1"
+run watch --count 0 --timeout 1
+eq "watch --timeout 1 exits 0" "$RC" 0
+again "$CTL" --redis "$REDIS" bl add 192.0.2.0/24 --reason seen
+run watch --count 1 --timeout 5 --json
+done_again
+eq "watch --json saw the add" "$(jq -c 'del(.seq)' <<<"$OUT")" \
+	'{"origin":"ops","kind":"bl","op":"add","entry":"192.0.2.0/24","why":"seen"}'
+again "$CTL" --redis "$REDIS" bl del 192.0.2.0/24
+run watch --count 1 --timeout 5
+done_again
+eq "watch saw the del" "$OUT" "ops      bl    del 192.0.2.0/24 (manual)"
+again rcli PUBLISH bifrost:evt:pop1 'not msgpack'
+run watch --count 1 --timeout 5
+done_again
+check "watch names an undecodable frame" has "$OUT" "^bifrost:evt:pop1 *undecodable frame"
+
+echo "# Redis unreachable"
+run --redis 127.0.0.1:1 edges
+eq "edges with Redis unreachable exits 1" "$RC" 1
+check "and says where ($ERR)" has "$ERR" "cannot reach Redis at 127.0.0.1:1"
+run --redis 127.0.0.1:1 bl list
+eq "bl list with Redis unreachable exits 1" "$RC" 1
+run --redis 127.0.0.1:99999 edges
+eq "--redis with a bad port exits 2" "$RC" 2
+REC=0
+
+echo "# --redis: names, IPv6; --prefix"
+runv --redis "localhost:$RP" edges --json
+eq "--redis localhost:PORT" "$(jq -s length <<<"$OUT")" 2
+if [ $HAVE_V6 = 1 ]; then
+	runv --redis "[::1]:$RP" edges --json
+	eq "--redis [::1]:PORT reads" "$(jq -s length <<<"$OUT")" 2
+	runv --redis "[::1]:$RP" bl add 192.0.2.66
+	eq "--redis [::1]:PORT writes" "$RC $(rcli ZSCORE bifrost:bl:ops 192.0.2.66/32)" "0 inf"
+else
+	echo "# skipped: --redis [::1]:PORT (no IPv6 loopback on this machine)"
+fi
+run --help
+check "--help documents --prefix" has "$OUT" "--prefix PREFIX"
+check "--help: the password comes from REDISCLI_AUTH" has "$OUT" 'password is read from $REDISCLI_AUTH, never from a flag'
+run --prefix lab: bl add 198.51.100.99
+eq "--prefix: bl add exits 0" "$RC" 0
+eq "--prefix: under the prefix" "$(rcli ZSCORE lab:bl:ops 198.51.100.99/32)" inf
+eq "--prefix: and not under bifrost:" "$(rcli ZSCORE bifrost:bl:ops 198.51.100.99/32)" ""
+run --prefix lab: bl list --json
+eq "--prefix: bl list reads it" "$(jq -r .entry <<<"$OUT")" 198.51.100.99/32
+run --prefix lab: conn add udp 203.0.113.20:27015 198.18.3.2
+eq "--prefix: conn add" "$OUT" "set lab:conn:udp:203.0.113.20:27015 (edges apply it within a second)"
+eq "--prefix: its config version" "$(rcli GET lab:conf:version)" 1
+run --prefix lab: conn list --json
+eq "--prefix: conn list" "$(jq -r .bind <<<"$OUT")" 203.0.113.20:27015
+run --prefix lab: rule add 3 action drop proto udp dport 9
+eq "--prefix: rule add" "$(rcli HGET lab:rules 3)" "action drop proto udp dport 9"
+run --prefix lab: edges --json
+eq "--prefix: no edges under lab:" "$OUT" ""
+rcli SADD lab:edges pop1 >/dev/null
+rcli HSET lab:stats:pop1 rx_pps 7 >/dev/null
+run --prefix lab: stats --json
+eq "--prefix: stats" "$(jq -c '[.edges[].edge, .fleet.rx_pps]' <<<"$OUT")" '["pop1",7]'
+for p in lab x:y "bad prefix:" "$(printf 'a%.0s' $(seq 32)):" 'a*:' ''; do
+	run --prefix "$p" edges
+	eq "--prefix '$p' exits 2" "$RC" 2
+done
+run --prefix "$(printf 'a%.0s' $(seq 31)):" edges
+eq "--prefix of 32 bytes is fine" "$RC" 0
+
+echo "# a password from REDISCLI_AUTH"
+AP=$(free_port) || { echo "test_ctl: no free port" >&2; exit 1; }
+REDIS_PASS=s3cret redis "$AP" 127.0.0.1 --requirepass s3cret
+REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" edges
+eq "a wrong password exits 1" "$RC" 1
+check "and says the login was refused ($ERR)" has "$ERR" "Redis at 127.0.0.1:$AP refused the login"
+REDISCLI_AUTH=s3cret runv --redis "127.0.0.1:$AP" conn add udp 203.0.113.30:27015 198.18.3.2
+eq "the right password: conn add exits 0" "$RC" 0
+REDISCLI_AUTH=s3cret runv --redis "127.0.0.1:$AP" conn list --json
+eq "the right password: conn list" "$(jq -r .bind <<<"$OUT")" 203.0.113.30:27015
+REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" bl add 192.0.2.1
+eq "a wrong password: bl add exits 1" "$RC" 1
+check "and says the login was refused ($ERR)" has "$ERR" "refused the login"
+
+echo "test_ctl: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,221 @@
+/* common.c - what every bifrostctl command shares: Redis, keys, SCAN, config writes, output. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "sync.h"
+#include "text.h"
+
+bool ctl_prefix_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > BF_PREFIX_MAX || s[n - 1] != ':')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_:.-", *s)))
+			return false;
+	return true;
+}
+
+int ctl_exit_status(int err)
+{
+	if (!err)
+		return CTL_EXIT_OK;
+	return err == -EINVAL || err == -EAFNOSUPPORT ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
+}
+
+int ctl_cidr_error(const char *text, int err)
+{
+	fprintf(stderr, CTL_PROG ": '%s' is not %s\n", text,
+		err == -EAFNOSUPPORT ? "usable: the data plane filters IPv4 only"
+				     : "a CIDR (a.b.c.d/len, host bits clear)");
+	return err;
+}
+
+redisContext *ctl_connect(const struct ctl *c)
+{
+	char err[BF_ENDPOINT_STRLEN + 256];
+	redisContext *rc = bf_redis_connect(&c->ep, CTL_TIMEOUT_MS, err, sizeof(err));
+
+	if (!rc)
+		fprintf(stderr, CTL_PROG ": %s\n", err);
+	return rc;
+}
+
+/* The one place a sync_config is filled; the endpoint carries the password from
+ * REDISCLI_AUTH, so the sync client logs in the same way the direct commands do. */
+void ctl_sync_config(const struct ctl *c, struct sync_config *cfg)
+{
+	*cfg = (struct sync_config){ .endpoint = &c->ep,
+				     .prefix = c->prefix,
+				     .origin = "ops",
+				     .connect_timeout_ms = CTL_TIMEOUT_MS };
+}
+
+int ctl_key(const struct ctl *c, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s", c->prefix), m;
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		return -ENAMETOOLONG;
+	return n + m;
+}
+
+int ctl_origins(const struct ctl *c, redisContext *rc, char ***out, size_t *n)
+{
+	char key[BF_KEY_MAX];
+	redisReply *r;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	bf_key_edges(key, sizeof(key), c->prefix);
+	r = redisCommand(rc, "SMEMBERS %s", key);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*out = calloc(r->elements + 1, sizeof(char *));
+	if (!*out) {
+		freeReplyObject(r);
+		return -ENOMEM;
+	}
+	(*out)[cnt++] = strdup("ops");
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    bf_origin_valid(r->element[i]->str) && strcmp(r->element[i]->str, "ops"))
+			(*out)[cnt++] = strdup(r->element[i]->str);
+	*n = cnt;
+	freeReplyObject(r);
+	return 0;
+}
+
+void ctl_origins_free(char **o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(o[i]);
+	free(o);
+}
+
+int ctl_connect_origins(const struct ctl *c, redisContext **rc, char ***o, size_t *n)
+{
+	*rc = ctl_connect(c);
+	if (!*rc)
+		return -ENOTCONN;
+	if (ctl_origins(c, *rc, o, n)) {
+		redisFree(*rc);
+		*rc = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+redisContext *ctl_psubscribe(const struct ctl *c, const char *match, int read_timeout_ms)
+{
+	struct timeval tv = { .tv_sec = read_timeout_ms / 1000,
+			      .tv_usec = (read_timeout_ms % 1000) * 1000 };
+	redisContext *rc = ctl_connect(c);
+	char pattern[BF_KEY_MAX];
+
+	if (!rc)
+		return NULL;
+	ctl_key(c, pattern, sizeof(pattern), "%s", match);
+	freeReplyObject(redisCommand(rc, "PSUBSCRIBE %s", pattern));
+	redisSetTimeout(rc, tv);
+	return rc;
+}
+
+bool ctl_is_pmessage(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	       r->element[3]->type == REDIS_REPLY_STRING;
+}
+
+int ctl_scan(const struct ctl *c, redisContext *rc, const char *match, ctl_scan_cb each, void *ctx)
+{
+	char cursor[32] = "0", pattern[BF_KEY_MAX];
+	int err = 0;
+
+	if (ctl_key(c, pattern, sizeof(pattern), "%s", match) < 0)
+		return -ENAMETOOLONG;
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[0]->len >= sizeof(cursor) ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return -EIO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements && err >= 0; i++)
+			if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
+				err = each(c, rc, r->element[1]->element[i], ctx);
+		freeReplyObject(r);
+	} while (err >= 0 && strcmp(cursor, "0"));
+	return err < 0 ? err : 0;
+}
+
+int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, const char *what)
+{
+	char ver[BF_KEY_MAX];
+	const char *incr[2] = { "INCR", ver };
+	redisContext *rc = ctl_connect(c);
+	redisReply *r;
+	bool ok;
+
+	if (!rc)
+		return -EIO;
+	bf_key_conf_version(ver, sizeof(ver), c->prefix);
+	freeReplyObject(redisCommand(rc, "MULTI"));
+	for (size_t i = 0; i < n; i++)
+		/* hiredis takes char ** but does not write through it */
+		freeReplyObject(
+		    redisCommandArgv(rc, cmds[i].argc, (const char **)cmds[i].argv, NULL));
+	freeReplyObject(redisCommandArgv(rc, 2, incr, NULL));
+	r = redisCommand(rc, "EXEC");
+	ok = r && r->type == REDIS_REPLY_ARRAY;
+	/* EXEC answers each command: one may have failed (WRONGTYPE: the key holds
+	 * something else) while the transaction as a whole ran. */
+	for (size_t i = 0; ok && i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, CTL_PROG ": %s\n", r->element[i]->str);
+			ok = false;
+		}
+	freeReplyObject(r);
+	redisFree(rc);
+	if (!ok) {
+		fprintf(stderr, CTL_PROG ": Redis refused %s\n", what);
+		return -EIO;
+	}
+	return 0;
+}
+
+void ctl_text(const struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+const char *ctl_safe(const struct ctl *c, const char *s, size_t n, char *buf, size_t cap)
+{
+	return c->json ? bf_json_esc(s, n, buf, cap) : bf_printable(s, n, buf, cap);
+}
