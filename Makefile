@@ -57,12 +57,12 @@ CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
 	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
-TESTS := $(BUILD)/tests/test_addr $(BUILD)/tests/test_endpoint $(BUILD)/tests/test_config \
-	$(BUILD)/tests/test_register $(BUILD)/tests/test_schema \
-	$(BUILD)/tests/test_sync $(BUILD)/tests/test_text $(BUILD)/tests/test_edge_bpf \
-	$(BUILD)/tests/test_a2s $(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_rules \
-	$(BUILD)/tests/test_stats $(BUILD)/tests/test_edge_a2s $(BUILD)/tests/test_gs_bpf \
-	$(BUILD)/tests/test_edge_trust $(BUILD)/tests/test_edge_limits $(BUILD)/tests/test_msgpack
+# Tests mirror the layers: tests/unit (cmocka, pure), tests/bpf (the programs through
+# bpf_prog_test_run_opts), tests/tools and tests/integration (scripts).
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+BPF_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_%,$(wildcard tests/bpf/*.c)))
+TESTS := $(UNIT_TESTS) $(BPF_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
@@ -82,7 +82,7 @@ deps:
 	else echo "deps: all Debian packages present"; fi
 
 # Node and npm, for the A2S conformance test only (gamedig, a third-party client; npm ci in
-# tests/a2s installs it from package-lock.json). Checked by command, not by Debian package:
+# tests/tools installs it from package-lock.json). Checked by command, not by Debian package:
 # a Node from elsewhere carries its own npm, and Debian's npm package would fight it. When
 # missing, Debian's nodejs (18; gamedig 5 needs >= 16.20) and npm are installed.
 deps-node:
@@ -103,7 +103,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tools/*/*.h tests/*.h) \
+$(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tools/*/*.h tests/*/*.h) \
 		bpf/bifrost.h
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
@@ -145,7 +145,7 @@ NETPROBE_SRCS := tools/netprobe/main.c tools/netprobe/shared.c tools/netprobe/se
 	tools/netprobe/forge.c tools/netprobe/forge_dmac.c tools/common.c
 NETPROBE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(NETPROBE_SRCS))
 
-$(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tests/pktgen.o $(LIB)
+$(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tools/pktgen.o $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -156,92 +156,25 @@ BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_a2s.c tools/bench_a2
 	tools/common.c
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
 
-$(BUILD)/bin/bf-bench: $(BENCH_OBJS) $(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+$(BUILD)/bin/bf-bench: $(BENCH_OBJS) $(BUILD)/obj/tools/pktgen.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK) -lm
 
-$(BUILD)/tests/test_addr: $(BUILD)/obj/tests/test_addr.o $(LIB)
+# Every test links what it may touch; the linker keeps what it uses. alloc_watch.o
+# replaces malloc, so only the tests that measure allocations get it.
+$(UNIT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
+$(BUILD)/tests/test_schema $(BUILD)/tests/test_msgpack $(BUILD)/tests/test_a2s \
+	$(BUILD)/tests/test_a2s_split: $(BUILD)/obj/tests/unit/alloc_watch.o
 
-$(BUILD)/tests/test_endpoint: $(BUILD)/obj/tests/test_endpoint.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_SYNC)
-
-$(BUILD)/tests/test_register: $(BUILD)/obj/tests/test_register.o $(BUILD)/obj/edge/register.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
-
-$(BUILD)/tests/test_text: $(BUILD)/obj/tests/test_text.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
-
-$(BUILD)/tests/test_schema: $(BUILD)/obj/tests/test_schema.o $(BUILD)/obj/tests/alloc_watch.o \
-		$(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
-
-$(BUILD)/tests/test_msgpack: $(BUILD)/obj/tests/test_msgpack.o $(BUILD)/obj/tests/alloc_watch.o \
-		$(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
-
-$(BUILD)/tests/test_a2s: $(BUILD)/obj/tests/test_a2s.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka
-
-$(BUILD)/tests/test_sync: $(BUILD)/obj/tests/test_sync.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lhiredis -levent -lmsgpackc
-
-$(BUILD)/tests/test_config: $(BUILD)/obj/tests/test_config.o $(BUILD)/obj/edge/config.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
-
-$(BUILD)/tests/test_edge_bpf $(BUILD)/tests/test_edge_trust: $(BUILD)/tests/%: \
-		$(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/edge_tables.o $(BUILD)/obj/tests/edge_harness.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
+$(BPF_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/bpf/%.o $(BPF_TEST_OBJS) $(BUILD)/obj/tools/pktgen.o \
+		$(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
-
-$(BUILD)/tests/test_gs_bpf: $(BUILD)/obj/tests/test_gs_bpf.o $(BUILD)/obj/tests/pktgen.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF)
-
-$(BUILD)/tests/test_stats: $(BUILD)/obj/tests/test_stats.o $(EDGE_OBJS) $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
-
-$(BUILD)/tests/test_edge_rules $(BUILD)/tests/test_edge_limits: $(BUILD)/tests/%: \
-		$(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/rules_fixture.o $(BUILD)/obj/tests/edge_harness.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
-
-$(BUILD)/tests/test_edge_a2s: $(BUILD)/obj/tests/test_edge_a2s.o $(BUILD)/obj/tests/edge_harness.o \
-		$(BUILD)/obj/tests/pktgen.o $(EDGE_OBJS) $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
-
-$(BUILD)/tests/test_rules: $(BUILD)/obj/tests/test_rules.o $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka -lmsgpackc
 
 $(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
 	@mkdir -p $(@D)
@@ -255,31 +188,16 @@ test: deps
 	$(MAKE) test-unit test-bpf test-tools test-integration
 
 test-unit: all
-	$(BUILD)/tests/test_addr
-	$(BUILD)/tests/test_endpoint
-	$(BUILD)/tests/test_config
-	$(BUILD)/tests/test_register
-	$(BUILD)/tests/test_schema
-	$(BUILD)/tests/test_msgpack
-	$(BUILD)/tests/test_rules
-	$(BUILD)/tests/test_sync
-	$(BUILD)/tests/test_text
-	$(BUILD)/tests/test_a2s
-	$(BUILD)/tests/test_stats
+	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 test-bpf: all
-	$(BUILD)/tests/test_edge_bpf
-	$(BUILD)/tests/test_edge_trust
-	$(BUILD)/tests/test_edge_rules
-	$(BUILD)/tests/test_edge_limits
-	$(BUILD)/tests/test_edge_a2s
-	$(BUILD)/tests/test_gs_bpf
+	@rc=0; for t in $(BPF_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 # Tools against their own redis-server and stand-ins on loopback, and bf-netprobe forge over
 # a veth pair in a namespace of its own; no lab needed.
 test-tools: all deps-node
-	tests/a2s/test_refresher.sh
-	tests/a2s/test_gamedig.sh
+	tests/tools/test_refresher.sh
+	tests/tools/test_gamedig.sh
 	tests/tools/test_forge.sh
 	tests/tools/test_ctl.sh
 

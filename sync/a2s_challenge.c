@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "a2s_wire.h"
+#include "text.h"
 
 /* ---- SipHash-2-4 and the challenge ---- */
 
@@ -106,31 +107,12 @@ bool a2s_challenge_ok(const struct a2s_keys *k, uint32_t client_ip, uint32_t cha
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int a2s_key_parse(const char *hex, uint8_t key[A2S_KEY_LEN])
 {
-	uint8_t k[A2S_KEY_LEN];
+	size_t n = strlen(hex);
 
-	if (strlen(hex) != 2 * A2S_KEY_LEN)
+	if (n != 2 * A2S_KEY_LEN)
 		return -EINVAL;
-	for (int i = 0; i < A2S_KEY_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		k[i] = (uint8_t)(hi << 4 | lo);
-	}
-	memcpy(key, k, sizeof(k));
-	return 0;
+	return bf_hex_decode(hex, n, key, A2S_KEY_LEN) < 0 ? -EINVAL : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "schema_int.h"
+#include "text.h"
 
 int bf_rule_id_parse(const char *s, size_t n, uint32_t *id)
 {
@@ -135,24 +136,13 @@ static int parse_flags(const char *s, const char *const *names, int nbits, uint8
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int parse_hex(const char *s, size_t n, uint8_t *out, size_t cap, size_t *len)
 {
-	if (!n || n % 2 || n / 2 > cap)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i += 2) {
-		int h = hexval(s[i]), l = hexval(s[i + 1]);
+	int got = bf_hex_decode(s, n, out, cap);
 
-		if (h < 0 || l < 0)
-			return -EINVAL;
-		out[i / 2] = (uint8_t)(h << 4 | l);
-	}
-	*len = n / 2;
+	if (got < 0)
+		return -EINVAL;
+	*len = (size_t)got;
 	return 0;
 }
 

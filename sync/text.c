@@ -1,5 +1,7 @@
-/* text.c - escaping untrusted strings for JSON output and terminals, and
- * the parsers' error messages. */
+/* text.c - escaping untrusted strings for JSON output and terminals, hex
+ * decoding, and the parsers' error messages. */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,4 +131,29 @@ void bf_seterr(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int bf_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+	if (!n || n % 2)
+		return -EINVAL;
+	if (n / 2 > cap || n / 2 > INT_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i += 2)
+		if (hex_digit(s[i]) < 0 || hex_digit(s[i + 1]) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < n; i += 2)
+		out[i / 2] = (uint8_t)(hex_digit(s[i]) << 4 | hex_digit(s[i + 1]));
+	return (int)(n / 2);
 }

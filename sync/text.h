@@ -1,9 +1,10 @@
 /* text.h - untrusted strings (from Redis, from game servers, from the wire)
- * made safe to print: as JSON, or on a terminal. Pure functions. */
+ * made safe to print (as JSON, or on a terminal) or decoded. Pure functions. */
 #ifndef BF_TEXT_H
 #define BF_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Length of the valid UTF-8 sequence (2-4 bytes, no overlongs, no
@@ -26,5 +27,10 @@ void bf_seterr(char *err, size_t len, const char *fmt, ...) __attribute__((forma
 /* s[0..n) with every byte outside printable ASCII replaced by '?', so a
  * value cannot move the cursor or recolour a terminal. Returns buf. */
 const char *bf_printable(const char *s, size_t n, char *buf, size_t cap);
+
+/* s[0..n): an even number of hex digits (either case) into at most cap
+ * bytes of out. The byte count, -EINVAL (odd, empty or not hex) or -E2BIG;
+ * out is written only on success. */
+int bf_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 
 #endif

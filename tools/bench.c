@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../edge/maps.h"
-#include "../tests/pktgen.h"
+#include "pktgen.h"
 #include "bench.skel.h"
 #include "bench_a2s.h"
 #include "bench_fleet.h"

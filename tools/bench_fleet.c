@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "../edge/maps.h"
-#include "../tests/pktgen.h"
+#include "pktgen.h"
 #include "bench_fleet.h"
 #include "bifrost.h"
 #include "common.h"

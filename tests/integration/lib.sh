@@ -1,35 +1,37 @@
-# lib.sh - assertions and lab helpers for the integration tests (sourced).
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# lib.sh - the lab helpers of the integration tests (sourced after tests/lib.sh,
+# which it sources itself): the lab's addresses, commands in its namespaces,
+# Redis and bifrostctl from the redis namespace, an edge's counters and dumps.
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" "$(basename "$0" .sh)"
 LAB="$ROOT/tools/lab/lab"
-BIN="$ROOT/build/bin"
 eval "$("$LAB" env)"
-PASSED=0
-FAILED=0
-CURRENT=""
 
 lab() { "$LAB" "$@"; }
 in_ns() { local h=$1; shift; "$LAB" exec "$h" "$@"; }
-
-begin() { CURRENT=$1; echo "--- $1"; }
-ok() { PASSED=$((PASSED + 1)); echo "ok   $CURRENT: $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "FAIL $CURRENT: $*"; }
-check() { # check DESCRIPTION CMD...: passes when CMD exits 0
-	local d=$1; shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-eq() { # eq DESCRIPTION GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got '$2', want '$3'"; fi
-}
-ge() { # ge DESCRIPTION GOT MIN
-	if [ "$2" -ge "$3" ] 2>/dev/null; then ok "$1 ($2 >= $3)"; else bad "$1: got '$2', want >= $3"; fi
-}
+rcli() { in_ns redis redis-cli -h "$REDIS_ADDR" "$@"; }
+ctl() { in_ns redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" "$@"; }
+# hb POP FIELD: a field of that edge's heartbeat hash
+hb() { rcli HGET "bifrost:edge:$1" "$2"; }
+# dump POP WHAT: bifrost-edge --dump WHAT --json of that edge
+dump() { in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump "$2" --json; }
 
 # counter POP REASON: packets counted under REASON by that edge
 counter() {
 	in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --stats --json | jq -r ".$2.packets"
 }
 
-# gs_udp_from ADDR: datagrams the game server answered for ADDR... the count file
+# applied: both edges report the fleet config version now in Redis (4 s at most)
+applied() {
+	local v
+	v=$(rcli GET bifrost:conf:version)
+	for _ in $(seq 40); do
+		[ "$(hb pop1 conf_version)" = "$v" ] && [ "$(hb pop2 conf_version)" = "$v" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# gs_packets: datagrams the game server answered; gs_saw_peer ADDR: it heard from ADDR
 gs_packets() { awk -F'[ =]' '/^udp_packets/ {print $2}' "$STATE/gs-count"; }
 gs_saw_peer() { grep -qx "peer $1" "$STATE/gs-count"; }
 
@@ -37,10 +39,4 @@ gs_saw_peer() { grep -qx "peer $1" "$STATE/gs-count"; }
 udp_probe() {
 	local h=$1; shift
 	in_ns "$h" "$BIN/bf-netprobe" udp --json "$@" | jq -r '"\(.sent) \(.received) \(.lost)"'
-}
-
-summary() {
-	echo
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
 }

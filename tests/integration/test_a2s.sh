@@ -7,17 +7,15 @@
 # the refresher stopped the cache lapses and queries reach the server again.
 set -u
 . "$(dirname "$0")/lib.sh"
-rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 # gamedig HOST: one query of the anycast game port from that client's namespace
-gamedig() { in_ns "$1" node "$ROOT/tests/a2s/gamedig_query.js" $ANYCAST $GAME_PORT 2>/dev/null; }
+gamedig() { in_ns "$1" node "$ROOT/tests/tools/gamedig_query.js" $ANYCAST $GAME_PORT 2>/dev/null; }
 # a2s_from IP: A2S queries the game server received from that address
 a2s_from() { awk -v ip="$1" '$1 == "a2s_peer" && $2 == ip {n = $3} END {print n + 0}' "$STATE/gs-count"; }
 a2s_probe() { local h=$1; shift; in_ns "$h" "$BIN/bf-netprobe" a2s --to $ANYCAST:$GAME_PORT --json "$@"; }
 ready() { grep -q "A2S cache ready for udp $ANYCAST:$GAME_PORT" "$STATE/edge-$1.log"; }
 
-if [ ! -d "$ROOT/tests/a2s/node_modules" ]; then
-	(cd "$ROOT/tests/a2s" && npm ci --silent >/dev/null 2>&1) ||
+if [ ! -d "$ROOT/tests/tools/node_modules" ]; then
+	(cd "$ROOT/tests/tools" && npm ci --silent >/dev/null 2>&1) ||
 		{ echo "SKIP test_a2s: gamedig could not be installed (npm registry unreachable)"; exit 0; }
 fi
 
@@ -27,7 +25,7 @@ ctl conn add tcp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
 nsenter --net=/run/netns/bf-gs "$BIN/bifrost-a2s-refresher" --redis $REDIS_ADDR:6379 --id lab \
 	--target bind --interval 2s --player --rules >"$STATE/refresher.log" 2>&1 &
 refresher=$!
-trap 'kill $refresher 2>/dev/null' EXIT
+PIDS+=($refresher)
 for _ in $(seq 50); do ready pop1 && ready pop2 && break; sleep 0.1; done
 check "the reply is in Redis" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 a2s list | grep -q 'Bifrost lab'"
 check "pop1 answers from its cache" ready pop1

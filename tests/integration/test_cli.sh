@@ -4,8 +4,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 E="$BIN/bifrost-edge"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 
 run() { # run CMD...: sets OUT (stdout+stderr) and RC
 	OUT=$("$@" 2>&1)
@@ -19,19 +17,19 @@ check "unknown flag prints usage" grep -q "Usage: bifrost-edge" <<<"$OUT"
 run "$E" --help
 eq "--help exits 0" "$RC" 0
 check "--help documents --detach" grep -q -- "--detach" <<<"$OUT"
-printf 'id pop9\niface lo\naddr 192.0.2.99\nconn udp 203.0.113.10:27015 198.18.3.2\nblacklist 198.51.100.7/24\n' >"$T/bad.conf"
-run "$E" -c "$T/bad.conf"
+printf 'id pop9\niface lo\naddr 192.0.2.99\nconn udp 203.0.113.10:27015 198.18.3.2\nblacklist 198.51.100.7/24\n' >"$TMP/bad.conf"
+run "$E" -c "$TMP/bad.conf"
 eq "bad config line exits 2" "$RC" 2
-check "the error names file and line ($OUT)" grep -q "$T/bad.conf:5: bad CIDR '198.51.100.7/24'" <<<"$OUT"
-run "$E" -c "$T/missing.conf"
+check "the error names file and line ($OUT)" grep -q "$TMP/bad.conf:5: bad CIDR '198.51.100.7/24'" <<<"$OUT"
+run "$E" -c "$TMP/missing.conf"
 eq "missing config file exits 2" "$RC" 2
 check "says it cannot open it" grep -q "cannot open" <<<"$OUT"
 run "$E" --id pop9 --addr 192.0.2.99
 check "no interface is named ($OUT)" grep -q "no interface" <<<"$OUT"
 run "$E" --id pop9 --iface lo --addr 192.0.2.999
 check "a bad --addr is named ($OUT)" grep -q "bad address '192.0.2.999'" <<<"$OUT"
-sed -i '$d' "$T/bad.conf"
-run "$E" -c "$T/bad.conf" --check --json
+sed -i '$d' "$TMP/bad.conf"
+run "$E" -c "$TMP/bad.conf" --check --json
 eq "--check on a good file exits 0" "$RC" 0
 eq "--check --json counts the connections" "$(jq -r .conns <<<"$OUT")" 1
 

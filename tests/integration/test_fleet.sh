@@ -4,9 +4,6 @@
 # garbage on the bus, Redis killed and restarted empty.
 set -u
 . "$(dirname "$0")/lib.sh"
-rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
-now_ms() { date +%s%3N; }
-hb() { rcli HGET bifrost:edge:$1 "$2"; }
 
 begin "both edges joined the fleet"
 for _ in $(seq 50); do [ "$(rcli SCARD bifrost:edges)" = 2 ] && break; sleep 0.1; done
@@ -63,7 +60,6 @@ read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-m
 eq "passes once it expired" "$r" 5
 
 begin "bifrostctl"
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 out=$(ctl bl add $C2_ADDR/32 --ttl 60s --reason test --json); rc=$?
 eq "bl add exits 0" "$rc" 0
 eq "bl add --json says ok" "$(jq -r .ok <<<"$out")" true
@@ -120,8 +116,8 @@ live_punches() {
 	in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump punches --json |
 		jq -r 'select(.expires_in_s > 3) | .punch' | sort
 }
-all_punches() { in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump punches --json | jq -r .punch | sort; }
-blacklist_set() { in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump blacklist --json | jq -r .cidr | sort; }
+all_punches() { dump "$1" punches | jq -r .punch | sort; }
+blacklist_set() { dump "$1" blacklist | jq -r .cidr | sort; }
 # converged: every live punch of either POP is in the other's map, and the
 # blacklists hold the same entries
 converged() {
@@ -202,7 +198,6 @@ outage persist 41000
 outage empty 42000
 
 begin "an edge killed and restarted catches up from its cursors"
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 dump2() { in_ns pop2 "$BIN/bifrost-edge" -c "$STATE/pop2.conf" --dump blacklist; }
 ctl bl add 198.19.77.0/24 >/dev/null
 for _ in $(seq 30); do dump2 | grep -q 198.19.77.0/24 && break; sleep 0.1; done
@@ -236,7 +231,6 @@ read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 5 --interval-m
 eq "the ban lifted after all that" "$r" 5
 
 begin "fleet config: connections from Redis, applied as a diff"
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27016 --count 5 --interval-ms 1 --timeout-ms 200)"
 eq "port 27016 is closed before" "$r" 0
 ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null

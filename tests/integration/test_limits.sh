@@ -5,21 +5,6 @@
 # and, through the fleet, at every other while another player keeps playing.
 set -u
 . "$(dirname "$0")/lib.sh"
-rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
-dump() { in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump "$2" --json; }
-hb() { rcli HGET bifrost:edge:$1 "$2"; }
-now_ms() { date +%s%3N; }
-# applied: both edges report the fleet config version now in Redis
-applied() {
-	local v
-	v=$(rcli GET bifrost:conf:version)
-	for _ in $(seq 40); do
-		[ "$(hb pop1 conf_version)" = "$v" ] && [ "$(hb pop2 conf_version)" = "$v" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 begin "a first fleet config without connections keeps the file's"
 ctl protect add $POP1_ADDR/32 >/dev/null

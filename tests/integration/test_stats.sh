@@ -5,21 +5,13 @@
 # bifrostctl top in a real terminal; Redis killed while stats are published.
 set -u
 . "$(dirname "$0")/lib.sh"
-rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
 metrics() { in_ns pop1 curl -s --max-time 3 http://127.0.0.1:9477/metrics; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
 shash() { rcli HGET bifrost:stats:$1 "$2"; }
 N=200 S=100 M=50 K=30 # game packets of S payload bytes, to a closed port, blacklisted
 FRAME=$((14 + 20 + 8 + S))
-TMPD=$(mktemp -d)
-PROM_PID= TMUX_SOCK=bfstats-$$
-cleanup() {
-	[ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null
-	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
-	rm -rf "$TMPD"
-}
-trap cleanup EXIT
+TMUX_SOCK=bfstats-$$
+on_exit tmux -L "$TMUX_SOCK" kill-server
 
 begin "both edges publish stats each second"
 for _ in $(seq 50); do [ -n "$(shash pop1 ts_ms)" ] && [ -n "$(shash pop2 ts_ms)" ] && break; sleep 0.1; done
@@ -71,26 +63,27 @@ ge "pop1 conn_out_pps (replies)" "$(shash pop1 conn_out_pps)" 120
 wait $p1
 
 begin "/metrics is valid Prometheus text and only GET /metrics is served"
-metrics >"$TMPD/m.txt"
-check "promtool check metrics passes" bash -c "promtool check metrics <'$TMPD/m.txt'"
-check "HELP and TYPE lines present" grep -q '^# TYPE bifrost_packets_total counter' "$TMPD/m.txt"
+metrics >"$TMP/m.txt"
+check "promtool check metrics passes" bash -c "promtool check metrics <'$TMP/m.txt'"
+check "HELP and TYPE lines present" grep -q '^# TYPE bifrost_packets_total counter' "$TMP/m.txt"
 eq "/ is 404" "$(in_ns pop1 curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/)" 404
 eq "POST /metrics is 405" "$(in_ns pop1 curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9477/metrics)" 405
 eq "a 64 KiB header is refused" "$(in_ns pop1 curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 65536 /dev/zero | tr '\0' a)" http://127.0.0.1:9477/metrics)" 400
-in_ns pop1 "$BIN/bifrost-edge" --id x -i lo --addr 192.0.2.99 --metrics 127.0.0.1:99999 --check >/dev/null 2>"$TMPD/err"
+in_ns pop1 "$BIN/bifrost-edge" --id x -i lo --addr 192.0.2.99 --metrics 127.0.0.1:99999 --check >/dev/null 2>"$TMP/err"
 eq "a bad --metrics address exits 2" "$?" 2
-check "with a clear message" grep -q "metrics '127.0.0.1:99999' is not ADDR:PORT" "$TMPD/err"
+check "with a clear message" grep -q "metrics '127.0.0.1:99999' is not ADDR:PORT" "$TMP/err"
 
 begin "a real Prometheus scrapes pop1"
-cat >"$TMPD/prom.yml" <<YML
+cat >"$TMP/prom.yml" <<YML
 global: { scrape_interval: 1s, evaluation_interval: 1s }
 scrape_configs:
   - job_name: bifrost
     static_configs: [ { targets: ['127.0.0.1:9477'] } ]
 YML
-nsenter --net=/run/netns/bf-pop1 timeout 40 prometheus --config.file="$TMPD/prom.yml" \
-	--storage.tsdb.path="$TMPD/tsdb" --web.listen-address=127.0.0.1:9090 >"$TMPD/prom.log" 2>&1 &
+nsenter --net=/run/netns/bf-pop1 timeout 40 prometheus --config.file="$TMP/prom.yml" \
+	--storage.tsdb.path="$TMP/tsdb" --web.listen-address=127.0.0.1:9090 >"$TMP/prom.log" 2>&1 &
 PROM_PID=$!
+PIDS+=($PROM_PID)
 want=$(metric 'bifrost_packets_total{reason="forward"}')
 got=
 for _ in $(seq 100); do
@@ -113,12 +106,12 @@ q1=$!
 udp_probe c2 --to $ANYCAST:$GAME_PORT --count 500 --interval-ms 5 --timeout-ms 100 >/dev/null &
 q2=$!
 sleep 2.3
-tmux -L "$TMUX_SOCK" capture-pane -p -t top >"$TMPD/top.txt"
-cat "$TMPD/top.txt" | sed 's/^/     | /'
-check "pop1 row with a non-zero RX rate" awk '$1 == "pop1" && $2 != "0" {f=1} END {exit !f}' "$TMPD/top.txt"
-check "pop2 row with a non-zero RX rate" awk '$1 == "pop2" && $2 != "0" {f=1} END {exit !f}' "$TMPD/top.txt"
-check "a fleet row" grep -q '^FLEET' "$TMPD/top.txt"
-check "no line wider than 80 columns" awk 'length($0) > 80 {exit 1}' "$TMPD/top.txt"
+tmux -L "$TMUX_SOCK" capture-pane -p -t top >"$TMP/top.txt"
+cat "$TMP/top.txt" | sed 's/^/     | /'
+check "pop1 row with a non-zero RX rate" awk '$1 == "pop1" && $2 != "0" {f=1} END {exit !f}' "$TMP/top.txt"
+check "pop2 row with a non-zero RX rate" awk '$1 == "pop2" && $2 != "0" {f=1} END {exit !f}' "$TMP/top.txt"
+check "a fleet row" grep -q '^FLEET' "$TMP/top.txt"
+check "no line wider than 80 columns" awk 'length($0) > 80 {exit 1}' "$TMP/top.txt"
 tmux -L "$TMUX_SOCK" send-keys -t top q
 for _ in $(seq 30); do kill -0 "$pane_pid" 2>/dev/null || break; sleep 0.1; done
 check "q ends it" bash -c "! kill -0 $pane_pid 2>/dev/null"

@@ -7,24 +7,11 @@
 # policed; bad checksums and amplifying queries are dropped.
 set -u
 . "$(dirname "$0")/lib.sh"
-rcli() { in_ns redis redis-cli -h $REDIS_ADDR "$@"; }
-ctl() { in_ns redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 "$@"; }
-dump() { in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --dump "$2" --json; }
 forge() { in_ns remote "$BIN/bf-netprobe" forge --dev rm-eth0 "$@" >/dev/null; }
 remote_packets() { awk -F'[ =]' '/^udp_packets/ {print $2}' "$STATE/remote-count"; }
 # punches_on PORT: punches for bind port PORT at pop1, pop2 and in Redis
 punches_on() {
 	{ dump pop1 punches; dump pop2 punches; ctl punch list; } | grep -c "$ANYCAST:$1[ \"]"
-}
-applied() {
-	local v
-	v=$(rcli GET bifrost:conf:version)
-	for _ in $(seq 40); do
-		[ "$(rcli HGET bifrost:edge:pop1 conf_version)" = "$v" ] &&
-			[ "$(rcli HGET bifrost:edge:pop2 conf_version)" = "$v" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 begin "forged IPIP from the Internet: relayed nowhere, no punch anywhere"

@@ -5,19 +5,11 @@
 # Needs redis-server, redis-cli, jq. TRANSCRIPT=FILE also writes every command of the
 # common part with its stdout, stderr and exit status there, to diff two builds.
 set -u
-cd "$(dirname "$0")/../.."
-BIN=${BIN:-build/bin}
+. "$(dirname "$0")/../lib.sh" test_ctl
 CTL=$BIN/bifrostctl
-TMP=$(mktemp -d /tmp/bf-ctl.XXXXXX)
-PIDS=()
-pass=0
-fail=0
+need_tools redis-server redis-cli jq ss
+need_bins "$CTL"
 
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-has() { grep -q -- "$2" <<<"$1"; } # has TEXT PATTERN
 # later CMD...: runs CMD in 0.4 s, in the background (while a watch runs); LATER is its pid.
 later() { (sleep 0.4; "$@" >/dev/null) & LATER=$!; }
 # again CMD...: like later, then again every 0.3 s until `done_again`: watch resubscribes
@@ -32,49 +24,13 @@ again() {
 }
 done_again() { touch "$TMP/again.stop"; wait $LATER; }
 
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-for t in redis-server redis-cli jq ss; do
-	command -v "$t" >/dev/null || { echo "test_ctl: $t missing (make deps)" >&2; exit 1; }
-done
-[ -x "$CTL" ] || { echo "test_ctl: $CTL missing (make all)" >&2; exit 1; }
-
 HAVE_V6=0
 ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' && HAVE_V6=1
 
-# A loopback port nothing listens on (TCP, either family).
-free_port() {
-	local p
-	for p in $(shuf -i 20000-29999 -n 50); do
-		[ -z "$(ss -ltnH "sport = :$p")" ] && { echo "$p"; return 0; }
-	done
-	return 1
-}
-# redis PORT BIND [ARGS...]: starts a redis-server of ours, waits until it answers.
-redis() {
-	local port=$1 bind=$2; shift 2
-	redis-server --bind "$bind" --port "$port" --save "" --appendonly no --loglevel warning \
-		--logfile "$TMP/redis-$port.log" --dir "$TMP" "$@" &
-	PIDS+=($!)
-	for _ in $(seq 100); do
-		[ "$(redis-cli -p "$port" ${REDIS_PASS:+--no-auth-warning -a "$REDIS_PASS"} PING 2>/dev/null)" = PONG ] &&
-			return 0
-		sleep 0.05
-	done
-	echo "test_ctl: redis-server on port $port did not start" >&2
-	exit 1
-}
-
-RP=$(free_port) || { echo "test_ctl: no free port" >&2; exit 1; }
+RP=$(free_port) || exit 1
 BIND=127.0.0.1
 [ $HAVE_V6 = 1 ] && BIND="127.0.0.1 ::1"
-redis "$RP" "$BIND"
+redis_start "$RP" "$BIND"
 REDIS=127.0.0.1:$RP
 rcli() { redis-cli -p "$RP" "$@"; }
 
@@ -395,8 +351,8 @@ run --prefix "$(printf 'a%.0s' $(seq 31)):" edges
 eq "--prefix of 32 bytes is fine" "$RC" 0
 
 echo "# a password from REDISCLI_AUTH"
-AP=$(free_port) || { echo "test_ctl: no free port" >&2; exit 1; }
-REDIS_PASS=s3cret redis "$AP" 127.0.0.1 --requirepass s3cret
+AP=$(free_port) || exit 1
+REDIS_PASS=s3cret redis_start "$AP" 127.0.0.1 --requirepass s3cret
 REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" edges
 eq "a wrong password exits 1" "$RC" 1
 check "and says the login was refused ($ERR)" has "$ERR" "Redis at 127.0.0.1:$AP refused the login"
@@ -408,5 +364,4 @@ REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" bl add 192.0.2.1
 eq "a wrong password: bl add exits 1" "$RC" 1
 check "and says the login was refused ($ERR)" has "$ERR" "refused the login"
 
-echo "test_ctl: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

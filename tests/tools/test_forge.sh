@@ -5,32 +5,15 @@
 # tags, the destination MAC from the route and neighbour tables, pacing, the time bound,
 # bad usage. Needs root and jq.
 set -u
-cd "$(dirname "$0")/../.."
-BIN=${BIN:-build/bin}
-CAPTURE=${CAPTURE:-build/tests/forge_capture}
+. "$(dirname "$0")/../lib.sh" test_forge
+CAPTURE=${CAPTURE:-$ROOT/build/tests/forge_capture}
 NS=fg-$$
 CAPPID=
-pass=0
-fail=0
-
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-[ "$(id -u)" = 0 ] || { echo "test_forge: needs root (it makes a network namespace)" >&2; exit 1; }
-command -v jq >/dev/null || { echo "test_forge: jq missing (make deps)" >&2; exit 1; }
-for b in "$BIN/bf-netprobe" "$CAPTURE"; do
-	[ -x "$b" ] || { echo "test_forge: $b missing (make all)" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d /tmp/fg-forge.XXXXXX)
-cleanup() {
-	[ -n "$CAPPID" ] && kill "$CAPPID" 2>/dev/null && wait "$CAPPID" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+need_root "it makes a network namespace"
+need_tools jq
+need_bins bf-netprobe "$CAPTURE"
+on_exit '[ -n "$CAPPID" ] && kill "$CAPPID" && wait "$CAPPID"'
+on_exit ip netns del "$NS"
 
 in_ns() { ip netns exec "$NS" "$@"; }
 ip netns add "$NS" || { echo "test_forge: cannot create namespace $NS" >&2; exit 1; }
@@ -204,5 +187,4 @@ check "forge --help says where it may be used" \
 	bash -c "'$BIN/bf-netprobe' forge --help | grep -q 'use only on networks you own'"
 check "bf-netprobe --help lists forge" bash -c "'$BIN/bf-netprobe' --help | grep -q ' forge --dev'"
 
-echo "test_forge: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -17,9 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../tests/pktgen.h"
+#include "../pktgen.h"
 #include "addr.h"
 #include "netprobe.h"
+#include "text.h"
 
 #define FORGE_MAX_COUNT 10000000ull
 #define FORGE_MAX_PPS 10000000ull
@@ -104,49 +105,18 @@ static void forge_usage(FILE *f)
 		FORGE_SPORT, FORGE_MAX_PAYLOAD, FORGE_MAX_PAYLOAD, FORGE_MAX_COUNT, FORGE_MAX_PPS);
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "aa:bb:cc:dd:ee:ff" exactly. 0 or -EINVAL. */
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	for (int i = 0; i < 6; i++, s += 3) {
-		int hi = hex_val(s[0]), lo = hi < 0 ? -1 : hex_val(s[1]);
-
-		if (lo < 0 || s[2] != (i < 5 ? ':' : '\0'))
+		if (!s[0] || !s[1] || s[2] != (i < 5 ? ':' : '\0') ||
+		    bf_hex_decode(s, 2, &mac[i], 1) != 1)
 			return -EINVAL;
-		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }
 
 /* An even number of hex digits, at most `cap` bytes. Their count or -EINVAL / -E2BIG. */
-static int parse_hex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = strlen(s);
-
-	if (n % 2)
-		return -EINVAL;
-	if (n / 2 > cap)
-		return -E2BIG;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return (int)(n / 2);
-}
-
 static int parse_vid(const char *s, uint16_t *vid)
 {
 	uint64_t v;
@@ -295,7 +265,7 @@ static int forge_parse(int argc, char **argv, struct forge *f)
 			break;
 		case 'x':
 			have_payload = true;
-			err = parse_hex(optarg, f->payload, sizeof(f->payload));
+			err = bf_hex_decode(optarg, strlen(optarg), f->payload, sizeof(f->payload));
 			f->payload_len = err > 0 ? (size_t)err : 0;
 			err = err > 0 ? 0 : err;
 			break;

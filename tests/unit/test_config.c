@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../edge/config.h"
+#include "../../edge/config.h"
 
 static void test_config__full_file(void **state)
 {

@@ -3,13 +3,9 @@
 # stand-ins, all on loopback: stored bytes parse, failures are counted and never stored, the
 # lock lets one of two refreshers query per interval. Needs redis-server, redis-cli, jq.
 set -u
-cd "$(dirname "$0")/../.."
-BIN=${BIN:-build/bin}
-. tests/a2s/lib.sh a2s-refresher
+. "$(dirname "$0")/../lib.sh" test_refresher
 need_tools redis-server redis-cli jq
-for b in bifrost-a2s-refresher bf-netprobe bifrostctl; do
-	[ -x "$BIN/$b" ] || { echo "test_refresher: $BIN/$b missing (make all)" >&2; exit 1; }
-done
+need_bins bifrost-a2s-refresher bf-netprobe bifrostctl
 
 # Ports: one random block per run, so parallel runs and earlier leftovers do not collide.
 BASE=$((21000 + ($$ % 400) * 20))
@@ -22,11 +18,7 @@ REFRESHER="$BIN/bifrost-a2s-refresher"
 # pid not the refresher's.
 refresher() { "$REFRESHER" --redis "$REDIS" --timeout 300ms "$@"; }
 
-redis-server --bind 127.0.0.1 --port "$RP" --save "" --appendonly no --loglevel warning \
-	--logfile "$TMP/redis.log" &
-PIDS+=($!)
-for _ in $(seq 100); do rcli PING >/dev/null 2>&1 && break; sleep 0.05; done
-[ "$(rcli PING 2>/dev/null)" = PONG ] || { echo "test_refresher: redis-server did not start" >&2; exit 1; }
+redis_start "$RP"
 
 # Starts a stand-in on 127.0.0.X:PORT with the given flags; its counts go to $TMP/<name>.count.
 standin() {

@@ -26,7 +26,7 @@
 #include "a2s.h"
 #include "edge.skel.h"
 #include "edge_harness.h"
-#include "../edge/a2s_workers.h"
+#include "../../edge/a2s_workers.h"
 
 #define ANY "203.0.113.10" /* udp + tcp 27015: the A2S-enabled game server */
 #define MACH "198.18.3.2"

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "bifrost.h"
-#include "../edge/maps.h"
+#include "../../edge/maps.h"
 #include "edge_tables.h"
 
 /* ---- the trust boundary of the return path ---- */

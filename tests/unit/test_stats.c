@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../edge/metrics.h"
-#include "../edge/stats.h"
+#include "../../edge/metrics.h"
+#include "../../edge/stats.h"
 
 static void test_stats__delta_and_reset(void **state)
 {

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "bifrost.h"
-#include "../edge/maps.h"
-#include "pktgen.h"
+#include "../../edge/maps.h"
+#include "../../tools/pktgen.h"
 
 #define H_EDGE_ADDR "192.0.2.11"
 #define H_GW_MAC { 0x02, 0, 0, 0, 0, 0x02 }

@@ -21,10 +21,10 @@
 #include <cmocka.h>
 
 #include "bifrost.h"
-#include "../edge/maps.h"
-#include "../edge/stats.h"
+#include "../../edge/maps.h"
+#include "../../edge/stats.h"
 #include "edge_tables.h"
-#include "pktgen.h"
+#include "../../tools/pktgen.h"
 
 /* ---- forwarding ---- */
 

@@ -25,7 +25,7 @@
 
 #include "bifrost.h"
 #include "gs.skel.h"
-#include "pktgen.h"
+#include "../../tools/pktgen.h"
 
 #define MACHINE "198.18.3.2"  /* this machine: POPs send IPIP here */
 #define POP_A "192.0.2.11"    /* via t0, gateway GW_MAC */

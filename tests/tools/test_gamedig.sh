@@ -4,18 +4,17 @@
 # package-lock.json) with npm ci when it is missing; skips only when npm cannot reach its
 # registry at all.
 set -u
-cd "$(dirname "$0")"
-BIN=${BIN:-../../build/bin}
-. ./lib.sh a2s-gamedig
+. "$(dirname "$0")/../lib.sh" test_gamedig
+cd "$ROOT/tests/tools"
 need_tools node npm jq
-[ -x "$BIN/bf-netprobe" ] || { echo "test_gamedig: $BIN/bf-netprobe missing (make all)" >&2; exit 1; }
+need_bins bf-netprobe
 
 if [ ! -f node_modules/gamedig/package.json ]; then
 	if ! timeout 300 npm ci --no-audit --no-fund >"$TMP/npm.log" 2>&1; then
 		if ! timeout 30 npm ping >>"$TMP/npm.log" 2>&1; then
 			echo "test_gamedig: SKIPPED: npm cannot reach its registry to install gamedig:"
 			tail -3 "$TMP/npm.log"
-			echo "a2s-gamedig: 0 passed, 0 failed, 1 skipped"
+			echo "test_gamedig: 0 passed, 0 failed, 1 skipped"
 			exit 0
 		fi
 		echo "test_gamedig: npm ci failed although the registry answers:" >&2

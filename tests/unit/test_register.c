@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../edge/register.h"
+#include "../../edge/register.h"
 
 struct seen {
 	struct reg_effect last;

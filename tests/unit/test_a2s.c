@@ -1,6 +1,6 @@
-/* test_a2s.c - sync/a2s.c: SipHash-2-4 against the paper's vectors, request classification
- * and the edge's answer rule, challenge buckets and key rotation, builders and strict parsers
- * (crafted bytes, every truncation, trailing bytes, hostile counts), split replies. */
+/* test_a2s.c - sync/a2s.c: request classification and the edge's answer rule, the
+ * builders and strict parsers of INFO, PLAYER and RULES (crafted bytes, every truncation,
+ * trailing bytes, hostile counts), random input. None of it allocates. */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -13,59 +13,7 @@
 #include <cmocka.h>
 
 #include "a2s.h"
-
-/* ---- allocation watch: the library must not allocate, whatever it is fed ---- */
-extern void *__libc_malloc(size_t);
-static size_t mallocs;
-
-void *malloc(size_t n)
-{
-	mallocs++;
-	return __libc_malloc(n);
-}
-
-static uint32_t ip(const char *s)
-{
-	struct in_addr a;
-
-	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
-static const uint8_t KEY[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-
-/* ---- SipHash ---- */
-
-static void test_a2s__siphash_paper_vectors(void **state)
-{
-	/* Key 00..0f, message 00..(len-1): the paper's appendix example (15 bytes) and the
-	 * first outputs of the reference implementation's vector table. */
-	static const struct {
-		size_t len;
-		uint64_t out;
-	} v[] = {
-		{ 0, 0x726fdb47dd0e0e31ULL }, { 1, 0x74f839c593dc67fdULL },
-		{ 2, 0x0d6c8009d9a94f5aULL }, { 3, 0x85676696d7fb7e2dULL },
-		{ 4, 0xcf2794e0277187b7ULL }, { 8, 0x93f5f5799a932462ULL },
-		{ 15, 0xa129ca6149be45e5ULL },
-	};
-	uint8_t msg[64];
-
-	for (int i = 0; i < 64; i++)
-		msg[i] = (uint8_t)i;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		assert_int_equal(a2s_siphash24(KEY, msg, v[i].len), v[i].out);
-	/* One bit of key or message changes the output. */
-	{
-		uint8_t k2[16];
-
-		memcpy(k2, KEY, 16);
-		k2[15] ^= 0x80;
-		assert_int_not_equal(a2s_siphash24(k2, msg, 15), 0xa129ca6149be45e5ULL);
-		msg[14] ^= 1;
-		assert_int_not_equal(a2s_siphash24(KEY, msg, 15), 0xa129ca6149be45e5ULL);
-	}
-}
+#include "alloc_watch.h" /* every allocation of this process */
 
 /* ---- requests ---- */
 
@@ -163,108 +111,6 @@ static void test_a2s__decide_never_more_than_sent(void **state)
 	assert_int_equal(a2s_decide(&other, 100, true, true), A2S_ACT_FORWARD);
 }
 
-/* ---- the challenge ---- */
-
-static void test_a2s__challenge_buckets(void **state)
-{
-	struct a2s_keys k = { .bucket_ms = 30000 };
-	uint32_t c1 = ip("198.51.100.7"), c2 = ip("198.51.100.8");
-	uint64_t t = 1790000000000ULL; /* ms; a bucket boundary is every 30 s */
-	uint32_t c;
-
-	memcpy(k.cur, KEY, 16);
-	c = a2s_challenge_now(&k, c1, t);
-	assert_int_equal(c, a2s_challenge(KEY, c1, t / 30000));
-	assert_true(a2s_challenge_ok(&k, c1, c, t));
-	assert_true(a2s_challenge_ok(&k, c1, c, t + 29999 - t % 30000)); /* same bucket */
-	assert_true(a2s_challenge_ok(&k, c1, c, t + 30000));  /* previous bucket */
-	assert_false(a2s_challenge_ok(&k, c1, c, t + 60000)); /* older: refused */
-	assert_false(a2s_challenge_ok(&k, c2, c, t));         /* another address */
-	assert_false(a2s_challenge_ok(&k, c1, c + 1, t));
-	assert_false(a2s_challenge_ok(&k, c1, 0, t));
-	assert_false(a2s_challenge_ok(&k, c1, 0xffffffff, t));
-	assert_int_not_equal(a2s_challenge_now(&k, c2, t), c);
-	assert_int_not_equal(a2s_challenge_now(&k, c1, t + 30000), c);
-	/* A future bucket's challenge is not accepted now. */
-	assert_false(a2s_challenge_ok(&k, c1, a2s_challenge_now(&k, c1, t + 30000), t));
-	/* bucket_ms 0 is the default. */
-	k.bucket_ms = 0;
-	assert_int_equal(a2s_bucket(t, 0), t / A2S_BUCKET_MS_DEFAULT);
-	assert_int_equal(a2s_challenge_now(&k, c1, t), a2s_challenge(KEY, c1, t / 30000));
-	/* Bucket 0 has no previous. */
-	assert_true(a2s_challenge_ok(&k, c1, a2s_challenge(KEY, c1, 0), 5));
-	/* Never the two "no challenge" values, over many inputs. */
-	for (uint32_t i = 0; i < 200000; i++) {
-		c = a2s_challenge(KEY, i * 2654435761u, i / 7);
-		assert_true(c != 0 && c != 0xffffffff);
-	}
-}
-
-/* What the fleet's script does at Redis (sync/publish.c): cur becomes prev. */
-static void rotate(struct a2s_keys *k, const uint8_t next[16])
-{
-	memcpy(k->prev, k->cur, 16);
-	memcpy(k->cur, next, 16);
-	k->has_prev = true;
-}
-
-static void test_a2s__challenge_key_rotation(void **state)
-{
-	struct a2s_keys k = { .bucket_ms = 10000 };
-	uint8_t next[16], third[16];
-	uint32_t c1 = ip("203.0.113.50");
-	uint64_t t = 1790000000000ULL;
-	uint32_t old, fresh;
-
-	memcpy(k.cur, KEY, 16);
-	assert_int_equal(a2s_key_parse("ffeeddccbbaa99887766554433221100", next), 0);
-	assert_int_equal(next[0], 0xff);
-	assert_int_equal(next[15], 0x00);
-	assert_int_equal(a2s_key_parse("FFEEDDCCBBAA99887766554433221100", third), 0);
-	assert_memory_equal(next, third, 16);
-	assert_int_equal(a2s_key_parse("ffeeddccbbaa9988776655443322110", third), -EINVAL);
-	assert_int_equal(a2s_key_parse("ffeeddccbbaa998877665544332211000", third), -EINVAL);
-	assert_int_equal(a2s_key_parse("gfeeddccbbaa99887766554433221100", third), -EINVAL);
-
-	old = a2s_challenge_now(&k, c1, t);
-	rotate(&k, next);
-	fresh = a2s_challenge_now(&k, c1, t);
-	assert_int_not_equal(old, fresh);
-	assert_true(a2s_challenge_ok(&k, c1, old, t));   /* handed out before the rotation */
-	assert_true(a2s_challenge_ok(&k, c1, fresh, t));
-	assert_true(a2s_challenge_ok(&k, c1, old, t + 10000)); /* old key, previous bucket */
-	assert_false(a2s_challenge_ok(&k, c1, old, t + 20000));
-	/* The next rotation forgets the first key. */
-	memset(third, 0x42, 16);
-	rotate(&k, third);
-	assert_false(a2s_challenge_ok(&k, c1, old, t));
-	assert_true(a2s_challenge_ok(&k, c1, fresh, t));
-	k.has_prev = false;
-	assert_false(a2s_challenge_ok(&k, c1, fresh, t));
-}
-
-static void test_a2s__challenge_reply(void **state)
-{
-	uint8_t b[16];
-	uint32_t c = 0;
-
-	assert_int_equal(a2s_build_challenge(b, sizeof(b), 0xdeadbeef), 9);
-	assert_memory_equal(b, "\xff\xff\xff\xff\x41\xef\xbe\xad\xde", 9);
-	assert_int_equal(a2s_challenge_parse(b, 9, &c), 0);
-	assert_int_equal(c, 0xdeadbeef);
-	assert_int_equal(a2s_challenge_parse(b, 8, &c), -EBADMSG);
-	b[9] = 0;
-	assert_int_equal(a2s_challenge_parse(b, 10, &c), -EBADMSG);
-	b[4] = 0x49;
-	assert_int_equal(a2s_challenge_parse(b, 9, &c), -EBADMSG);
-	assert_int_equal(a2s_build_challenge(b, 8, 1), -ENOSPC);
-	assert_int_equal(a2s_reply_type(b, 9), 0x49);
-	assert_int_equal(a2s_reply_type(b, 4), -EBADMSG);
-	assert_int_equal(a2s_reply_type((const uint8_t *)"\xfe\xff\xff\xff\0\0\0\0\2\0\xe0\4", 12),
-			 A2S_PKT_SPLIT);
-	assert_int_equal(a2s_reply_type((const uint8_t *)"\xfe\xff\xff\xff\0", 5), -EBADMSG);
-	assert_int_equal(a2s_reply_type((const uint8_t *)"\xfd\xff\xff\xff\x49", 5), -EBADMSG);
-}
 
 /* ---- INFO ---- */
 
@@ -332,9 +178,9 @@ static void test_a2s__info_round_trip_every_edf(void **state)
 		in = sample_info(edf);
 		n = a2s_build_info(b, sizeof(b), &in);
 		assert_true(n > 0);
-		mallocs = 0;
+		alloc_count = 0;
 		assert_int_equal(a2s_info_parse(b, (size_t)n, &out, &what), 0);
-		assert_int_equal(mallocs, 0);
+		assert_int_equal(alloc_count, 0);
 		assert_info_equal(&out, &in);
 		/* Strings point into the parsed buffer. */
 		assert_true((const uint8_t *)out.name > b && (const uint8_t *)out.name < b + n);
@@ -505,9 +351,9 @@ static void test_a2s__player_round_trip_and_hostile(void **state)
 	int len = a2s_build_player(b, sizeof(b), in, 3);
 
 	assert_int_equal(len, 6 + (1 + 6 + 8) + (1 + 1 + 8) + (1 + 8 + 8));
-	mallocs = 0;
+	alloc_count = 0;
 	assert_int_equal(a2s_player_parse(b, (size_t)len, out, 3, &n, &what), 0);
-	assert_int_equal(mallocs, 0);
+	assert_int_equal(alloc_count, 0);
 	assert_int_equal(n, 3);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(out[i].index, in[i].index);
@@ -580,9 +426,9 @@ static void test_a2s__rules_round_trip_and_hostile(void **state)
 	assert_string_equal(what, "trailing bytes");
 	/* 65535 rules claimed in 20 bytes. */
 	memcpy(b, "\xff\xff\xff\xff\x45\xff\xff" "a\0b\0c\0d\0e\0f\0g", 20);
-	mallocs = 0;
+	alloc_count = 0;
 	assert_int_equal(a2s_rules_parse(b, 20, out, 3, &n, &what), -EBADMSG);
-	assert_int_equal(mallocs, 0);
+	assert_int_equal(alloc_count, 0);
 	assert_string_equal(what, "rule count larger than the reply");
 	/* A count of 6 that the 13 bytes could hold, but the 4th rule's name is cut. */
 	b[5] = 6;
@@ -592,208 +438,6 @@ static void test_a2s__rules_round_trip_and_hostile(void **state)
 	assert_int_equal(a2s_build_rules(b, sizeof(b), in, 65536), -EINVAL);
 }
 
-/* ---- split replies ---- */
-
-static int big_rules(uint8_t *b, size_t cap, unsigned n)
-{
-	static char names[300][24], values[300][40];
-	struct a2s_rule r[300];
-
-	for (unsigned i = 0; i < n; i++) {
-		snprintf(names[i], sizeof(names[i]), "bf_rule_%03u", i);
-		snprintf(values[i], sizeof(values[i]), "value_%u_abcdefghijklmnop", i);
-		r[i] = (struct a2s_rule){ names[i], values[i] };
-	}
-	return a2s_build_rules(b, cap, r, n);
-}
-
-struct parts {
-	int n;
-	uint8_t p[64][A2S_SPLIT_HDR_LEN + A2S_SPLIT_PAYLOAD];
-	int len[64];
-};
-
-static void split_all(const uint8_t *reply, int len, uint32_t id, struct parts *ps)
-{
-	ps->n = a2s_split_count((size_t)len);
-	assert_true(ps->n > 1);
-	for (int i = 0; i < ps->n; i++) {
-		ps->len[i] = a2s_split_build(reply, (size_t)len, id, (unsigned)i, ps->p[i],
-					     sizeof(ps->p[i]));
-		assert_true(ps->len[i] > A2S_SPLIT_HDR_LEN);
-	}
-}
-
-static void test_a2s__split_round_trip_any_order(void **state)
-{
-	static uint8_t reply[A2S_REPLY_MAX], buf[A2S_REPLY_MAX];
-	static struct parts ps;
-	struct a2s_asm a;
-	struct a2s_split_hdr h;
-	const char *what = NULL;
-	int len = big_rules(reply, sizeof(reply), 200);
-	size_t n;
-
-	assert_true(len > 4 * A2S_SPLIT_PAYLOAD);
-	split_all(reply, len, 0x80001234, &ps); /* bit 31 is cleared on the wire */
-	assert_int_equal(ps.n, (len + 1247) / 1248);
-	assert_int_equal(a2s_split_hdr_parse(ps.p[1], (size_t)ps.len[1], &h, &what), 0);
-	assert_int_equal(h.id, 0x1234);
-	assert_int_equal(h.total, ps.n);
-	assert_int_equal(h.number, 1);
-	assert_int_equal(h.size, 1248);
-	assert_memory_equal(ps.p[0], "\xfe\xff\xff\xff\x34\x12\x00\x00", 8);
-	assert_int_equal(ps.p[0][10], 0xe0);
-	assert_int_equal(ps.p[0][11], 0x04);
-	assert_int_equal(ps.len[0], 12 + 1248);
-	assert_int_equal(ps.len[ps.n - 1], 12 + len - (ps.n - 1) * 1248);
-
-	for (int order = 0; order < 3; order++) {
-		int got = 0;
-
-		a2s_asm_init(&a, buf, sizeof(buf));
-		assert_int_equal(a2s_asm_missing(&a), -1);
-		mallocs = 0;
-		for (int k = 0; k < ps.n; k++) {
-			/* in order, reversed, and odd parts first */
-			int i = order == 0 ? k : order == 1 ? ps.n - 1 - k :
-				k < ps.n / 2 ? 2 * k + 1 : 2 * (k - ps.n / 2);
-
-			got = a2s_asm_add(&a, ps.p[i], (size_t)ps.len[i], &what);
-			assert_int_equal(got, k == ps.n - 1 ? 1 : 0);
-		}
-		assert_int_equal(mallocs, 0);
-		assert_int_equal(a2s_asm_missing(&a), 0);
-		assert_int_equal(a.len, len);
-		assert_memory_equal(a.buf, reply, (size_t)len);
-		assert_int_equal(a2s_rules_parse(a.buf, a.len, NULL, 0, &n, &what), 0);
-		assert_int_equal(n, 200);
-	}
-	/* Small replies are not split: the reply is its own part 0. */
-	assert_int_equal(a2s_split_count(1400), 1);
-	assert_int_equal(a2s_split_count(1401), 2);
-	assert_int_equal(a2s_split_count(A2S_REPLY_MAX), 53);
-	assert_int_equal(a2s_split_count(A2S_REPLY_MAX + 1), -EMSGSIZE);
-	assert_int_equal(a2s_split_build(reply, 100, 1, 0, buf, sizeof(buf)), 100);
-	assert_memory_equal(buf, reply, 100);
-	assert_int_equal(a2s_split_build(reply, 100, 1, 1, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(a2s_split_build(reply, (size_t)len, 1, (unsigned)ps.n, buf, sizeof(buf)),
-			 -EINVAL);
-	assert_int_equal(a2s_split_build(reply, (size_t)len, 1, 0, buf, 100), -ENOSPC);
-}
-
-static void test_a2s__split_duplicate_missing_mismatch(void **state)
-{
-	static uint8_t reply[A2S_REPLY_MAX], buf[A2S_REPLY_MAX], p[1400];
-	static struct parts ps;
-	struct a2s_asm a;
-	const char *what = NULL;
-	int len = big_rules(reply, sizeof(reply), 150);
-
-	split_all(reply, len, 77, &ps);
-	assert_true(ps.n >= 3);
-	a2s_asm_init(&a, buf, sizeof(buf));
-	assert_int_equal(a2s_asm_add(&a, ps.p[0], (size_t)ps.len[0], &what), 0);
-	/* duplicate: ignored */
-	assert_int_equal(a2s_asm_add(&a, ps.p[0], (size_t)ps.len[0], &what), -EALREADY);
-	assert_string_equal(what, "duplicate part");
-	/* another answer's part: ignored */
-	memcpy(p, ps.p[1], (size_t)ps.len[1]);
-	p[4] = 78;
-	assert_int_equal(a2s_asm_add(&a, p, (size_t)ps.len[1], &what), -ESTALE);
-	/* total or size changed mid-answer: refused */
-	memcpy(p, ps.p[1], (size_t)ps.len[1]);
-	p[8]++;
-	assert_int_equal(a2s_asm_add(&a, p, (size_t)ps.len[1], &what), -EBADMSG);
-	assert_string_equal(what, "split total changed");
-	memcpy(p, ps.p[1], (size_t)ps.len[1]);
-	p[10] = 0xe1; /* 1249 */
-	assert_int_equal(a2s_asm_add(&a, p, (size_t)ps.len[1], &what), -EBADMSG);
-	assert_string_equal(what, "split size changed");
-	/* every part but one: still incomplete */
-	for (int i = 1; i < ps.n - 1; i++)
-		assert_int_equal(a2s_asm_add(&a, ps.p[i], (size_t)ps.len[i], &what), 0);
-	assert_int_equal(a2s_asm_missing(&a), 1);
-	assert_int_equal(a2s_asm_add(&a, ps.p[ps.n - 1], (size_t)ps.len[ps.n - 1], &what), 1);
-	assert_memory_equal(a.buf, reply, (size_t)len);
-	assert_int_equal(a2s_asm_add(&a, ps.p[1], (size_t)ps.len[1], &what), -EALREADY);
-}
-
-static void split_hdr_refused(const uint8_t *hdr, size_t len, int want_rc, const char *want)
-{
-	static uint8_t buf[A2S_REPLY_MAX];
-	struct a2s_asm a;
-	const char *what = NULL;
-
-	a2s_asm_init(&a, buf, sizeof(buf));
-	mallocs = 0;
-	assert_int_equal(a2s_asm_add(&a, hdr, len, &what), want_rc);
-	assert_int_equal(mallocs, 0);
-	assert_string_equal(what, want);
-	assert_int_equal(a2s_asm_missing(&a), -1);
-}
-
-static void test_a2s__split_hostile_headers(void **state)
-{
-	static uint8_t p[2000];
-	/* FE FF FF FF, id 5, total 3, number 0, size 1248, payload */
-	static const uint8_t ok[12] = { 0xfe, 0xff, 0xff, 0xff, 5, 0, 0, 0, 3, 0, 0xe0, 0x04 };
-
-#define HDR(field_off, val)                                                                        \
-	do {                                                                                       \
-		memset(p, 0xff, sizeof(p));                                                        \
-		memcpy(p, ok, 12);                                                                 \
-		p[field_off] = (uint8_t)(val);                                                     \
-	} while (0)
-	HDR(7, 0x80); /* id bit 31: bzip2 */
-	split_hdr_refused(p, 100, -EOPNOTSUPP, "bzip2-compressed answer (unsupported)");
-	HDR(8, 0);
-	split_hdr_refused(p, 100, -EBADMSG, "split total (1-64 parts)");
-	HDR(8, 65);
-	split_hdr_refused(p, 100, -EBADMSG, "split total (1-64 parts)");
-	HDR(9, 3);
-	split_hdr_refused(p, 100, -EBADMSG, "split number (not below total)");
-	HDR(11, 0x06); /* size 0x06e0 = 1760 */
-	split_hdr_refused(p, 100, -EBADMSG, "split size (1-1400)");
-	HDR(10, 0);
-	p[11] = 0;
-	split_hdr_refused(p, 100, -EBADMSG, "split size (1-1400)");
-	HDR(9, 0);
-	split_hdr_refused(p, 12 + 1249, -EBADMSG, "split payload (empty or longer than size)");
-	split_hdr_refused(p, 12, -EBADMSG, "split payload (empty or longer than size)");
-	split_hdr_refused(p, 11, -EBADMSG, "split header");
-	HDR(0, 0xfd);
-	split_hdr_refused(p, 100, -EBADMSG, "split header");
-	/* 60 parts of 1400: more than 64 KiB, refused before anything is stored. */
-	HDR(8, 60);
-	p[10] = 0x78;
-	p[11] = 0x05;
-	split_hdr_refused(p, 100, -EMSGSIZE, "answer larger than 64 KiB");
-	/* Fits the protocol, not the caller's buffer. */
-	{
-		uint8_t small[2000];
-		struct a2s_asm a;
-		const char *what = NULL;
-
-		HDR(9, 0);
-		a2s_asm_init(&a, small, sizeof(small));
-		assert_int_equal(a2s_asm_add(&a, p, 100, &what), -EMSGSIZE);
-		assert_string_equal(what, "answer larger than the buffer");
-	}
-	/* One part, no FF FF FF FF inside: refused once complete. */
-	{
-		uint8_t buf[1400];
-		struct a2s_asm a;
-		const char *what = NULL;
-
-		HDR(8, 1);
-		p[12] = 0;
-		a2s_asm_init(&a, buf, sizeof(buf));
-		assert_int_equal(a2s_asm_add(&a, p, 100, &what), -EBADMSG);
-		assert_string_equal(what, "reassembled reply has no FF FF FF FF header");
-	}
-#undef HDR
-}
 
 /* ---- random input: every parser answers 0 or an error, never crashes ---- */
 
@@ -811,7 +455,7 @@ static void test_a2s__random_input_never_crashes(void **state)
 	size_t n;
 
 	a2s_asm_init(&a, buf, sizeof(buf));
-	mallocs = 0;
+	alloc_count = 0;
 	for (int round = 0; round < 20000; round++) {
 		size_t len = (x = x * 1103515245 + 12345) % sizeof(b);
 
@@ -830,27 +474,20 @@ static void test_a2s__random_input_never_crashes(void **state)
 		if (a2s_asm_add(&a, b, len, &what) == 1 || round % 50 == 0)
 			a2s_asm_init(&a, buf, sizeof(buf));
 	}
-	assert_int_equal(mallocs, 0);
+	assert_int_equal(alloc_count, 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_a2s__siphash_paper_vectors),
 		cmocka_unit_test(test_a2s__classify_info),
 		cmocka_unit_test(test_a2s__classify_player_rules_w_other),
 		cmocka_unit_test(test_a2s__decide_never_more_than_sent),
-		cmocka_unit_test(test_a2s__challenge_buckets),
-		cmocka_unit_test(test_a2s__challenge_key_rotation),
-		cmocka_unit_test(test_a2s__challenge_reply),
 		cmocka_unit_test(test_a2s__info_round_trip_every_edf),
 		cmocka_unit_test(test_a2s__info_crafted_bytes),
 		cmocka_unit_test(test_a2s__info_truncated_at_every_byte),
 		cmocka_unit_test(test_a2s__player_round_trip_and_hostile),
 		cmocka_unit_test(test_a2s__rules_round_trip_and_hostile),
-		cmocka_unit_test(test_a2s__split_round_trip_any_order),
-		cmocka_unit_test(test_a2s__split_duplicate_missing_mismatch),
-		cmocka_unit_test(test_a2s__split_hostile_headers),
 		cmocka_unit_test(test_a2s__random_input_never_crashes),
 	};
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "edge_harness.h"
-#include "pktgen.h"
+#include "../../tools/pktgen.h"
 
 #define EDGE_ADDR "192.0.2.11"
 #define ANY_A "203.0.113.10"   /* udp+tcp -> machine A (via t0: XDP_TX) */

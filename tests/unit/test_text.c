@@ -1,4 +1,5 @@
 /* test_text.c - escaping of untrusted strings for JSON and terminals. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,28 @@ static void test_text__printable_replaces_what_a_terminal_would_act_on(void **st
 	assert_string_equal(bf_printable("a\0b", 3, buf, sizeof(buf)), "a?b");
 }
 
+static void test_text__hex_decode(void **state)
+{
+	uint8_t out[4] = { 0x55, 0x55, 0x55, 0x55 };
+
+	(void)state;
+	assert_int_equal(bf_hex_decode("00fFa9", 6, out, sizeof(out)), 3);
+	assert_int_equal(out[0], 0x00);
+	assert_int_equal(out[1], 0xff);
+	assert_int_equal(out[2], 0xa9);
+	assert_int_equal(out[3], 0x55); /* nothing past the count */
+	/* n bounds the read: "0102" of "010203" */
+	assert_int_equal(bf_hex_decode("010203", 4, out, sizeof(out)), 2);
+	assert_int_equal(out[1], 0x02);
+	memset(out, 0x55, sizeof(out));
+	assert_int_equal(bf_hex_decode("abc", 3, out, sizeof(out)), -EINVAL);
+	assert_int_equal(bf_hex_decode("", 0, out, sizeof(out)), -EINVAL);
+	assert_int_equal(bf_hex_decode("0g", 2, out, sizeof(out)), -EINVAL);
+	assert_int_equal(bf_hex_decode("aa0 ", 4, out, sizeof(out)), -EINVAL);
+	assert_int_equal(bf_hex_decode("0102030405", 10, out, sizeof(out)), -E2BIG);
+	assert_int_equal(out[0], 0x55); /* untouched on error */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -73,6 +96,7 @@ int main(void)
 		cmocka_unit_test(test_text__json_keeps_utf8_and_replaces_the_rest),
 		cmocka_unit_test(test_text__json_cuts_at_a_whole_escape),
 		cmocka_unit_test(test_text__printable_replaces_what_a_terminal_would_act_on),
+		cmocka_unit_test(test_text__hex_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
