@@ -148,7 +148,7 @@ static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
 		cl->n_rules++;
 	}
 	bf_key_protect(key, sizeof(key), cl->c->prefix);
-	redisAsyncCommand(ac, conf_protect, cl, "SMEMBERS %s", key);
+	sync_link_cmd(&cl->c->cmd, conf_protect, cl, "SMEMBERS %s", key);
 }
 
 /* Connections are in: the rules next, then the protected prefixes. */
@@ -157,7 +157,7 @@ static void conf_done(struct conf_load *cl)
 	char key[BF_KEY_MAX];
 
 	bf_key_rules(key, sizeof(key), cl->c->prefix);
-	redisAsyncCommand(cl->c->cmd.ac, conf_rules, cl, "HGETALL %s", key);
+	sync_link_cmd(&cl->c->cmd, conf_rules, cl, "HGETALL %s", key);
 }
 
 static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
@@ -231,7 +231,7 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		cl->sent++;
 		cl->waiting++;
-		redisAsyncCommand(cl->c->cmd.ac, conf_hash, cl, "HGETALL %b", k->str, k->len);
+		sync_link_cmd(&cl->c->cmd, conf_hash, cl, "HGETALL %b", k->str, k->len);
 	}
 	memcpy(cursor, r->element[0]->str, r->element[0]->len);
 	cursor[r->element[0]->len] = '\0';
@@ -242,7 +242,7 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
-	redisAsyncCommand(ac, conf_scan, cl, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+	sync_link_cmd(&cl->c->cmd, conf_scan, cl, "SCAN %s MATCH %s COUNT 1000", cursor, match);
 }
 
 static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
@@ -266,7 +266,7 @@ static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	cl->scanning = true;
 	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
-	redisAsyncCommand(ac, conf_scan, cl, "SCAN 0 MATCH %s COUNT 1000", match);
+	sync_link_cmd(&cl->c->cmd, conf_scan, cl, "SCAN 0 MATCH %s COUNT 1000", match);
 }
 
 int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
@@ -284,7 +284,7 @@ int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
 	cl->ctx = ctx;
 	c->conf_loading = true;
 	bf_key_conf_version(key, sizeof(key), c->prefix);
-	redisAsyncCommand(c->cmd.ac, conf_version, cl, "GET %s", key);
+	sync_link_cmd(&c->cmd, conf_version, cl, "GET %s", key);
 	return 0;
 }
 
