@@ -82,7 +82,7 @@ begin "garbage on the bus is counted and skipped"
 bad0=$(hb pop2 bad_records)
 frames0=$(hb pop2 bad_frames)
 rcli XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null
-rcli XADD bifrost:log:bl:ops '*' op add entry 198.51.100.7/24 exp +inf seq $((seq0 + 6)) >/dev/null
+rcli XADD bifrost:log:bl:ops '*' op add entry 198.51.100.7/24 exp +inf seq 1000000 >/dev/null
 rcli PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null # a 4 G-item array header
 rcli PUBLISH bifrost:evt:pop1 'not msgpack at all' >/dev/null
 rcli PUBLISH bifrost:evt:ops "$(printf '\x82\xa1t\xa2up\xa1o\xa4pop1')" >/dev/null # pop1's frame on ops' channel
