@@ -81,7 +81,7 @@ redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, cha
 	return rc;
 }
 
-redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis_reply_cb auth_cb,
+redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis_reply_cb hello_cb,
 					  void *priv, char *err, size_t errlen)
 {
 	char where[BF_ENDPOINT_STRLEN];
@@ -100,7 +100,9 @@ redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis
 		size_t lens[3];
 		int argc = auth_argv(ep, argv, lens);
 
-		redisAsyncCommandArgv(ac, auth_cb, priv, argc, argv, lens);
+		redisAsyncCommandArgv(ac, hello_cb, priv, argc, argv, lens);
+	} else {
+		redisAsyncCommand(ac, hello_cb, priv, "PING");
 	}
 	return ac;
 }

@@ -55,12 +55,14 @@ struct redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_
 				      size_t errlen);
 
 /* An asynchronous connection (not yet connected: the caller attaches it to
- * its event loop and sets its callbacks). The login, when there are
- * credentials, is queued as the first command; its reply goes to
- * auth_cb(ac, reply, priv) like any hiredis callback. NULL with err set. */
+ * its event loop and sets its callbacks). The first command is queued: the
+ * login when there are credentials, else a PING; its reply goes to
+ * hello_cb(ac, reply, priv) like any hiredis callback. A TCP connect alone
+ * proves nothing when a local tunnel end (stunnel) accepts for a far end that
+ * may refuse us: only that reply shows Redis is there. NULL with err set. */
 typedef void (*bf_redis_reply_cb)(struct redisAsyncContext *ac, void *reply, void *priv);
 struct redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep,
-						 bf_redis_reply_cb auth_cb, void *priv, char *err,
+						 bf_redis_reply_cb hello_cb, void *priv, char *err,
 						 size_t errlen);
 
 #endif

@@ -34,6 +34,7 @@ static const char *const fault_names[LINK_FAULT_MAX] = {
 	[LINK_FAULT_LOGIN] = "login refused",
 	[LINK_FAULT_DEADLINE] = "deadline",
 	[LINK_FAULT_LOST] = "lost",
+	[LINK_FAULT_UNANSWERED] = "unanswered",
 };
 
 void *sync_link_owner(const redisAsyncContext *ac)
@@ -75,6 +76,12 @@ static void link_fault(struct sync_link *l, enum sync_link_fault f, const char *
 	case LINK_FAULT_UNREACHABLE:
 		pr_warn("redis %s (%s): unreachable (%s); the data plane keeps its tables, "
 			"retrying with backoff up to %d ms",
+			where, l->name, l->fault_msg, l->backoff_max_ms);
+		break;
+	case LINK_FAULT_UNANSWERED:
+		pr_warn("redis %s (%s): connection closed before Redis answered (%s): a tunnel "
+			"refusing us (wrong key?) or nothing behind it; retrying with backoff up "
+			"to %d ms",
 			where, l->name, l->fault_msg, l->backoff_max_ms);
 		break;
 	case LINK_FAULT_DEADLINE:
@@ -141,9 +148,11 @@ static void link_stable(struct sync_link *l)
 	pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)), l->name);
 }
 
-/* The reply to the AUTH queued before anything else: only a link that is
- * logged in is up. */
-static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+/* The reply to the command queued before anything else (AUTH, or PING
+ * without credentials): only a link Redis has answered, and that is logged
+ * in, is up. A TCP connect alone proves nothing through a tunnel: its local
+ * end accepts whatever the far end then does. */
+static void on_hello(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_link *l = ac->data;
 	const redisReply *r = reply;
@@ -177,8 +186,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		link_retry(l);
 		return;
 	}
-	if (!l->ep->has_pass)
-		link_ready(l);
+	/* Up when the first command is answered (on_hello), within the connect
+	 * deadline. */
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -203,7 +212,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		l->state = LINK_DOWN;
 		l->on_down(l);
 	} else if (why == LINK_FAULT_NONE) {
-		link_fault(l, LINK_FAULT_UNREACHABLE, status == REDIS_OK ? "closed" : ac->errstr);
+		l->ls.connect_failures++;
+		l->st->connect_failures++;
+		/* Connected, then closed with no reply (a login refused is
+		 * LINK_FAULT_LOGIN, set before it disconnects). */
+		link_fault(l, LINK_FAULT_UNANSWERED, status == REDIS_OK ? "closed" : ac->errstr);
 	}
 	link_retry(l);
 }
@@ -375,7 +388,7 @@ void sync_link_start(struct sync_link *l)
 	struct timeval tv = { .tv_sec = l->connect_timeout_ms / 1000,
 			      .tv_usec = (l->connect_timeout_ms % 1000) * 1000 };
 	char err[256];
-	redisAsyncContext *ac = bf_redis_connect_async(l->ep, on_auth, NULL, err, sizeof(err));
+	redisAsyncContext *ac = bf_redis_connect_async(l->ep, on_hello, NULL, err, sizeof(err));
 
 	if (!ac) {
 		l->ls.connect_failures++;

@@ -31,6 +31,8 @@ enum sync_link_fault {
 	LINK_FAULT_LOGIN,       /* Redis refused the login */
 	LINK_FAULT_DEADLINE,    /* a command or a blocking read went unanswered */
 	LINK_FAULT_LOST,        /* the connection closed or failed */
+	LINK_FAULT_UNANSWERED,  /* connected, then closed before Redis answered: a tunnel
+				 * end (stunnel) whose far end refused us, or no Redis */
 	LINK_FAULT_MAX
 };
 

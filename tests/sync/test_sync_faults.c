@@ -7,7 +7,9 @@
  * cursor resyncs; a second instance of an edge id publishes nothing; and a
  * Redis that vanishes without FIN or RST (a black hole: nft drops every
  * packet in its namespace) is noticed on all three links and caught up
- * after. Needs root (the namespace) and nft. */
+ * after; a connection nobody answers on (a tunnel end refusing us) is never
+ * taken for Redis. Needs root (the namespace) and nft. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -17,7 +19,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -477,6 +481,91 @@ static void test_faults__black_holed_redis_is_noticed_and_caught_up(void **state
 	system("ip netns del " NS " 2>/dev/null; ip link del bfsh0 2>/dev/null");
 }
 
+/* ---- a listener that is not Redis: what a local tunnel end (stunnel) looks
+ * like when its far end refuses the handshake (it accepts, then closes) or
+ * hangs (it accepts and says nothing) ---- */
+
+struct fake_end {
+	int lfd, hold, held[64], n_held, accepted;
+	struct event *ev;
+};
+
+static void fake_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_end *f = arg;
+	int c = accept(fd, NULL, NULL);
+
+	if (c < 0)
+		return;
+	f->accepted++;
+	if (f->hold && f->n_held < 64)
+		f->held[f->n_held++] = c;
+	else
+		close(c);
+}
+
+static uint16_t fake_open(struct fake_end *f, int hold)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	memset(f, 0, sizeof(*f));
+	f->hold = hold;
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->lfd >= 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f->lfd, 64), 0);
+	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &len), 0);
+	f->ev = event_new(base, f->lfd, EV_READ | EV_PERSIST, fake_accept, f);
+	event_add(f->ev, NULL);
+	return ntohs(a.sin_port);
+}
+
+static void fake_close(struct fake_end *f)
+{
+	event_free(f->ev);
+	close(f->lfd);
+	for (int i = 0; i < f->n_held; i++)
+		close(f->held[i]);
+}
+
+static void test_faults__an_unanswered_connection_is_not_up(void **state)
+{
+	for (int hold = 0; hold <= 1; hold++) {
+		struct bf_endpoint fep = { .host = "127.0.0.1" };
+		struct sync_config cfg = edge_cfg("pop9");
+		struct fake_end f;
+		struct sync_stats st;
+		struct peer a;
+		char log[96];
+
+		fep.port = fake_open(&f, hold);
+		cfg.endpoint = &fep;
+		cfg.connect_timeout_ms = 100;
+		snprintf(log, sizeof(log), "%s/unanswered-%d.log", tmp, hold);
+		log_capture_start(log);
+		peer_open(&a, &cfg);
+		settle(700);
+		log_capture_stop();
+		st = stats(&a);
+		/* Each link connected, then was closed (or timed out) with no
+		 * reply: a failure, backed off (20, 40, 80, 160, 200 ms ...),
+		 * never up, never "connected". */
+		assert_true(f.accepted >= 4);
+		assert_true(st.connect_failures >= 4);
+		assert_true(st.connect_failures <= 3 * 8);
+		assert_int_equal(st.connects, 0);
+		assert_int_equal(a.connected, 0);
+		assert_true(all_links_down(&a));
+		if (!hold) { /* one line per link, however many attempts */
+			assert_int_equal(log_count(log, "closed before Redis answered"), 3);
+			assert_string_equal(st.link_state[SYNC_LINK_CMD], "unanswered");
+		}
+		peer_close(&a);
+		fake_close(&f);
+	}
+}
+
 static int setup(void **state)
 {
 	ep.port = (uint16_t)(29000 + getpid() % 1000);
@@ -509,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_faults__bad_or_future_cursors_resync, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__a_second_instance_publishes_nothing, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__black_holed_redis_is_noticed_and_caught_up, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_faults__an_unanswered_connection_is_not_up, flushed, peers_close_all),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
