@@ -198,13 +198,14 @@ static int do_propagation(const struct prop_opts *o)
 	double *first = calloc(o->count, sizeof(double));
 	double *all = calloc(o->count, sizeof(double));
 	double *each = calloc((size_t)o->count * o->n_peers, sizeof(double));
+	double *per = calloc((size_t)o->count * o->n_peers, sizeof(double)); /* peer p's at p * count */
 	double *ping = calloc(o->pings, sizeof(double));
 	int peer_fd[MAX_PEERS], prog, ifindex;
-	size_t n_each = 0, n_ok = 0;
+	size_t n_each = 0, n_ok = 0, n_per[MAX_PEERS] = { 0 };
 	unsigned lost = 0;
 	redisContext *r;
 
-	if (!first || !all || !each || !ping)
+	if (!first || !all || !each || !per || !ping)
 		return 1;
 	if (enter_netns(o->netns))
 		return 1;
@@ -255,6 +256,7 @@ static int do_propagation(const struct prop_opts *o)
 					continue;
 				got[p] = 1;
 				each[n_each++] = (mono_s() - t0) * 1e6;
+				per[(size_t)p * o->count + n_per[p]++] = each[n_each - 1];
 				if (++seen == 1)
 					first[n_ok] = each[n_each - 1];
 				if (seen == o->n_peers)
@@ -281,8 +283,12 @@ static int do_propagation(const struct prop_opts *o)
 	print_dist("ping", ping, o->pings, 0);
 	print_dist("first_peer", first, n_ok, 0);
 	print_dist("every_peer", each, n_each, 0);
-	print_dist("last_peer", all, n_ok, 1);
-	printf("}\n");
+	print_dist("last_peer", all, n_ok, 0);
+	/* Each peer on its own: a peer behind a tunnel beside the plain ones. */
+	printf("\"peers\":{");
+	for (int p = 0; p < o->n_peers; p++)
+		print_dist(o->peers[p], per + (size_t)p * o->count, n_per[p], p == o->n_peers - 1);
+	printf("}}\n");
 	redisFree(r);
 	return lost ? 1 : 0;
 }

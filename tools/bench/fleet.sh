@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # fleet.sh - the fleet-sync benchmarks of `make bench`, each on a fresh lab:
-# punch propagation with 2 and with 8 edges beside Redis's PING, the
-# sustained apply rate of one edge beside redis-benchmark XADD, and a full
-# resync of a million entries. Prints one JSON object per line:
-#   {"bench":"propagation", ...} {"bench":"apply", ...} {"bench":"xadd", ...}
-#   {"bench":"resync", ...}
+# punch propagation with 2 and with 8 edges beside Redis's PING, and into a
+# peer behind the encrypted Redis link beside a plain one; the sustained
+# apply rate of one edge beside redis-benchmark XADD, and a full resync of a
+# million entries. Prints one JSON object per line:
+#   {"bench":"propagation", ...} {"bench":"propagation_tunnel", ...}
+#   {"bench":"apply", ...} {"bench":"xadd", ...} {"bench":"resync", ...}
 # Bounded: COUNT punches, APPLY entries, RESYNC entries; every wait times out.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,8 +19,9 @@ eval "$("$LAB" env)"
 say() { echo "bench: $*" >&2; }
 pid() { cat "$STATE/edge-$1.pid"; }
 
-lab_up() { # POPS
-	BF_LAB_POPS=$1 "$LAB" up >/dev/null 2>&1 || { echo "bench: lab up failed" >&2; exit 1; }
+lab_up() { # POPS [TUNNEL]: TUNNEL 1 puts pop2 behind the encrypted Redis link (default: plain)
+	BF_LAB_POPS=$1 BF_LAB_TUNNEL=${2:-0} "$LAB" up >/dev/null 2>&1 ||
+		{ echo "bench: lab up failed" >&2; exit 1; }
 	# Every edge follows every other before anything is measured.
 	for _ in $(seq 100); do
 		[ "$("$LAB" exec redis redis-cli -h "$REDIS_ADDR" SCARD bifrost:edges)" = "$1" ] && break
@@ -28,13 +30,14 @@ lab_up() { # POPS
 	sleep 2
 }
 
-propagation() { # POPS
+propagation() { # POPS [NAME]: punches made at pop1, timed into every other edge's map
 	local peers=() i
 	for ((i = 2; i <= $1; i++)); do peers+=(--peer "p$i-up"); done
 	say "propagation: $COUNT punches made at pop1, $1 edges..."
 	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-bk "${peers[@]}" \
 		--redis "$REDIS_ADDR:6379" --machine "$GS_ADDR" --pop "$POP1_ADDR" --bind "$ANYCAST" \
-		--remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" | jq -c '{bench: "propagation"} + .'
+		--remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" |
+		jq -c --arg b "${2:-propagation}" '{bench: $b} + .'
 }
 
 # The other edges sit still (SIGSTOP) while one edge is measured: on this
@@ -62,6 +65,13 @@ say "redis-benchmark XADD (50 clients, pipeline 16)..."
 
 lab_up 8
 propagation 8
+"$LAB" down >/dev/null 2>&1
+
+# The same punches into a peer behind the encrypted link (pop2: stunnel, TLS 1.3,
+# PSK) and a plain one (pop3), each timed on its own.
+lab_up 3 1
+say "through the encrypted link: pop2 behind stunnel, pop3 plain..."
+propagation 3 propagation_tunnel
 "$LAB" down >/dev/null 2>&1
 
 lab_up 2

@@ -148,6 +148,19 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "Goal (issue 3): p99 < 5 ms with 8 edges (the *last peer* column: the punch is in every POP)."
 	echo
+	echo "### Punch propagation through the encrypted Redis link"
+	echo
+	echo "A lab of 3 edges: pop2 reaches Redis only through stunnel (TLS 1.3, a pre-shared key;"
+	echo "docs/OPERATIONS.md, \"Encrypting the Redis link\"), pop3 on the plain link like pop1. The"
+	echo "same punches, made at pop1 as above, are timed into each peer's map on its own. Baseline:"
+	echo "the plain peer, same punches."
+	echo
+	echo "| peer | link | punches | p50 µs | p99 µs | max µs |"
+	echo "|---|---|---:|---:|---:|---:|"
+	jq -r 'select(.bench=="propagation_tunnel") | (["pop3", "plain", .peers["p3-up"]], ["pop2", "stunnel (TLS 1.3, PSK)", .peers["p2-up"]]) | . as [$n, $l, $d] | "| \($n) | \($l) | \($d.n) | \($d.p50_us) | \($d.p99_us) | \($d.max_us) |"' "$TMP/fleet.json"
+	echo
+	jq -r 'select(.bench=="propagation_tunnel") | .peers["p3-up"] as $p | .peers["p2-up"] as $t | "The tunnel adds \($t.p50_us - $p.p50_us) µs at p50 and \($t.p99_us - $p.p99_us) µs at p99 (tunnel ÷ plain at p50: \($t.p50_us / $p.p50_us * 100 | round / 100))."' "$TMP/fleet.json"
+	echo
 	echo "### Sustained apply rate of one edge"
 	echo
 	echo "pop2 is stopped (SIGSTOP) while bf-bench queues blacklist records in a peer's log, then"
