@@ -74,19 +74,41 @@ static int sync_write(const struct ctl *c, enum bf_op op, const struct bf_entry 
 	return 0;
 }
 
-/* A password is checked here first: the sync client does not log in yet, and a wrong
- * one would otherwise only show as a refused write. */
-static int login_check(const struct ctl *c)
+/* The login, and the right to write, are checked here first: the sync client does not say
+ * why Redis refused a write (a NOPERM inside MULTI only shows as EXECABORT). The write's
+ * commands are queued in a MULTI and discarded: Redis checks a command's ACL when it is
+ * queued, so this changes nothing and names the refusal. 0, or -EIO once stderr said why. */
+static int write_check(const struct ctl *c, enum bf_kind k)
 {
-	redisContext *rc;
+	char key[BF_KEY_MAX], log[BF_KEY_MAX], evt[BF_KEY_MAX];
+	const char *cmds[3][5] = { { "ZADD", key, "0", "0.0.0.0/32" },
+				   { "XADD", log, "*", "op", "add" },
+				   { "PUBLISH", evt, "" } };
+	const int argc[3] = { 4, 5, 3 };
+	redisContext *rc = ctl_connect(c);
+	int err = 0;
 
-	if (!c->ep.has_pass)
-		return 0;
-	rc = ctl_connect(c);
 	if (!rc)
 		return -EIO;
+	bf_key_list(key, sizeof(key), c->prefix, k, "ops");
+	bf_key_log(log, sizeof(log), c->prefix, k, "ops");
+	bf_key_evt(evt, sizeof(evt), c->prefix, "ops");
+	/* Without MULTI the probe would write: stop at its refusal. */
+	err = ctl_multi(c, rc);
+	for (int i = 0; i < 3 && !err; i++) {
+		redisReply *r = redisCommandArgv(rc, argc[i], cmds[i], NULL);
+
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			fprintf(stderr, CTL_PROG ": Redis at %s refused %s %s: %s\n", c->where,
+				cmds[i][0], cmds[i][1], r ? r->str : rc->errstr);
+			err = -EIO;
+		}
+		freeReplyObject(r);
+	}
+	if (err != -ENOTSUP)
+		freeReplyObject(redisCommand(rc, "DISCARD"));
 	redisFree(rc);
-	return 0;
+	return err ? -EIO : 0;
 }
 
 int ctl_list_write(const struct ctl *c, int argc, char **argv)
@@ -101,7 +123,7 @@ int ctl_list_write(const struct ctl *c, int argc, char **argv)
 	if (err) {
 		return ctl_cidr_error(text, err);
 	}
-	err = login_check(c);
+	err = write_check(c, k);
 	if (!err)
 		err = sync_write(c, op, &e);
 	if (err)
