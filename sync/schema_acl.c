@@ -36,7 +36,8 @@ static const char *const edge_rules[] = {
 };
 static const char *const ops_rules[] = {
 	"-@all", "+@read", "-@dangerous", "+ping", "+multi", "+exec", "+discard", "+zadd",
-	"+zrem", "+xadd", "+xtrim", "+publish", "+hset", "+hdel", "+del", "+incr", "+sadd",
+	"+zrem", "+xadd", "+xtrim", "+publish", "+hset", "+hdel", "+del", "+expire", "+pexpire",
+	"+incr", "+sadd",
 	"+srem", "+fcall", "+fcall_ro", "+function|load", "+function|list", "+time",
 	"+unsubscribe", "+punsubscribe", NULL
 };
