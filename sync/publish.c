@@ -23,13 +23,15 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 	redisAsyncCommand(c->cmd.ac, NULL, NULL,
 			  "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
 			  "pending %u peers %u records %llu bad_records %llu resyncs %llu "
-			  "bad_frames %llu conf_version %s conf_refused %u",
+			  "bad_frames %llu conf_version %s conf_refused %u bus_refused %llu "
+			  "bus_refused_by %s",
 			  key, hb->version, hb->ifaces, hb->xdp_mode, (long long)hb->started_ms,
 			  (long long)bf_wall_ms(), st.pending, st.peers, (unsigned long long)st.records,
 			  (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
 			  (unsigned long long)st.bad_frames,
 			  hb->conf_version && hb->conf_version[0] ? hb->conf_version : "-",
-			  hb->conf_refused);
+			  hb->conf_refused, (unsigned long long)hb->bus_refused,
+			  hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
 	redisAsyncCommand(c->cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	return 0;
 }

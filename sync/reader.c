@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -147,20 +148,22 @@ struct resync {
 
 static void resync_scan(redisAsyncContext *ac, void *reply, void *priv);
 
-static void resync_finish(struct resync *rs)
+/* read: the ZSET was read; else it was refused unread (over its cap): what we hold from
+ * it stays, and its log is followed from its head on. */
+static void resync_finish(struct resync *rs, bool read)
 {
 	struct sync_client *c = rs->c;
 	struct stream *s = &c->streams[rs->idx];
 
-	if (c->h.on_resync_end)
+	if (read && c->h.on_resync_end)
 		c->h.on_resync_end(c->h.ctx, s->kind, s->origin);
 	snprintf(s->id, sizeof(s->id), "%s", rs->last_id);
 	s->seq = rs->last_seq;
 	s->resyncing = false;
-	c->st.resyncs++;
+	c->st.resyncs += read;
 	cursors_changed(c);
-	pr_info("resync of %s:%s done at seq %llu", bf_kind_name(s->kind), s->origin,
-		(unsigned long long)s->seq);
+	pr_info("resync of %s:%s %s at seq %llu", bf_kind_name(s->kind), s->origin,
+		read ? "done" : "skipped, following its log", (unsigned long long)s->seq);
 	free(rs);
 	rd_wake(c);
 	read_next(c);
@@ -176,7 +179,7 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *items;
 	char cursor[32];
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
 	    r->element[1]->type != REDIS_REPLY_ARRAY) {
 		/* Lost the connection or a strange reply: try again later. */
@@ -212,11 +215,12 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 		snprintf(rec.why, sizeof(rec.why), "resync");
 		c->h.on_record(c->h.ctx, s->origin, &rec);
 	}
+	sync_page_dropped(c, bf_kind_name(s->kind), rs->zkey, r, BF_ENTRY_MAX);
 	if (!strcmp(cursor, "0")) {
-		resync_finish(rs);
+		resync_finish(rs, true);
 		return;
 	}
-	redisAsyncCommand(ac, resync_scan, rs, "ZSCAN %s %s COUNT 1000", rs->zkey, cursor);
+	sync_read_zpage(ac, resync_scan, rs, rs->zkey, cursor);
 }
 
 static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
@@ -225,24 +229,22 @@ static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *r = reply;
 	struct sync_client *c = rs->c;
 	struct stream *s = &c->streams[rs->idx];
+	int rc = ac->data ? sync_head_parse(c, r, bf_kind_name(s->kind), rs->zkey,
+					    sync_cap_origin(c, s->kind), rs->last_id,
+					    sizeof(rs->last_id), &rs->last_seq) : -EINVAL;
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY) {
+	if (rc == -EINVAL) {
 		s->resyncing = false;
 		free(rs);
 		return;
 	}
-	snprintf(rs->last_id, sizeof(rs->last_id), "0-0");
-	rs->last_seq = 0;
-	if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[0]->element[0]->len < SYNC_ID_MAX) {
-		memcpy(rs->last_id, r->element[0]->element[0]->str, r->element[0]->element[0]->len);
-		rs->last_id[r->element[0]->element[0]->len] = '\0';
-		rs->last_seq = sync_field_seq(r->element[0]->element[1]);
+	if (rc) { /* the ZSET holds more than its cap: not read */
+		resync_finish(rs, false);
+		return;
 	}
 	if (c->h.on_resync_begin)
 		c->h.on_resync_begin(c->h.ctx, s->kind, s->origin);
-	redisAsyncCommand(ac, resync_scan, rs, "ZSCAN %s 0 COUNT 1000", rs->zkey);
+	sync_read_zpage(ac, resync_scan, rs, rs->zkey, "0");
 }
 
 static void resync(struct sync_client *c, struct stream *s, const char *why)
@@ -260,7 +262,7 @@ static void resync(struct sync_client *c, struct stream *s, const char *why)
 	bf_key_list(rs->zkey, sizeof(rs->zkey), c->prefix, s->kind, s->origin);
 	s->resyncing = true;
 	/* The log's head first: what the ZSET already holds is read from there on. */
-	redisAsyncCommand(c->cmd.ac, resync_head, rs, "XREVRANGE %s + - COUNT 1", s->key);
+	sync_read_head(c->cmd.ac, resync_head, rs, s->key, rs->zkey);
 }
 
 /* ---- following the logs ---- */
@@ -407,17 +409,22 @@ static void peers_done(redisAsyncContext *ac, void *reply, void *priv)
 	struct sync_client *c = sync_link_owner(ac);
 	const redisReply *r = reply;
 	const char *ops = "ops";
+	char key[BF_KEY_MAX];
+	bool refused;
 
 	if (!c)
 		return;
 	c->refreshing = false;
-	if (!r || r->type != REDIS_REPLY_ARRAY)
+	bf_key_edges(key, sizeof(key), c->prefix);
+	/* A refused set still leaves ops, and the edges already followed. */
+	r = sync_set_members(c, "edges", key, r, BF_ORIGIN_MAX, &refused);
+	if (!r && !refused)
 		return;
-	for (size_t i = 0; i <= r->elements; i++) {
+	for (size_t i = 0; i <= (r ? r->elements : 0); i++) {
 		char origin[BF_ORIGIN_MAX + 1];
 		const char *o = ops;
 
-		if (i < r->elements) {
+		if (r && i < r->elements) {
 			const redisReply *m = r->element[i];
 
 			if (m->type != REDIS_REPLY_STRING || m->len > BF_ORIGIN_MAX)
@@ -456,7 +463,7 @@ void reader_refresh_peers(struct sync_client *c)
 	c->refreshing = true;
 	c->peers_at = bf_wall_ms();
 	bf_key_edges(key, sizeof(key), c->prefix);
-	redisAsyncCommand(c->cmd.ac, peers_done, NULL, "SMEMBERS %s", key);
+	sync_read_set(c->cmd.ac, peers_done, NULL, key, SYNC_EDGES_MAX, BF_ORIGIN_MAX);
 }
 
 static void rd_id_cb(redisAsyncContext *ac, void *reply, void *priv)

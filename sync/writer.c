@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -190,8 +191,7 @@ void writer_up(struct sync_client *c)
 		char log[BF_KEY_MAX];
 
 		bf_key_log(log, sizeof(log), c->prefix, (enum bf_kind)kk, c->origin);
-		redisAsyncCommand(c->cmd.ac, seq_loaded, (void *)(uintptr_t)kk,
-				  "XREVRANGE %s + - COUNT 1", log);
+		sync_read_head(c->cmd.ac, seq_loaded, (void *)(uintptr_t)kk, log, NULL);
 	}
 }
 

@@ -17,52 +17,11 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "redis_fixture.h"
 #include "sync.h"
 
-static int port;
 static struct bf_endpoint local_ep = { .host = "127.0.0.1" };
-static pid_t redis_pid;
-static struct event_base *base;
 static char cursor_path[64];
-
-static void redis_start(void)
-{
-	char p[16];
-
-	snprintf(p, sizeof(p), "%d", port);
-	redis_pid = fork();
-	if (redis_pid == 0) {
-		execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", p, "--save", "",
-		       "--appendonly", "no", "--loglevel", "warning", "--logfile", "/dev/null", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		redisContext *rc = redisConnect("127.0.0.1", port);
-		int ok = rc && !rc->err;
-
-		redisFree(rc);
-		if (ok)
-			return;
-		usleep(20000);
-	}
-	fprintf(stderr, "redis-server did not start on port %d\n", port);
-	exit(1);
-}
-
-static void redis_kill(void)
-{
-	kill(redis_pid, SIGKILL);
-	waitpid(redis_pid, NULL, 0);
-}
-
-static redisContext *plain(void)
-{
-	redisContext *rc = redisConnect("127.0.0.1", port);
-
-	assert_non_null(rc);
-	assert_int_equal(rc->err, 0);
-	return rc;
-}
 
 /* ---- a peer that records what it hears ---- */
 
@@ -107,32 +66,6 @@ static void peer_open(struct peer *p, const char *origin, const char *cursors)
 	memset(p, 0, sizeof(*p));
 	p->c = sync_client_new(base, &cfg, &h);
 	assert_non_null(p->c);
-}
-
-static void stop_loop(evutil_socket_t fd, short w, void *arg)
-{
-	*(int *)arg = 1;
-}
-
-/* Runs the loop until *value >= want or timeout_ms passes. */
-static int run_until(const int *value, int want, int timeout_ms)
-{
-	int expired = 0;
-	struct event *t = evtimer_new(base, stop_loop, &expired);
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-
-	evtimer_add(t, &tv);
-	while (*value < want && !expired)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
-	return *value >= want;
-}
-
-static void settle(int ms)
-{
-	int never = 0;
-
-	run_until(&never, 1, ms);
 }
 
 static struct bf_entry bl(const char *cidr)

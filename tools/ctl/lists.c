@@ -101,6 +101,9 @@ int ctl_list_write(const struct ctl *c, int argc, char **argv)
 	if (err) {
 		return ctl_cidr_error(text, err);
 	}
+	if (op == BF_OP_ADD &&
+	    ctl_prefix_check(c, &e.cidr, bf_kinds[k].min_prefix, bf_kinds[k].name))
+		return -EINVAL;
 	err = login_check(c);
 	if (!err)
 		err = sync_write(c, op, &e);
