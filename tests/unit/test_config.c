@@ -112,11 +112,29 @@ static void test_config__backend(void **state)
 	edge_config_free(&c);
 }
 
+/* A config text that is refused, and how its error starts. */
+struct bad_line {
+	const char *text, *want;
+};
+
+static void refused_all(const struct bad_line *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct edge_config c;
+		char err[256] = "";
+
+		edge_config_init(&c);
+		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", rows[i].text);
+		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
+			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
+		edge_config_free(&c);
+	}
+}
+
 static void test_config__errors_name_file_and_line(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} rows[] = {
+	static const struct bad_line rows[] = {
 		{ "id ok\nbogus 1\n", "edge.conf:2: unknown key 'bogus'" },
 		{ "addr 1.2.3\n", "edge.conf:1: bad address '1.2.3'" },
 		{ "id\n", "edge.conf:1: 'id' takes 1 value" },
@@ -162,17 +180,7 @@ static void test_config__errors_name_file_and_line(void **state)
 		  "edge.conf:1: too many words" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct edge_config c;
-		char err[256] = "";
-
-		edge_config_init(&c);
-		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
-			fail_msg("accepted: %s", rows[i].text);
-		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
-			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
-		edge_config_free(&c);
-	}
+	refused_all(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void test_config__conn_limits_protect_rules(void **state)
@@ -252,9 +260,7 @@ static void test_config__a2s_workers(void **state)
 /* The guard's limits: defaults from the kinds table, each line, and what is refused. */
 static void test_config__guard_limits(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} bad[] = {
+	static const struct bad_line bad[] = {
 		{ "min_prefix wl\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
 		{ "min_prefix punch 8\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
 		{ "min_prefix bl 33\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
@@ -299,21 +305,12 @@ static void test_config__guard_limits(void **state)
 					   err, sizeof(err)),
 			 0);
 	edge_config_free(&c);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		edge_config_init(&c);
-		if (edge_config_parse(&c, bad[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
-			fail_msg("accepted: %s", bad[i].text);
-		if (strncmp(err, bad[i].want, strlen(bad[i].want)))
-			fail_msg("error '%s', want it to start with '%s'", err, bad[i].want);
-		edge_config_free(&c);
-	}
+	refused_all(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_config__new_lines_errors(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} rows[] = {
+	static const struct bad_line rows[] = {
 		{ "conn udp 203.0.113.10:1 198.18.3.2 pps\n", "edge.conf:1: 'conn' takes PROTO BIND" },
 		{ "conn udp 203.0.113.10:1 198.18.3.2 speed 5\n",
 		  "edge.conf:1: conn: unknown option 'speed'" },
@@ -345,17 +342,7 @@ static void test_config__new_lines_errors(void **state)
 		{ "icmp_echo_global_pps 1e9\n", "edge.conf:1: bad icmp_echo_global_pps" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct edge_config c;
-		char err[256] = "";
-
-		edge_config_init(&c);
-		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
-			fail_msg("accepted: %s", rows[i].text);
-		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
-			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
-		edge_config_free(&c);
-	}
+	refused_all(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void test_config__metrics_and_stats_history(void **state)
