@@ -36,13 +36,14 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := bpf/bifrost.h $(wildcard bpf/lib/*.h)
 SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
-LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c \
+LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sync/resync.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
-	sync/bounded.c sync/publish.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
+	sync/bounded.c sync/publish.c sync/bus_script.c sync/instance.c sync/a2s.c \
+	sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
 	sync/schema_evt.c sync/schema_stats.c
-LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
@@ -102,6 +103,12 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# The bus's Lua (sync/bifrost.lua) goes into libbifrost as a string.
+$(BUILD)/obj/sync/bus_lua.o: sync/bus_lua.S sync/bifrost.lua
+	@mkdir -p $(@D)
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(SKELS) $(wildcard sync/*.h edge/*.h tools/*.h tools/*/*.h tests/*/*.h) \
 		bpf/bifrost.h

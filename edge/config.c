@@ -529,6 +529,13 @@ int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen
 		bf_seterr(err, errlen, "no edge id: set 'id NAME' in the config or pass --id NAME");
 		return -EINVAL;
 	}
+	if (!strcmp(cfg->id, "ops")) {
+		/* The operators' origin: an edge writing as ops would make every
+		 * other edge resync it, and the edges would drop ops's entries. */
+		bf_seterr(err, errlen, "the id 'ops' is the operators' origin on the bus; give this "
+				       "edge an id of its own");
+		return -EINVAL;
+	}
 	if (cfg->n_ifaces == 0) {
 		bf_seterr(err, errlen,
 		       "no interface: set 'iface NAME' in the config or pass --iface NAME");

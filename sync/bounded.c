@@ -114,7 +114,7 @@ void sync_refused(struct sync_client *c, const char *what, const char *why, cons
 }
 
 /* EVAL_RO script nkeys keys... args...: every argument a string. */
-static int eval_ro(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *script,
+static int eval_ro(struct sync_link *l, sync_link_cb fn, void *priv, const char *script,
 		   int nkeys, const char *const *args, int nargs)
 {
 	const char *argv[12];
@@ -123,7 +123,7 @@ static int eval_ro(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const
 	int argc = 0;
 
 	if (3 + nargs > 12)
-		return REDIS_ERR;
+		return -E2BIG;
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[argc++] = "EVAL_RO";
 	argv[argc++] = script;
@@ -132,38 +132,38 @@ static int eval_ro(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const
 		argv[argc++] = args[i];
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	return redisAsyncCommandArgv(ac, fn, priv, argc, argv, lens);
+	return sync_link_cmd_argv(l, 0, fn, priv, argc, argv, lens);
 }
 
-int sync_read_head(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *log,
+int sync_read_head(struct sync_link *l, sync_link_cb fn, void *priv, const char *log,
 		   const char *zset)
 {
 	const char *args[] = {log, zset};
 
-	return eval_ro(ac, fn, priv, head_script, zset ? 2 : 1, args, zset ? 2 : 1);
+	return eval_ro(l, fn, priv, head_script, zset ? 2 : 1, args, zset ? 2 : 1);
 }
 
-int sync_read_zpage(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_zpage(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		    const char *cursor)
 {
 	char max[16];
 	const char *args[] = {key, "Z", cursor, max};
 
 	snprintf(max, sizeof(max), "%d", BF_ENTRY_MAX);
-	return eval_ro(ac, fn, priv, page_script, 1, args, 4);
+	return eval_ro(l, fn, priv, page_script, 1, args, 4);
 }
 
-int sync_read_scan(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *match,
+int sync_read_scan(struct sync_link *l, sync_link_cb fn, void *priv, const char *match,
 		   const char *cursor)
 {
 	char max[16];
 	const char *args[] = {"S", cursor, max, match};
 
 	snprintf(max, sizeof(max), "%d", BF_KEY_MAX - 1);
-	return eval_ro(ac, fn, priv, page_script, 0, args, 4);
+	return eval_ro(l, fn, priv, page_script, 0, args, 4);
 }
 
-int sync_read_set(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_set(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		  uint32_t max, size_t max_len)
 {
 	char n[16], len[24];
@@ -171,10 +171,10 @@ int sync_read_set(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const 
 
 	snprintf(n, sizeof(n), "%u", max);
 	snprintf(len, sizeof(len), "%zu", max_len);
-	return eval_ro(ac, fn, priv, set_script, 1, args, 3);
+	return eval_ro(l, fn, priv, set_script, 1, args, 3);
 }
 
-int sync_read_hash(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_hash(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		   uint32_t max, size_t max_name, size_t max_val)
 {
 	char n[16], name[24], val[24];
@@ -183,7 +183,7 @@ int sync_read_hash(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const
 	snprintf(n, sizeof(n), "%u", max);
 	snprintf(name, sizeof(name), "%zu", max_name);
 	snprintf(val, sizeof(val), "%zu", max_val);
-	return eval_ro(ac, fn, priv, hash_script, 1, args, 4);
+	return eval_ro(l, fn, priv, hash_script, 1, args, 4);
 }
 
 bool sync_read_refused(struct sync_client *c, const char *what, const char *key,

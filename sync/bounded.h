@@ -14,9 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <hiredis/async.h>
-
 #include "client_int.h"
+#include "link.h"
 
 /* Fixed by what a valid value can be (docs/REDIS.md, "What an edge refuses"). */
 #define SYNC_CONN_NAME_MAX 32	/* a connection hash's field name */
@@ -34,27 +33,28 @@ uint32_t sync_cap_protect(const struct sync_client *c);
 void sync_refused(struct sync_client *c, const char *what, const char *why, const char *key,
 		  uint64_t size, uint64_t limit, const char *detail);
 
-/* ---- the reads; each returns REDIS_OK or REDIS_ERR as redisAsyncCommand ---- */
+/* ---- the reads, each through a link with its deadline; each returns what
+ * sync_link_cmd_argv does (0, -ENOTCONN: cb is not called, -ENOMEM) ---- */
 
 /* The last entry of the stream `log` as XREVRANGE log + - COUNT 1 gives it, with its seq
  * field alone ([[id, ["seq", seq]]] or []); with zset, [that, ZCARD zset]. */
-int sync_read_head(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *log,
+int sync_read_head(struct sync_link *l, sync_link_cb fn, void *priv, const char *log,
 		   const char *zset);
 /* A ZSCAN page of key: [cursor, [member, score, ...], n], the n members longer than
  * BF_ENTRY_MAX left out. */
-int sync_read_zpage(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_zpage(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		    const char *cursor);
 /* A SCAN page of the keys matching `match`: [cursor, [key, ...], n], the n keys longer than
  * BF_KEY_MAX left out. */
-int sync_read_scan(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *match,
+int sync_read_scan(struct sync_link *l, sync_link_cb fn, void *priv, const char *match,
 		   const char *cursor);
 /* SMEMBERS of key: [[member, ...], n], the n members longer than max_len left out; refused
  * when it has more than max members. */
-int sync_read_set(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_set(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		  uint32_t max, size_t max_len);
 /* HGETALL of key; refused when it has more than max fields, a name longer than max_name
  * or a value longer than max_val (the detail names that field, cut to 24 bytes). */
-int sync_read_hash(redisAsyncContext *ac, redisCallbackFn *fn, void *priv, const char *key,
+int sync_read_hash(struct sync_link *l, sync_link_cb fn, void *priv, const char *key,
 		   uint32_t max, size_t max_name, size_t max_val);
 
 /* ---- their replies ---- */

@@ -24,7 +24,7 @@ static void cmd_up(struct sync_link *l)
 {
 	struct sync_client *c = l->owner;
 
-	writer_up(c);
+	instance_up(c);
 	reader_cmd_up(c);
 }
 
@@ -32,11 +32,22 @@ static void cmd_down(struct sync_link *l)
 {
 	struct sync_client *c = l->owner;
 
-	writer_down(c);
+	writer_stop(c);
 	confload_down(c);
 	reader_cmd_down(c);
 }
 
+static void client_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_client *c = arg;
+	struct timeval tv = { .tv_sec = 1 };
+
+	reader_tick(c);
+	subscriber_tick(c);
+	writer_tick(c);
+	instance_tick(c);
+	evtimer_add(c->tick, &tv);
+}
 
 struct sync_client *sync_client_new(struct event_base *base, const struct sync_config *cfg,
 				    const struct sync_handlers *h)
@@ -48,6 +59,10 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	    !bf_origin_valid(cfg->origin) || (cfg->prefix && !bf_prefix_valid(cfg->prefix)) ||
 	    !h->on_record) {
 		pr_err("sync: bad configuration (endpoint, origin or prefix)");
+		return NULL;
+	}
+	if (cfg->read_peers && !strcmp(cfg->origin, "ops")) {
+		pr_err("sync: 'ops' is the operators' origin; an edge needs an id of its own");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -72,6 +87,7 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	if (c->cfg.f <= 0)        \
 		c->cfg.f = (v)
 	DEF(connect_timeout_ms, 1000);
+	DEF(cmd_timeout_ms, 5000);
 	DEF(backoff_min_ms, 100);
 	DEF(backoff_max_ms, 5000);
 	DEF(block_ms, 1000);
@@ -81,9 +97,11 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 #undef DEF
 #define LINK(l, name, up, down)                                                              \
 	sync_link_init(&c->l, base, &c->ep, name, c->cfg.connect_timeout_ms,                  \
-		       c->cfg.backoff_min_ms, c->cfg.backoff_max_ms, &c->st, up, down, c)
+		       c->cfg.backoff_min_ms, c->cfg.backoff_max_ms, c->cfg.cmd_timeout_ms, &c->st, \
+		       up, down, c)
 	c->q = calloc(c->cfg.max_pending, sizeof(*c->q));
-	rc = !c->q || reader_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
+	c->tick = evtimer_new(base, client_tick, c);
+	rc = !c->q || !c->tick || reader_init(c) || writer_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
 	     (cfg->read_peers && LINK(rd, "stream reads", reader_link_up, reader_link_down)) ||
 	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down));
 #undef LINK
@@ -91,12 +109,18 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 		sync_client_free(c);
 		return NULL;
 	}
+	c->cmd.idle_ping = true;
+	c->rd.idle_ping = true;
+	instance_token_new(c);
 	reader_cursors_load(c);
+	if (cfg->read_peers)
+		reader_cursors_changed(c); /* the token is in the state file soon */
 	sync_link_start(&c->cmd);
 	if (cfg->read_peers) {
 		sync_link_start(&c->rd);
 		sync_link_start(&c->sub);
 	}
+	client_tick(-1, 0, c);
 	return c;
 }
 
@@ -109,6 +133,9 @@ void sync_client_free(struct sync_client *c)
 	sync_link_close(&c->rd);
 	sync_link_close(&c->sub);
 	reader_free(c);
+	writer_free(c);
+	if (c->tick)
+		event_free(c->tick);
 	free(c->q);
 	free(c->state_path);
 	free(c);
@@ -122,9 +149,9 @@ int sync_client_cmd(struct sync_client *c, const char *fmt, ...)
 	if (!sync_link_up(&c->cmd))
 		return -ENOTCONN;
 	va_start(ap, fmt);
-	rc = redisvAsyncCommand(c->cmd.ac, NULL, NULL, fmt, ap);
+	rc = sync_link_vcmd(&c->cmd, NULL, NULL, fmt, ap);
 	va_end(ap);
-	return rc == REDIS_OK ? 0 : -EIO;
+	return rc;
 }
 
 struct cmd_done {
@@ -146,6 +173,7 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 			 sync_done_cb done, void *ctx)
 {
 	struct cmd_done *d;
+	int rc;
 
 	if (!sync_link_up(&c->cmd))
 		return -ENOTCONN;
@@ -154,11 +182,10 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 		return -ENOMEM;
 	d->done = done;
 	d->ctx = ctx;
-	if (redisAsyncCommandArgv(c->cmd.ac, cmd_done, d, argc, argv, lens) != REDIS_OK) {
+	rc = sync_link_cmd_argv(&c->cmd, 0, cmd_done, d, argc, argv, lens);
+	if (rc)
 		free(d);
-		return -EIO;
-	}
-	return 0;
+	return rc;
 }
 
 /* ---- reads with a callback: no redisReply leaves this file ---- */
@@ -220,9 +247,9 @@ int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sy
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	/* Two commands back to back: the PTTL callback always runs last, and
 	 * runs (reply NULL) if the connection goes away in between. */
-	redisAsyncCommand(c->cmd.ac, fetch_get, f, "GETRANGE %s 0 %llu", key,
-			  (unsigned long long)max_len);
-	redisAsyncCommand(c->cmd.ac, fetch_pttl, f, "PTTL %s", key);
+	sync_link_cmd(&c->cmd, fetch_get, f, "GETRANGE %s 0 %llu", key,
+		      (unsigned long long)max_len);
+	sync_link_cmd(&c->cmd, fetch_pttl, f, "PTTL %s", key);
 	return 0;
 }
 
@@ -264,7 +291,7 @@ int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb,
 	h->cb = cb;
 	h->ctx = ctx;
 	snprintf(h->key, sizeof(h->key), "%s", key);
-	sync_read_hash(c->cmd.ac, hgetall_done, h, key, 64, 256, 256);
+	sync_read_hash(&c->cmd, hgetall_done, h, key, 64, 256, 256);
 	return 0;
 }
 
@@ -291,7 +318,16 @@ bool sync_client_connected(const struct sync_client *c)
 
 void sync_client_stats(const struct sync_client *c, struct sync_stats *st)
 {
+	const struct sync_link *links[SYNC_LINKS] = { &c->cmd, &c->rd, &c->sub };
+
 	*st = c->st;
 	st->pending = c->q_len;
 	st->peers = c->n_streams / BF_KIND_MAX;
+	st->bad_logs = 0;
+	for (unsigned i = 0; i < c->n_streams; i++)
+		st->bad_logs += c->streams[i].fault;
+	for (int i = 0; i < SYNC_LINKS; i++)
+		st->link_state[i] = i == SYNC_LINK_CMD || c->cfg.read_peers
+					    ? sync_link_state_name(links[i])
+					    : "off";
 }

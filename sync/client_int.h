@@ -9,6 +9,7 @@
 
 #include "endpoint.h"
 #include "link.h"
+#include "log.h"
 #include "sync.h"
 
 struct redisReply;
@@ -25,6 +26,11 @@ struct stream {
 	char id[SYNC_ID_MAX]; /* last ID consumed ("" = never read: resync first) */
 	uint64_t seq;         /* seq of that record (0 = unknown) */
 	bool resyncing;
+	/* Redis refused this log or its ZSET (WRONGTYPE, NOPERM, ...): it is
+	 * left out of the XREAD, so the others go on, and tried again later. */
+	bool fault;
+	int64_t retry_ms;     /* monotonic ms of the next try */
+	int backoff_ms;
 };
 
 /* One own change waiting to be written. */
@@ -44,15 +50,25 @@ struct sync_client {
 	char origin[BF_ORIGIN_MAX + 1];
 	char *state_path; /* our copy of cfg.cursor_path */
 	struct sync_link cmd, rd, sub;
+	struct event *tick;       /* once a second: retries, the ping echo */
+	int64_t sub_up_ms, echo_ms, ping_acked_ms; /* subscriber.c, monotonic ms */
 	int64_t frame_warned_ms;  /* last log line about a bad event frame */
 	uint64_t frames_hushed;   /* bad frames not logged since then */
 
 	/* writer.c */
 	struct pending *q; /* ring buffer of writes not yet acknowledged */
 	unsigned q_head, q_len, inflight;
-	uint64_t seq[BF_KIND_MAX];
-	int seq_loading; /* XREVRANGEs outstanding after a connect */
-	bool writable;   /* connected and seqs known */
+	bool writable;     /* connected, and this instance holds its id */
+	char script_sha[48];
+	bool script_warned;
+	struct event *write_timer; /* backoff after a refused batch */
+	int write_backoff_ms;
+	struct bf_log_state write_refused, record_refused;
+
+	/* instance.c */
+	char token[33];    /* this instance, in <prefix>lock:<origin> */
+	bool lock_warned;
+	struct bf_log_state id_conflict;
 
 	/* reader.c */
 	struct stream *streams;
@@ -60,6 +76,9 @@ struct sync_client {
 	bool reading;            /* an XREAD is outstanding */
 	long long rd_id;         /* CLIENT ID of the stream-read connection */
 	struct event *read_timer;
+	int rd_backoff_ms;       /* after a refused XREAD: wait before the next */
+	int64_t rd_wait_until_ms;
+	struct bf_log_state xread_refused;
 	int64_t peers_at;        /* last peer refresh (ms) */
 	bool refreshing;
 	struct event *cursor_timer;
@@ -79,9 +98,19 @@ const struct redisReply *sync_field(const struct redisReply *fields, const char 
 /* A stream entry's `seq` field as a number (0 when absent or bad). */
 uint64_t sync_field_seq(const struct redisReply *fields);
 
-/* writer.c: the command link came up (learn our logs' seqs) or went down. */
-void writer_up(struct sync_client *c);
-void writer_down(struct sync_client *c);
+/* writer.c: this instance may write (start) or may not (stop: the link
+ * went down, or another instance holds the id). */
+void writer_start(struct sync_client *c);
+void writer_stop(struct sync_client *c);
+void writer_load_script(struct sync_client *c);
+void writer_tick(struct sync_client *c);
+int writer_init(struct sync_client *c);
+void writer_free(struct sync_client *c);
+
+/* instance.c: one live instance per edge id */
+void instance_token_new(struct sync_client *c);
+void instance_up(struct sync_client *c);   /* the command link is up */
+void instance_tick(struct sync_client *c);
 
 /* reader.c */
 void reader_cmd_up(struct sync_client *c);    /* the command link is up: follow the peers */
@@ -90,6 +119,17 @@ void reader_link_up(struct sync_link *l);     /* the stream-read link */
 void reader_link_down(struct sync_link *l);
 void reader_refresh_peers(struct sync_client *c);
 struct stream *reader_stream(struct sync_client *c, enum bf_kind k, const char *origin);
+void reader_next(struct sync_client *c);            /* the next XREAD, if none is out */
+void reader_wake(struct sync_client *c);            /* cut a blocked XREAD short */
+void reader_cursors_changed(struct sync_client *c); /* save the state file soon */
+/* Redis refused s (a reply's error text): logged when it starts, retried
+ * with backoff; reader_stream_ok when it reads again. */
+void reader_stream_fault(struct sync_client *c, struct stream *s, const char *err);
+void reader_stream_ok(struct sync_client *c, struct stream *s);
+void reader_tick(struct sync_client *c);            /* once a second */
+
+/* resync.c: read (kind, origin) whole from its ZSET; `why` is logged. */
+void reader_resync(struct sync_client *c, struct stream *s, const char *why);
 void reader_cursors_load(struct sync_client *c);
 void reader_cursors_save_now(struct sync_client *c);
 int reader_init(struct sync_client *c);
@@ -98,6 +138,7 @@ void reader_free(struct sync_client *c);
 /* subscriber.c: the event-channel link */
 void subscriber_up(struct sync_link *l);
 void subscriber_down(struct sync_link *l);
+void subscriber_tick(struct sync_client *c);
 
 /* confload.c: the command link went down while a load ran */
 void confload_down(struct sync_client *c);

@@ -152,7 +152,7 @@ static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
 		cl->n_rules++;
 	}
 	bf_key_protect(key, sizeof(key), cl->c->prefix);
-	sync_read_set(ac, conf_protect, cl, key, sync_cap_protect(cl->c), BF_CIDR_STRLEN);
+	sync_read_set(&cl->c->cmd, conf_protect, cl, key, sync_cap_protect(cl->c), BF_CIDR_STRLEN);
 }
 
 /* Connections are in: the rules next, then the protected prefixes. */
@@ -162,7 +162,7 @@ static void conf_done(struct conf_load *cl)
 
 	bf_key_rules(key, sizeof(key), cl->c->prefix);
 	/* Ids are 1-1000000: 7 bytes. */
-	sync_read_hash(cl->c->cmd.ac, conf_rules, cl, key, sync_cap_rules(cl->c), 7,
+	sync_read_hash(&cl->c->cmd, conf_rules, cl, key, sync_cap_rules(cl->c), 7,
 		       BF_RULE_TEXT_MAX);
 }
 
@@ -248,7 +248,7 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 		cl->waiting++;
 		memcpy(key, k->str, k->len);
 		key[k->len] = '\0';
-		sync_read_hash(cl->c->cmd.ac, conf_hash, cl, key, SYNC_MAX_FIELDS,
+		sync_read_hash(&cl->c->cmd, conf_hash, cl, key, SYNC_MAX_FIELDS,
 			       SYNC_CONN_NAME_MAX, SYNC_CONN_VALUE_MAX);
 	}
 	memcpy(cursor, r->element[0]->str, r->element[0]->len);
@@ -259,7 +259,7 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 			conf_done(cl);
 		return;
 	}
-	sync_read_scan(ac, conf_scan, cl, match, cursor);
+	sync_read_scan(&cl->c->cmd, conf_scan, cl, match, cursor);
 }
 
 static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
@@ -293,7 +293,7 @@ static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	cl->scanning = true;
 	snprintf(match, sizeof(match), "%sconn:*", c->prefix);
-	sync_read_scan(ac, conf_scan, cl, match, "0");
+	sync_read_scan(&c->cmd, conf_scan, cl, match, "0");
 }
 
 int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
@@ -311,8 +311,8 @@ int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
 	cl->ctx = ctx;
 	c->conf_loading = true;
 	bf_key_conf_version(key, sizeof(key), c->prefix);
-	redisAsyncCommand(c->cmd.ac, conf_version, cl, "GETRANGE %s 0 %llu", key,
-			  (unsigned long long)sizeof(cl->version) - 1);
+	sync_link_cmd(&c->cmd, conf_version, cl, "GETRANGE %s 0 %llu", key,
+		      (unsigned long long)sizeof(cl->version) - 1);
 	return 0;
 }
 

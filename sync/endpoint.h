@@ -43,6 +43,10 @@ int bf_endpoint_credentials(struct bf_endpoint *ep, char *err, size_t errlen);
 struct redisContext;
 struct redisAsyncContext;
 
+/* TCP keepalive (2 s idle, 1 s apart, 3 probes) and TCP_USER_TIMEOUT (5 s)
+ * on a Redis connection's socket: a dead peer is noticed within seconds. */
+void bf_redis_socket_opts(int fd);
+
 /* A blocking connection for a command-line tool: connect within timeout_ms,
  * log in, set the same timeout on every command. NULL with the reason in
  * err ("cannot reach Redis at ...: ...", "Redis at ... refused the login:

@@ -1,15 +1,39 @@
-/* link.c - one Redis connection: connect with a deadline, log in, back off,
- * reconnect, and say up/down to its owner. */
+/* link.c - one Redis connection: connect with a deadline, log in, keep a
+ * deadline on every command, back off with jitter, reconnect, and say
+ * up/down to its owner (one log line per change of state). */
 #include <errno.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "clock.h"
 #include "link.h"
 #include "log.h"
 #include "sync.h" /* struct sync_stats */
+
+#define WATCHDOG_MS 500
+#define IDLE_PING_MS 1000
+
+/* A command in flight. Redis answers in order, so the oldest is the head. */
+struct link_cmd {
+	struct link_cmd *next, *prev;
+	struct sync_link *l;
+	sync_link_cb cb;
+	void *priv;
+	int64_t sent_ms, due_ms;
+};
+
+static const char *const fault_names[LINK_FAULT_MAX] = {
+	[LINK_FAULT_NONE] = "up",
+	[LINK_FAULT_UNREACHABLE] = "unreachable",
+	[LINK_FAULT_LOGIN] = "login refused",
+	[LINK_FAULT_DEADLINE] = "deadline",
+	[LINK_FAULT_LOST] = "lost",
+};
 
 void *sync_link_owner(const redisAsyncContext *ac)
 {
@@ -18,10 +42,65 @@ void *sync_link_owner(const redisAsyncContext *ac)
 	return l ? l->owner : NULL;
 }
 
+const char *sync_link_state_name(const struct sync_link *l)
+{
+	if (l->state == LINK_UP)
+		return "up";
+	if (l->fault == LINK_FAULT_NONE)
+		return "connecting";
+	return fault_names[l->fault];
+}
+
+/* The state changed: one line, at a level that says how bad it is. A fault
+ * that repeats (Redis still away, the login still refused) is not logged
+ * again; its attempts are counted. */
+static void link_fault(struct sync_link *l, enum sync_link_fault f, const char *msg)
+{
+	char where[BF_ENDPOINT_STRLEN];
+
+	if (f == l->fault)
+		return;
+	l->fault = f;
+	snprintf(l->fault_msg, sizeof(l->fault_msg), "%s", msg ? msg : "");
+	bf_endpoint_str(l->ep, where, sizeof(where));
+	switch (f) {
+	case LINK_FAULT_LOGIN:
+		pr_err("redis %s (%s): login refused: %s; check the user and password "
+		       "(redis_auth_file, REDISCLI_AUTH); retrying with backoff up to %d ms",
+		       where, l->name, l->fault_msg, l->backoff_max_ms);
+		break;
+	case LINK_FAULT_UNREACHABLE:
+		pr_warn("redis %s (%s): unreachable (%s); the data plane keeps its tables, "
+			"retrying with backoff up to %d ms",
+			where, l->name, l->fault_msg, l->backoff_max_ms);
+		break;
+	case LINK_FAULT_DEADLINE:
+	case LINK_FAULT_LOST:
+		pr_warn("redis %s (%s): connection %s (%s); the data plane keeps its tables, "
+			"reconnecting",
+			where, l->name, f == LINK_FAULT_DEADLINE ? "dead" : "lost", l->fault_msg);
+		break;
+	default:
+		break;
+	}
+}
+
+static uint64_t link_rand(struct sync_link *l)
+{
+	/* xorshift64*: jitter only, not a secret */
+	l->rnd ^= l->rnd >> 12;
+	l->rnd ^= l->rnd << 25;
+	l->rnd ^= l->rnd >> 27;
+	return l->rnd * 0x2545F4914F6CDD1DULL;
+}
+
+/* Waits half the backoff plus a random part of the other half (so a fleet
+ * that lost Redis together does not come back in step), then doubles it. */
 static void link_retry(struct sync_link *l)
 {
-	struct timeval tv = { .tv_sec = l->backoff_ms / 1000,
-			      .tv_usec = (l->backoff_ms % 1000) * 1000 };
+	int half = l->backoff_ms / 2;
+	int wait = half + (half > 0 ? (int)(link_rand(l) % (uint64_t)(half + 1)) : 0);
+	struct timeval tv = { .tv_sec = wait / 1000, .tv_usec = (wait % 1000) * 1000 };
 
 	l->state = LINK_DOWN;
 	evtimer_add(l->timer, &tv);
@@ -33,12 +112,19 @@ static void link_retry(struct sync_link *l)
 static void link_ready(struct sync_link *l)
 {
 	char where[BF_ENDPOINT_STRLEN];
+	struct timeval tv = { .tv_usec = WATCHDOG_MS * 1000 };
 
 	evtimer_del(l->timer);
 	l->state = LINK_UP;
-	l->backoff_ms = l->backoff_min_ms;
+	l->last_sent_ms = bf_mono_ms();
+	l->ls.connects++;
 	l->st->connects++;
 	pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)), l->name);
+	l->fault = LINK_FAULT_NONE;
+	l->fault_msg[0] = '\0';
+	event_add(l->watchdog, &tv);
+	/* The backoff starts over only once the link has stayed up a while: a
+	 * Redis that accepts and then drops every connection is not hammered. */
 	l->on_up(l);
 }
 
@@ -48,14 +134,14 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_link *l = ac->data;
 	const redisReply *r = reply;
-	char where[BF_ENDPOINT_STRLEN];
 
 	if (!l || !r)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
-		pr_err("redis %s (%s): login refused: %s", bf_endpoint_str(l->ep, where, sizeof(where)),
-		       l->name, r->str);
-		l->st->connect_failures++;
+		l->ls.login_failures++;
+		l->st->login_failures++;
+		link_fault(l, LINK_FAULT_LOGIN, r->str);
+		l->abort_why = LINK_FAULT_LOGIN;
 		redisAsyncDisconnect(ac);
 		return;
 	}
@@ -65,7 +151,6 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct sync_link *l = ac->data;
-	char where[BF_ENDPOINT_STRLEN];
 
 	if (!l)
 		return;
@@ -73,9 +158,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		/* hiredis frees the context after this callback. */
 		evtimer_del(l->timer);
 		l->ac = NULL;
+		l->ls.connect_failures++;
 		l->st->connect_failures++;
-		pr_debug("redis %s (%s): connect failed: %s",
-			 bf_endpoint_str(l->ep, where, sizeof(where)), l->name, ac->errstr);
+		link_fault(l, LINK_FAULT_UNREACHABLE, ac->errstr);
 		link_retry(l);
 		return;
 	}
@@ -86,21 +171,26 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct sync_link *l = ac->data;
-	char where[BF_ENDPOINT_STRLEN];
-	int was_up;
+	enum sync_link_fault why;
+	bool was_up;
 
 	if (!l)
 		return;
 	evtimer_del(l->timer);
+	event_del(l->watchdog);
 	was_up = l->state == LINK_UP;
+	why = l->abort_why;
+	l->abort_why = LINK_FAULT_NONE;
 	l->ac = NULL;
 	if (was_up) {
+		l->ls.disconnects++;
 		l->st->disconnects++;
-		pr_warn("redis %s (%s): connection lost (%s); the data plane keeps its tables, "
-			"retrying",
-			bf_endpoint_str(l->ep, where, sizeof(where)), l->name,
-			status == REDIS_OK ? "closed" : ac->errstr);
+		if (why != LINK_FAULT_DEADLINE)
+			link_fault(l, LINK_FAULT_LOST, status == REDIS_OK ? "closed" : ac->errstr);
+		l->state = LINK_DOWN;
 		l->on_down(l);
+	} else if (why == LINK_FAULT_NONE) {
+		link_fault(l, LINK_FAULT_UNREACHABLE, status == REDIS_OK ? "closed" : ac->errstr);
 	}
 	link_retry(l);
 }
@@ -108,15 +198,16 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static void link_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync_link *l = arg;
-	char where[BF_ENDPOINT_STRLEN];
 
 	if (l->state == LINK_CONNECTING) {
 		redisAsyncContext *ac = l->ac;
+		char msg[64];
 
 		/* hiredis 0.14 has no connect timeout: ours gives up here. */
-		pr_debug("redis %s (%s): not connected within %d ms",
-			 bf_endpoint_str(l->ep, where, sizeof(where)), l->name, l->connect_timeout_ms);
+		snprintf(msg, sizeof(msg), "not connected within %d ms", l->connect_timeout_ms);
+		l->ls.connect_failures++;
 		l->st->connect_failures++;
+		link_fault(l, LINK_FAULT_UNREACHABLE, msg);
 		l->ac = NULL;
 		ac->data = NULL;
 		redisAsyncFree(ac);
@@ -124,6 +215,145 @@ static void link_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (l->state == LINK_DOWN) {
 		sync_link_start(l);
 	}
+}
+
+void sync_link_abort(struct sync_link *l, enum sync_link_fault why, const char *msg)
+{
+	redisAsyncContext *ac = l->ac;
+
+	if (!ac || l->state != LINK_UP)
+		return;
+	if (why == LINK_FAULT_DEADLINE) {
+		l->ls.deadline_misses++;
+		l->st->deadline_misses++;
+	}
+	link_fault(l, why, msg);
+	l->abort_why = why;
+	/* Pending callbacks get NULL, then on_disconnect runs (hiredis calls it
+	 * from redisAsyncFree for a connected context). */
+	redisAsyncFree(ac);
+}
+
+static void link_cmd_unlink(struct link_cmd *lc)
+{
+	struct sync_link *l = lc->l;
+
+	if (lc->prev)
+		lc->prev->next = lc->next;
+	else
+		l->head = lc->next;
+	if (lc->next)
+		lc->next->prev = lc->prev;
+	else
+		l->tail = lc->prev;
+	l->inflight--;
+}
+
+static void link_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct link_cmd *lc = priv;
+
+	link_cmd_unlink(lc);
+	if (lc->cb)
+		lc->cb(ac, reply, lc->priv);
+	free(lc);
+}
+
+static struct link_cmd *link_cmd_new(struct sync_link *l, sync_link_cb cb, void *priv,
+				     int deadline_ms)
+{
+	struct link_cmd *lc = calloc(1, sizeof(*lc));
+	int64_t now = bf_mono_ms();
+
+	if (!lc)
+		return NULL;
+	lc->l = l;
+	lc->cb = cb;
+	lc->priv = priv;
+	lc->sent_ms = now;
+	lc->due_ms = now + (deadline_ms > 0 ? deadline_ms : l->cmd_timeout_ms);
+	lc->prev = l->tail;
+	if (l->tail)
+		l->tail->next = lc;
+	else
+		l->head = lc;
+	l->tail = lc;
+	l->inflight++;
+	l->last_sent_ms = now;
+	return lc;
+}
+
+int sync_link_vcmd(struct sync_link *l, sync_link_cb cb, void *priv, const char *fmt, va_list ap)
+{
+	struct link_cmd *lc;
+
+	if (!sync_link_up(l))
+		return -ENOTCONN;
+	lc = link_cmd_new(l, cb, priv, 0);
+	if (!lc)
+		return -ENOMEM;
+	if (redisvAsyncCommand(l->ac, link_reply, lc, fmt, ap) != REDIS_OK) {
+		link_cmd_unlink(lc);
+		free(lc);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int sync_link_cmd(struct sync_link *l, sync_link_cb cb, void *priv, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = sync_link_vcmd(l, cb, priv, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int sync_link_cmd_argv(struct sync_link *l, int deadline_ms, sync_link_cb cb, void *priv,
+		       int argc, const char **argv, const size_t *lens)
+{
+	struct link_cmd *lc;
+
+	if (!sync_link_up(l))
+		return -ENOTCONN;
+	lc = link_cmd_new(l, cb, priv, deadline_ms);
+	if (!lc)
+		return -ENOMEM;
+	if (redisAsyncCommandArgv(l->ac, link_reply, lc, argc, argv, lens) != REDIS_OK) {
+		link_cmd_unlink(lc);
+		free(lc);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Twice a second while up: the oldest command past its deadline means the
+ * connection is dead (a partition, a Redis that stopped answering, a tunnel
+ * whose far side is gone) even though TCP says nothing; a second with
+ * nothing in flight sends a PING, so silence is noticed on an idle link too.
+ * A link that has stayed up for a while starts its next backoff afresh. */
+static void link_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_link *l = arg;
+	struct timeval tv = { .tv_usec = WATCHDOG_MS * 1000 };
+	int64_t now = bf_mono_ms();
+
+	if (l->state != LINK_UP)
+		return;
+	if (l->head && now > l->head->due_ms) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "no reply within %lld ms, %u commands in flight",
+			 (long long)(now - l->head->sent_ms), l->inflight);
+		sync_link_abort(l, LINK_FAULT_DEADLINE, msg);
+		return;
+	}
+	l->backoff_ms = l->backoff_min_ms;
+	if (l->idle_ping && !l->head && now - l->last_sent_ms >= IDLE_PING_MS)
+		sync_link_cmd(l, NULL, NULL, "PING");
+	event_add(l->watchdog, &tv);
 }
 
 void sync_link_start(struct sync_link *l)
@@ -134,8 +364,9 @@ void sync_link_start(struct sync_link *l)
 	redisAsyncContext *ac = bf_redis_connect_async(l->ep, on_auth, NULL, err, sizeof(err));
 
 	if (!ac) {
-		pr_debug("%s (%s)", err, l->name);
+		l->ls.connect_failures++;
 		l->st->connect_failures++;
+		link_fault(l, LINK_FAULT_UNREACHABLE, err);
 		link_retry(l);
 		return;
 	}
@@ -150,7 +381,7 @@ void sync_link_start(struct sync_link *l)
 
 int sync_link_init(struct sync_link *l, struct event_base *base, const struct bf_endpoint *ep,
 		   const char *name, int connect_timeout_ms, int backoff_min_ms, int backoff_max_ms,
-		   struct sync_stats *st, void (*up)(struct sync_link *),
+		   int cmd_timeout_ms, struct sync_stats *st, void (*up)(struct sync_link *),
 		   void (*down)(struct sync_link *), void *owner)
 {
 	l->name = name;
@@ -159,23 +390,34 @@ int sync_link_init(struct sync_link *l, struct event_base *base, const struct bf
 	l->connect_timeout_ms = connect_timeout_ms;
 	l->backoff_min_ms = l->backoff_ms = backoff_min_ms;
 	l->backoff_max_ms = backoff_max_ms;
+	l->cmd_timeout_ms = cmd_timeout_ms;
 	l->st = st;
 	l->on_up = up;
 	l->on_down = down;
 	l->owner = owner;
+	l->rnd = (uint64_t)bf_mono_ns() ^ (uint64_t)(uintptr_t)l ^ 0x9E3779B97F4A7C15ULL;
+	if (!l->rnd)
+		l->rnd = 1;
 	l->timer = evtimer_new(base, link_timer, l);
-	return l->timer ? 0 : -ENOMEM;
+	l->watchdog = evtimer_new(base, link_watchdog, l);
+	return l->timer && l->watchdog ? 0 : -ENOMEM;
 }
 
 void sync_link_close(struct sync_link *l)
 {
 	if (l->ac) {
-		l->ac->data = NULL;
-		redisAsyncFree(l->ac);
+		redisAsyncContext *ac = l->ac;
+
+		/* Callbacks still pending see no owner and free what they hold. */
+		ac->data = NULL;
 		l->ac = NULL;
+		redisAsyncFree(ac);
 	}
 	if (l->timer)
 		event_free(l->timer);
+	if (l->watchdog)
+		event_free(l->watchdog);
 	l->timer = NULL;
+	l->watchdog = NULL;
 	l->state = LINK_DOWN;
 }

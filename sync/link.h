@@ -1,13 +1,17 @@
 /* link.h - one Redis connection of the sync client: connect (through the
- * endpoint, logging in first) with a deadline of its own, reconnect with
- * backoff from both the connect and the disconnect callbacks, and tell its
- * owner when it comes up and goes down. hiredis 0.14 has no connect
+ * endpoint, logging in first) with a deadline of its own, a deadline on
+ * every command sent through it, TCP keepalive and TCP_USER_TIMEOUT on its
+ * socket, reconnect with jittered exponential backoff, and tell its owner
+ * when it comes up and goes down. hiredis 0.14 has no connect or command
  * timeout, answers no PING on a subscribed connection and tears a
- * connection down on one error, so each job gets its own link. */
+ * connection down on one error, so each job gets its own link and the
+ * deadlines are kept here. */
 #ifndef BF_SYNC_LINK_H
 #define BF_SYNC_LINK_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "endpoint.h"
@@ -16,8 +20,23 @@ struct event;
 struct event_base;
 struct redisAsyncContext;
 struct sync_stats;
+struct link_cmd;
 
 enum sync_link_state { LINK_DOWN = 0, LINK_CONNECTING, LINK_UP };
+
+/* Why a link is not up, for the one log line per change and the reports. */
+enum sync_link_fault {
+	LINK_FAULT_NONE = 0,
+	LINK_FAULT_UNREACHABLE, /* connect failed or timed out */
+	LINK_FAULT_LOGIN,       /* Redis refused the login */
+	LINK_FAULT_DEADLINE,    /* a command or a blocking read went unanswered */
+	LINK_FAULT_LOST,        /* the connection closed or failed */
+	LINK_FAULT_MAX
+};
+
+struct sync_link_stats {
+	uint64_t connects, disconnects, connect_failures, login_failures, deadline_misses;
+};
 
 struct sync_link {
 	const char *name;               /* "commands", "stream reads", "events" */
@@ -26,8 +45,19 @@ struct sync_link {
 	struct redisAsyncContext *ac;
 	enum sync_link_state state;
 	struct event *timer;            /* connect deadline while connecting, backoff while down */
+	struct event *watchdog;         /* twice a second while up: deadlines, idle PING */
 	int connect_timeout_ms, backoff_ms, backoff_min_ms, backoff_max_ms;
-	struct sync_stats *st;          /* connects, disconnects, connect_failures */
+	int cmd_timeout_ms;             /* a command's deadline unless it was given one */
+	bool idle_ping;                 /* PING after a second with nothing in flight */
+	struct link_cmd *head, *tail;   /* commands in flight, oldest first */
+	unsigned inflight;
+	int64_t last_sent_ms;
+	enum sync_link_fault fault;     /* the current fault (NONE while up) */
+	enum sync_link_fault abort_why; /* set when the link tears itself down */
+	char fault_msg[160];
+	uint64_t rnd;                   /* jitter */
+	struct sync_link_stats ls;
+	struct sync_stats *st;          /* the client's totals: connects, disconnects, ... */
 	void (*on_up)(struct sync_link *);
 	void (*on_down)(struct sync_link *);
 	void *owner;
@@ -36,16 +66,37 @@ struct sync_link {
 /* Sets the link up (not connected yet). 0 or -ENOMEM. */
 int sync_link_init(struct sync_link *l, struct event_base *base, const struct bf_endpoint *ep,
 		   const char *name, int connect_timeout_ms, int backoff_min_ms, int backoff_max_ms,
-		   struct sync_stats *st, void (*up)(struct sync_link *),
+		   int cmd_timeout_ms, struct sync_stats *st, void (*up)(struct sync_link *),
 		   void (*down)(struct sync_link *), void *owner);
 /* Connects now; keeps trying until it is closed. */
 void sync_link_start(struct sync_link *l);
 void sync_link_close(struct sync_link *l);
+/* Tears the connection down now (its commands get a NULL reply, its owner
+ * on_down) and reconnects after the backoff; `why` is what is logged. */
+void sync_link_abort(struct sync_link *l, enum sync_link_fault why, const char *msg);
 
 static inline bool sync_link_up(const struct sync_link *l)
 {
 	return l->state == LINK_UP;
 }
+
+/* "up", "connecting", "unreachable", "login refused", "deadline", "lost":
+ * what the heartbeat and /metrics report. */
+const char *sync_link_state_name(const struct sync_link *l);
+
+/* A command with a deadline: cb(ac, reply, priv) exactly once, with the
+ * reply, or NULL when the connection went away first (also when it was torn
+ * down for a missed deadline). cb may be NULL. deadline_ms 0 takes the
+ * link's; a blocking read gives its BLOCK time plus a margin. 0, -ENOTCONN
+ * (not up: cb is not called) or -ENOMEM. Subscriptions, whose callbacks
+ * run once per message, go to hiredis directly. */
+typedef void (*sync_link_cb)(struct redisAsyncContext *ac, void *reply, void *priv);
+/* fmt is hiredis's: printf's plus %b (pointer, length) for binary data. */
+int sync_link_cmd(struct sync_link *l, sync_link_cb cb, void *priv, const char *fmt, ...);
+int sync_link_vcmd(struct sync_link *l, sync_link_cb cb, void *priv, const char *fmt,
+		   va_list ap);
+int sync_link_cmd_argv(struct sync_link *l, int deadline_ms, sync_link_cb cb, void *priv,
+		       int argc, const char **argv, const size_t *lens);
 
 /* The owner of the link a hiredis callback came from, or NULL when the
  * connection is gone (hiredis then calls every pending callback with a NULL

@@ -20,7 +20,7 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 		return -ENOTCONN;
 	sync_client_stats(c, &st);
 	bf_key_edge(key, sizeof(key), c->prefix, c->origin);
-	redisAsyncCommand(c->cmd.ac, NULL, NULL,
+	sync_link_cmd(&c->cmd, NULL, NULL,
 			  "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
 			  "pending %u peers %u records %llu bad_records %llu resyncs %llu "
 			  "bad_frames %llu conf_version %s conf_refused %u bus_refused %llu "
@@ -32,7 +32,7 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 			  hb->conf_version && hb->conf_version[0] ? hb->conf_version : "-",
 			  hb->conf_refused, (unsigned long long)hb->bus_refused,
 			  hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
+	sync_link_cmd(&c->cmd, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	return 0;
 }
 
@@ -68,13 +68,13 @@ int sync_publish_rulestats(struct sync_client *c, const struct sync_rule_count *
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	/* Rewritten whole: a removed rule's line goes with it. */
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "MULTI");
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "DEL %s", key);
+	sync_link_cmd(&c->cmd, NULL, NULL, "MULTI");
+	sync_link_cmd(&c->cmd, NULL, NULL, "DEL %s", key);
 	if (n) {
-		redisAsyncCommandArgv(c->cmd.ac, NULL, NULL, argc, argv, lens);
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
+		sync_link_cmd_argv(&c->cmd, 0, NULL, NULL, argc, argv, lens);
+		sync_link_cmd(&c->cmd, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	}
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "EXEC");
+	sync_link_cmd(&c->cmd, NULL, NULL, "EXEC");
 	free(argv);
 	free(lens);
 	free(txt);
@@ -168,7 +168,7 @@ int sync_a2s_key_rotate(struct sync_client *c, const char *fresh_hex, int64_t ev
 	if (!c->writable)
 		return -ENOTCONN;
 	snprintf(key, sizeof(key), "%sa2s:key", c->prefix);
-	redisAsyncCommand(c->cmd.ac, NULL, NULL, "EVAL %s 1 %s %s %lld %lld", a2s_key_script, key,
+	sync_link_cmd(&c->cmd, NULL, NULL, "EVAL %s 1 %s %s %lld %lld", a2s_key_script, key,
 			  fresh_hex, (long long)bf_wall_ms(), (long long)every_ms);
 	return sync_client_hgetall(c, key, cb, ctx);
 }

@@ -17,11 +17,10 @@
 #include "log.h"
 
 #define PEER_REFRESH_MS 1000 /* a new edge is followed within a second */
+#define XREAD_MARGIN_MS 2000 /* a blocking read's deadline past its BLOCK time */
 
-static void read_next(struct sync_client *c);
-static void rd_wake(struct sync_client *c);
 
-static void cursors_changed(struct sync_client *c)
+void reader_cursors_changed(struct sync_client *c)
 {
 	int64_t gap = c->save_gap_ms > 1000 ? c->save_gap_ms : 1000;
 	struct timeval tv = { .tv_sec = gap / 1000, .tv_usec = (gap % 1000) * 1000 };
@@ -34,7 +33,7 @@ static void cursors_changed(struct sync_client *c)
 
 void sync_client_state_changed(struct sync_client *c)
 {
-	cursors_changed(c);
+	reader_cursors_changed(c);
 }
 
 /* Writes cursors and the owner's state to a temporary file renamed over the
@@ -56,6 +55,7 @@ static void cursors_save(evutil_socket_t fd, short what, void *arg)
 		pr_warn("cannot write cursors to %s: %s", tmp, strerror(errno));
 		return;
 	}
+	fprintf(f, "instance %s\n", c->token);
 	for (unsigned i = 0; i < c->n_streams; i++)
 		if (c->streams[i].id[0] && !c->streams[i].resyncing)
 			fprintf(f, "cursor %s %s %s %llu\n", bf_kind_name(c->streams[i].kind),
@@ -102,6 +102,18 @@ static struct stream *stream_add(struct sync_client *c, enum bf_kind k, const ch
 	return s;
 }
 
+/* "<ms>-<seq>", each 1-20 digits: a cursor from the state file that is not
+ * one would make every XREAD fail. */
+static bool stream_id_valid(const char *id)
+{
+	size_t a = strspn(id, "0123456789"), b;
+
+	if (a < 1 || a > 20 || id[a] != '-')
+		return false;
+	b = strspn(id + a + 1, "0123456789");
+	return b >= 1 && b <= 20 && !id[a + 1 + b];
+}
+
 void reader_cursors_load(struct sync_client *c)
 {
 	char line[512], kind[8], origin[BF_ORIGIN_MAX + 2], id[SYNC_ID_MAX];
@@ -115,13 +127,20 @@ void reader_cursors_load(struct sync_client *c)
 		int k;
 
 		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "instance ", 9)) {
+			/* The same instance after a restart: its lock is still ours. */
+			if (strlen(line + 9) == sizeof(c->token) - 1 &&
+			    strspn(line + 9, "0123456789abcdef") == sizeof(c->token) - 1)
+				memcpy(c->token, line + 9, sizeof(c->token));
+			continue;
+		}
 		if (strncmp(line, "cursor ", 7)) {
 			if (c->h.on_state_line)
 				c->h.on_state_line(c->h.ctx, line);
 			continue;
 		}
 		if (sscanf(line + 7, "%7s %64s %47s %llu", kind, origin, id, &seq) != 4 ||
-		    (k = bf_kind_parse(kind)) < 0 || !bf_origin_valid(origin) ||
+		    !stream_id_valid(id) || (k = bf_kind_parse(kind)) < 0 || !bf_origin_valid(origin) ||
 		    !strcmp(origin, c->origin)) {
 			pr_warn("%s: ignoring a bad cursor line", c->cfg.cursor_path);
 			continue;
@@ -135,134 +154,112 @@ void reader_cursors_load(struct sync_client *c)
 	fclose(f);
 }
 
-/* ---- full resync of one stream from its ZSET ---- */
+/* ---- a log Redis refuses ---- */
 
-struct resync {
-	struct sync_client *c;
-	struct stream *s; /* stable: streams only grow; index kept below */
-	unsigned idx;
-	char last_id[SYNC_ID_MAX];
-	uint64_t last_seq;
-	char zkey[BF_KEY_MAX];
-};
+#define STREAM_RETRY_MIN_MS 1000
+#define STREAM_RETRY_MAX_MS 60000
+#define XREAD_RETRY_MIN_MS 100
+#define XREAD_RETRY_MAX_MS 5000
 
-static void resync_scan(redisAsyncContext *ac, void *reply, void *priv);
-
-/* read: the ZSET was read; else it was refused unread (over its cap): what we hold from
- * it stays, and its log is followed from its head on. */
-static void resync_finish(struct resync *rs, bool read)
+void reader_stream_fault(struct sync_client *c, struct stream *s, const char *err)
 {
-	struct sync_client *c = rs->c;
-	struct stream *s = &c->streams[rs->idx];
-
-	if (read && c->h.on_resync_end)
-		c->h.on_resync_end(c->h.ctx, s->kind, s->origin);
-	snprintf(s->id, sizeof(s->id), "%s", rs->last_id);
-	s->seq = rs->last_seq;
-	s->resyncing = false;
-	c->st.resyncs += read;
-	cursors_changed(c);
-	pr_info("resync of %s:%s %s at seq %llu", bf_kind_name(s->kind), s->origin,
-		read ? "done" : "skipped, following its log", (unsigned long long)s->seq);
-	free(rs);
-	rd_wake(c);
-	read_next(c);
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : STREAM_RETRY_MIN_MS;
+	if (s->backoff_ms > STREAM_RETRY_MAX_MS)
+		s->backoff_ms = STREAM_RETRY_MAX_MS;
+	s->retry_ms = bf_mono_ms() + s->backoff_ms;
+	c->st.read_errors++;
+	if (s->fault)
+		return;
+	s->fault = true;
+	pr_err("%s: Redis refuses it (%s); skipping it while the other logs go on, "
+	       "retrying with backoff up to %d s (fix or delete the key)",
+	       s->key, err, STREAM_RETRY_MAX_MS / 1000);
 }
 
-static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
+void reader_stream_ok(struct sync_client *c, struct stream *s)
 {
-	struct resync *rs = priv;
-	const redisReply *r = reply;
-	struct sync_client *c = rs->c;
-	struct stream *s = &c->streams[rs->idx];
-	int64_t now = bf_wall_ms();
-	const redisReply *items;
-	char cursor[32];
+	s->backoff_ms = 0;
+	if (!s->fault)
+		return;
+	s->fault = false;
+	pr_info("%s: readable again", s->key);
+	reader_wake(c);
+}
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
-	    r->element[1]->type != REDIS_REPLY_ARRAY) {
-		/* Lost the connection or a strange reply: try again later. */
-		s->resyncing = false;
+/* One log alone, from its cursor, without blocking: which of the logs made
+ * the XREAD fail. */
+static void probe_done(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
+	struct stream *s;
+
+	if (!c || !r || (uintptr_t)priv >= c->n_streams)
+		return;
+	s = &c->streams[(uintptr_t)priv];
+	if (r->type != REDIS_REPLY_ERROR) {
+		reader_stream_ok(c, s);
+		return;
+	}
+	if (strstr(r->str, "Invalid stream ID")) {
+		pr_warn("%s: cursor %s refused (%s); reading it again from its ZSET", s->key,
+			s->id, r->str);
 		s->id[0] = '\0';
-		free(rs);
+		s->seq = 0;
+		reader_resync(c, s, "bad cursor");
 		return;
 	}
-	memcpy(cursor, r->element[0]->str, r->element[0]->len);
-	cursor[r->element[0]->len] = '\0';
-	items = r->element[1];
-	for (size_t i = 0; i + 1 < items->elements; i += 2) {
-		const redisReply *m = items->element[i], *sc = items->element[i + 1];
-		struct bf_log_rec rec = { .op = BF_OP_ADD };
-		int rc;
-
-		if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
-		    bf_entry_parse(s->kind, m->str, m->len, &rec.entry)) {
-			c->st.bad_records++;
-			pr_warn("resync %s: bad member skipped", rs->zkey);
-			continue;
-		}
-		rc = bf_exp_parse(sc->str, sc->len, now, &rec.exp_ms);
-		if (rc == -ESTALE) {
-			c->st.stale++;
-			continue;
-		}
-		if (rc) {
-			c->st.bad_records++;
-			pr_warn("resync %s: bad score for %.*s skipped", rs->zkey, (int)m->len, m->str);
-			continue;
-		}
-		snprintf(rec.why, sizeof(rec.why), "resync");
-		c->h.on_record(c->h.ctx, s->origin, &rec);
-	}
-	sync_page_dropped(c, bf_kind_name(s->kind), rs->zkey, r, BF_ENTRY_MAX);
-	if (!strcmp(cursor, "0")) {
-		resync_finish(rs, true);
-		return;
-	}
-	sync_read_zpage(ac, resync_scan, rs, rs->zkey, cursor);
+	reader_stream_fault(c, s, r->str);
 }
 
-static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
+static void probe(struct sync_client *c, struct stream *s)
 {
-	struct resync *rs = priv;
-	const redisReply *r = reply;
-	struct sync_client *c = rs->c;
-	struct stream *s = &c->streams[rs->idx];
-	int rc = ac->data ? sync_head_parse(c, r, bf_kind_name(s->kind), rs->zkey,
-					    sync_cap_origin(c, s->kind), rs->last_id,
-					    sizeof(rs->last_id), &rs->last_seq) : -EINVAL;
-
-	if (rc == -EINVAL) {
-		s->resyncing = false;
-		free(rs);
-		return;
-	}
-	if (rc) { /* the ZSET holds more than its cap: not read */
-		resync_finish(rs, false);
-		return;
-	}
-	if (c->h.on_resync_begin)
-		c->h.on_resync_begin(c->h.ctx, s->kind, s->origin);
-	sync_read_zpage(ac, resync_scan, rs, rs->zkey, "0");
+	sync_link_cmd(&c->cmd, probe_done, (void *)(uintptr_t)(s - c->streams),
+		      "XREAD COUNT 1 STREAMS %s %s", s->key, s->id);
 }
 
-static void resync(struct sync_client *c, struct stream *s, const char *why)
+/* The XREAD over every log failed as a whole: Redis does not say which log
+ * it refused, so each is tried alone; the next XREAD waits a backoff, and
+ * the refusal is logged once while it lasts. */
+static void xread_refused(struct sync_client *c, const char *err)
 {
-	struct resync *rs;
+	struct timeval tv;
 
-	if (s->resyncing || !sync_link_up(&c->cmd))
+	c->st.read_errors++;
+	bf_log_state_hit(&c->xread_refused, BF_LOG_WARN,
+			 "XREAD refused: %s; finding the log at fault, the others go on", err);
+	for (unsigned i = 0; i < c->n_streams; i++)
+		if (c->streams[i].id[0] && !c->streams[i].resyncing && !c->streams[i].fault)
+			probe(c, &c->streams[i]);
+	c->rd_backoff_ms = c->rd_backoff_ms ? c->rd_backoff_ms * 2 : XREAD_RETRY_MIN_MS;
+	if (c->rd_backoff_ms > XREAD_RETRY_MAX_MS)
+		c->rd_backoff_ms = XREAD_RETRY_MAX_MS;
+	tv = (struct timeval){ .tv_sec = c->rd_backoff_ms / 1000,
+			       .tv_usec = (c->rd_backoff_ms % 1000) * 1000 };
+	c->rd_wait_until_ms = bf_mono_ms() + c->rd_backoff_ms;
+	evtimer_add(c->read_timer, &tv);
+}
+
+/* Once a second: logs at fault whose wait is over are tried again (alone:
+ * a log still refused does not stop the others). */
+void reader_tick(struct sync_client *c)
+{
+	int64_t now = bf_mono_ms();
+
+	bf_log_state_tick(&c->xread_refused, "XREAD refused");
+	if (!sync_link_up(&c->cmd))
 		return;
-	rs = calloc(1, sizeof(*rs));
-	if (!rs)
-		return;
-	pr_info("resync of %s:%s from its ZSET (%s)", bf_kind_name(s->kind), s->origin, why);
-	rs->c = c;
-	rs->idx = (unsigned)(s - c->streams);
-	bf_key_list(rs->zkey, sizeof(rs->zkey), c->prefix, s->kind, s->origin);
-	s->resyncing = true;
-	/* The log's head first: what the ZSET already holds is read from there on. */
-	sync_read_head(c->cmd.ac, resync_head, rs, s->key, rs->zkey);
+	for (unsigned i = 0; i < c->n_streams; i++) {
+		struct stream *s = &c->streams[i];
+
+		if (!s->fault || s->resyncing || now < s->retry_ms)
+			continue;
+		s->retry_ms = now + s->backoff_ms; /* one try per wait */
+		if (s->id[0])
+			probe(c, s);
+		else
+			reader_resync(c, s, "retry");
+	}
 }
 
 /* ---- following the logs ---- */
@@ -302,14 +299,14 @@ static void consume(struct sync_client *c, struct stream *s, const redisReply *e
 			c->st.gaps++;
 			pr_warn("%s: seq %llu follows %llu (log trimmed or Redis restarted)", s->key,
 				(unsigned long long)rec.seq, (unsigned long long)s->seq);
-			resync(c, s, "gap in seq");
+			reader_resync(c, s, "gap in seq");
 			return;
 		}
 		s->seq = rec.seq;
 	}
 	memcpy(s->id, id->str, id->len);
 	s->id[id->len] = '\0';
-	cursors_changed(c);
+	reader_cursors_changed(c);
 	if (rc == 0) {
 		c->st.records++;
 		c->h.on_record(c->h.ctx, s->origin, &rec);
@@ -332,8 +329,11 @@ static void xread_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (!r)
 		return; /* disconnected */
 	if (r->type == REDIS_REPLY_ERROR) {
-		pr_err("XREAD failed: %s", r->str);
-	} else if (r->type == REDIS_REPLY_ARRAY) {
+		xread_refused(c, r->str);
+		return;
+	}
+	c->rd_backoff_ms = 0;
+	if (r->type == REDIS_REPLY_ARRAY) {
 		for (size_t i = 0; i < r->elements; i++) {
 			const redisReply *sr = r->element[i];
 			struct stream *s = NULL;
@@ -350,17 +350,24 @@ static void xread_done(redisAsyncContext *ac, void *reply, void *priv)
 				consume(c, s, sr->element[1]->element[j]);
 		}
 	}
-	read_next(c);
+	reader_next(c);
 }
 
-static void read_next(struct sync_client *c)
+/* A log the next XREAD includes. */
+static bool following(const struct stream *s)
+{
+	return s->id[0] && !s->resyncing && !s->fault;
+}
+
+void reader_next(struct sync_client *c)
 {
 	const char **argv;
 	size_t *lens;
 	char block[16], count[16];
 	unsigned n = 0, argc;
 
-	if (!c->cfg.read_peers || c->reading || !sync_link_up(&c->rd))
+	if (!c->cfg.read_peers || c->reading || !sync_link_up(&c->rd) ||
+	    bf_mono_ms() < c->rd_wait_until_ms)
 		return;
 	if (bf_wall_ms() - c->peers_at > PEER_REFRESH_MS)
 		reader_refresh_peers(c);
@@ -377,10 +384,10 @@ static void read_next(struct sync_client *c)
 	argv[4] = block;
 	argv[5] = "STREAMS";
 	for (unsigned i = 0; i < c->n_streams; i++)
-		if (c->streams[i].id[0] && !c->streams[i].resyncing)
+		if (following(&c->streams[i]))
 			argv[6 + n++] = c->streams[i].key;
 	for (unsigned i = 0, j = 0; i < c->n_streams; i++)
-		if (c->streams[i].id[0] && !c->streams[i].resyncing)
+		if (following(&c->streams[i]))
 			argv[6 + n + j++] = c->streams[i].id;
 	if (!n) {
 		/* Nothing to follow yet: look again shortly. */
@@ -392,8 +399,11 @@ static void read_next(struct sync_client *c)
 	argc = 6 + 2 * n;
 	for (unsigned i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	c->reading = true;
-	redisAsyncCommandArgv(c->rd.ac, xread_done, NULL, (int)argc, argv, lens);
+	/* Its deadline is the BLOCK time plus a margin: a read that outlives it
+	 * went to a dead peer. */
+	if (!sync_link_cmd_argv(&c->rd, c->cfg.block_ms + XREAD_MARGIN_MS, xread_done, NULL,
+				(int)argc, argv, lens))
+		c->reading = true;
 out:
 	free(argv);
 	free(lens);
@@ -401,7 +411,7 @@ out:
 
 static void read_timer(evutil_socket_t fd, short what, void *arg)
 {
-	read_next(arg);
+	reader_next(arg);
 }
 
 static void peers_done(redisAsyncContext *ac, void *reply, void *priv)
@@ -447,11 +457,11 @@ static void peers_done(redisAsyncContext *ac, void *reply, void *priv)
 				if (s)
 					pr_info("following %s", s->key);
 			}
-			if (s && !s->id[0])
-				resync(c, s, "no cursor yet");
+			if (s && !s->id[0] && !s->fault)
+				reader_resync(c, s, "no cursor yet");
 		}
 	}
-	read_next(c);
+	reader_next(c);
 }
 
 void reader_refresh_peers(struct sync_client *c)
@@ -463,7 +473,7 @@ void reader_refresh_peers(struct sync_client *c)
 	c->refreshing = true;
 	c->peers_at = bf_wall_ms();
 	bf_key_edges(key, sizeof(key), c->prefix);
-	sync_read_set(c->cmd.ac, peers_done, NULL, key, SYNC_EDGES_MAX, BF_ORIGIN_MAX);
+	sync_read_set(&c->cmd, peers_done, NULL, key, SYNC_EDGES_MAX, BF_ORIGIN_MAX);
 }
 
 static void rd_id_cb(redisAsyncContext *ac, void *reply, void *priv)
@@ -474,7 +484,7 @@ static void rd_id_cb(redisAsyncContext *ac, void *reply, void *priv)
 	if (!c || !r)
 		return;
 	c->rd_id = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-	read_next(c);
+	reader_next(c);
 }
 
 void reader_link_up(struct sync_link *l)
@@ -484,15 +494,15 @@ void reader_link_up(struct sync_link *l)
 	/* Its id lets the command connection cut a blocking XREAD short when
 	 * the set of logs to follow changes (a resync finished). */
 	c->rd_id = 0;
-	redisAsyncCommand(l->ac, rd_id_cb, NULL, "CLIENT ID");
+	sync_link_cmd(l, rd_id_cb, NULL, "CLIENT ID");
 }
 
 /* A blocked XREAD does not include a log that just became readable: end it
  * now rather than after block_ms. */
-static void rd_wake(struct sync_client *c)
+void reader_wake(struct sync_client *c)
 {
 	if (c->reading && c->rd_id && sync_link_up(&c->cmd))
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "CLIENT UNBLOCK %lld", c->rd_id);
+		sync_link_cmd(&c->cmd, NULL, NULL, "CLIENT UNBLOCK %lld", c->rd_id);
 }
 
 void reader_link_down(struct sync_link *l)

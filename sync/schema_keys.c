@@ -95,6 +95,16 @@ int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin)
 	return key_id(buf, len, prefix, "evt:", origin);
 }
 
+int bf_key_ping(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "ping:", id);
+}
+
+int bf_key_lock(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "lock:", id);
+}
+
 int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port)
 {
 	char a[BF_ADDR_STRLEN];

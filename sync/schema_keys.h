@@ -44,6 +44,11 @@ int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const 
 int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id);
 int bf_key_edges(char *buf, size_t len, const char *prefix);
 int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);
+/* <prefix>ping:<id>: the channel an edge publishes to itself, to know its
+ * event link still receives. */
+int bf_key_ping(char *buf, size_t len, const char *prefix, const char *id);
+/* <prefix>lock:<id>: the live instance of edge <id> (a token, PX 15 s). */
+int bf_key_lock(char *buf, size_t len, const char *prefix, const char *id);
 int bf_key_conn(char *buf, size_t len, const char *prefix, int proto, uint32_t ip, uint16_t port);
 int bf_key_conf_version(char *buf, size_t len, const char *prefix);
 

@@ -1,6 +1,8 @@
 /* subscriber.c - the event channels: every <prefix>evt:<origin> frame
- * (validated; an edge that says it is up is followed at once) and the A2S
- * refreshers' announcements on <prefix>a2s. */
+ * (validated; an edge that says it is up is followed at once), the A2S
+ * refreshers' announcements on <prefix>a2s, and our own ping echo on
+ * <prefix>ping:<origin>, which tells a subscribed link that still receives
+ * from one that silently stopped. */
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -94,19 +96,70 @@ static void on_a2s_msg(redisAsyncContext *ac, void *reply, void *priv)
 		c->h.on_a2s_key(c->h.ctx, kind, ip, port);
 }
 
+/* Our ping came back. */
+static void on_ping(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
+
+	if (c && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message"))
+		c->echo_ms = bf_mono_ms();
+}
+
+static void ping_published(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
+
+	if (c && r && r->type == REDIS_REPLY_INTEGER)
+		c->ping_acked_ms = bf_mono_ms();
+}
+
 void subscriber_up(struct sync_link *l)
 {
 	struct sync_client *c = l->owner;
 	char ch[BF_KEY_MAX];
 
 	/* PING on a subscribed connection never answers in hiredis 0.14, and
-	 * this connection sends nothing else. */
+	 * this connection sends nothing else: its liveness is our own ping
+	 * coming back (subscriber_tick). */
 	redisAsyncCommand(l->ac, on_frame, NULL, "PSUBSCRIBE %sevt:*", c->prefix);
 	bf_key_a2s_channel(ch, sizeof(ch), c->prefix);
 	redisAsyncCommand(l->ac, on_a2s_msg, NULL, "SUBSCRIBE %s", ch);
+	bf_key_ping(ch, sizeof(ch), c->prefix, c->origin);
+	redisAsyncCommand(l->ac, on_ping, NULL, "SUBSCRIBE %s", ch);
+	c->sub_up_ms = bf_mono_ms();
+	c->echo_ms = 0;
 }
 
 void subscriber_down(struct sync_link *l)
 {
+}
+
+/* Once a second: a ping to ourselves through Redis. When Redis has taken
+ * one since the last echo and none came back for ECHO_DEADLINE_MS, the
+ * events link is dead whatever TCP says (a tunnel whose far side is gone, a
+ * Redis that dropped the connection's state): it is torn down and made
+ * again, and the logs catch up anything missed. */
+#define ECHO_DEADLINE_MS 5000
+void subscriber_tick(struct sync_client *c)
+{
+	int64_t now = bf_mono_ms(), last;
+	char ch[BF_KEY_MAX];
+
+	if (!c->cfg.read_peers || !sync_link_up(&c->sub))
+		return;
+	last = c->echo_ms > c->sub_up_ms ? c->echo_ms : c->sub_up_ms;
+	if (now - last > ECHO_DEADLINE_MS && c->ping_acked_ms > last) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "our own ping did not come back for %lld ms",
+			 (long long)(now - last));
+		sync_link_abort(&c->sub, LINK_FAULT_DEADLINE, msg);
+		return;
+	}
+	bf_key_ping(ch, sizeof(ch), c->prefix, c->origin);
+	sync_link_cmd(&c->cmd, ping_published, NULL, "PUBLISH %s %lld", ch, (long long)now);
 }
 

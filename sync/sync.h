@@ -32,6 +32,7 @@ struct sync_config {
 	const char *origin;        /* our origin: written as, never read back */
 	bool read_peers;           /* follow every other origin's logs */
 	int connect_timeout_ms;    /* default 1000 */
+	int cmd_timeout_ms;        /* a command unanswered this long: the link is dead, default 5000 */
 	int backoff_min_ms;        /* default 100 */
 	int backoff_max_ms;        /* default 5000 */
 	int block_ms;              /* XREAD BLOCK, default 1000 */
@@ -83,12 +84,20 @@ struct sync_handlers {
 	void *ctx;
 };
 
+enum sync_link_id { SYNC_LINK_CMD = 0, SYNC_LINK_READ, SYNC_LINK_EVENTS, SYNC_LINKS };
+
 struct sync_stats {
-	uint64_t connects, disconnects, connect_failures;
-	uint64_t written, write_errors, dropped;   /* dropped: buffer full */
+	uint64_t connects, disconnects, connect_failures, login_failures, deadline_misses;
+	uint64_t written, write_errors, write_retries, dropped; /* dropped: buffer full */
 	uint64_t records, stale, bad_records, gaps, resyncs;
+	uint64_t read_errors;                      /* refused reads (XREAD, a resync) */
 	uint64_t frames, bad_frames;               /* event channels (read_peers) */
 	unsigned pending, peers;
+	unsigned bad_logs;                         /* logs skipped now: Redis refuses them */
+	bool id_conflict;                          /* another live instance holds our id */
+	/* Each link's state ("up", "connecting", "unreachable", "login refused",
+	 * "deadline", "lost"; "off" when the client has no such link). */
+	const char *link_state[SYNC_LINKS];
 };
 
 /* Starts connecting at once; never fails for Redis being away. NULL only

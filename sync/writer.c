@@ -1,20 +1,23 @@
 /* writer.c - this origin's own changes to Redis: a ring buffer while Redis
- * is away, MULTI (ZADD/ZREM + XADD + PUBLISH) ... EXEC in batches, and the
- * logs' seq learned again after every connect. */
+ * is away or refuses, and batches written in order by the bus's Lua
+ * (bifrost_batch: ZADD/ZREM + XADD with the next seq + PUBLISH each), so a
+ * refused batch is sent again whole and the log never gets a gap. */
 #include <errno.h>
+#include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bounded.h"
+#include "bus_script.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
 
-#define MAX_INFLIGHT 1024 /* own writes sent and not yet acknowledged */
-#define WRITE_BATCH 64    /* writes per MULTI/EXEC: a burst costs few round trips */
+#define WRITE_BATCH 256          /* records per call: a burst costs few round trips */
+#define WRITE_RETRY_MIN_MS 100
+#define WRITE_RETRY_MAX_MS 10000
 
 static void flush(struct sync_client *c);
 
@@ -45,122 +48,142 @@ uint64_t sync_field_seq(const redisReply *fields)
 	return bf_parse_u64(buf, UINT64_MAX / 2, &seq) ? 0 : seq;
 }
 
-static void seq_loaded(redisAsyncContext *ac, void *reply, void *priv)
+static struct pending *queued(struct sync_client *c, unsigned i)
 {
-	struct sync_client *c = sync_link_owner(ac);
-	const redisReply *r = reply;
-	enum bf_kind kind = (enum bf_kind)(uintptr_t)priv;
-	uint64_t seq = 0;
-
-	if (!c || !r)
-		return;
-	/* [[id, [f, v, ...]]] or [] */
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
-		seq = sync_field_seq(r->element[0]->element[1]);
-	c->seq[kind] = seq;
-	if (--c->seq_loading)
-		return;
-	c->writable = true;
-	if (c->cfg.read_peers) {
-		char key[BF_KEY_MAX];
-
-		bf_key_edges(key, sizeof(key), c->prefix);
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "SADD %s %s", key, c->origin);
-	}
-	if (c->h.on_connected)
-		c->h.on_connected(c->h.ctx);
-	flush(c);
+	return &c->q[(c->q_head + i) % c->cfg.max_pending];
 }
 
-/* EXEC of a batch of `priv` writes: they leave the queue, written, or
- * counted and logged once when Redis refused the transaction (EXECABORT). */
-static void exec_done(redisAsyncContext *ac, void *reply, void *priv)
+/* Drops the first n queued writes (written, or refused for good). */
+static void dequeue(struct sync_client *c, unsigned n)
+{
+	c->q_head = (c->q_head + n) % c->cfg.max_pending;
+	c->q_len -= n;
+}
+
+/* Redis refused the whole batch (out of memory, a busy script, the script
+ * cache flushed): nothing was written; it goes again, whole and first, after
+ * a backoff, so the order of our own writes holds. */
+static void batch_refused(struct sync_client *c, const char *err)
+{
+	struct timeval tv;
+
+	c->st.write_retries++;
+	if (!strncmp(err, "NOSCRIPT", 8)) {
+		/* Redis restarted or SCRIPT FLUSH: load the script again, now. */
+		c->script_sha[0] = '\0';
+		writer_load_script(c);
+		return;
+	}
+	c->write_backoff_ms = c->write_backoff_ms ? c->write_backoff_ms * 2 : WRITE_RETRY_MIN_MS;
+	if (c->write_backoff_ms > WRITE_RETRY_MAX_MS)
+		c->write_backoff_ms = WRITE_RETRY_MAX_MS;
+	bf_log_state_hit(&c->write_refused, BF_LOG_ERROR,
+			 "Redis refused our writes (%s): %u kept queued, sent again with "
+			 "backoff up to %d s", err, c->q_len, WRITE_RETRY_MAX_MS / 1000);
+	tv = (struct timeval){ .tv_sec = c->write_backoff_ms / 1000,
+			       .tv_usec = (c->write_backoff_ms % 1000) * 1000 };
+	evtimer_add(c->write_timer, &tv);
+}
+
+static void batch_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_client *c = sync_link_owner(ac);
 	const redisReply *r = reply;
 	unsigned n = (unsigned)(uintptr_t)priv;
 
 	if (!c || !r)
-		return; /* disconnected: writer_down puts the in-flight writes back */
-	if (r->type != REDIS_REPLY_ARRAY) {
-		struct pending *p = &c->q[c->q_head];
-		char e[BF_ENTRY_MAX + 1];
-
-		bf_entry_format(&p->e, e, sizeof(e));
-		c->st.write_errors += n;
-		pr_err("redis refused a write of %u entries (the first %s %s): %s", n,
-		       bf_kind_name(p->e.kind), e,
-		       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-	} else {
-		c->st.written += n;
+		return; /* disconnected: writer_down sends the batch again after the reconnect */
+	c->inflight = 0;
+	if (r->type == REDIS_REPLY_ERROR) {
+		batch_refused(c, r->str);
+		return;
 	}
-	c->q_head = (c->q_head + n) % c->cfg.max_pending;
-	c->q_len -= n;
-	c->inflight -= n;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+		batch_refused(c, "an answer of the wrong shape");
+		return;
+	}
+	c->write_backoff_ms = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type == REDIS_REPLY_INTEGER) {
+			c->st.written++;
+			continue;
+		}
+		/* This record alone was refused (its key holds another type, the
+		 * ACL forbids it): sending it again would not help. */
+		c->st.write_errors++;
+		bf_log_state_hit(&c->record_refused, BF_LOG_ERROR,
+				 "Redis refused a write to our %s log (%s); it is dropped, the "
+				 "others are written; fix the key and the edge re-asserts its "
+				 "entries at its next reconnect",
+				 bf_kind_name(queued(c, i)->e.kind),
+				 e->type == REDIS_REPLY_ERROR ? e->str : "unexpected answer");
+	}
+	dequeue(c, n);
 	flush(c);
 }
 
-/* ZADD/ZREM + XADD + PUBLISH of one write, inside the caller's MULTI. */
-static void send_one(struct sync_client *c, const struct pending *p)
-{
-	char key[BF_KEY_MAX], log[BF_KEY_MAX], evt[BF_KEY_MAX], entry[BF_ENTRY_MAX + 1];
-	char exp[24], seq[24], minid[32];
-	uint8_t frame[BF_EVT_MAX_BYTES];
-	struct bf_evt ev = { .type = BF_EVT_ENTRY };
-	enum bf_kind k = p->e.kind;
-	int n;
-
-	c->seq[k]++;
-	bf_key_list(key, sizeof(key), c->prefix, k, c->origin);
-	bf_key_log(log, sizeof(log), c->prefix, k, c->origin);
-	bf_key_evt(evt, sizeof(evt), c->prefix, c->origin);
-	bf_entry_format(&p->e, entry, sizeof(entry));
-	bf_exp_format(p->exp_ms, exp, sizeof(exp));
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)c->seq[k]);
-	snprintf(minid, sizeof(minid), "%lld-0", (long long)(bf_wall_ms() - c->cfg.retention_ms));
-
-	snprintf(ev.origin, sizeof(ev.origin), "%s", c->origin);
-	ev.rec.op = p->op;
-	ev.rec.entry = p->e;
-	ev.rec.exp_ms = p->op == BF_OP_ADD ? p->exp_ms : BF_EXP_INF;
-	ev.rec.seq = c->seq[k];
-	snprintf(ev.rec.why, sizeof(ev.rec.why), "%s", p->why);
-	n = bf_evt_encode(&ev, frame, sizeof(frame));
-
-	if (p->op == BF_OP_ADD) {
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "ZADD %s %s %s", key, exp, entry);
-		redisAsyncCommand(c->cmd.ac, NULL, NULL,
-				  "XADD %s MINID ~ %s * op add entry %s exp %s seq %s why %s", log,
-				  minid, entry, exp, seq, p->why);
-	} else {
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "ZREM %s %s", key, entry);
-		redisAsyncCommand(c->cmd.ac, NULL, NULL,
-				  "XADD %s MINID ~ %s * op del entry %s seq %s why %s", log, minid,
-				  entry, seq, p->why);
-	}
-	if (n > 0)
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "PUBLISH %s %b", evt, frame, (size_t)n);
-}
-
-/* Sends what waits, in transactions of up to WRITE_BATCH writes: one write
- * alone goes at once (no waiting to fill a batch); a burst (a flood of new
- * sources banned, a reconnect's re-assertion) costs 64 times fewer round
- * trips and transactions than one each. */
+/* One call of the batch writer for up to WRITE_BATCH queued writes, in
+ * their order: EVALSHA of the script loaded at connect (EVAL of its text if
+ * Redis would not load it). */
 static void flush(struct sync_client *c)
 {
-	while (c->writable && sync_link_up(&c->cmd) && c->inflight < c->q_len &&
-	       c->inflight < MAX_INFLIGHT) {
-		unsigned n = c->q_len - c->inflight;
+	enum { KEYLEN = BF_KEY_MAX, ELEN = BF_ENTRY_MAX + 1, XLEN = 24 };
+	const char **argv;
+	size_t *lens;
+	char *buf, retention[24], numkeys[16];
+	unsigned n, argc, i;
 
-		if (n > WRITE_BATCH)
-			n = WRITE_BATCH;
-		redisAsyncCommand(c->cmd.ac, NULL, NULL, "MULTI");
-		for (unsigned i = 0; i < n; i++)
-			send_one(c, &c->q[(c->q_head + c->inflight + i) % c->cfg.max_pending]);
-		redisAsyncCommand(c->cmd.ac, exec_done, (void *)(uintptr_t)n, "EXEC");
-		c->inflight += n;
+	if (!c->writable || !sync_link_up(&c->cmd) || c->inflight || !c->q_len ||
+	    evtimer_pending(c->write_timer, NULL))
+		return;
+	n = c->q_len < WRITE_BATCH ? c->q_len : WRITE_BATCH;
+	argc = 4 + 5 * n;
+	argv = calloc(argc, sizeof(*argv));
+	lens = calloc(argc, sizeof(*lens));
+	buf = malloc((size_t)n * (KEYLEN + ELEN + XLEN));
+	if (!argv || !lens || !buf)
+		goto out;
+	argv[0] = c->script_sha[0] ? "EVALSHA" : "EVAL";
+	argv[1] = c->script_sha[0] ? c->script_sha : bf_bus_eval_script();
+	snprintf(numkeys, sizeof(numkeys), "%u", n);
+	argv[2] = numkeys;
+	snprintf(retention, sizeof(retention), "%lld", (long long)c->cfg.retention_ms);
+	argv[3 + n] = retention;
+	for (i = 0; i < n; i++) {
+		const struct pending *p = queued(c, i);
+		char *key = buf + (size_t)i * (KEYLEN + ELEN + XLEN), *entry = key + KEYLEN,
+		     *exp = entry + ELEN;
+
+		bf_key_list(key, KEYLEN, c->prefix, p->e.kind, c->origin);
+		bf_entry_format(&p->e, entry, ELEN);
+		if (p->op == BF_OP_ADD)
+			bf_exp_format(p->exp_ms, exp, XLEN);
+		else
+			snprintf(exp, XLEN, "0");
+		argv[3 + i] = key;
+		argv[4 + n + 4 * i] = p->op == BF_OP_ADD ? "add" : "del";
+		argv[5 + n + 4 * i] = entry;
+		argv[6 + n + 4 * i] = exp;
+		argv[7 + n + 4 * i] = p->why;
 	}
+	if (!argv[1])
+		goto out;
+	for (i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if (!sync_link_cmd_argv(&c->cmd, 0, batch_done, (void *)(uintptr_t)n, (int)argc, argv,
+				lens))
+		c->inflight = n;
+out:
+	free(argv);
+	free(lens);
+	free(buf);
+}
+
+static void write_timer(evutil_socket_t fd, short what, void *arg)
+{
+	flush(arg);
 }
 
 int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entry *e,
@@ -172,7 +195,7 @@ int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entr
 		c->st.dropped++;
 		return -ENOBUFS;
 	}
-	p = &c->q[(c->q_head + c->q_len) % c->cfg.max_pending];
+	p = queued(c, c->q_len);
 	p->op = op;
 	p->e = *e;
 	p->exp_ms = exp_ms;
@@ -182,21 +205,71 @@ int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entr
 	return 0;
 }
 
-void writer_up(struct sync_client *c)
+static void script_loaded(redisAsyncContext *ac, void *reply, void *priv)
 {
-	/* Redis may have restarted empty: learn where our logs stand. */
-	c->writable = false;
-	c->seq_loading = BF_KIND_MAX;
-	for (int kk = 0; kk < BF_KIND_MAX; kk++) {
-		char log[BF_KEY_MAX];
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
 
-		bf_key_log(log, sizeof(log), c->prefix, (enum bf_kind)kk, c->origin);
-		sync_read_head(c->cmd.ac, seq_loaded, (void *)(uintptr_t)kk, log, NULL);
+	if (!c || !r)
+		return;
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(c->script_sha)) {
+		memcpy(c->script_sha, r->str, r->len);
+		c->script_sha[r->len] = '\0';
+	} else if (!c->script_warned) {
+		/* Without SCRIPT LOAD every batch carries the script's text. */
+		c->script_warned = true;
+		pr_warn("SCRIPT LOAD refused (%s): writing with EVAL",
+			r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
 	}
+	flush(c);
 }
 
-void writer_down(struct sync_client *c)
+void writer_load_script(struct sync_client *c)
+{
+	const char *s = bf_bus_eval_script();
+
+	if (s)
+		sync_link_cmd(&c->cmd, script_loaded, NULL, "SCRIPT LOAD %s", s);
+}
+
+/* The command link is up and this instance may write (instance.c): load the
+ * script, join the edges, re-assert, write what waited. */
+void writer_start(struct sync_client *c)
+{
+	c->writable = true;
+	c->inflight = 0;
+	writer_load_script(c);
+	if (c->cfg.read_peers) {
+		char key[BF_KEY_MAX];
+
+		bf_key_edges(key, sizeof(key), c->prefix);
+		sync_link_cmd(&c->cmd, NULL, NULL, "SADD %s %s", key, c->origin);
+	}
+	if (c->h.on_connected)
+		c->h.on_connected(c->h.ctx);
+}
+
+void writer_stop(struct sync_client *c)
 {
 	c->writable = false;
-	c->inflight = 0; /* unacknowledged writes go again after the reconnect */
+	c->inflight = 0; /* a batch without its answer goes again */
+	c->script_sha[0] = '\0';
+}
+
+void writer_tick(struct sync_client *c)
+{
+	bf_log_state_tick(&c->write_refused, "Redis refusing our writes");
+	bf_log_state_tick(&c->record_refused, "Redis refusing some of our writes");
+}
+
+int writer_init(struct sync_client *c)
+{
+	c->write_timer = evtimer_new(c->base, write_timer, c);
+	return c->write_timer ? 0 : -ENOMEM;
+}
+
+void writer_free(struct sync_client *c)
+{
+	if (c->write_timer)
+		event_free(c->write_timer);
 }
