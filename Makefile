@@ -38,8 +38,8 @@ SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
 LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sync/resync.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
-	sync/bounded.c sync/publish.c sync/bus_script.c sync/instance.c sync/a2s.c \
-	sync/a2s_challenge.c sync/a2s_split.c \
+	sync/bounded.c sync/publish.c sync/bus_script.c sync/instance.c sync/converge.c \
+	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
 	sync/schema_evt.c sync/schema_stats.c
@@ -59,15 +59,18 @@ BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netpro
 	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
 
 # Tests mirror the layers: tests/unit (cmocka, pure), tests/bpf (the programs through
-# bpf_prog_test_run_opts), tests/tools and tests/integration (scripts).
+# bpf_prog_test_run_opts), tests/sync (the bus client against real redis-servers, faults
+# injected), tests/tools and tests/integration (scripts).
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 BPF_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_%,$(wildcard tests/bpf/*.c)))
-TESTS := $(UNIT_TESTS) $(BPF_TESTS)
+SYNC_TESTS := $(patsubst tests/sync/%.c,$(BUILD)/tests/%,$(wildcard tests/sync/test_*.c))
+SYNC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/sync/test_%,$(wildcard tests/sync/*.c)))
+TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
-.PHONY: all deps deps-node test test-unit test-bpf test-tools test-integration demo bench clean \
+.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 
@@ -176,9 +179,15 @@ $(UNIT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(EDGE_OBJS) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(filter %.o %.a,$^) -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 $(BUILD)/tests/test_schema $(BUILD)/tests/test_msgpack $(BUILD)/tests/test_a2s \
 	$(BUILD)/tests/test_a2s_split: $(BUILD)/obj/tests/unit/alloc_watch.o
-$(BUILD)/tests/test_sync $(BUILD)/tests/test_bounded: $(BUILD)/obj/tests/unit/redis_fixture.o
+
+$(SYNC_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/sync/%.o $(SYNC_TEST_OBJS) \
+		$(BUILD)/obj/tools/common.o $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_SYNC)
 
 $(BPF_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/bpf/%.o $(BPF_TEST_OBJS) $(BUILD)/obj/tools/pktgen.o \
+		$(BUILD)/obj/tools/common.o \
 		$(EDGE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
@@ -193,13 +202,16 @@ $(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-bpf test-tools test-integration
+	$(MAKE) test-unit test-bpf test-sync test-tools test-integration
 
 test-unit: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 test-bpf: all
 	@rc=0; for t in $(BPF_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
+
+test-sync: all
+	@rc=0; for t in $(SYNC_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 # Tools against their own redis-server and stand-ins on loopback, and bf-netprobe forge over
 # a veth pair in a namespace of its own; no lab needed.

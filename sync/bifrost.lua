@@ -128,8 +128,10 @@ local function frame(origin, kind, op, entry, exp, seq, why)
 	    p('w') .. p(why)
 end
 
--- One change: ZADD/ZREM, then XADD with the next seq, then the event. exp is
--- absolute Unix ms or '+inf'. Returns the seq, or raises with the reason.
+-- One change: ZADD/ZREM, then XADD with the next seq and the ZSET's member
+-- count after it (`card`: the edges compare it with ZCARD to find writes
+-- made without the log), then the event. exp is absolute Unix ms or '+inf'.
+-- Returns the seq, or raises with the reason.
 local function write(key, op, entry, exp, why, now, retention)
 	local prefix, kind, origin = split_key(key)
 	if not prefix then
@@ -154,11 +156,11 @@ local function write(key, op, entry, exp, why, now, retention)
 		end
 		redis.call('ZADD', key, exp, entry)
 		redis.call('XADD', log, 'MINID', '~', minid, '*', 'op', 'add', 'entry', entry,
-			'exp', exp, 'seq', seq, 'why', why)
+			'exp', exp, 'seq', seq, 'why', why, 'card', redis.call('ZCARD', key))
 	elseif op == 'del' then
 		redis.call('ZREM', key, entry)
 		redis.call('XADD', log, 'MINID', '~', minid, '*', 'op', 'del', 'entry', entry,
-			'seq', seq, 'why', why)
+			'seq', seq, 'why', why, 'card', redis.call('ZCARD', key))
 	else
 		error('op must be add or del')
 	end

@@ -13,17 +13,20 @@
 /* The scripts are read-only (EVAL_RO): they run on a replica too, and an ACL may allow them
  * to a user that writes nothing. Each measures before it reads. */
 
-/* KEYS[1] a stream, KEYS[2] (optional) a ZSET. Only the id and the seq field of the last
- * entry leave Redis, whatever else that entry carries. */
+/* KEYS[1] a stream, KEYS[2] (optional) a ZSET. Only the id and the first `seq` and `card`
+ * fields of the last entry leave Redis (20 bytes each at most), whatever else it carries. */
 static const char head_script[] =
 	"local h = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1) "
 	"local out = {} "
 	"if h[1] then "
-	"  local seq, f = '', h[1][2] "
+	"  local kept, seen, f = {}, {}, h[1][2] "
 	"  for i = 1, #f - 1, 2 do "
-	"    if f[i] == 'seq' then if #f[i + 1] <= 20 then seq = f[i + 1] end break end "
+	"    local n = f[i] "
+	"    if (n == 'seq' or n == 'card') and not seen[n] and #f[i + 1] <= 20 then "
+	"      seen[n] = true kept[#kept + 1] = n kept[#kept + 1] = f[i + 1] "
+	"    end "
 	"  end "
-	"  out[1] = {h[1][1], {'seq', seq}} "
+	"  out[1] = {h[1][1], kept} "
 	"end "
 	"if KEYS[2] then return {out, redis.call('ZCARD', KEYS[2])} end "
 	"return out";

@@ -37,7 +37,8 @@ void sync_refused(struct sync_client *c, const char *what, const char *why, cons
  * sync_link_cmd_argv does (0, -ENOTCONN: cb is not called, -ENOMEM) ---- */
 
 /* The last entry of the stream `log` as XREVRANGE log + - COUNT 1 gives it, with its seq
- * field alone ([[id, ["seq", seq]]] or []); with zset, [that, ZCARD zset]. */
+ * and card fields alone ([[id, ["seq", seq, "card", card]]] or []); with zset, [that,
+ * ZCARD zset], atomically (what MULTI XREVRANGE ZCARD EXEC answers). */
 int sync_read_head(struct sync_link *l, sync_link_cb fn, void *priv, const char *log,
 		   const char *zset);
 /* A ZSCAN page of key: [cursor, [member, score, ...], n], the n members longer than

@@ -11,12 +11,15 @@ const char *bf_bus_library(void)
 	return bf_bus_lua;
 }
 
-/* The library without its "#!lua" line, under a local `redis` whose
- * register_function does nothing (EVAL has none), then a call of the batch
- * writer: the edges run exactly the code the library holds. */
+/* The library under a plain "#!lua" line (a script with flags: Redis then
+ * refuses it whole when out of memory, before any write, as it does a
+ * function), a local `redis` whose register_function does nothing (EVAL has
+ * none), then a call of the batch writer: the edges run exactly the code the
+ * library holds. */
 const char *bf_bus_eval_script(void)
 {
 	static const char head[] =
+		"#!lua\n"
 		"local redis = setmetatable({ register_function = function() end },"
 		" { __index = redis })\n";
 	static const char tail[] = "\nreturn batch(KEYS, ARGV)\n";

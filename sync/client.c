@@ -26,6 +26,7 @@ static void cmd_up(struct sync_link *l)
 
 	instance_up(c);
 	reader_cmd_up(c);
+	converge_cmd_up(c);
 }
 
 static void cmd_down(struct sync_link *l)
@@ -46,6 +47,7 @@ static void client_tick(evutil_socket_t fd, short what, void *arg)
 	subscriber_tick(c);
 	writer_tick(c);
 	instance_tick(c);
+	converge_tick(c);
 	evtimer_add(c->tick, &tv);
 }
 
@@ -93,6 +95,7 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	DEF(block_ms, 1000);
 	DEF(read_count, 1000);
 	DEF(retention_ms, 24LL * 3600 * 1000);
+	DEF(digest_ms, 10000);
 	DEF(max_pending, 65536);
 #undef DEF
 #define LINK(l, name, up, down)                                                              \
@@ -101,7 +104,7 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 		       up, down, c)
 	c->q = calloc(c->cfg.max_pending, sizeof(*c->q));
 	c->tick = evtimer_new(base, client_tick, c);
-	rc = !c->q || !c->tick || reader_init(c) || writer_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
+	rc = !c->q || !c->tick || reader_init(c) || writer_init(c) || converge_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
 	     (cfg->read_peers && LINK(rd, "stream reads", reader_link_up, reader_link_down)) ||
 	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down));
 #undef LINK
@@ -134,6 +137,7 @@ void sync_client_free(struct sync_client *c)
 	sync_link_close(&c->sub);
 	reader_free(c);
 	writer_free(c);
+	converge_free(c);
 	if (c->tick)
 		event_free(c->tick);
 	free(c->q);

@@ -31,6 +31,9 @@ struct stream {
 	bool fault;
 	int64_t retry_ms;     /* monotonic ms of the next try */
 	int backoff_ms;
+	bool resync_again;    /* changed without its log while a resync ran */
+	long long digest_card; /* converge.c: the mismatch last acted on */
+	char digest_id[SYNC_ID_MAX];
 };
 
 /* One own change waiting to be written. */
@@ -84,6 +87,14 @@ struct sync_client {
 	struct event *cursor_timer;
 	bool cursors_dirty;
 	int64_t save_gap_ms;     /* wait between state saves (grows with their cost) */
+
+	/* converge.c */
+	bool pend_active;        /* a list's event waiting for its log's xadd */
+	enum bf_kind pend_kind;
+	char pend_origin[BF_ORIGIN_MAX + 1];
+	struct event *pair_timer;
+	int64_t digest_due_ms;
+	bool notify_off, notify_warned;
 
 	/* confload.c */
 	char conf_version[64];   /* last fleet config delivered */
@@ -139,6 +150,13 @@ void reader_free(struct sync_client *c);
 void subscriber_up(struct sync_link *l);
 void subscriber_down(struct sync_link *l);
 void subscriber_tick(struct sync_client *c);
+
+/* converge.c: writes made without the log */
+void converge_subscribe(struct sync_client *c, struct sync_link *l);
+void converge_cmd_up(struct sync_client *c);
+void converge_tick(struct sync_client *c);
+int converge_init(struct sync_client *c);
+void converge_free(struct sync_client *c);
 
 /* confload.c: the command link went down while a load ran */
 void confload_down(struct sync_client *c);

@@ -17,6 +17,7 @@
 
 #define WATCHDOG_MS 500
 #define IDLE_PING_MS 1000
+#define STABLE_MS 1000   /* up this long: "connected", and the backoff starts over */
 
 /* A command in flight. Redis answers in order, so the oldest is the head. */
 struct link_cmd {
@@ -52,16 +53,18 @@ const char *sync_link_state_name(const struct sync_link *l)
 }
 
 /* The state changed: one line, at a level that says how bad it is. A fault
- * that repeats (Redis still away, the login still refused) is not logged
- * again; its attempts are counted. */
+ * that repeats (Redis still away, the login still refused, a connection
+ * that comes up and drops again) is not logged again until the link has
+ * been up for a while; its attempts are counted. */
 static void link_fault(struct sync_link *l, enum sync_link_fault f, const char *msg)
 {
 	char where[BF_ENDPOINT_STRLEN];
 
-	if (f == l->fault)
-		return;
 	l->fault = f;
 	snprintf(l->fault_msg, sizeof(l->fault_msg), "%s", msg ? msg : "");
+	if (f == l->logged)
+		return;
+	l->logged = f;
 	bf_endpoint_str(l->ep, where, sizeof(where));
 	switch (f) {
 	case LINK_FAULT_LOGIN:
@@ -111,21 +114,31 @@ static void link_retry(struct sync_link *l)
 
 static void link_ready(struct sync_link *l)
 {
-	char where[BF_ENDPOINT_STRLEN];
 	struct timeval tv = { .tv_usec = WATCHDOG_MS * 1000 };
 
 	evtimer_del(l->timer);
 	l->state = LINK_UP;
-	l->last_sent_ms = bf_mono_ms();
+	l->up_ms = l->last_sent_ms = bf_mono_ms();
 	l->ls.connects++;
 	l->st->connects++;
-	pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)), l->name);
 	l->fault = LINK_FAULT_NONE;
 	l->fault_msg[0] = '\0';
 	event_add(l->watchdog, &tv);
-	/* The backoff starts over only once the link has stayed up a while: a
-	 * Redis that accepts and then drops every connection is not hammered. */
+	/* "connected" is logged, and the backoff starts over, once the link has
+	 * stayed up a while (link_watchdog): a Redis that accepts and then
+	 * drops every connection is neither hammered nor logged each time. */
 	l->on_up(l);
+}
+
+static void link_stable(struct sync_link *l)
+{
+	char where[BF_ENDPOINT_STRLEN];
+
+	l->backoff_ms = l->backoff_min_ms;
+	if (l->logged == LINK_FAULT_NONE)
+		return;
+	l->logged = LINK_FAULT_NONE;
+	pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)), l->name);
 }
 
 /* The reply to the AUTH queued before anything else: only a link that is
@@ -350,7 +363,8 @@ static void link_watchdog(evutil_socket_t fd, short what, void *arg)
 		sync_link_abort(l, LINK_FAULT_DEADLINE, msg);
 		return;
 	}
-	l->backoff_ms = l->backoff_min_ms;
+	if (now - l->up_ms >= STABLE_MS)
+		link_stable(l);
 	if (l->idle_ping && !l->head && now - l->last_sent_ms >= IDLE_PING_MS)
 		sync_link_cmd(l, NULL, NULL, "PING");
 	event_add(l->watchdog, &tv);
@@ -395,6 +409,7 @@ int sync_link_init(struct sync_link *l, struct event_base *base, const struct bf
 	l->on_up = up;
 	l->on_down = down;
 	l->owner = owner;
+	l->logged = LINK_FAULT_MAX; /* nothing logged yet: the first connect is */
 	l->rnd = (uint64_t)bf_mono_ns() ^ (uint64_t)(uintptr_t)l ^ 0x9E3779B97F4A7C15ULL;
 	if (!l->rnd)
 		l->rnd = 1;

@@ -53,6 +53,8 @@ struct sync_link {
 	unsigned inflight;
 	int64_t last_sent_ms;
 	enum sync_link_fault fault;     /* the current fault (NONE while up) */
+	enum sync_link_fault logged;    /* the state last logged (NONE: "connected") */
+	int64_t up_ms;                  /* when it last came up */
 	enum sync_link_fault abort_why; /* set when the link tears itself down */
 	char fault_msg[160];
 	uint64_t rnd;                   /* jitter */

@@ -80,6 +80,37 @@ int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const 
 	return key_kind(buf, len, prefix, "log:", k, origin);
 }
 
+int bf_key_kind_parse(const char *key, size_t n, const char *prefix, bool *is_log,
+		      enum bf_kind *k, char origin[BF_ORIGIN_MAX + 1])
+{
+	size_t pl = strlen(prefix), kl;
+	const char *p = key, *end = key + n, *colon;
+	int kind;
+	char kname[8];
+
+	if (n <= pl || memcmp(key, prefix, pl))
+		return -EINVAL;
+	p += pl;
+	*is_log = (size_t)(end - p) > 4 && !memcmp(p, "log:", 4);
+	if (*is_log)
+		p += 4;
+	colon = memchr(p, ':', (size_t)(end - p));
+	if (!colon || (kl = (size_t)(colon - p)) >= sizeof(kname))
+		return -EINVAL;
+	memcpy(kname, p, kl);
+	kname[kl] = '\0';
+	kind = bf_kind_parse(kname);
+	p = colon + 1;
+	if (kind < 0 || end - p < 1 || end - p > BF_ORIGIN_MAX)
+		return -EINVAL;
+	memcpy(origin, p, (size_t)(end - p));
+	origin[end - p] = '\0';
+	if (!bf_origin_valid(origin))
+		return -EINVAL;
+	*k = (enum bf_kind)kind;
+	return 0;
+}
+
 int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id)
 {
 	return key_id(buf, len, prefix, "edge:", id);

@@ -41,6 +41,11 @@ bool bf_origin_valid(const char *s);
 /* ---- key names; each returns the length, or -ENAMETOOLONG/-EINVAL ---- */
 int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
 int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
+/* The kind and origin a list key (<prefix><kind>:<origin>) or a log key
+ * (<prefix>log:<kind>:<origin>) names; key need not be NUL-terminated.
+ * 0 or -EINVAL. */
+int bf_key_kind_parse(const char *key, size_t n, const char *prefix, bool *is_log,
+		      enum bf_kind *k, char origin[BF_ORIGIN_MAX + 1]);
 int bf_key_edge(char *buf, size_t len, const char *prefix, const char *id);
 int bf_key_edges(char *buf, size_t len, const char *prefix);
 int bf_key_evt(char *buf, size_t len, const char *prefix, const char *origin);

@@ -129,6 +129,7 @@ void subscriber_up(struct sync_link *l)
 	redisAsyncCommand(l->ac, on_a2s_msg, NULL, "SUBSCRIBE %s", ch);
 	bf_key_ping(ch, sizeof(ch), c->prefix, c->origin);
 	redisAsyncCommand(l->ac, on_ping, NULL, "SUBSCRIBE %s", ch);
+	converge_subscribe(c, l);
 	c->sub_up_ms = bf_mono_ms();
 	c->echo_ms = 0;
 }

@@ -38,6 +38,7 @@ struct sync_config {
 	int block_ms;              /* XREAD BLOCK, default 1000 */
 	int read_count;            /* XREAD COUNT, default 1000 */
 	int64_t retention_ms;      /* logs are trimmed to this age (MINID), default 24 h */
+	int digest_ms;             /* ZCARD vs the log's count, every list this often, default 10 s */
 	unsigned max_pending;      /* writes buffered while Redis is away, default 65536 */
 	const char *cursor_path;   /* where cursors persist; NULL = memory only */
 	struct sync_caps caps;     /* what is read at most (copied) */
@@ -92,6 +93,9 @@ struct sync_stats {
 	uint64_t records, stale, bad_records, gaps, resyncs;
 	uint64_t read_errors;                      /* refused reads (XREAD, a resync) */
 	uint64_t frames, bad_frames;               /* event channels (read_peers) */
+	uint64_t notifications;                    /* keyspace events of peers' lists and logs */
+	uint64_t bare_writes;                      /* list changes without a log record */
+	uint64_t digests, digest_mismatches;       /* digest rounds; lists found changed */
 	unsigned pending, peers;
 	unsigned bad_logs;                         /* logs skipped now: Redis refuses them */
 	bool id_conflict;                          /* another live instance holds our id */

@@ -25,19 +25,27 @@ double mono_s(void)
 	return (double)mono_ns() / 1e9;
 }
 
-int sh_run(const char *who, const char *fmt, ...)
+int sh_vrun(const char *who, const char *fmt, va_list ap)
 {
-	char cmd[512];
-	va_list ap;
+	char cmd[1024];
 
-	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
 	if (system(cmd) == 0)
 		return 0;
 	if (who)
 		fprintf(stderr, "%s: command failed: %s\n", who, cmd);
 	return -EIO;
+}
+
+int sh_run(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = sh_vrun(who, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int cmp_double(const void *a, const void *b)

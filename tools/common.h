@@ -1,7 +1,9 @@
-/* common.h - the helpers bf-netprobe, the refresher and bf-bench share (clock, sh, sort). */
+/* common.h - the helpers bf-netprobe, the refresher, bf-bench and the tests share (clock, sh,
+ * sort). */
 #ifndef BF_TOOLS_COMMON_H
 #define BF_TOOLS_COMMON_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC: for deadlines and durations, never for timestamps. */
@@ -12,6 +14,7 @@ double mono_s(void);
 /* Runs a printf-formatted command with /bin/sh. 0, or -EIO when it could not run or
  * exited non-zero; then, when who is not NULL, "<who>: command failed: <cmd>" on stderr. */
 int sh_run(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sh_vrun(const char *who, const char *fmt, va_list ap);
 
 /* qsort order of doubles, ascending. */
 int cmp_double(const void *a, const void *b);

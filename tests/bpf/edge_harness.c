@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "edge.skel.h"
+#include "../../tools/common.h"
 #include "edge_harness.h"
 
 struct harness H;
@@ -26,23 +27,19 @@ static const char *action_names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT
 
 static int sh(const char *cmd)
 {
-	if (system(cmd) != 0) {
-		fprintf(stderr, "setup command failed: %s\n", cmd);
-		return -1;
-	}
-	return 0;
+	return sh_run("setup", "%s", cmd);
 }
 
 void harness_sh(const char *fmt, ...)
 {
-	char cmd[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	rc = sh_vrun("setup", fmt, ap);
 	va_end(ap);
-	if (sh(cmd))
-		fail_msg("command failed: %s", cmd);
+	if (rc)
+		fail_msg("a setup command failed (above)");
 }
 
 static int get_mac(const char *ifname, uint8_t mac[6])

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "bifrost.h"
+#include "../../tools/common.h"
 #include "gs.skel.h"
 #include "../../tools/pktgen.h"
 
@@ -42,24 +43,17 @@ static const uint8_t GW_MAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 static const uint8_t GW2_MAC[6] = { 0x02, 0, 0, 0, 0, 0x04 };
 static const uint8_t BK_MAC[6] = { 0x02, 0, 0, 0, 0x06, 0x02 };
 
+/* A setup command: the test program stops when one fails (said on stderr). */
+#define sh(...)                                    \
+	do {                                       \
+		if (sh_run("setup", __VA_ARGS__))  \
+			exit(1);                   \
+	} while (0)
+
 static struct gs_bpf *skel;
 static int if_t0, if_t2, ncpu;
 static uint8_t t0_mac[6], t2_mac[6];
 static struct gs_config cfg;
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "setup command failed: %s\n", cmd);
-		exit(1);
-	}
-}
 
 static void get_mac(const char *ifname, uint8_t mac[6])
 {

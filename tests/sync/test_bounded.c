@@ -17,11 +17,11 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "redis_fixture.h"
-#include "sync.h"
+#include "sync_harness.h"
 
 #define BIG (8 << 20) /* a value no cap lets through: 8 MiB */
 
+static struct redis_srv srv;
 static struct bf_endpoint local_ep = { .host = "127.0.0.1" };
 
 /* ---- what a client hears ---- */
@@ -101,23 +101,13 @@ static void open_client(struct heard *h, const char *origin, bool peers,
 
 /* ---- Redis ---- */
 
-static void cmd(const char *fmt, ...)
-{
-	redisContext *rc = plain();
-	redisReply *r;
-	va_list ap;
-
-	va_start(ap, fmt);
-	r = redisvCommand(rc, fmt, ap);
-	va_end(ap);
-	if (!r || r->type == REDIS_REPLY_ERROR)
-		fail_msg("%s: %s", fmt, r ? r->str : rc->errstr);
-	freeReplyObject(r);
-	redisFree(rc);
-}
+#define cmd(...) redis_do(&srv, __VA_ARGS__)
 
 /* A value of n bytes made inside Redis: this process never holds it. */
-#define MAKE(call, n) cmd("EVAL %s 1 %s %d", "redis.call(" call ") return 1", key, (n))
+#define MAKE(call, n)                                                                       \
+	assert_int_equal(redis_int(&srv, "EVAL %s 1 %s %d", "redis.call(" call ") return 1",  \
+				   key, (n)),                                               \
+			 1)
 
 /* Peak resident memory since the last peak_reset, in KiB. */
 static long peak_kib(void)
@@ -300,17 +290,16 @@ static void test_bounded__fleet_config(void **state)
 
 static int setup(void **state)
 {
-	port = 25000 + getpid() % 2000;
-	local_ep.port = (uint16_t)port;
+	local_ep.port = (uint16_t)(25000 + getpid() % 2000);
 	bf_log_init("test_bounded", getenv("BF_DEBUG") ? BF_LOG_DEBUG : BF_LOG_ERROR);
 	base = event_base_new();
-	redis_start();
+	redis_srv_start(&srv, NULL, "127.0.0.1", local_ep.port, NULL);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	redis_kill();
+	redis_srv_kill(&srv);
 	event_base_free(base);
 	return 0;
 }

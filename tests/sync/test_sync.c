@@ -17,79 +17,42 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "redis_fixture.h"
-#include "sync.h"
+#include "sync_harness.h"
 
+static struct redis_srv srv;
 static struct bf_endpoint local_ep = { .host = "127.0.0.1" };
 static char cursor_path[64];
+
+static void redis_start(void)
+{
+	redis_srv_start(&srv, NULL, "127.0.0.1", local_ep.port, NULL);
+}
+
+static void redis_kill(void)
+{
+	redis_srv_kill(&srv);
+}
+
+static redisContext *plain(void)
+{
+	return redis_plain(&srv);
+}
 
 /* Each test starts on an empty Redis: no logs, no instance locks of the
  * edges an earlier test made (a lock outlives its client by 15 s). */
 static int flushed(void **state)
 {
-	redisContext *rc = plain();
-
-	freeReplyObject(redisCommand(rc, "FLUSHALL"));
-	redisFree(rc);
+	redis_do(&srv, "FLUSHALL");
 	return 0;
 }
 
-/* ---- a peer that records what it hears ---- */
-
-struct peer {
-	struct sync_client *c;
-	int records, own, resync_begin, resync_end, connected;
-	char last[BF_ENTRY_MAX + 1];
-	char origins[8][BF_ORIGIN_MAX + 1];
-};
-
-static void on_record(void *ctx, const char *origin, const struct bf_log_rec *r)
+static void open_peer(struct peer *p, const char *origin, const char *cursors)
 {
-	struct peer *p = ctx;
+	struct sync_config cfg = { .endpoint = &local_ep, .origin = origin, .read_peers = true,
+				   .block_ms = 100, .backoff_min_ms = 20, .backoff_max_ms = 200,
+				   .cursor_path = cursors };
 
-	p->records++;
-	bf_entry_format(&r->entry, p->last, sizeof(p->last));
-	snprintf(p->origins[p->records % 8], sizeof(p->origins[0]), "%s", origin);
-}
-
-static void on_begin(void *ctx, enum bf_kind k, const char *o)
-{
-	((struct peer *)ctx)->resync_begin++;
-}
-
-static void on_end(void *ctx, enum bf_kind k, const char *o)
-{
-	((struct peer *)ctx)->resync_end++;
-}
-
-static void on_connected(void *ctx)
-{
-	((struct peer *)ctx)->connected++;
-}
-
-static void peer_open(struct peer *p, const char *origin, const char *cursors)
-{
-	struct sync_config cfg = { .endpoint = &local_ep, .origin = origin, .read_peers = true, .block_ms = 100, .backoff_min_ms = 20,
-				   .backoff_max_ms = 200, .cursor_path = cursors };
-	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_begin,
-				   .on_resync_end = on_end, .on_connected = on_connected, .ctx = p };
-
-	memset(p, 0, sizeof(*p));
-	p->c = sync_client_new(base, &cfg, &h);
-	assert_non_null(p->c);
-}
-
-static struct bf_entry bl(const char *cidr)
-{
-	struct bf_entry e;
-
-	assert_int_equal(bf_entry_parse(BF_KIND_BL, cidr, strlen(cidr), &e), 0);
-	return e;
-}
-
-static int64_t in_an_hour(void)
-{
-	return sync_now_ms() + 3600000;
+	peer_open(p, &cfg);
 }
 
 static void test_sync__peer_hears_writes_not_itself(void **state)
@@ -98,8 +61,8 @@ static void test_sync__peer_hears_writes_not_itself(void **state)
 	char cidr[32];
 	struct sync_stats st;
 
-	peer_open(&a, "pop1", NULL);
-	peer_open(&b, "pop2", NULL);
+	open_peer(&a, "pop1", NULL);
+	open_peer(&b, "pop2", NULL);
 	assert_true(run_until(&a.connected, 1, 3000));
 	assert_true(run_until(&b.connected, 1, 3000));
 	/* b follows ops and pop1 (3 logs each) once it has resynced them. */
@@ -163,8 +126,16 @@ static void test_sync__peer_hears_writes_not_itself(void **state)
 		assert_int_equal(st.gaps, 0);
 		assert_string_equal(b.last, "198.19.200.0/24");
 	}
-	sync_client_free(a.c);
-	sync_client_free(b.c);
+	peer_close(&a);
+	peer_close(&b);
+}
+
+static bool nothing_pending(void *arg)
+{
+	struct sync_stats st;
+
+	sync_client_stats(arg, &st);
+	return st.pending == 0;
 }
 
 static void test_sync__redis_restart_empty_loses_nothing(void **state)
@@ -172,8 +143,8 @@ static void test_sync__redis_restart_empty_loses_nothing(void **state)
 	struct peer a, b;
 	struct sync_stats st;
 
-	peer_open(&a, "pop1", NULL);
-	peer_open(&b, "pop2", NULL);
+	open_peer(&a, "pop1", NULL);
+	open_peer(&b, "pop2", NULL);
 	assert_true(run_until(&a.connected, 1, 3000));
 	assert_true(run_until(&b.resync_end, 6, 5000));
 	redis_kill();
@@ -194,8 +165,7 @@ static void test_sync__redis_restart_empty_loses_nothing(void **state)
 	redis_start(); /* empty: no persistence */
 	assert_true(run_until(&a.connected, 2, 5000));
 	assert_true(run_until(&b.records, 20, 5000));
-	sync_client_stats(a.c, &st);
-	assert_int_equal(st.pending, 0);
+	assert_true(run_until_fn(nothing_pending, a.c, 2000));
 	/* The ZSET holds all 20 again. */
 	{
 		redisContext *rc = plain();
@@ -205,8 +175,8 @@ static void test_sync__redis_restart_empty_loses_nothing(void **state)
 		freeReplyObject(r);
 		redisFree(rc);
 	}
-	sync_client_free(a.c);
-	sync_client_free(b.c);
+	peer_close(&a);
+	peer_close(&b);
 }
 
 static void test_sync__trimmed_cursor_resyncs(void **state)
@@ -216,14 +186,14 @@ static void test_sync__trimmed_cursor_resyncs(void **state)
 	struct bf_entry e;
 
 	unlink(cursor_path);
-	peer_open(&a, "pop1", NULL);
-	peer_open(&b, "pop2", cursor_path);
+	open_peer(&a, "pop1", NULL);
+	open_peer(&b, "pop2", cursor_path);
 	assert_true(run_until(&a.connected, 1, 3000));
 	assert_true(run_until(&b.resync_end, 6, 5000));
 	e = bl("192.0.2.0/24");
 	sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
 	assert_true(run_until(&b.records, 1, 3000));
-	sync_client_free(b.c); /* saves its cursors */
+	peer_close(&b); /* saves its cursors */
 	assert_int_equal(access(cursor_path, R_OK), 0);
 
 	/* While b is gone: more writes, then the log is trimmed away. */
@@ -245,7 +215,7 @@ static void test_sync__trimmed_cursor_resyncs(void **state)
 	sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
 	settle(200);
 
-	peer_open(&b, "pop2", cursor_path);
+	open_peer(&b, "pop2", cursor_path);
 	assert_true(run_until(&b.resync_end, 1, 5000));
 	settle(300);
 	sync_client_stats(b.c, &st);
@@ -259,45 +229,50 @@ static void test_sync__trimmed_cursor_resyncs(void **state)
 		freeReplyObject(r);
 		redisFree(rc);
 	}
-	sync_client_free(a.c);
-	sync_client_free(b.c);
+	peer_close(&a);
+	peer_close(&b);
+}
+
+static void ignore(void *ctx, const char *origin, const struct bf_log_rec *r)
+{
 }
 
 static void test_sync__connect_timeout_and_retry(void **state)
 {
 	struct peer a;
 	struct sync_stats st;
-	struct bf_endpoint nobody = { .host = "127.0.0.1", .port = (uint16_t)(port + 1) };
+	struct bf_endpoint nobody = { .host = "127.0.0.1", .port = (uint16_t)(local_ep.port + 1) };
 	struct sync_config cfg = { .endpoint = &nobody, .origin = "pop9",
 				   .connect_timeout_ms = 100, .backoff_min_ms = 20,
 				   .backoff_max_ms = 50 };
-	struct sync_handlers h = { .on_record = on_record, .ctx = &a };
+	struct sync_handlers h = { .on_record = ignore, .ctx = &a };
 	struct bf_entry e = bl("198.51.100.0/24");
 
-	memset(&a, 0, sizeof(a));
-	a.c = sync_client_new(base, &cfg, &h);
-	assert_non_null(a.c);
+	peer_open(&a, &cfg);
 	settle(400);
 	sync_client_stats(a.c, &st);
 	assert_true(st.connect_failures >= 3);
 	assert_false(sync_client_connected(a.c));
 	assert_int_equal(sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t"), 0);
-	sync_client_free(a.c);
+	peer_close(&a);
 
 	nobody.port = 0;
 	assert_null(sync_client_new(base, &cfg, &h));
-	nobody.port = (uint16_t)port;
+	nobody.port = local_ep.port;
 	cfg.origin = "bad origin";
 	assert_null(sync_client_new(base, &cfg, &h));
 	cfg.origin = "pop9";
 	cfg.prefix = "bifrost"; /* no ':' at the end */
 	assert_null(sync_client_new(base, &cfg, &h));
+	cfg.prefix = NULL;
+	cfg.origin = "ops"; /* the operators': never an edge's */
+	cfg.read_peers = true;
+	assert_null(sync_client_new(base, &cfg, &h));
 }
 
 static int setup(void **state)
 {
-	port = 27000 + getpid() % 2000;
-	local_ep.port = (uint16_t)port;
+	local_ep.port = (uint16_t)(27000 + getpid() % 2000);
 	snprintf(cursor_path, sizeof(cursor_path), "/tmp/bf-test-cursors-%d", getpid());
 	bf_log_init("test_sync", getenv("BF_DEBUG") ? BF_LOG_DEBUG : BF_LOG_ERROR);
 	base = event_base_new();
@@ -316,10 +291,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_sync__peer_hears_writes_not_itself, flushed),
-		cmocka_unit_test_setup(test_sync__redis_restart_empty_loses_nothing, flushed),
-		cmocka_unit_test_setup(test_sync__trimmed_cursor_resyncs, flushed),
-		cmocka_unit_test_setup(test_sync__connect_timeout_and_retry, flushed),
+		cmocka_unit_test_setup_teardown(test_sync__peer_hears_writes_not_itself, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__redis_restart_empty_loses_nothing, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__trimmed_cursor_resyncs, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__connect_timeout_and_retry, flushed, peers_close_all),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
