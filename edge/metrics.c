@@ -153,6 +153,40 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	       "Peer log records refused as invalid.", s->sync.bad_records);
 	scalar(f, "bifrost_sync_bad_frames_total", "counter",
 	       "Event-channel frames refused as invalid.", s->sync.bad_frames);
+	scalar(f, "bifrost_sync_deadline_misses_total", "counter",
+	       "Redis connections torn down because a command or read went unanswered (a dead peer).",
+	       s->sync.deadline_misses);
+	scalar(f, "bifrost_sync_login_failures_total", "counter",
+	       "Logins Redis refused (user or password).", s->sync.login_failures);
+	scalar(f, "bifrost_sync_read_errors_total", "counter",
+	       "Reads of peers' logs Redis refused (WRONGTYPE, NOPERM, a bad cursor).",
+	       s->sync.read_errors);
+	scalar(f, "bifrost_sync_bad_logs", "gauge",
+	       "Peers' logs skipped now because Redis refuses them (retried with backoff).",
+	       s->sync.bad_logs);
+	scalar(f, "bifrost_sync_write_retries_total", "counter",
+	       "Batches of own writes Redis refused whole (out of memory, ...) and that were kept to "
+	       "send again.", s->sync.write_retries);
+	scalar(f, "bifrost_sync_write_errors_total", "counter",
+	       "Own writes Redis refused for good (a key of the wrong type, the ACL).",
+	       s->sync.write_errors);
+	scalar(f, "bifrost_sync_id_conflict", "gauge",
+	       "1 while another live edge holds this edge's id: this one publishes nothing.",
+	       s->fleet && s->sync.id_conflict);
+	head(f, "bifrost_sync_link_up", "gauge",
+	     "1 while this Redis connection is up (commands, stream reads, events).");
+	for (int i = 0; i < SYNC_LINKS; i++) {
+		static const char *const links[SYNC_LINKS] = { "commands", "reads", "events" };
+
+		fprintf(f, "bifrost_sync_link_up{link=\"%s\"} %d\n", links[i],
+			s->fleet && s->sync.link_state[i] && !strcmp(s->sync.link_state[i], "up"));
+	}
+	head(f, "bifrost_sync_divergence_total", "counter",
+	     "Peers' lists found changed without their log and read again, by how it was found.");
+	fprintf(f, "bifrost_sync_divergence_total{found_by=\"notification\"} %llu\n",
+		(unsigned long long)s->sync.bare_writes);
+	fprintf(f, "bifrost_sync_divergence_total{found_by=\"digest\"} %llu\n",
+		(unsigned long long)s->sync.digest_mismatches);
 	scalar(f, "bifrost_stats_frames_total", "counter",
 	       "Stats frames published to Redis and answered.", s->stats_frames);
 	scalar(f, "bifrost_stats_frames_dropped_total", "counter",

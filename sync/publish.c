@@ -21,17 +21,22 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 	sync_client_stats(c, &st);
 	bf_key_edge(key, sizeof(key), c->prefix, c->origin);
 	sync_link_cmd(&c->cmd, NULL, NULL,
-			  "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
-			  "pending %u peers %u records %llu bad_records %llu resyncs %llu "
-			  "bad_frames %llu conf_version %s conf_refused %u bus_refused %llu "
-			  "bus_refused_by %s",
-			  key, hb->version, hb->ifaces, hb->xdp_mode, (long long)hb->started_ms,
-			  (long long)bf_wall_ms(), st.pending, st.peers, (unsigned long long)st.records,
-			  (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
-			  (unsigned long long)st.bad_frames,
-			  hb->conf_version && hb->conf_version[0] ? hb->conf_version : "-",
-			  hb->conf_refused, (unsigned long long)hb->bus_refused,
-			  hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
+		      "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
+		      "pending %u peers %u records %llu bad_records %llu resyncs %llu "
+		      "bad_frames %llu conf_version %s conf_refused %u link_reads %s link_events %s "
+		      "bad_logs %u read_errors %llu write_retries %llu write_errors %llu "
+		      "divergences %llu deadline_misses %llu bus_refused %llu bus_refused_by %s",
+		      key, hb->version, hb->ifaces, hb->xdp_mode, (long long)hb->started_ms,
+		      (long long)bf_wall_ms(), st.pending, st.peers, (unsigned long long)st.records,
+		      (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
+		      (unsigned long long)st.bad_frames,
+		      hb->conf_version && hb->conf_version[0] ? hb->conf_version : "-",
+		      hb->conf_refused, st.link_state[SYNC_LINK_READ], st.link_state[SYNC_LINK_EVENTS],
+		      st.bad_logs, (unsigned long long)st.read_errors,
+		      (unsigned long long)st.write_retries, (unsigned long long)st.write_errors,
+		      (unsigned long long)(st.bare_writes + st.digest_mismatches),
+		      (unsigned long long)st.deadline_misses, (unsigned long long)hb->bus_refused,
+		      hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
 	sync_link_cmd(&c->cmd, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	return 0;
 }

@@ -122,6 +122,28 @@ eq "bl del removed it" "$(rcli ZSCORE bifrost:bl:ops 198.19.1.0/24)" ""
 run bl list
 eq "bl list after del" "$(tail -1 <<<"$OUT")" "(1 live entries)"
 
+echo "# the bus's functions"
+run functions status
+eq "functions status after the first write loaded them" "$OUT" "loaded, the same as this bifrostctl's"
+eq "an ops write is one FCALL an operator can type" \
+	"$(rcli FCALL bifrost_add 1 bifrost:bl:ops 198.18.77.0/24 60000 typed)" "$(( $(rcli XLEN bifrost:log:bl:ops) ))"
+eq "and the log's seq follows on" "$(rcli XREVRANGE bifrost:log:bl:ops + - COUNT 1 | grep -A1 '^seq$' | tail -1)" \
+	"$(rcli XLEN bifrost:log:bl:ops)"
+check "FCALL refuses a malformed entry" has "$(rcli FCALL bifrost_add 1 bifrost:bl:ops 1.2.3.4/8 0 2>&1)" "malformed bl entry"
+rcli FUNCTION DELETE bifrost >/dev/null
+run functions status --json
+eq "functions status --json when absent" "$OUT" '{"library":"bifrost","loaded":false,"current":false}'
+run bl del 198.18.77.0/24
+eq "a write loads them again when Redis lost them" "$RC $(rcli FUNCTION LIST LIBRARYNAME bifrost | grep -c bifrost_add)" "0 1"
+run functions load
+eq "functions load" "$RC" 0
+rcli FUNCTION DELETE bifrost >/dev/null
+rcli ACL SETUSER default -function >/dev/null
+run bl add 198.18.78.0/24
+rcli ACL SETUSER default +function >/dev/null
+check "a user that may not load them is told what to run ($ERR)" has "$ERR" "bifrostctl functions load"
+run functions load
+
 echo "# punches and edges"
 rcli SADD bifrost:edges pop1 pop2 'bad origin!' >/dev/null
 rcli ZADD bifrost:punch:pop1 +inf "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" \

@@ -62,16 +62,6 @@ redisContext *ctl_connect(const struct ctl *c)
 	return rc;
 }
 
-/* The one place a sync_config is filled; the endpoint carries the password from
- * REDISCLI_AUTH, so the sync client logs in the same way the direct commands do. */
-void ctl_sync_config(const struct ctl *c, struct sync_config *cfg)
-{
-	*cfg = (struct sync_config){ .endpoint = &c->ep,
-				     .prefix = c->prefix,
-				     .origin = "ops",
-				     .connect_timeout_ms = CTL_TIMEOUT_MS };
-}
-
 int ctl_key(const struct ctl *c, char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

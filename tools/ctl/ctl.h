@@ -11,7 +11,6 @@
 
 struct redisContext;
 struct redisReply;
-struct sync_config;
 
 #define CTL_PROG "bifrostctl"
 #define CTL_TIMEOUT_MS 2000 /* connecting, and each command of a blocking connection */
@@ -69,6 +68,11 @@ int ctl_watch(const struct ctl *c, int argc, char **argv);
 int ctl_stats(const struct ctl *c, int argc, char **argv);
 int ctl_stats_watch(const struct ctl *c, int argc, char **argv);
 int ctl_top(const struct ctl *c, int argc, char **argv);
+/* functions.c */
+/* wl|bl add|del through FCALL bifrost_add|bifrost_del (the library is loaded when missing).
+ * 0, or -EIO once stderr said why. */
+int ctl_fcall_write(const struct ctl *c, enum bf_op op, const struct bf_entry *e);
+int ctl_functions(const struct ctl *c, int argc, char **argv); /* functions load|status */
 /* a2s.c */
 int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);
@@ -90,9 +94,6 @@ int ctl_prefix_check(const struct ctl *c, const struct bf_cidr *p, unsigned min,
 /* The blocking connection every read and config write uses: connected and logged in
  * within CTL_TIMEOUT_MS, or NULL once stderr says why ("cannot reach Redis at ..."). */
 struct redisContext *ctl_connect(const struct ctl *c);
-
-/* The sync client's configuration for writing as origin "ops" (the lists' writes). */
-void ctl_sync_config(const struct ctl *c, struct sync_config *cfg);
 
 /* A key with no builder in schema.h: the prefix, then fmt. Its length, or -ENAMETOOLONG. */
 int ctl_key(const struct ctl *c, char *buf, size_t len, const char *fmt, ...)

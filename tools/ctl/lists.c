@@ -1,93 +1,12 @@
-/* lists.c - bifrostctl wl, bl and punch: lists written as origin "ops", every origin's read. */
+/* lists.c - bifrostctl wl, bl and punch: lists written as origin "ops" (functions.c), every
+ * origin's read. */
 #include <errno.h>
-#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ctl.h"
-#include "log.h"
-#include "sync.h"
-
-#define WRITE_LIMIT_S 5
-
-/* The write under way: the event loop ends once Redis took it or refused it. */
-struct write_wait {
-	struct sync_client *sc;
-	struct event_base *base;
-	bool wrote, failed;
-};
-
-static void noop_record(void *ctx, const char *o, const struct bf_log_rec *r) {}
-
-static void stop_cb(evutil_socket_t fd, short w, void *arg) { event_base_loopbreak(arg); }
-
-static void poll_cb(evutil_socket_t fd, short w, void *arg)
-{
-	struct write_wait *ww = arg;
-	struct sync_stats st;
-
-	sync_client_stats(ww->sc, &st);
-	if (st.written >= 1) {
-		ww->wrote = true;
-		event_base_loopbreak(ww->base);
-	} else if (st.write_errors) {
-		ww->failed = true;
-		event_base_loopbreak(ww->base);
-	}
-}
-
-/* Through the sync client, so the seq, the change log, the event and MULTI/EXEC are
- * exactly what an edge writes. 0, or -EIO once stderr said why. */
-static int sync_write(const struct ctl *c, enum bf_op op, const struct bf_entry *e)
-{
-	struct sync_config cfg;
-	struct sync_handlers h = { .on_record = noop_record };
-	struct timeval limit = { .tv_sec = WRITE_LIMIT_S }, tick = { .tv_usec = 10000 };
-	struct write_wait ww = { .base = event_base_new() };
-	struct event *t1, *t2;
-	int64_t exp = c->ttl_ms ? sync_now_ms() + (int64_t)c->ttl_ms : BF_EXP_INF;
-
-	ctl_sync_config(c, &cfg);
-	bf_log_init(CTL_PROG, BF_LOG_ERROR);
-	ww.sc = sync_client_new(ww.base, &cfg, &h);
-	if (!ww.sc) {
-		event_base_free(ww.base);
-		return -EIO;
-	}
-	sync_client_write(ww.sc, op, e, exp, c->reason ? c->reason : "manual");
-	t1 = evtimer_new(ww.base, stop_cb, ww.base);
-	t2 = event_new(ww.base, -1, EV_PERSIST, poll_cb, &ww);
-	evtimer_add(t1, &limit);
-	event_add(t2, &tick);
-	event_base_dispatch(ww.base);
-	event_free(t1);
-	event_free(t2);
-	sync_client_free(ww.sc);
-	event_base_free(ww.base);
-	if (!ww.wrote) {
-		fprintf(stderr, CTL_PROG ": %s: Redis at %s %s\n",
-			ww.failed ? "refused" : "timed out", c->where,
-			ww.failed ? "refused the write" : "did not answer within 5 s");
-		return -EIO;
-	}
-	return 0;
-}
-
-/* A password is checked here first: the sync client does not log in yet, and a wrong
- * one would otherwise only show as a refused write. */
-static int login_check(const struct ctl *c)
-{
-	redisContext *rc;
-
-	if (!c->ep.has_pass)
-		return 0;
-	rc = ctl_connect(c);
-	if (!rc)
-		return -EIO;
-	redisFree(rc);
-	return 0;
-}
 
 int ctl_list_write(const struct ctl *c, int argc, char **argv)
 {
@@ -98,15 +17,12 @@ int ctl_list_write(const struct ctl *c, int argc, char **argv)
 	int err;
 
 	err = bf_entry_parse(k, text, strlen(text), &e);
-	if (err) {
+	if (err)
 		return ctl_cidr_error(text, err);
-	}
 	if (op == BF_OP_ADD &&
 	    ctl_prefix_check(c, &e.cidr, bf_kinds[k].min_prefix, bf_kinds[k].name))
 		return -EINVAL;
-	err = login_check(c);
-	if (!err)
-		err = sync_write(c, op, &e);
+	err = ctl_fcall_write(c, op, &e);
 	if (err)
 		return err;
 	if (c->json)
@@ -157,7 +73,7 @@ int ctl_list_show(const struct ctl *c, int argc, char **argv)
 {
 	enum bf_kind k = bf_kind_parse(argv[0]);
 	redisContext *rc;
-	int64_t now = sync_now_ms();
+	int64_t now = bf_wall_ms();
 	char **o, key[BF_KEY_MAX];
 	size_t n, shown = 0;
 	int err = ctl_connect_origins(c, &rc, &o, &n);

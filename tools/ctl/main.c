@@ -48,6 +48,10 @@ static const struct ctl_cmd cmds[] = {
 	{ "stats", "watch", ctl_stats_watch, 0, 0, "[--count N] [--timeout SECONDS]",
 	  "decoded stats frames of every edge, live" },
 	{ "top", NULL, ctl_top, 0, 0, "", "stats live, 80 columns (q or Ctrl-C quits)" },
+	{ "functions", "load", ctl_functions, 0, 0, "",
+	  "load the bus's Redis Functions (bifrost_add, ...)\n"
+	  "into Redis; again after every upgrade" },
+	{ "functions", "status", ctl_functions, 0, 0, "", "loaded, and the same as this build's?" },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
