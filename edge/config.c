@@ -217,6 +217,14 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "%s", tok[1]);
+	} else if (!strcmp(k, "state_file")) {
+		NEED(2);
+		if (tok[1][0] != '/' || strlen(tok[1]) >= sizeof(cfg->state_file) - 8) {
+			bf_seterr(err, errlen, "bad state_file '%.60s' (an absolute path, under %zu "
+					    "characters)", tok[1], sizeof(cfg->state_file) - 8);
+			return -EINVAL;
+		}
+		snprintf(cfg->state_file, sizeof(cfg->state_file), "%s", tok[1]);
 	} else if (!strcmp(k, "xdp_mode")) {
 		NEED(2);
 		if (!strcmp(tok[1], "auto"))

@@ -38,6 +38,7 @@ struct edge_config {
 	char redis[128];       /* the endpoint as written ("" = no fleet) */
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
 	char redis_prefix[BF_PREFIX_MAX + 1]; /* the fleet's keys live under it */
+	char state_file[256];  /* cursors, register, instance token ("": /run/bifrost-edge-<id>.state) */
 	enum edge_xdp_mode xdp_mode;
 	bool dry_run;
 	uint64_t punch_ttl_ms;

@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "a2s_feed.h"
 #include "apply.h"
@@ -35,6 +38,7 @@ struct edge_fleet {
 	uint32_t publish_max_pps;
 	uint64_t publish_capped;
 	struct bf_log_state capping;
+	int lock_fd;             /* flock on <state file>.lock: one daemon per state file */
 };
 
 /* ---- Redis -> register -> apply ---- */
@@ -273,10 +277,11 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
 				   .on_event = on_event, .on_a2s_key = on_a2s_key,
 				   .on_refused = on_refused };
-	char state[256], where[BF_ENDPOINT_STRLEN];
+	char state[256], lock[264], where[BF_ENDPOINT_STRLEN];
 
 	if (!f)
 		return NULL;
+	f->lock_fd = -1;
 	f->base = base;
 	f->apply = apply;
 	f->publish_max_pps = cfg->publish_max_pps ? cfg->publish_max_pps : 1;
@@ -285,8 +290,22 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	f->reg = reg_new(&f->guard, on_effect, f);
 	/* Cursors and the register live in one state file: after a restart the
 	 * edge resumes the logs exactly where its register stood. */
-	snprintf(state, sizeof(state), "/run/bifrost-edge-%s.state", cfg->id);
+	if (cfg->state_file[0])
+		snprintf(state, sizeof(state), "%s", cfg->state_file);
+	else
+		snprintf(state, sizeof(state), "/run/bifrost-edge-%s.state", cfg->id);
 	sc.cursor_path = state;
+	/* One daemon per state file on this host: a second one would share the
+	 * first's instance token, and with it its lock on the id in Redis. */
+	snprintf(lock, sizeof(lock), "%s.lock", state);
+	f->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (f->lock_fd < 0 || flock(f->lock_fd, LOCK_EX | LOCK_NB)) {
+		pr_err("fleet: %s: %s; another bifrost-edge with the id %s runs on this host "
+		       "(or set a state_file of its own)", lock,
+		       f->lock_fd < 0 ? strerror(errno) : "locked", cfg->id);
+		edge_fleet_free(f);
+		return NULL;
+	}
 	h.ctx = f;
 	f->sync = f->reg ? sync_client_new(base, &sc, &h) : NULL;
 	if (!f->sync) {
@@ -302,6 +321,8 @@ void edge_fleet_free(struct edge_fleet *f)
 {
 	if (!f)
 		return;
+	if (f->lock_fd >= 0)
+		close(f->lock_fd); /* releases the flock */
 	if (f->sync && sync_client_connected(f->sync) &&
 	    !sync_client_announce(f->sync, BF_EVT_EDGE_DOWN, BIFROST_VERSION))
 		event_base_loop(f->base, EVLOOP_NONBLOCK); /* let hiredis write it out */

@@ -177,6 +177,15 @@ local function reason(err)
 	return (string.gsub(tostring(err), '^.-:%d+: ', ''))
 end
 
+-- An operator's write: its seq, or the reason it was refused as an error reply.
+local function one(key, op, entry, exp, why, now)
+	local ok, r = pcall(write, key, op, entry, exp, why or 'manual', now, RETENTION_MS)
+	if not ok then
+		return fail(reason(r))
+	end
+	return r
+end
+
 local function add(keys, args)
 	if #keys ~= 1 or #args < 2 or #args > 3 then
 		return fail('usage: FCALL bifrost_add 1 <list key> ENTRY TTL_MS [WHY]')
@@ -187,24 +196,14 @@ local function add(keys, args)
 	end
 	local now = now_ms()
 	local exp = ttl == 0 and '+inf' or string.format('%d', now + ttl)
-	local ok, r = pcall(write, keys[1], 'add', args[1], exp, args[3] or 'manual', now,
-		RETENTION_MS)
-	if not ok then
-		return fail(reason(r))
-	end
-	return r
+	return one(keys[1], 'add', args[1], exp, args[3], now)
 end
 
 local function del(keys, args)
 	if #keys ~= 1 or #args < 1 or #args > 2 then
 		return fail('usage: FCALL bifrost_del 1 <list key> ENTRY [WHY]')
 	end
-	local ok, r = pcall(write, keys[1], 'del', args[1], nil, args[2] or 'manual', now_ms(),
-		RETENTION_MS)
-	if not ok then
-		return fail(reason(r))
-	end
-	return r
+	return one(keys[1], 'del', args[1], nil, args[2], now_ms())
 end
 
 -- The edges' own writes, in order: each record's seq, or its error (a key of

@@ -222,7 +222,8 @@ static void digest_round(struct sync_client *c)
 }
 
 /* Once a second: lists marked again during their resync, and the digest
- * when it is due (DIGEST_MS apart, spread by up to a second of jitter). */
+ * when it is due (digest_ms apart plus up to a tenth of it, so a fleet's
+ * edges do not all read at the same instant). */
 void converge_tick(struct sync_client *c)
 {
 	int64_t now = bf_mono_ms();
@@ -239,7 +240,8 @@ void converge_tick(struct sync_client *c)
 	}
 	if (now < c->digest_due_ms)
 		return;
-	c->digest_due_ms = now + c->cfg.digest_ms + (int64_t)(bf_mono_ns() % 1000);
+	c->digest_due_ms = now + c->cfg.digest_ms +
+			   (int64_t)(bf_mono_ns() % (uint64_t)(c->cfg.digest_ms / 10 + 1));
 	digest_round(c);
 }
 

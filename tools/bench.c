@@ -17,6 +17,7 @@
 #include "pktgen.h"
 #include "bench.skel.h"
 #include "bench_a2s.h"
+#include "bench_digest.h"
 #include "bench_fleet.h"
 #include "common.h"
 #include "edge.skel.h"
@@ -617,6 +618,8 @@ int main(int argc, char **argv)
 	if (argc >= 2 && (!strcmp(argv[1], "propagation") || !strcmp(argv[1], "apply") ||
 			  !strcmp(argv[1], "resync")))
 		return bench_fleet_main(argv[1], argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "digest"))
+		return bench_digest_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "a2s") || !strcmp(argv[1], "a2s-load")))
 		return bench_a2s_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr,
@@ -633,6 +636,8 @@ int main(int argc, char **argv)
 		"                [--count N] entries/s the edge of IF applies from a peer's log (lab running)\n"
 		"       bf-bench resync --netns NS --redis HOST:PORT --iface IF --origin O --log FILE\n"
 		"                [--count N] full resync of N entries of a new origin, timed by the edge's log\n"
+		"       bf-bench digest --redis HOST:PORT [--entries N]\n"
+		"                the convergence digest's cost, 10 entries vs N (1000000)\n"
 		"       bf-bench a2s [--count N] [--window W] [--latency N] [--rounds R]\n"
 		"                [--server-cpu C] [--client-cpu C]\n"
 		"                A2S INFO replies/s and p50/p99: AF_XDP workers vs recvmmsg server\n"

@@ -8,7 +8,8 @@ eval "$("$LAB" env)"
 
 lab() { "$LAB" "$@"; }
 in_ns() { local h=$1; shift; "$LAB" exec "$h" "$@"; }
-rcli() { in_ns redis redis-cli -h "$REDIS_ADDR" "$@"; }
+RCLI=("$LAB" exec redis redis-cli -h "$REDIS_ADDR") # the lab's redis-cli, as a command
+rcli() { "${RCLI[@]}" "$@"; }
 ctl() { in_ns redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" "$@"; }
 # hb POP FIELD: a field of that edge's heartbeat hash
 hb() { rcli HGET "bifrost:edge:$1" "$2"; }
