@@ -21,7 +21,7 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl
+	prometheus tmux curl libssl-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -42,7 +42,7 @@ LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sy
 	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
-	sync/schema_evt.c sync/schema_stats.c
+	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
@@ -134,10 +134,11 @@ $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
+# bifrostctl acl hashes passwords with libcrypto's SHA-256 (libssl-dev).
 $(BUILD)/bin/bifrostctl: $(CTL_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC) -lcrypto
 
 # bifrost-a2s-refresher (tools/refresher/): options and loop, queries, Redis.
 REFRESHER_SRCS := tools/refresher/main.c tools/refresher/query.c tools/refresher/store.c \
@@ -221,6 +222,7 @@ test-tools: all deps-node
 	tests/tools/test_gamedig.sh
 	tests/tools/test_forge.sh
 	tests/tools/test_ctl.sh
+	tests/tools/test_acl.sh
 
 test-integration: all
 	tests/integration/run.sh

@@ -208,6 +208,15 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);
+	} else if (!strcmp(k, "redis_auth_file")) {
+		/* The file's name only: credentials never live in this file. */
+		NEED(2);
+		if (strlen(tok[1]) >= sizeof(cfg->redis_auth_file)) {
+			bf_seterr(err, errlen, "redis_auth_file: a path of at most %zu bytes",
+				  sizeof(cfg->redis_auth_file) - 1);
+			return -EINVAL;
+		}
+		snprintf(cfg->redis_auth_file, sizeof(cfg->redis_auth_file), "%s", tok[1]);
 	} else if (!strcmp(k, "redis_prefix")) {
 		NEED(2);
 		if (!bf_prefix_valid(tok[1])) {

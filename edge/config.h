@@ -37,6 +37,7 @@ struct edge_config {
 	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
 	char redis[128];       /* the endpoint as written ("" = no fleet) */
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
+	char redis_auth_file[256]; /* redis_auth_file: the credentials file ("" = environment) */
 	char redis_prefix[BF_PREFIX_MAX + 1]; /* the fleet's keys live under it */
 	char state_file[256];  /* cursors, register, instance token ("": /run/bifrost-edge-<id>.state) */
 	enum edge_xdp_mode xdp_mode;

@@ -28,6 +28,9 @@ void edge_heartbeat_tick(struct edge_heartbeat *h, const char *conf_version,
 /* This second's stats frame; its origin and sync fields are filled here. */
 void edge_heartbeat_stats(struct edge_heartbeat *h, struct bf_stats_frame *fr);
 
-void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped);
+/* Stats frames Redis took, frames dropped unsent (Redis away or slow), frames of which a
+ * command was refused (NOPERM, OOM) or lost with the connection. */
+void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped,
+			   uint64_t *refused);
 
 #endif

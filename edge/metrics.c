@@ -192,6 +192,10 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	scalar(f, "bifrost_stats_frames_dropped_total", "counter",
 	       "Stats frames not published: Redis away or the previous second unanswered.",
 	       s->stats_dropped);
+	scalar(f, "bifrost_stats_frames_refused_total", "counter",
+	       "Stats frames Redis did not take: a command refused (NOPERM, OOM) or the "
+	       "connection lost while they were in flight.",
+	       s->stats_refused);
 	if (s->a2s) {
 		static const char *kinds[] = { "info", "player", "rules" };
 		const struct edge_a2s_counters *c = &s->a2s_counters;

@@ -24,7 +24,7 @@ struct edge_metrics_snap {
 	bool fleet;                      /* Redis configured: sync metrics are live */
 	struct sync_stats sync;
 	bool sync_connected;
-	uint64_t stats_frames, stats_dropped;
+	uint64_t stats_frames, stats_dropped, stats_refused;
 	uint64_t wl_entries, bl_entries;
 	/* peers' punches refused: unknown machine, address not served, machine's
 	 * budget spent, table full, over the origin's cap */

@@ -63,7 +63,7 @@ struct sync_client {
 	unsigned q_head, q_len, inflight;
 	bool writable;     /* connected, and this instance holds its id */
 	char script_sha[48];
-	bool script_warned;
+	bool script_warned, join_warned;
 	struct event *write_timer; /* backoff after a refused batch */
 	int write_backoff_ms;
 	struct bf_log_state write_refused, record_refused;

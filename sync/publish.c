@@ -60,7 +60,7 @@ int sync_publish_rulestats(struct sync_client *c, const struct sync_rule_count *
 		free(txt);
 		return -ENOMEM;
 	}
-	snprintf(key, sizeof(key), "%srulestats:%s", c->prefix, c->origin);
+	bf_key_rulestats(key, sizeof(key), c->prefix, c->origin);
 	argv[0] = "HSET";
 	argv[1] = key;
 	for (size_t i = 0; i < n; i++) {
@@ -172,7 +172,7 @@ int sync_a2s_key_rotate(struct sync_client *c, const char *fresh_hex, int64_t ev
 
 	if (!c->writable)
 		return -ENOTCONN;
-	snprintf(key, sizeof(key), "%sa2s:key", c->prefix);
+	bf_key_a2s_secret(key, sizeof(key), c->prefix);
 	sync_link_cmd(&c->cmd, NULL, NULL, "EVAL %s 1 %s %s %lld %lld", a2s_key_script, key,
 			  fresh_hex, (long long)bf_wall_ms(), (long long)every_ms);
 	return sync_client_hgetall(c, key, cb, ctx);

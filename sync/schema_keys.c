@@ -170,6 +170,19 @@ int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
 	return sch_fmt(buf, len, "%sa2s", prefix);
 }
 
+int bf_key_a2s_glob(char *buf, size_t len, const char *prefix, enum bf_a2s_key k)
+{
+	if ((unsigned)k >= BF_A2S_KEY_MAX)
+		return -EINVAL;
+	return sch_fmt(buf, len, "%sa2s:%s*", prefix,
+		       k == BF_A2S_INFO ? "[0-9]" : a2s_key_names[k]);
+}
+
+int bf_key_a2s_secret(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sa2s:key", prefix);
+}
+
 int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
 		     uint32_t *ip, uint16_t *port)
 {
@@ -210,4 +223,9 @@ int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id)
 int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id)
 {
 	return key_id(buf, len, prefix, "log:stats:", id);
+}
+
+int bf_key_rulestats(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "rulestats:", id);
 }

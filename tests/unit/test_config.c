@@ -69,6 +69,11 @@ static void test_config__full_file(void **state)
 	assert_int_equal(edge_config_parse(&c, "redis redis.pop1.example\n", "f", err, sizeof(err)),
 			 0);
 	assert_string_equal(c.redis_ep.host, "redis.pop1.example");
+	/* The credentials file is named here and read at start: never a password here. */
+	assert_int_equal(edge_config_parse(&c, "redis_auth_file /etc/bifrost/pop1.cred\n", "f", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.redis_auth_file, "/etc/bifrost/pop1.cred");
+	assert_false(c.redis_ep.has_pass);
 	edge_config_free(&c);
 }
 
@@ -161,6 +166,9 @@ static void test_config__errors_name_file_and_line(void **state)
 		  "edge.conf:1: rule 1: src: '2001:db8::/32': IPv6 is not supported yet" },
 		{ "redis 198.18.4.2:0\n", "edge.conf:1: bad redis endpoint" },
 		{ "redis_prefix bifrost\n", "edge.conf:1: bad redis_prefix 'bifrost'" },
+		{ "redis_auth_file\n", "edge.conf:1: 'redis_auth_file' takes 1 value" },
+		{ "redis_auth_file /a b\n", "edge.conf:1: 'redis_auth_file' takes 1 value" },
+		{ "redis_password s3cret\n", "edge.conf:1: unknown" },
 		{ "metrics 9477\n", "edge.conf:1: metrics '9477' is not ADDR:PORT" },
 		{ "metrics localhost:9477\n", "edge.conf:1: metrics 'localhost:9477' is not ADDR:PORT" },
 		{ "metrics 127.0.0.1:0\n", "edge.conf:1: metrics '127.0.0.1:0' is not ADDR:PORT" },

@@ -131,6 +131,7 @@ static void test_stats__metrics_text(void **state)
 					   .changed_ms = 1000, .read_ms = 4000, .ttl_ms = 6000 } };
 	struct edge_metrics_snap s = { .version = "v1.2-3-gabc", .id = "pop1", .fleet = true,
 				       .sync_connected = true, .stats_dropped = 4, .stats_frames = 9,
+				       .stats_refused = 2,
 				       .bl_entries = 2, .a2s = true,
 				       .a2s_counters = { .served = 11, .challenged = 5, .workers = 2 },
 				       .a2s_seen = seen, .n_a2s_seen = 1, .now_ms = 4500 };
@@ -169,6 +170,7 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_sync_peers 1");
 	has_line(t, "bifrost_stats_frames_dropped_total 4");
 	has_line(t, "bifrost_stats_frames_total 9");
+	has_line(t, "bifrost_stats_frames_refused_total 2");
 	has_line(t, "bifrost_blacklist_entries 2");
 	has_line(t, "# TYPE bifrost_bus_refused_total counter");
 	has_line(t, "bifrost_bus_refused_total{kind=\"wl\",why=\"prefix\"} 2");

@@ -20,7 +20,8 @@ enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 
 /* The command line, parsed once; commands only read it. */
 struct ctl {
-	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, password from REDISCLI_AUTH */
+	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, and the credentials */
+	const char *auth_file;		/* --auth-file (NULL: from the environment) */
 	char where[BF_ENDPOINT_STRLEN]; /* ep as host:port, for messages */
 	char prefix[BF_PREFIX_MAX + 1]; /* --prefix: every key starts with it */
 	bool json;
@@ -76,6 +77,8 @@ int ctl_functions(const struct ctl *c, int argc, char **argv); /* functions load
 /* a2s.c */
 int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);
+/* acl.c */
+int ctl_acl(const struct ctl *c, int argc, char **argv); /* acl edge ID|ops|refresher|inspector */
 
 /* ---- common.c ---- */
 
@@ -121,6 +124,10 @@ typedef int (*ctl_scan_cb)(const struct ctl *c, struct redisContext *rc,
 			   const struct redisReply *key, void *ctx);
 int ctl_scan(const struct ctl *c, struct redisContext *rc, const char *match, ctl_scan_cb each,
 	     void *ctx);
+
+/* MULTI on rc: 0, or -ENOTSUP once stderr said why Redis refused it (then nothing may be
+ * sent that was meant for the transaction: it would run at once). */
+int ctl_multi(const struct ctl *c, struct redisContext *rc);
 
 /* One change of the fleet's config: the commands (each an argument vector), then INCR
  * <prefix>conf:version, in one MULTI/EXEC, so edges pick the change up within a second.
