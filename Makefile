@@ -38,7 +38,8 @@ SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
 LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sync/resync.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
-	sync/publish.c sync/bus_script.c sync/instance.c sync/converge.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
+	sync/bounded.c sync/publish.c sync/bus_script.c sync/instance.c sync/converge.c \
+	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
 	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c
@@ -47,8 +48,8 @@ LIB      := $(BUILD)/libbifrost.a
 
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
 	edge/sweep.c edge/want_set.c edge/machines.c edge/events.c edge/fleet.c \
-	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c edge/a2s_workers.c edge/stats.c \
-	edge/metrics.c
+	edge/register.c edge/guard.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c \
+	edge/a2s_workers.c edge/stats.c edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 CTL_SRCS := $(wildcard tools/ctl/*.c)

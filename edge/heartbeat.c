@@ -78,12 +78,16 @@ static void rule_counts(struct edge_heartbeat *h)
 }
 
 void edge_heartbeat_tick(struct edge_heartbeat *h, const char *conf_version,
-			 unsigned conf_refused)
+			 unsigned conf_refused, const struct edge_guard *guard)
 {
 	struct sync_heartbeat hb = { .version = BIFROST_VERSION, .ifaces = h->ifaces,
 				     .xdp_mode = h->xdp_mode, .conf_version = conf_version,
 				     .started_ms = h->started_ms, .conf_refused = conf_refused };
+	char by[512] = "";
 
+	if (guard)
+		hb.bus_refused = edge_guard_summary(guard, by, sizeof(by));
+	hb.bus_refused_by = by;
 	rule_counts(h);
 	sync_publish_heartbeat(h->sc, &hb, EDGE_HEARTBEAT_TTL_MS);
 }

@@ -229,7 +229,7 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 
 		edge_fleet_tick(e->fleet);
 		edge_fleet_health(e->fleet, &h);
-		edge_heartbeat_tick(e->hb, h.conf_version, h.conf_refused);
+		edge_heartbeat_tick(e->hb, h.conf_version, h.conf_refused, h.guard);
 		edge_a2s_feed_tick(e->a2s_feed);
 	}
 	if (edge_stats_read(&e->dp.fd, &cur)) {
@@ -265,6 +265,7 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		s->sync = h.sync;
 		s->sync_connected = h.connected;
 		s->punch_refused[4] = h.punch_refused_origin;
+		s->n_guard = edge_guard_rows(h.guard, s->guard, EDGE_GUARD_ROWS);
 		s->publish_capped = h.publish_capped;
 		edge_heartbeat_counts(e->hb, &s->stats_frames, &s->stats_dropped,
 				      &s->stats_refused);

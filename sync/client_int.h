@@ -99,6 +99,7 @@ struct sync_client {
 	/* confload.c */
 	char conf_version[64];   /* last fleet config delivered */
 	bool conf_loading;
+	bool conf_too_big;       /* the version key is longer than 63 bytes (reported once) */
 
 	struct sync_stats st;
 };

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -163,7 +164,7 @@ static void digest_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (!c || !r || (uintptr_t)priv >= c->n_streams)
 		return;
 	s = &c->streams[(uintptr_t)priv];
-	/* EXEC: [[[id, fields]] or [], ZCARD] */
+	/* [[[id, fields]] or [], ZCARD] */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_INTEGER)
 		return; /* refused (the stream reader finds and reports a bad key) */
@@ -214,10 +215,8 @@ static void digest_round(struct sync_client *c)
 		if (!s->id[0] || s->resyncing || s->fault)
 			continue;
 		bf_key_list(zkey, sizeof(zkey), c->prefix, s->kind, s->origin);
-		sync_link_cmd(&c->cmd, NULL, NULL, "MULTI");
-		sync_link_cmd(&c->cmd, NULL, NULL, "XREVRANGE %s + - COUNT 1", s->key);
-		sync_link_cmd(&c->cmd, NULL, NULL, "ZCARD %s", zkey);
-		sync_link_cmd(&c->cmd, digest_done, (void *)(uintptr_t)i, "EXEC");
+		/* The newest record's seq and card only, with ZCARD, in one step. */
+		sync_read_head(&c->cmd, digest_done, (void *)(uintptr_t)i, s->key, zkey);
 	}
 	c->st.digests++;
 }

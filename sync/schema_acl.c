@@ -25,9 +25,10 @@ static const char *const role_names[BF_ACL_ROLE_MAX] = { "edge", "ops", "refresh
  * (docs/REDIS.md says why). A command a role starts to use is added here. */
 static const char *const edge_rules[] = {
 	"-@all", "+ping", "+client|id", "+client|unblock", "+multi", "+exec", "+discard",
-	/* reads: logs, ZSETs, conn hashes, conf:version, rules, protect, A2S cache and key */
-	"+get", "+hget", "+hgetall", "+pttl", "+smembers", "+scan", "+zscan", "+xread",
-	"+xrevrange", "+zcard",
+	/* reads: logs, ZSETs, conn hashes, conf:version, rules, protect, A2S cache and key;
+	 * the bounded reads (sync/bounded.c) are read-only scripts that measure first */
+	"+get", "+getrange", "+hget", "+hgetall", "+hlen", "+hkeys", "+hstrlen", "+pttl",
+	"+smembers", "+scard", "+scan", "+zscan", "+xread", "+xrevrange", "+zcard", "+eval_ro",
 	/* writes, confined to its own keys below: entries, logs, heartbeat, stats, lock; the
 	 * bus's batch writer (sync/bifrost.lua) runs as EVALSHA of a script it loads, and
 	 * reads the server's clock */

@@ -6,9 +6,11 @@
 #include "schema_int.h"
 
 const struct bf_kind_desc bf_kinds[BF_KIND_MAX] = {
-	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true },
-	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true },
-	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false },
+	/* A whitelist skips every filter: wider than a /16 is no one network an operator
+	 * trusts. A /8 ban is a hostile network at most; anything wider cuts off a continent. */
+	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true, 16, 65536 },
+	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true, 8, 1u << 20 },
+	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false, 0, 65536 },
 };
 
 const char *bf_kind_name(enum bf_kind k)

@@ -24,6 +24,11 @@ struct bf_kind_desc {
 	bool cidr;              /* entries are CIDRs (else port punches) */
 	int list;               /* the edge's CIDR list it fills (enum bf_list), -1: none */
 	bool ctl;               /* bifrostctl NAME add|del|list writes and lists it */
+	/* What an edge takes of this kind from the bus by default (its config's min_prefix and
+	 * max_per_origin override them; docs/OPERATIONS.md): a CIDR shorter than min_prefix is
+	 * refused (0: any), and one origin may make it hold at most max_per_origin entries. */
+	uint8_t min_prefix;
+	uint32_t max_per_origin;
 };
 extern const struct bf_kind_desc bf_kinds[BF_KIND_MAX];
 
@@ -78,6 +83,9 @@ int bf_key_rules(char *buf, size_t len, const char *prefix);
 /* bifrost:protect (SET of CIDRs): prefixes no ban, blacklist entry or drop
  * rule may ever block. */
 int bf_key_protect(char *buf, size_t len, const char *prefix);
+/* The shortest protected prefix an edge takes from the bus by default (min_prefix protect):
+ * a wider one would spare whole continents from every ban. */
+#define BF_PROTECT_MIN_PREFIX 8
 
 /* ---- stats: bifrost:stats:<id> (HASH and channel), bifrost:log:stats:<id> (STREAM) ---- */
 int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id);

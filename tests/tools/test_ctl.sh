@@ -257,6 +257,42 @@ eq "protect list --json" "$(jq -s -c 'sort_by(.prefix)' <<<"$OUT")" \
 run protect del 198.18.4.2/32
 eq "protect del" "$OUT" "198.18.4.2/32 protected removed (edges apply it within a second)"
 
+echo "# guard rails: what every edge refuses is refused here first"
+n0=$(rcli ZCARD bifrost:bl:ops)
+run bl add 0.0.0.0/0
+eq "bl add 0.0.0.0/0 exits 2" "$RC" 2
+eq "and says why and what to do" "$ERR" "bifrostctl: 0.0.0.0/0 is wider than /8: every edge with the default 'min_prefix bl 8' refuses it (counted, logged, nothing applied). Pass --force to write it anyway (only edges configured with a lower min_prefix bl apply it)"
+run wl add 10.0.0.0/15
+eq "wl add wider than /16 exits 2" "$RC" 2
+check "and names min_prefix wl" has "$ERR" "min_prefix wl 16"
+run wl add 10.0.0.0/16
+eq "wl add of a /16 is fine" "$RC" 0
+run wl del 10.0.0.0/15
+eq "a wide prefix may always be deleted" "$RC" 0
+eq "nothing was written to bl:ops" "$(rcli ZCARD bifrost:bl:ops)" "$n0"
+run bl add 8.0.0.0/6 --force
+eq "--force writes it" "$RC $OUT" "0 added to blacklist: 8.0.0.0/6"
+run bl del 8.0.0.0/6
+run rule add 30 action drop
+eq "a rule that drops every packet exits 2" "$RC" 2
+check "and says what to do" has "$ERR" "add 'all yes' if the fleet must really drop everything"
+run rule add 31 action drop src 0.0.0.0/0 dport 0-65535 proto udp
+eq "one with a real match field is fine" "$RC" 0
+run rule add 32 action drop src 0.0.0.0/0 ttl 0-255 pps 10k
+eq "only no-op match fields: refused too" "$RC" 2
+run rule add 33 action drop dry_run yes
+eq "a dry run drops nothing: fine" "$RC" 0
+run rule add 34 action drop all yes
+eq "all yes: written" "$RC" 0
+eq "as all yes" "$(rcli HGET bifrost:rules 34)" "action drop all yes"
+run rule add 35 action drop all yes proto udp
+eq "all yes on a rule that selects: exits 2" "$RC $ERR" "2 bifrostctl: rule 35 refused: all: yes only on a rule that matches every packet; this one matches on proto"
+for id in 31 33 34; do run rule del $id; done
+run protect add 0.0.0.0/0
+eq "protect add 0.0.0.0/0 exits 2" "$RC" 2
+check "and names min_prefix protect" has "$ERR" "min_prefix protect 8"
+eq "nothing protected" "$(rcli SCARD bifrost:protect)" 1
+
 echo "# a2s"
 run a2s list
 eq "a2s list, nothing cached" "$(tail -1 <<<"$OUT")" "(0 servers cached)"

@@ -225,6 +225,14 @@ static void test_acl__edge_writes_only_its_origin(void **state)
 	YES(&u, "hgetall", "bifrost:a2s:key", R);
 	YES(&u, "get", "bifrost:a2s:rules:203.0.113.10:27015", R);
 	YES(&u, "smembers", "bifrost:protect", R);
+	/* the bounded reads: a read-only script and what it runs inside */
+	YES(&u, "eval_ro", "bifrost:bl:pop2", R);
+	YES(&u, "scard", "bifrost:protect", R);
+	YES(&u, "hlen", "bifrost:rules", R);
+	YES(&u, "hkeys", "bifrost:conn:udp:203.0.113.10:27015", R);
+	YES(&u, "hstrlen", "bifrost:conn:udp:203.0.113.10:27015", R);
+	YES(&u, "getrange", "bifrost:a2s:203.0.113.10:27015", R);
+	NO(&u, "eval_ro", "other:bl:pop2", R);
 	YES(&u, "client|unblock", "bifrost:x", R); /* (no key; the command is there) */
 	/* channels */
 	CH_YES(&u, "publish", "bifrost:evt:pop1");

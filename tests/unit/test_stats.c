@@ -146,6 +146,9 @@ static void test_stats__metrics_text(void **state)
 	s.sync.bad_records = 1;
 	s.sync.bad_frames = 3;
 	s.sync.peers = 1;
+	s.guard[0] = (struct edge_guard_row){ "wl", "prefix", 2 };
+	s.guard[1] = (struct edge_guard_row){ "rule", "match_all", 1 };
+	s.n_guard = 2;
 	t = render(&s);
 	has_line(t, "# HELP bifrost_packets_total Packets by XDP verdict reason (would_drop and "
 		    "punch_new count beside a verdict).");
@@ -169,6 +172,9 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_stats_frames_total 9");
 	has_line(t, "bifrost_stats_frames_refused_total 2");
 	has_line(t, "bifrost_blacklist_entries 2");
+	has_line(t, "# TYPE bifrost_bus_refused_total counter");
+	has_line(t, "bifrost_bus_refused_total{kind=\"wl\",why=\"prefix\"} 2");
+	has_line(t, "bifrost_bus_refused_total{kind=\"rule\",why=\"match_all\"} 1");
 	has_line(t, "bifrost_a2s_workers 2");
 	has_line(t, "bifrost_a2s_requests_total{outcome=\"served\"} 11");
 	has_line(t, "bifrost_a2s_requests_total{outcome=\"challenged\"} 5");

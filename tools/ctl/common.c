@@ -23,6 +23,20 @@ bool ctl_prefix_valid(const char *s)
 	return true;
 }
 
+int ctl_prefix_check(const struct ctl *c, const struct bf_cidr *p, unsigned min, const char *key)
+{
+	char s[BF_CIDR_STRLEN];
+
+	if (p->plen >= min || c->force)
+		return 0;
+	fprintf(stderr, CTL_PROG ": %s is wider than /%u: every edge with the default "
+			"'min_prefix %s %u' refuses it (counted, logged, nothing applied). Pass "
+			"--force to write it anyway (only edges configured with a lower min_prefix "
+			"%s apply it)\n",
+		bf_cidr_str(p, s), min, key, min, key);
+	return -EINVAL;
+}
+
 int ctl_exit_status(int err)
 {
 	if (!err)

@@ -31,6 +31,7 @@ struct ctl {
 	int timeout_s;	    /* --timeout; 0 = none */
 	bool a2s;	    /* conn add --a2s */
 	const char *limits; /* conn add --limits "preset rust block 60s" */
+	bool force;	    /* --force: write a wl/bl/protect prefix wider than edges take */
 };
 
 /* One command of the table in main.c. argv holds every word that is not a flag: the
@@ -89,6 +90,9 @@ bool ctl_prefix_valid(const char *s);
 int ctl_exit_status(int err);
 /* Says why TEXT is not a usable CIDR (err from bf_parse_cidr4 / bf_entry_parse); returns err. */
 int ctl_cidr_error(const char *text, int err);
+/* A prefix wider than /min, which every edge with the default min_prefix KEY refuses:
+ * -EINVAL once stderr said so, unless --force; 0 otherwise. */
+int ctl_prefix_check(const struct ctl *c, const struct bf_cidr *p, unsigned min, const char *key);
 
 /* The blocking connection every read and config write uses: connected and logged in
  * within CTL_TIMEOUT_MS, or NULL once stderr says why ("cannot reach Redis at ..."). */

@@ -12,12 +12,12 @@
 
 /* The order is --help's. */
 static const struct ctl_cmd cmds[] = {
-	{ "wl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT]",
-	  "whitelist for every POP" },
+	{ "wl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT] [--force]",
+	  "whitelist for every POP (at most /16 wide\nunless --force)" },
 	{ "wl", "del", ctl_list_write, 1, 1, "CIDR", "" },
 	{ "wl", "list", ctl_list_show, 0, 0, "", "every origin's live entries" },
-	{ "bl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT]",
-	  "blacklist for every POP" },
+	{ "bl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT] [--force]",
+	  "blacklist for every POP (at most /8 wide\nunless --force)" },
 	{ "bl", "del", ctl_list_write, 1, 1, "CIDR", "" },
 	{ "bl", "list", ctl_list_show, 0, 0, "", "" },
 	{ "punch", "list", ctl_list_show, 0, 0, "", "live port punches of every POP" },
@@ -31,12 +31,13 @@ static const struct ctl_cmd cmds[] = {
 	{ "conn", "list", ctl_conn_list, 0, 0, "", "" },
 	{ "rule", "add", ctl_rule_add, 2, -1, "ID FIELD VALUE...",
 	  "firewall rule, priority = ID (lower first),\n"
-	  "e.g. rule add 10 action drop proto udp dport 53" },
+	  "e.g. rule add 10 action drop proto udp dport 53;\n"
+	  "one that drops every packet needs 'all yes'" },
 	{ "rule", "del", ctl_rule_del, 1, 1, "ID", "" },
 	{ "rule", "list", ctl_rule_list, 0, 0, "", "the rules, and any that do not validate" },
 	{ "rule", "stats", ctl_rule_stats, 0, 0, "", "packets/bytes each rule matched, per edge" },
-	{ "protect", "add|del", ctl_protect_write, 1, 1, "CIDR",
-	  "prefixes no ban or drop rule may block" },
+	{ "protect", "add|del", ctl_protect_write, 1, 1, "CIDR [--force]",
+	  "prefixes no ban or drop rule may block\n(at most /8 wide unless --force)" },
 	{ "protect", "list", ctl_protect_list, 0, 0, "", "" },
 	{ "edges", NULL, ctl_edges, 0, 0, "", "POPs: alive, last seen, version, XDP mode" },
 	{ "a2s", "list", ctl_a2s_list, 0, 0, "", "the A2S cache: name, map, players, TTL" },
@@ -198,6 +199,9 @@ static int set_flag(struct ctl *c, int opt, const char *arg, const char **redis)
 	case 'l':
 		c->limits = arg;
 		return 0;
+	case 'f':
+		c->force = true;
+		return 0;
 	case 'A':
 		c->auth_file = arg;
 		return 0;
@@ -231,7 +235,8 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
 		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
 		{ "limits", required_argument, NULL, 'l' }, { "prefix", required_argument, NULL, 'p' },
-		{ "auth-file", required_argument, NULL, 'A' }, { NULL, 0, NULL, 0 }
+		{ "auth-file", required_argument, NULL, 'A' }, { "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .prefix = BF_PREFIX_DEFAULT };
 	const char *redis = getenv("BIFROST_REDIS");
