@@ -21,7 +21,7 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl stunnel4 tcpdump
+	prometheus tmux curl stunnel4 tcpdump libssl-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -38,17 +38,18 @@ SKELS    := $(BUILD)/edge.skel.h $(BUILD)/gs.skel.h $(BUILD)/bench.skel.h
 
 LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sync/resync.c \
 	sync/link.c sync/client.c sync/writer.c sync/reader.c sync/subscriber.c sync/confload.c \
-	sync/publish.c sync/bus_script.c sync/instance.c sync/converge.c sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
+	sync/bounded.c sync/publish.c sync/bus_script.c sync/instance.c sync/converge.c \
+	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
-	sync/schema_evt.c sync/schema_stats.c
+	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
 	edge/sweep.c edge/want_set.c edge/machines.c edge/events.c edge/fleet.c \
-	edge/register.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c edge/a2s_workers.c edge/stats.c \
-	edge/metrics.c
+	edge/register.c edge/guard.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c \
+	edge/a2s_workers.c edge/stats.c edge/metrics.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 CTL_SRCS := $(wildcard tools/ctl/*.c)
@@ -133,10 +134,11 @@ $(BUILD)/bin/bifrost-gs: $(BUILD)/obj/tools/gs.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
+# bifrostctl acl hashes passwords with libcrypto's SHA-256 (libssl-dev).
 $(BUILD)/bin/bifrostctl: $(CTL_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC) -lcrypto
 
 # bifrost-a2s-refresher (tools/refresher/): options and loop, queries, Redis.
 REFRESHER_SRCS := tools/refresher/main.c tools/refresher/query.c tools/refresher/store.c \
@@ -220,6 +222,7 @@ test-tools: all deps-node
 	tests/tools/test_gamedig.sh
 	tests/tools/test_forge.sh
 	tests/tools/test_ctl.sh
+	tests/tools/test_acl.sh
 
 test-integration: all
 	tests/integration/run.sh

@@ -185,8 +185,11 @@ int edge_apply_file(struct edge_apply *a, const struct edge_config *cfg)
 
 void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *fc)
 {
-	struct bf_conn *conns = malloc((fc->n_conns ? fc->n_conns : 1) * sizeof(*conns));
-	struct edge_list_entry *pr = calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
+	/* A set refused unread (over its cap) leaves what is in force as it is. */
+	struct bf_conn *conns = fc->conns_refused ? NULL :
+				malloc((fc->n_conns ? fc->n_conns : 1) * sizeof(*conns));
+	struct edge_list_entry *pr = fc->protect_refused ? NULL :
+				     calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
 	struct bf_rule_def *rules;
 
 	if (conns && !fc->n_conns && !a->fleet_conns && a->file && a->file->n_conns) {

@@ -27,7 +27,8 @@ int edge_apply_file(struct edge_apply *a, const struct edge_config *cfg);
 
 /* The fleet's config snapshot (bifrost:conf:version changed): connections
  * always (a first one without any keeps the file's), protected prefixes as
- * the fleet's share of that list, rules only as a whole valid set. */
+ * the fleet's share of that list, rules only as a whole valid set; a set
+ * refused unread (conns_refused, protect_refused) keeps what is in force. */
 void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *fc);
 
 /* A fleet entry's effective state from the register: list entries owned by

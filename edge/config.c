@@ -26,7 +26,7 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->stats_history_ms = 86400000ULL; /* a day of 1 Hz frames */
 	snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "%s", BF_PREFIX_DEFAULT);
 	cfg->punch_max_machine = 65536;
-	cfg->punch_max_origin = 65536;
+	edge_guard_limits_init(&cfg->guard);
 	cfg->publish_max_pps = 2000;
 }
 
@@ -186,11 +186,9 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->backend_ifaces[cfg->n_backend++], IF_NAMESIZE, "%s", tok[1]);
-	} else if (!strcmp(k, "punch_max_per_machine") || !strcmp(k, "punch_max_per_origin") ||
-		   !strcmp(k, "publish_max_pps")) {
-		uint32_t *dst = !strcmp(k, "punch_max_per_machine")  ? &cfg->punch_max_machine :
-				!strcmp(k, "punch_max_per_origin") ? &cfg->punch_max_origin :
-								      &cfg->publish_max_pps;
+	} else if (!strcmp(k, "punch_max_per_machine") || !strcmp(k, "publish_max_pps")) {
+		uint32_t *dst = !strcmp(k, "punch_max_per_machine") ? &cfg->punch_max_machine
+								     : &cfg->publish_max_pps;
 
 		NEED(2);
 		if (bf_parse_u64(tok[1], 10000000, &v) || v == 0) {
@@ -210,6 +208,15 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);
+	} else if (!strcmp(k, "redis_auth_file")) {
+		/* The file's name only: credentials never live in this file. */
+		NEED(2);
+		if (strlen(tok[1]) >= sizeof(cfg->redis_auth_file)) {
+			bf_seterr(err, errlen, "redis_auth_file: a path of at most %zu bytes",
+				  sizeof(cfg->redis_auth_file) - 1);
+			return -EINVAL;
+		}
+		snprintf(cfg->redis_auth_file, sizeof(cfg->redis_auth_file), "%s", tok[1]);
 	} else if (!strcmp(k, "redis_prefix")) {
 		NEED(2);
 		if (!bf_prefix_valid(tok[1])) {
@@ -437,6 +444,8 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			cfg->wl[cfg->n_wl++] = e;
 		else
 			cfg->bl[cfg->n_bl++] = e;
+	} else if ((rc = edge_guard_config_line(&cfg->guard, tok, ntok, err, errlen)) != -ENOENT) {
+		return rc;
 	} else {
 		bf_seterr(err, errlen, "unknown key '%s'", k);
 		return -EINVAL;

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "endpoint.h"
+#include "guard.h"  /* struct edge_guard_limits */
 #include "schema.h" /* struct bf_conn */
 
 #define EDGE_MAX_IFACES 8
@@ -32,10 +33,11 @@ struct edge_config {
 	int n_backend;
 	uint32_t backend_addr;
 	uint32_t punch_max_machine; /* live punches per machine */
-	uint32_t punch_max_origin;  /* peers' punches applied per origin */
+	struct edge_guard_limits guard; /* what the bus may make this edge hold (guard.h) */
 	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
 	char redis[128];       /* the endpoint as written ("" = no fleet) */
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
+	char redis_auth_file[256]; /* redis_auth_file: the credentials file ("" = environment) */
 	char redis_prefix[BF_PREFIX_MAX + 1]; /* the fleet's keys live under it */
 	char state_file[256];  /* cursors, register, instance token ("": /run/bifrost-edge-<id>.state) */
 	enum edge_xdp_mode xdp_mode;

@@ -13,6 +13,7 @@
 #include "apply.h"
 #include "clock.h"
 #include "fleet.h"
+#include "guard.h"
 #include "log.h"
 #include "register.h"
 
@@ -23,9 +24,11 @@
 struct edge_fleet {
 	struct event_base *base;
 	struct sync_client *sync;
+	struct edge_guard guard;  /* what the bus may make this edge hold */
 	struct edge_register *reg;
 	struct edge_apply *apply;
 	struct edge_a2s_feed *a2s;
+	char id[64];
 	char conf_version[64];
 	unsigned conf_refused;   /* hashes, rules, prefixes of the last config refused */
 	struct bf_log_state refusing; /* peers' punches refused by the maps */
@@ -91,17 +94,44 @@ static void on_connected(void *ctx)
 	pr_info("fleet: connected; re-asserted %u own entries", n);
 }
 
+/* The fleet config through the guard (rules that would drop every packet unmarked, too
+ * wide protected prefixes), then to the apply layer and the A2S feed. */
 static void on_conf(void *ctx, const struct sync_fleet_conf *fc)
 {
 	struct edge_fleet *f = ctx;
+	struct sync_fleet_conf g = *fc;
+	struct bf_rule_def *rules = malloc((fc->n_rules ? fc->n_rules : 1) * sizeof(*rules));
+	struct bf_cidr *pr = malloc((fc->n_protect ? fc->n_protect : 1) * sizeof(*pr));
+	unsigned refused;
 
+	if (!rules || !pr) {
+		pr_err("fleet config version %s: out of memory; not applied", fc->version);
+		free(rules);
+		free(pr);
+		return;
+	}
+	g.rules = rules;
+	g.n_rules = edge_guard_rules(&f->guard, fc->rules, fc->n_rules, f->id, rules);
+	g.protect = pr;
+	g.n_protect = edge_guard_protect(&f->guard, fc->protect, fc->n_protect, pr);
+	refused = fc->bad_conns + fc->bad_rules + fc->bad_protect +
+		  (unsigned)(fc->n_rules - g.n_rules + fc->n_protect - g.n_protect) +
+		  fc->conns_refused + fc->protect_refused;
 	pr_info("fleet config version %s: %zu connections, %zu rules, %zu protected prefixes%s",
-		fc->version, fc->n_conns, fc->n_rules, fc->n_protect,
-		fc->bad_conns + fc->bad_rules + fc->bad_protect ? " (some refused, see above)" : "");
+		fc->version, g.n_conns, g.n_rules, g.n_protect,
+		refused ? " (some refused, see above)" : "");
 	snprintf(f->conf_version, sizeof(f->conf_version), "%s", fc->version);
-	f->conf_refused = fc->bad_conns + fc->bad_rules + fc->bad_protect;
-	edge_apply_fleet_conf(f->apply, fc);
-	edge_a2s_feed_conns(f->a2s, fc->conns, fc->n_conns);
+	f->conf_refused = refused;
+	edge_apply_fleet_conf(f->apply, &g);
+	if (!fc->conns_refused)
+		edge_a2s_feed_conns(f->a2s, fc->conns, fc->n_conns);
+	free(rules);
+	free(pr);
+}
+
+static void on_refused(void *ctx, const struct sync_refusal *r)
+{
+	edge_guard_sync(&((struct edge_fleet *)ctx)->guard, r);
 }
 
 static void on_event(void *ctx, const struct bf_evt *ev)
@@ -131,6 +161,7 @@ static void on_state_line(void *ctx, const char *line)
 void edge_fleet_tick(struct edge_fleet *f)
 {
 	reg_expire(f->reg, bf_wall_ms());
+	edge_guard_tick(&f->guard);
 	bf_log_state_tick(&f->refusing, "fleet: refusing peers' punches");
 	bf_log_state_tick(&f->capping, "fleet: publishing cap");
 	sync_client_poll_conf(f->sync, on_conf, f);
@@ -225,13 +256,11 @@ void edge_fleet_set_a2s_feed(struct edge_fleet *f, struct edge_a2s_feed *feed)
 
 void edge_fleet_health(const struct edge_fleet *f, struct edge_fleet_health *h)
 {
-	struct reg_stats rs;
-
 	memset(h, 0, sizeof(*h));
 	sync_client_stats(f->sync, &h->sync);
-	reg_stats(f->reg, &rs);
 	h->connected = sync_client_connected(f->sync);
-	h->punch_refused_origin = rs.punch_refused_origin;
+	h->guard = &f->guard;
+	h->punch_refused_origin = f->guard.refused[GK_PUNCH][GW_CAP];
 	h->publish_capped = f->publish_capped;
 	h->conf_version = f->conf_version;
 	h->conf_refused = f->conf_refused;
@@ -242,11 +271,12 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 {
 	struct edge_fleet *f = calloc(1, sizeof(*f));
 	struct sync_config sc = { .endpoint = &cfg->redis_ep, .prefix = cfg->redis_prefix,
-				  .origin = cfg->id, .read_peers = true };
+				  .origin = cfg->id, .read_peers = true, .caps = cfg->guard.caps };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
-				   .on_event = on_event, .on_a2s_key = on_a2s_key };
+				   .on_event = on_event, .on_a2s_key = on_a2s_key,
+				   .on_refused = on_refused };
 	char state[256], lock[264], where[BF_ENDPOINT_STRLEN];
 
 	if (!f)
@@ -255,7 +285,9 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	f->base = base;
 	f->apply = apply;
 	f->publish_max_pps = cfg->publish_max_pps ? cfg->publish_max_pps : 1;
-	f->reg = reg_new(cfg->punch_max_origin, on_effect, f);
+	snprintf(f->id, sizeof(f->id), "%s", cfg->id);
+	edge_guard_init(&f->guard, &cfg->guard);
+	f->reg = reg_new(&f->guard, on_effect, f);
 	/* Cursors and the register live in one state file: after a restart the
 	 * edge resumes the logs exactly where its register stood. */
 	if (cfg->state_file[0])

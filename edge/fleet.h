@@ -46,6 +46,7 @@ void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns);
 struct edge_fleet_health {
 	struct sync_stats sync;
 	bool connected;
+	const struct edge_guard *guard; /* what this edge refused from the bus (guard.h) */
 	uint64_t punch_refused_origin; /* peers' punches over an origin's cap */
 	uint64_t publish_capped;       /* own entries not published: over publish_max_pps */
 	const char *conf_version;      /* the fleet config last applied ("" none) */

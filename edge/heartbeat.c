@@ -27,6 +27,8 @@ struct edge_heartbeat {
 	bool frame_ok;            /* every answered command of that frame succeeded */
 	bool dropping;            /* logged that frames are dropped; not yet resumed */
 	uint64_t frames, dropped, dropped_at;
+	uint64_t refused;         /* frames Redis refused a command of (NOPERM, OOM) */
+	struct bf_log_state refusing;
 };
 
 struct edge_heartbeat *edge_heartbeat_new(struct sync_client *sc, const struct edge_config *cfg,
@@ -76,12 +78,16 @@ static void rule_counts(struct edge_heartbeat *h)
 }
 
 void edge_heartbeat_tick(struct edge_heartbeat *h, const char *conf_version,
-			 unsigned conf_refused)
+			 unsigned conf_refused, const struct edge_guard *guard)
 {
 	struct sync_heartbeat hb = { .version = BIFROST_VERSION, .ifaces = h->ifaces,
 				     .xdp_mode = h->xdp_mode, .conf_version = conf_version,
 				     .started_ms = h->started_ms, .conf_refused = conf_refused };
+	char by[512] = "";
 
+	if (guard)
+		hb.bus_refused = edge_guard_summary(guard, by, sizeof(by));
+	hb.bus_refused_by = by;
 	rule_counts(h);
 	sync_publish_heartbeat(h->sc, &hb, EDGE_HEARTBEAT_TTL_MS);
 }
@@ -92,8 +98,21 @@ static void frame_done(void *ctx, bool ok)
 
 	if (!ok)
 		h->frame_ok = false;
-	if (h->inflight && !--h->inflight && h->frame_ok)
+	if (!h->inflight || --h->inflight)
+		return;
+	if (h->frame_ok) {
 		h->frames++;
+		return;
+	}
+	/* Redis answered a command with an error (an ACL without this edge's stats keys,
+	 * OOM), or the connection went while the frame was in flight: the heartbeat and the
+	 * sync go on; one line when it starts, one when it ends. */
+	h->refused++;
+	bf_log_state_hit(&h->refusing, BF_LOG_WARN,
+			 "stats: Redis did not take a stats frame (a command refused: an ACL "
+			 "without this edge's stats keys? out of memory? or the connection "
+			 "dropped); counting them in bifrost_stats_frames_refused_total until it "
+			 "takes them");
 }
 
 static void frame_drop(struct edge_heartbeat *h, const char *why)
@@ -113,6 +132,7 @@ void edge_heartbeat_stats(struct edge_heartbeat *h, struct bf_stats_frame *fr)
 	struct sync_stats st;
 	int sent;
 
+	bf_log_state_tick(&h->refusing, "stats: Redis refusing stats commands");
 	sync_client_stats(h->sc, &st);
 	snprintf(fr->origin, sizeof(fr->origin), "%s", h->id);
 	fr->sync_up = sync_client_connected(h->sc);
@@ -146,8 +166,10 @@ void edge_heartbeat_stats(struct edge_heartbeat *h, struct bf_stats_frame *fr)
 	}
 }
 
-void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped)
+void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped,
+			   uint64_t *refused)
 {
 	*frames = h ? h->frames : 0;
 	*dropped = h ? h->dropped : 0;
+	*refused = h ? h->refused : 0;
 }

@@ -22,12 +22,15 @@ struct edge_heartbeat *edge_heartbeat_new(struct sync_client *sc, const struct e
 void edge_heartbeat_free(struct edge_heartbeat *h);
 
 /* The heartbeat hash and the rule counters; conf_* is the fleet config
- * last applied. */
+ * last applied, guard what was refused from the bus (NULL: nothing). */
 void edge_heartbeat_tick(struct edge_heartbeat *h, const char *conf_version,
-			 unsigned conf_refused);
+			 unsigned conf_refused, const struct edge_guard *guard);
 /* This second's stats frame; its origin and sync fields are filled here. */
 void edge_heartbeat_stats(struct edge_heartbeat *h, struct bf_stats_frame *fr);
 
-void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped);
+/* Stats frames Redis took, frames dropped unsent (Redis away or slow), frames of which a
+ * command was refused (NOPERM, OOM) or lost with the connection. */
+void edge_heartbeat_counts(const struct edge_heartbeat *h, uint64_t *frames, uint64_t *dropped,
+			   uint64_t *refused);
 
 #endif

@@ -70,7 +70,10 @@ static void usage(FILE *f)
 		"      --id ID            edge id (overrides the config's 'id')\n"
 		"  -i, --iface IFNAME     interface to guard; repeat for more (replaces 'iface')\n"
 		"      --addr A.B.C.D     this POP's own address (overrides 'addr')\n"
-		"      --redis HOST:PORT  Redis endpoint of the fleet (overrides 'redis')\n"
+		"      --redis HOST:PORT  Redis endpoint of the fleet (overrides 'redis'); the\n"
+		"                         login is read from the file the config's\n"
+		"                         'redis_auth_file' names, else from $BIFROST_REDIS_USER\n"
+		"                         and $REDISCLI_AUTH, never from a flag\n"
 		"      --xdp-mode MODE    auto (native, else generic), native or generic\n"
 		"      --dry-run          count drops as would_drop and pass them\n"
 		"      --metrics ADDR:PORT  serve Prometheus /metrics there (overrides 'metrics')\n"
@@ -226,7 +229,7 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 
 		edge_fleet_tick(e->fleet);
 		edge_fleet_health(e->fleet, &h);
-		edge_heartbeat_tick(e->hb, h.conf_version, h.conf_refused);
+		edge_heartbeat_tick(e->hb, h.conf_version, h.conf_refused, h.guard);
 		edge_a2s_feed_tick(e->a2s_feed);
 	}
 	if (edge_stats_read(&e->dp.fd, &cur)) {
@@ -262,8 +265,10 @@ static int metrics_fill(void *ctx, struct edge_metrics_snap *s)
 		s->sync = h.sync;
 		s->sync_connected = h.connected;
 		s->punch_refused[4] = h.punch_refused_origin;
+		s->n_guard = edge_guard_rows(h.guard, s->guard, EDGE_GUARD_ROWS);
 		s->publish_capped = h.publish_capped;
-		edge_heartbeat_counts(e->hb, &s->stats_frames, &s->stats_dropped);
+		edge_heartbeat_counts(e->hb, &s->stats_frames, &s->stats_dropped,
+				      &s->stats_refused);
 	}
 	s->punch_refused[0] = e->maps.mach.refused_unknown;
 	s->punch_refused[1] = e->maps.mach.refused_served;
@@ -294,6 +299,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	if (next.n_ifaces != e->cfg.n_ifaces ||
 	    memcmp(next.ifaces, e->cfg.ifaces, sizeof(next.ifaces)))
 		pr_warn("interface changes need a restart; keeping %s", e->cfg.ifaces[0]);
+	if (strcmp(next.redis, e->cfg.redis) ||
+	    strcmp(next.redis_auth_file, e->cfg.redis_auth_file))
+		pr_warn("redis and redis_auth_file changes need a restart; the fleet keeps %s",
+			e->cfg.redis[0] ? e->cfg.redis : "running without Redis");
 	memcpy(next.ifaces, e->cfg.ifaces, sizeof(next.ifaces));
 	next.n_ifaces = e->cfg.n_ifaces;
 	edge_config_free(&e->cfg);
@@ -555,10 +564,13 @@ int main(int argc, char **argv)
 	if (load_config(&e.cfg, e.config_path, o))
 		return EXIT_USAGE;
 	{
-		char err[160];
+		char err[512];
 
-		/* From the environment, never from argv or the config file. */
-		if (e.cfg.redis[0] && bf_endpoint_credentials(&e.cfg.redis_ep, err, sizeof(err))) {
+		/* From the file redis_auth_file names, else the environment; never from
+		 * argv or the config file itself. --check checks the file too. */
+		if (e.cfg.redis[0] &&
+		    bf_endpoint_credentials(&e.cfg.redis_ep, e.cfg.redis_auth_file, err,
+					    sizeof(err))) {
 			pr_err("%s", err);
 			return EXIT_USAGE;
 		}

@@ -119,6 +119,17 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 			fprintf(f, "bifrost_punches_refused_total{why=\"%s\"} %llu\n", why[i],
 				(unsigned long long)s->punch_refused[i]);
 	}
+	if (s->n_guard) {
+		head(f, "bifrost_bus_refused_total", "counter",
+		     "What this edge refused from the fleet bus, by kind and why: prefix (shorter "
+		     "than min_prefix), cap (over max_per_origin), match_all (a rule dropping every "
+		     "packet), too_many and too_big (a key over its cap or a value over its size: "
+		     "not read).");
+		for (size_t i = 0; i < s->n_guard; i++)
+			fprintf(f, "bifrost_bus_refused_total{kind=\"%s\",why=\"%s\"} %llu\n",
+				s->guard[i].kind, s->guard[i].why,
+				(unsigned long long)s->guard[i].n);
+	}
 	scalar(f, "bifrost_publish_capped_total", "counter",
 	       "Own entries not published: more than publish_max_pps a second.", s->publish_capped);
 	scalar(f, "bifrost_sync_connected", "gauge",
@@ -181,6 +192,10 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	scalar(f, "bifrost_stats_frames_dropped_total", "counter",
 	       "Stats frames not published: Redis away or the previous second unanswered.",
 	       s->stats_dropped);
+	scalar(f, "bifrost_stats_frames_refused_total", "counter",
+	       "Stats frames Redis did not take: a command refused (NOPERM, OOM) or the "
+	       "connection lost while they were in flight.",
+	       s->stats_refused);
 	if (s->a2s) {
 		static const char *kinds[] = { "info", "player", "rules" };
 		const struct edge_a2s_counters *c = &s->a2s_counters;

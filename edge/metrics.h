@@ -9,6 +9,7 @@
 
 #include "a2s_feed.h"
 #include "a2s_workers.h"
+#include "guard.h"
 #include "stats.h"
 #include "sync.h"
 
@@ -23,12 +24,14 @@ struct edge_metrics_snap {
 	bool fleet;                      /* Redis configured: sync metrics are live */
 	struct sync_stats sync;
 	bool sync_connected;
-	uint64_t stats_frames, stats_dropped;
+	uint64_t stats_frames, stats_dropped, stats_refused;
 	uint64_t wl_entries, bl_entries;
 	/* peers' punches refused: unknown machine, address not served, machine's
 	 * budget spent, table full, over the origin's cap */
 	uint64_t punch_refused[5];
 	uint64_t publish_capped;
+	struct edge_guard_row guard[EDGE_GUARD_ROWS]; /* refused from the bus, by kind and why */
+	size_t n_guard;
 	bool a2s;                          /* AF_XDP workers running */
 	struct edge_a2s_counters a2s_counters;
 	const struct edge_a2s_seen *a2s_seen; /* not owned */

@@ -7,7 +7,6 @@
 
 #include <uthash.h>
 
-#include "log.h"
 #include "register.h"
 
 #define SELF ((uint16_t)0xffff)
@@ -40,12 +39,11 @@ struct entry {
 struct edge_register {
 	struct entry *map;
 	char (*origins)[BF_ORIGIN_MAX + 1];
-	unsigned *origin_punches;  /* peers' punches held per origin (the per-origin cap) */
+	unsigned (*held)[BF_KIND_MAX]; /* entries each origin holds here, by kind (its caps) */
 	unsigned n_origins;
-	uint32_t punch_max_origin;
 	uint32_t gen[BF_KIND_MAX];
-	uint64_t entries, punch_refused_origin;
-	struct bf_log_state refusing;
+	uint64_t entries;
+	struct edge_guard *guard;
 	reg_effect_cb cb;
 	void *ctx;
 };
@@ -62,13 +60,13 @@ static uint16_t origin_idx(struct edge_register *r, const char *o)
 	n = realloc(r->origins, (r->n_origins + 1) * sizeof(*r->origins));
 	if (n)
 		r->origins = n;
-	c = realloc(r->origin_punches, (r->n_origins + 1) * sizeof(*r->origin_punches));
+	c = realloc(r->held, (r->n_origins + 1) * sizeof(*r->held));
 	if (c)
-		r->origin_punches = c;
+		r->held = c;
 	if (!n || !c)
 		return ORIGINS_MAX - 1;
 	snprintf(r->origins[r->n_origins], sizeof(r->origins[0]), "%s", o);
-	r->origin_punches[r->n_origins] = 0;
+	memset(r->held[r->n_origins], 0, sizeof(r->held[0]));
 	return (uint16_t)r->n_origins++;
 }
 
@@ -134,20 +132,21 @@ static void effect(struct edge_register *r, const struct entry *x)
 	r->cb(r->ctx, &fx);
 }
 
-/* The per-origin count of peers' punches, for an owner added or dropped. */
-static unsigned *punch_count(struct edge_register *r, const struct entry *x, uint16_t origin)
+/* How many entries of x's kind a peer origin holds here, for an owner added or
+ * dropped (NULL for our own). */
+static unsigned *held_count(struct edge_register *r, const struct entry *x, uint16_t origin)
 {
-	if (bf_kinds[x->e.kind].cidr || origin == SELF || origin >= r->n_origins)
+	if (origin == SELF || origin >= r->n_origins)
 		return NULL;
-	return &r->origin_punches[origin];
+	return &r->held[origin][x->e.kind];
 }
 
 /* An origin's claim on x; created when asked, unless that origin already
- * holds punch_max_origin punches here (NULL, counted). */
+ * holds its cap of x's kind here (NULL, counted by the guard). */
 static struct owner *owner_get(struct edge_register *r, struct entry *x, uint16_t origin,
 			       bool create)
 {
-	unsigned *cnt = punch_count(r, x, origin);
+	unsigned *cnt = held_count(r, x, origin);
 	struct owner *n;
 
 	for (unsigned i = 0; i < x->n; i++)
@@ -155,12 +154,8 @@ static struct owner *owner_get(struct edge_register *r, struct entry *x, uint16_
 			return &x->owners[i];
 	if (!create)
 		return NULL;
-	if (cnt && *cnt >= r->punch_max_origin) {
-		r->punch_refused_origin++;
-		bf_log_state_hit(&r->refusing, BF_LOG_WARN,
-				 "fleet: origin %s holds %u punches here, its cap "
-				 "(punch_max_per_origin): its new punches are refused",
-				 r->origins[origin], *cnt);
+	if (cnt && *cnt >= edge_guard_cap(r->guard, x->e.kind)) {
+		edge_guard_over_cap(r->guard, r->origins[origin], &x->e);
 		return NULL;
 	}
 	n = realloc(x->owners, (x->n + 1) * sizeof(*n));
@@ -177,7 +172,7 @@ static struct owner *owner_get(struct edge_register *r, struct entry *x, uint16_
 
 static void owner_drop(struct edge_register *r, struct entry *x, unsigned i)
 {
-	unsigned *cnt = punch_count(r, x, x->owners[i].origin);
+	unsigned *cnt = held_count(r, x, x->owners[i].origin);
 
 	if (cnt && *cnt)
 		(*cnt)--;
@@ -193,13 +188,13 @@ static void owner_del(struct edge_register *r, struct entry *x, uint16_t origin)
 		}
 }
 
-struct edge_register *reg_new(uint32_t punch_max_origin, reg_effect_cb cb, void *ctx)
+struct edge_register *reg_new(struct edge_guard *g, reg_effect_cb cb, void *ctx)
 {
 	struct edge_register *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
-	r->punch_max_origin = punch_max_origin ? punch_max_origin : 65536;
+	r->guard = g;
 	r->cb = cb;
 	r->ctx = ctx;
 	return r;
@@ -218,17 +213,21 @@ void reg_free(struct edge_register *r)
 		free(x);
 	}
 	free(r->origins);
-	free(r->origin_punches);
+	free(r->held);
 	free(r);
 }
 
 int reg_record(struct edge_register *r, const char *origin, const struct bf_log_rec *rec)
 {
-	uint16_t o = origin_idx(r, origin);
-	struct entry *x = entry_get(r, &rec->entry, rec->op == BF_OP_ADD);
+	uint16_t o;
+	struct entry *x;
 	struct owner *w;
 	int rc = 0;
 
+	if (rec->op == BF_OP_ADD && !edge_guard_entry(r->guard, origin, &rec->entry))
+		return -EPERM;
+	o = origin_idx(r, origin);
+	x = entry_get(r, &rec->entry, rec->op == BF_OP_ADD);
 	if (!x)
 		return 0;
 	if (rec->op == BF_OP_DEL) {
@@ -311,7 +310,6 @@ void reg_expire(struct edge_register *r, int64_t now_ms)
 {
 	struct entry *x, *tmp;
 
-	bf_log_state_tick(&r->refusing, "fleet: refusing an origin's punches");
 	HASH_ITER(hh, r->map, x, tmp)
 	{
 		for (unsigned i = 0; i < x->n;)
@@ -356,7 +354,8 @@ void reg_state_line(struct edge_register *r, const char *line, int64_t now_ms)
 	    (k = bf_kind_parse(kind)) < 0 ||
 	    bf_entry_parse((enum bf_kind)k, line + n, strlen(line + n), &e) ||
 	    bf_exp_parse(x, strlen(x), now_ms, &exp) ||
-	    (strcmp(origin, "@self") && !bf_origin_valid(origin)))
+	    (strcmp(origin, "@self") &&
+	     (!bf_origin_valid(origin) || !edge_guard_entry(r->guard, origin, &e))))
 		return;
 	en = entry_get(r, &e, true);
 	if (en && (w = owner_get(r, en, strcmp(origin, "@self") ? origin_idx(r, origin) : SELF, true)))
@@ -366,5 +365,4 @@ void reg_state_line(struct edge_register *r, const char *line, int64_t now_ms)
 void reg_stats(const struct edge_register *r, struct reg_stats *st)
 {
 	st->entries = r->entries;
-	st->punch_refused_origin = r->punch_refused_origin;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "guard.h"
 #include "schema.h"
 
 struct edge_register;
@@ -26,13 +27,15 @@ struct reg_effect {
 
 typedef void (*reg_effect_cb)(void *ctx, const struct reg_effect *fx);
 
-/* punch_max_origin: punches one peer origin may make this edge hold. */
-struct edge_register *reg_new(uint32_t punch_max_origin, reg_effect_cb cb, void *ctx);
+/* The guard judges what peers make it hold: prefixes, and the entries per (origin, kind)
+ * (edge_guard_cap); it counts and logs what it refuses. It must outlive the register. */
+struct edge_register *reg_new(struct edge_guard *g, reg_effect_cb cb, void *ctx);
 void reg_free(struct edge_register *r);
 
 /* A peer's record (seq 0: read from its ZSET by a resync, which is that
- * origin's truth and may shorten an expiry). -EDQUOT when a new punch is
- * over the origin's cap (counted, not registered). */
+ * origin's truth and may shorten an expiry). Not registered (the guard counted
+ * it): -EPERM for a CIDR shorter than its kind's min_prefix, -EDQUOT for a new
+ * entry past the origin's cap of that kind. */
 int reg_record(struct edge_register *r, const char *origin, const struct bf_log_rec *rec);
 
 /* A full resync of (kind, origin): entries it did not re-announce between
@@ -63,7 +66,6 @@ void reg_state_line(struct edge_register *r, const char *line, int64_t now_ms);
 
 struct reg_stats {
 	uint64_t entries;
-	uint64_t punch_refused_origin; /* new punches over an origin's cap */
 };
 void reg_stats(const struct edge_register *r, struct reg_stats *st);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -194,6 +195,7 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 /* ---- reads with a callback: no redisReply leaves this file ---- */
 
 struct fetch {
+	struct sync_client *c;
 	sync_fetch_cb cb;
 	void *ctx;
 	size_t max;
@@ -207,8 +209,10 @@ static void fetch_get(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *r = reply;
 	struct fetch *f = priv;
 
-	/* The size is checked before the copy: a hostile value costs nothing. */
-	if (r && r->type == REDIS_REPLY_STRING && r->len <= f->max && (f->val = malloc(r->len + 1))) {
+	/* GETRANGE sent max + 1 bytes at most: one more than max is a value too big. */
+	if (r && r->type == REDIS_REPLY_STRING && r->len > f->max)
+		sync_refused(f->c, "a2s", "too_big", f->key, r->len, f->max, "");
+	else if (r && r->type == REDIS_REPLY_STRING && r->len && (f->val = malloc(r->len + 1))) {
 		memcpy(f->val, r->str, r->len);
 		f->len = r->len;
 	}
@@ -240,20 +244,24 @@ int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sy
 		return -ENOTCONN;
 	if (strlen(key) >= BF_KEY_MAX || !(f = calloc(1, sizeof(*f))))
 		return -EINVAL;
+	f->c = c;
 	f->cb = cb;
 	f->ctx = ctx;
 	f->max = max_len;
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	/* Two commands back to back: the PTTL callback always runs last, and
 	 * runs (reply NULL) if the connection goes away in between. */
-	sync_link_cmd(&c->cmd, fetch_get, f, "GET %s", key);
+	sync_link_cmd(&c->cmd, fetch_get, f, "GETRANGE %s 0 %llu", key,
+		      (unsigned long long)max_len);
 	sync_link_cmd(&c->cmd, fetch_pttl, f, "PTTL %s", key);
 	return 0;
 }
 
 struct hget {
+	struct sync_client *c;
 	sync_hash_cb cb;
 	void *ctx;
+	char key[BF_KEY_MAX];
 };
 
 static void hgetall_done(redisAsyncContext *ac, void *reply, void *priv)
@@ -263,6 +271,8 @@ static void hgetall_done(redisAsyncContext *ac, void *reply, void *priv)
 	struct bf_field f[64];
 	size_t n = 0;
 
+	if (r && sync_read_refused(h->c, "a2s", h->key, r))
+		r = NULL;
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < 64;
 	     i += 2)
 		if (r->element[i]->type == REDIS_REPLY_STRING &&
@@ -281,9 +291,11 @@ int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb,
 		return -ENOTCONN;
 	if (!(h = calloc(1, sizeof(*h))))
 		return -ENOMEM;
+	h->c = c;
 	h->cb = cb;
 	h->ctx = ctx;
-	sync_link_cmd(&c->cmd, hgetall_done, h, "HGETALL %s", key);
+	snprintf(h->key, sizeof(h->key), "%s", key);
+	sync_read_hash(&c->cmd, hgetall_done, h, key, 64, 256, 256);
 	return 0;
 }
 

@@ -63,7 +63,7 @@ struct sync_client {
 	unsigned q_head, q_len, inflight;
 	bool writable;     /* connected, and this instance holds its id */
 	char script_sha[48];
-	bool script_warned;
+	bool script_warned, join_warned;
 	struct event *write_timer; /* backoff after a refused batch */
 	int write_backoff_ms;
 	struct bf_log_state write_refused, record_refused;
@@ -99,6 +99,7 @@ struct sync_client {
 	/* confload.c */
 	char conf_version[64];   /* last fleet config delivered */
 	bool conf_loading;
+	bool conf_too_big;       /* the version key is longer than 63 bytes (reported once) */
 
 	struct sync_stats st;
 };

@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "log.h"
 #include "text.h"
-
-#define MAX_CONNS 65536
 
 struct conf_load {
 	struct sync_client *c;
@@ -23,13 +22,14 @@ struct conf_load {
 	struct bf_conn *conns; /* [0, n) good, [next, sent) awaiting their HGETALL */
 	size_t n, next, sent, waiting;
 	unsigned bad;
-	bool scanning;
+	bool scanning, conns_refused;
 	struct bf_rule_def *rules;
 	size_t n_rules;
 	unsigned bad_rules;
 	struct bf_cidr *protect;
 	size_t n_protect;
 	unsigned bad_protect;
+	bool protect_refused;
 };
 
 static void conf_free(struct conf_load *cl)
@@ -51,8 +51,10 @@ static void conf_deliver(struct conf_load *cl)
 	struct sync_client *c = cl->c;
 	struct sync_fleet_conf fc = {
 		.version = cl->version, .conns = cl->conns, .n_conns = cl->n, .bad_conns = cl->bad,
+		.conns_refused = cl->conns_refused,
 		.rules = cl->rules, .n_rules = cl->n_rules, .bad_rules = cl->bad_rules,
 		.protect = cl->protect, .n_protect = cl->n_protect, .bad_protect = cl->bad_protect,
+		.protect_refused = cl->protect_refused,
 	};
 
 	snprintf(c->conf_version, sizeof(c->conf_version), "%s", cl->version);
@@ -60,26 +62,27 @@ static void conf_deliver(struct conf_load *cl)
 	conf_free(cl);
 }
 
-#define MAX_PROTECT 65536
-
 static void conf_protect(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct conf_load *cl = priv;
 	const redisReply *r = reply;
+	char key[BF_KEY_MAX];
+	bool refused = false;
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY) {
+	bf_key_protect(key, sizeof(key), cl->c->prefix);
+	if (!ac->data || !r ||
+	    (!(r = sync_set_members(cl->c, "protect", key, r, BF_CIDR_STRLEN, &refused)) &&
+	     !refused)) {
 		conf_abort(cl);
 		return;
 	}
-	if (r->elements > MAX_PROTECT) {
-		pr_warn("fleet config: %zu protected prefixes is more than %d; none applied",
-			r->elements, MAX_PROTECT);
-		cl->bad_protect = (unsigned)r->elements;
-	} else if (r->elements && !(cl->protect = calloc(r->elements, sizeof(*cl->protect)))) {
+	/* More than the cap: not read; the edges keep the fleet's prefixes they hold. */
+	cl->protect_refused = refused;
+	if (r && r->elements && !(cl->protect = calloc(r->elements, sizeof(*cl->protect)))) {
 		conf_abort(cl);
 		return;
 	}
-	for (size_t i = 0; cl->protect && i < r->elements; i++) {
+	for (size_t i = 0; r && cl->protect && i < r->elements; i++) {
 		const redisReply *m = r->element[i];
 		char buf[BF_CIDR_STRLEN + 1], shown[BF_CIDR_STRLEN + 1];
 		int rc;
@@ -109,18 +112,19 @@ static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
 	struct conf_load *cl = priv;
 	const redisReply *r = reply;
 	char key[BF_KEY_MAX];
+	bool refused;
 
-	if (!ac->data || !r || (r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_NIL)) {
+	bf_key_rules(key, sizeof(key), cl->c->prefix);
+	/* Too many rules, or one too long: the set is refused rather than cut (not read). */
+	refused = ac->data && sync_read_refused(cl->c, "rule", key, r);
+	if (!refused &&
+	    (!ac->data || !r || (r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_NIL))) {
 		conf_abort(cl);
 		return;
 	}
-	if (r->type == REDIS_REPLY_ARRAY && r->elements / 2 > BF_RULES_MAX) {
-		/* More than XDP holds: refuse the set rather than cut it. */
-		pr_warn("fleet config: %zu rules is more than %d; the rules are not applied",
-			r->elements / 2, BF_RULES_MAX);
-		cl->bad_rules = (unsigned)(r->elements / 2);
-	} else if (r->type == REDIS_REPLY_ARRAY && r->elements &&
-		   !(cl->rules = calloc(r->elements / 2, sizeof(*cl->rules)))) {
+	cl->bad_rules = refused;
+	if (!refused && r->type == REDIS_REPLY_ARRAY && r->elements &&
+	    !(cl->rules = calloc(r->elements / 2, sizeof(*cl->rules)))) {
 		conf_abort(cl);
 		return;
 	}
@@ -148,7 +152,7 @@ static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
 		cl->n_rules++;
 	}
 	bf_key_protect(key, sizeof(key), cl->c->prefix);
-	sync_link_cmd(&cl->c->cmd, conf_protect, cl, "SMEMBERS %s", key);
+	sync_read_set(&cl->c->cmd, conf_protect, cl, key, sync_cap_protect(cl->c), BF_CIDR_STRLEN);
 }
 
 /* Connections are in: the rules next, then the protected prefixes. */
@@ -157,7 +161,9 @@ static void conf_done(struct conf_load *cl)
 	char key[BF_KEY_MAX];
 
 	bf_key_rules(key, sizeof(key), cl->c->prefix);
-	sync_link_cmd(&cl->c->cmd, conf_rules, cl, "HGETALL %s", key);
+	/* Ids are 1-1000000: 7 bytes. */
+	sync_read_hash(&cl->c->cmd, conf_rules, cl, key, sync_cap_rules(cl->c), 7,
+		       BF_RULE_TEXT_MAX);
 }
 
 static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
@@ -167,6 +173,7 @@ static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
 	struct bf_field f[SYNC_MAX_FIELDS];
 	struct bf_conn *cn;
 	const char *what = "not a hash";
+	char key[BF_KEY_MAX];
 	size_t nf = 0;
 
 	if (!ac->data || !r) {
@@ -177,7 +184,10 @@ static void conf_hash(redisAsyncContext *ac, void *reply, void *priv)
 	/* Replies come in the order of the HGETALLs: slot `next` holds what
 	 * this one's key said; good ones are packed down to `n`. */
 	cn = &cl->conns[cl->next++];
-	if (r->type == REDIS_REPLY_ARRAY && r->elements <= 2 * SYNC_MAX_FIELDS) {
+	bf_key_conn(key, sizeof(key), cl->c->prefix, cn->proto, cn->bind_ip, cn->bind_port);
+	if (sync_read_refused(cl->c, "conn", key, r)) {
+		cl->bad++; /* logged by the owner, with the cap */
+	} else if (r->type == REDIS_REPLY_ARRAY && r->elements <= 2 * SYNC_MAX_FIELDS) {
 		for (size_t i = 0; i + 1 < r->elements; i += 2)
 			if (r->element[i]->type == REDIS_REPLY_STRING &&
 			    r->element[i + 1]->type == REDIS_REPLY_STRING)
@@ -202,9 +212,9 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct conf_load *cl = priv;
 	const redisReply *r = reply;
-	char cursor[32], match[BF_KEY_MAX];
+	char cursor[32], match[BF_KEY_MAX], key[BF_KEY_MAX];
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
 	    r->element[1]->type != REDIS_REPLY_ARRAY) {
 		cl->scanning = false;
@@ -212,15 +222,20 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 			conf_abort(cl);
 		return;
 	}
-	for (size_t i = 0; i < r->element[1]->elements; i++) {
+	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
+	sync_page_dropped(cl->c, "conn", match, r, BF_KEY_MAX - 1);
+	for (size_t i = 0; i < r->element[1]->elements && !cl->conns_refused; i++) {
 		const redisReply *k = r->element[1]->element[i];
 		struct bf_conn *cn;
 
-		if (k->type != REDIS_REPLY_STRING)
-			continue;
-		if (cl->sent >= MAX_CONNS) {
-			cl->bad++;
-			continue;
+		if (k->type != REDIS_REPLY_STRING || k->len >= sizeof(key))
+			continue; /* the page's script leaves longer keys out */
+		if (cl->sent >= sync_cap_conns(cl->c)) {
+			/* Which ones to leave out? None can be chosen: keep those in force. */
+			cl->conns_refused = true;
+			sync_refused(cl->c, "conn", "too_many", match, cl->sent + 1ULL,
+				     sync_cap_conns(cl->c), "connection hashes, at least");
+			break;
 		}
 		/* Parse the key now; the HGETALL reply fills the rest in order. */
 		cn = &cl->conns[cl->sent];
@@ -231,42 +246,54 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		cl->sent++;
 		cl->waiting++;
-		sync_link_cmd(&cl->c->cmd, conf_hash, cl, "HGETALL %b", k->str, k->len);
+		memcpy(key, k->str, k->len);
+		key[k->len] = '\0';
+		sync_read_hash(&cl->c->cmd, conf_hash, cl, key, SYNC_MAX_FIELDS,
+			       SYNC_CONN_NAME_MAX, SYNC_CONN_VALUE_MAX);
 	}
 	memcpy(cursor, r->element[0]->str, r->element[0]->len);
 	cursor[r->element[0]->len] = '\0';
-	if (!strcmp(cursor, "0")) {
+	if (!strcmp(cursor, "0") || cl->conns_refused) {
 		cl->scanning = false;
 		if (!cl->waiting)
 			conf_done(cl);
 		return;
 	}
-	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
-	sync_link_cmd(&cl->c->cmd, conf_scan, cl, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+	sync_read_scan(&cl->c->cmd, conf_scan, cl, match, cursor);
 }
 
 static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct conf_load *cl = priv;
+	struct sync_client *c = cl->c;
 	const redisReply *r = reply;
 	char match[BF_KEY_MAX];
+	bool big = ac->data && r && r->type == REDIS_REPLY_STRING && r->len >= sizeof(cl->version);
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(cl->version) ||
-	    (cl->c->conf_version[0] && strlen(cl->c->conf_version) == r->len &&
-	     !memcmp(cl->c->conf_version, r->str, r->len))) {
-		conf_abort(cl); /* absent, unchanged or lost */
+	/* GETRANGE sent 64 bytes at most: 64 is a version too long. Reported once. */
+	if (big && !c->conf_too_big) {
+		bf_key_conf_version(match, sizeof(match), c->prefix);
+		sync_refused(c, "conf", "too_big", match, r->len, sizeof(cl->version) - 1,
+			     "the version (no fleet config loads until it is fixed)");
+	}
+	if (ac->data && r)
+		c->conf_too_big = big;
+	if (!ac->data || !r || r->type != REDIS_REPLY_STRING || !r->len || big ||
+	    (c->conf_version[0] && strlen(c->conf_version) == r->len &&
+	     !memcmp(c->conf_version, r->str, r->len))) {
+		conf_abort(cl); /* absent, too long, unchanged or lost */
 		return;
 	}
 	memcpy(cl->version, r->str, r->len);
 	cl->version[r->len] = '\0';
-	cl->conns = calloc(MAX_CONNS, sizeof(*cl->conns));
+	cl->conns = calloc(sync_cap_conns(c), sizeof(*cl->conns));
 	if (!cl->conns) {
 		conf_abort(cl);
 		return;
 	}
 	cl->scanning = true;
-	snprintf(match, sizeof(match), "%sconn:*", cl->c->prefix);
-	sync_link_cmd(&cl->c->cmd, conf_scan, cl, "SCAN 0 MATCH %s COUNT 1000", match);
+	snprintf(match, sizeof(match), "%sconn:*", c->prefix);
+	sync_read_scan(&c->cmd, conf_scan, cl, match, "0");
 }
 
 int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
@@ -284,7 +311,8 @@ int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
 	cl->ctx = ctx;
 	c->conf_loading = true;
 	bf_key_conf_version(key, sizeof(key), c->prefix);
-	sync_link_cmd(&c->cmd, conf_version, cl, "GET %s", key);
+	sync_link_cmd(&c->cmd, conf_version, cl, "GETRANGE %s 0 %llu", key,
+		      (unsigned long long)sizeof(cl->version) - 1);
 	return 0;
 }
 

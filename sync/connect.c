@@ -47,12 +47,21 @@ static int auth_argv(const struct bf_endpoint *ep, const char *argv[3], size_t l
 	return argc;
 }
 
+/* " as USER (credentials from SRC)" for a refused login. */
+static const char *login_str(const struct bf_endpoint *ep, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s (credentials from %s)", ep->user[0] ? " as " : "", ep->user,
+		 ep->auth_src[0] ? ep->auth_src : "the caller");
+	return buf;
+}
+
 redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, char *err,
 			       size_t errlen)
 {
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	char where[BF_ENDPOINT_STRLEN];
+	char where[BF_ENDPOINT_STRLEN], as[BF_USER_MAX + BF_AUTH_SRC_MAX + 40];
 	redisContext *rc = redisConnectWithTimeout(ep->host, ep->port, tv);
+	redisReply *r;
 
 	bf_endpoint_str(ep, where, sizeof(where));
 	if (!rc || rc->err) {
@@ -67,18 +76,33 @@ redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, cha
 		const char *argv[3];
 		size_t lens[3];
 		int argc = auth_argv(ep, argv, lens);
-		redisReply *r = redisCommandArgv(rc, argc, argv, lens);
 
+		r = redisCommandArgv(rc, argc, argv, lens);
 		if (!r || r->type == REDIS_REPLY_ERROR) {
-			bf_seterr(err, errlen, "Redis at %s refused the login: %s", where,
-			       r ? r->str : rc->errstr);
+			bf_seterr(err, errlen, "Redis at %s refused the login%s: %s", where,
+				  login_str(ep, as, sizeof(as)), r ? r->str : rc->errstr);
 			freeReplyObject(r);
 			redisFree(rc);
 			return NULL;
 		}
 		freeReplyObject(r);
+		return rc;
 	}
-	return rc;
+	/* No credentials: a Redis that wants a login says so here, once, rather than
+	 * in the first command's reply. */
+	r = redisCommand(rc, "PING");
+	if (r && !(r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6))) {
+		freeReplyObject(r);
+		return rc;
+	}
+	if (r)
+		bf_seterr(err, errlen, "Redis at %s wants a login: give a credentials file, or set "
+			  "REDISCLI_AUTH (and BIFROST_REDIS_USER for an ACL user)", where);
+	else
+		bf_seterr(err, errlen, "no answer from Redis at %s: %s", where, rc->errstr);
+	freeReplyObject(r);
+	redisFree(rc);
+	return NULL;
 }
 
 redisAsyncContext *bf_redis_connect_async(const struct bf_endpoint *ep, bf_redis_reply_cb hello_cb,

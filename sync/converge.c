@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -163,7 +164,7 @@ static void digest_done(redisAsyncContext *ac, void *reply, void *priv)
 	if (!c || !r || (uintptr_t)priv >= c->n_streams)
 		return;
 	s = &c->streams[(uintptr_t)priv];
-	/* EXEC: [[[id, fields]] or [], ZCARD] */
+	/* [[[id, fields]] or [], ZCARD] */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_INTEGER)
 		return; /* refused (the stream reader finds and reports a bad key) */
@@ -214,10 +215,8 @@ static void digest_round(struct sync_client *c)
 		if (!s->id[0] || s->resyncing || s->fault)
 			continue;
 		bf_key_list(zkey, sizeof(zkey), c->prefix, s->kind, s->origin);
-		sync_link_cmd(&c->cmd, NULL, NULL, "MULTI");
-		sync_link_cmd(&c->cmd, NULL, NULL, "XREVRANGE %s + - COUNT 1", s->key);
-		sync_link_cmd(&c->cmd, NULL, NULL, "ZCARD %s", zkey);
-		sync_link_cmd(&c->cmd, digest_done, (void *)(uintptr_t)i, "EXEC");
+		/* The newest record's seq and card only, with ZCARD, in one step. */
+		sync_read_head(&c->cmd, digest_done, (void *)(uintptr_t)i, s->key, zkey);
 	}
 	c->st.digests++;
 }
@@ -260,11 +259,14 @@ static void notify_conf(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[1]->type != REDIS_REPLY_STRING) {
+		/* An edge's ACL user may not run CONFIG (docs/REDIS.md): expected. */
 		if (!c->notify_warned)
-			pr_info("cannot read notify-keyspace-events (%s): bare writes to the lists "
+			pr_info("cannot check notify-keyspace-events (%s): bare writes to the lists "
 				"are found by keyspace notifications if Redis sends them (see "
 				"docs/REDIS.md), else by the digest within %d s",
-				r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer",
+				r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOPERM", 6)
+					? "this user may not read Redis's config"
+					: r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer",
 				c->cfg.digest_ms / 1000);
 		c->notify_warned = true;
 		return;

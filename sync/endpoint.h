@@ -11,8 +11,10 @@
 #define BF_HOST_MAX 253      /* a DNS name */
 #define BF_ENDPOINT_STRLEN (BF_HOST_MAX + 10)
 #define BF_REDIS_PORT 6379
-#define BF_USER_MAX 128
+#define BF_USER_MAX 64
 #define BF_PASS_MAX 512
+#define BF_AUTH_FILE_MAX 4096 /* bytes a credentials file may hold */
+#define BF_AUTH_SRC_MAX 240
 
 struct bf_endpoint {
 	char host[BF_HOST_MAX + 1]; /* a name, an IPv4 literal or an IPv6 literal (no brackets) */
@@ -21,6 +23,7 @@ struct bf_endpoint {
 	char user[BF_USER_MAX + 1]; /* "" = the default user */
 	char pass[BF_PASS_MAX + 1];
 	bool has_pass;
+	char auth_src[BF_AUTH_SRC_MAX]; /* where they came from, for messages ("" = none) */
 };
 
 /* "host", "host:port", "a.b.c.d:port", "[v6]:port" or a bare IPv6 literal;
@@ -35,10 +38,46 @@ const char *bf_endpoint_str(const struct bf_endpoint *ep, char *buf, size_t len)
  * fleet's keys live under it; an ACL can confine a user to it. */
 bool bf_prefix_valid(const char *p);
 
-/* Takes the credentials from the environment: REDISCLI_AUTH holds the
- * password (the variable redis-cli reads too). 0 (also when there are
- * none). */
-int bf_endpoint_credentials(struct bf_endpoint *ep, char *err, size_t errlen);
+/* Takes the credentials, in this order: from auth_file when one is named (a
+ * credentials file, below; the environment is then not looked at), else from
+ * the environment: BIFROST_REDIS_USER the ACL user, REDISCLI_AUTH the password
+ * (the variable redis-cli reads too). 0 (also when there are none), or -errno
+ * with a message in err that names the fix. */
+int bf_endpoint_credentials(struct bf_endpoint *ep, const char *auth_file, char *err,
+			    size_t errlen);
+
+/* A credentials file (docs/OPERATIONS.md, "Redis credentials"):
+ *
+ *	# comments and blank lines are ignored
+ *	user pop1
+ *	password correct horse battery staple
+ *
+ * KEY, spaces or tabs, then the value: the rest of the line (spaces and '#'
+ * inside it are kept; it may not end in a space or tab, nor hold a control
+ * character). `password` is required, `user` optional (without it the login
+ * is AUTH password: the default user, or requirepass), each at most once; a
+ * user name is 1-64 of A-Z a-z 0-9 - _ . @. Messages name the line, never
+ * quote the file's text. text[0..n) is parsed into ep's credentials only
+ * when all of it is valid: 0 or -EINVAL. */
+int bf_auth_parse(const char *text, size_t n, const char *name, struct bf_endpoint *ep,
+		  char *err, size_t errlen);
+
+/* A user name: 1-64 of A-Z a-z 0-9 - _ . @ (nothing redis-cli or an ACL file would read
+ * as a quote, a space or a rule). */
+bool bf_user_valid(const char *s);
+
+struct stat;
+/* Whether a credentials file, as fstat saw it, is safe to read for a
+ * process whose effective uid is euid: a regular file of at most
+ * BF_AUTH_FILE_MAX bytes, owned by euid or root, with no group or other
+ * permission bit. 0, -EPERM (mode, owner), -EINVAL (not a regular file) or
+ * -EFBIG, with the fix in err ("chmod 600 PATH"). */
+int bf_auth_file_safe(const struct stat *st, unsigned euid, const char *path, char *err,
+		      size_t errlen);
+
+/* Opens path (not blocking on a FIFO), checks it with bf_auth_file_safe
+ * before reading a byte, reads and parses it. 0 or -errno with err set. */
+int bf_auth_file_read(const char *path, struct bf_endpoint *ep, char *err, size_t errlen);
 
 struct redisContext;
 struct redisAsyncContext;
@@ -48,9 +87,10 @@ struct redisAsyncContext;
 void bf_redis_socket_opts(int fd);
 
 /* A blocking connection for a command-line tool: connect within timeout_ms,
- * log in, set the same timeout on every command. NULL with the reason in
- * err ("cannot reach Redis at ...: ...", "Redis at ... refused the login:
- * ..."). */
+ * log in (without credentials: PING, so a Redis that wants a login says so
+ * now), set the same timeout on every command. NULL with the reason in err
+ * ("cannot reach Redis at ...: ...", "Redis at ... refused the login as USER
+ * (credentials from FILE): WRONGPASS ...", "Redis at ... wants a login: ..."). */
 struct redisContext *bf_redis_connect(const struct bf_endpoint *ep, int timeout_ms, char *err,
 				      size_t errlen);
 

@@ -25,7 +25,7 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 		      "pending %u peers %u records %llu bad_records %llu resyncs %llu "
 		      "bad_frames %llu conf_version %s conf_refused %u link_reads %s link_events %s "
 		      "bad_logs %u read_errors %llu write_retries %llu write_errors %llu "
-		      "divergences %llu deadline_misses %llu",
+		      "divergences %llu deadline_misses %llu bus_refused %llu bus_refused_by %s",
 		      key, hb->version, hb->ifaces, hb->xdp_mode, (long long)hb->started_ms,
 		      (long long)bf_wall_ms(), st.pending, st.peers, (unsigned long long)st.records,
 		      (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
@@ -35,7 +35,8 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 		      st.bad_logs, (unsigned long long)st.read_errors,
 		      (unsigned long long)st.write_retries, (unsigned long long)st.write_errors,
 		      (unsigned long long)(st.bare_writes + st.digest_mismatches),
-		      (unsigned long long)st.deadline_misses);
+		      (unsigned long long)st.deadline_misses, (unsigned long long)hb->bus_refused,
+		      hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
 	sync_link_cmd(&c->cmd, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	return 0;
 }
@@ -59,7 +60,7 @@ int sync_publish_rulestats(struct sync_client *c, const struct sync_rule_count *
 		free(txt);
 		return -ENOMEM;
 	}
-	snprintf(key, sizeof(key), "%srulestats:%s", c->prefix, c->origin);
+	bf_key_rulestats(key, sizeof(key), c->prefix, c->origin);
 	argv[0] = "HSET";
 	argv[1] = key;
 	for (size_t i = 0; i < n; i++) {
@@ -171,7 +172,7 @@ int sync_a2s_key_rotate(struct sync_client *c, const char *fresh_hex, int64_t ev
 
 	if (!c->writable)
 		return -ENOTCONN;
-	snprintf(key, sizeof(key), "%sa2s:key", c->prefix);
+	bf_key_a2s_secret(key, sizeof(key), c->prefix);
 	sync_link_cmd(&c->cmd, NULL, NULL, "EVAL %s 1 %s %s %lld %lld", a2s_key_script, key,
 			  fresh_hex, (long long)bf_wall_ms(), (long long)every_ms);
 	return sync_client_hgetall(c, key, cb, ctx);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -418,17 +419,22 @@ static void peers_done(redisAsyncContext *ac, void *reply, void *priv)
 	struct sync_client *c = sync_link_owner(ac);
 	const redisReply *r = reply;
 	const char *ops = "ops";
+	char key[BF_KEY_MAX];
+	bool refused;
 
 	if (!c)
 		return;
 	c->refreshing = false;
-	if (!r || r->type != REDIS_REPLY_ARRAY)
+	bf_key_edges(key, sizeof(key), c->prefix);
+	/* A refused set still leaves ops, and the edges already followed. */
+	r = sync_set_members(c, "edges", key, r, BF_ORIGIN_MAX, &refused);
+	if (!r && !refused)
 		return;
-	for (size_t i = 0; i <= r->elements; i++) {
+	for (size_t i = 0; i <= (r ? r->elements : 0); i++) {
 		char origin[BF_ORIGIN_MAX + 1];
 		const char *o = ops;
 
-		if (i < r->elements) {
+		if (r && i < r->elements) {
 			const redisReply *m = r->element[i];
 
 			if (m->type != REDIS_REPLY_STRING || m->len > BF_ORIGIN_MAX)
@@ -467,7 +473,7 @@ void reader_refresh_peers(struct sync_client *c)
 	c->refreshing = true;
 	c->peers_at = bf_wall_ms();
 	bf_key_edges(key, sizeof(key), c->prefix);
-	sync_link_cmd(&c->cmd, peers_done, NULL, "SMEMBERS %s", key);
+	sync_read_set(&c->cmd, peers_done, NULL, key, SYNC_EDGES_MAX, BF_ORIGIN_MAX);
 }
 
 static void rd_id_cb(redisAsyncContext *ac, void *reply, void *priv)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounded.h"
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
@@ -39,21 +40,23 @@ static void resync_failed(struct resync *rs, const redisReply *r)
 	free(rs);
 }
 
-static void resync_finish(struct resync *rs)
+/* read: the ZSET was read; else it was refused unread (over its cap): what we hold from
+ * it stays, and its log is followed from its head on. */
+static void resync_finish(struct resync *rs, bool read)
 {
 	struct sync_client *c = rs->c;
 	struct stream *s = &c->streams[rs->idx];
 
-	if (c->h.on_resync_end)
+	if (read && c->h.on_resync_end)
 		c->h.on_resync_end(c->h.ctx, s->kind, s->origin);
 	snprintf(s->id, sizeof(s->id), "%s", rs->last_id);
 	s->seq = rs->last_seq;
 	s->resyncing = false;
-	c->st.resyncs++;
+	c->st.resyncs += read;
 	reader_stream_ok(c, s);
 	reader_cursors_changed(c);
-	pr_info("resync of %s:%s done at seq %llu", bf_kind_name(s->kind), s->origin,
-		(unsigned long long)s->seq);
+	pr_info("resync of %s:%s %s at seq %llu", bf_kind_name(s->kind), s->origin,
+		read ? "done" : "skipped, following its log", (unsigned long long)s->seq);
 	free(rs);
 	reader_wake(c);
 	reader_next(c);
@@ -69,7 +72,7 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *items;
 	char cursor[32];
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
 	    r->element[1]->type != REDIS_REPLY_ARRAY) {
 		/* Lost the connection, a refusal (WRONGTYPE: the ZSET is something
@@ -104,11 +107,12 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 		snprintf(rec.why, sizeof(rec.why), "resync");
 		c->h.on_record(c->h.ctx, s->origin, &rec);
 	}
+	sync_page_dropped(c, bf_kind_name(s->kind), rs->zkey, r, BF_ENTRY_MAX);
 	if (!strcmp(cursor, "0")) {
-		resync_finish(rs);
+		resync_finish(rs, true);
 		return;
 	}
-	sync_link_cmd(&c->cmd, resync_scan, rs, "ZSCAN %s %s COUNT 1000", rs->zkey, cursor);
+	sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, cursor);
 }
 
 static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
@@ -117,23 +121,21 @@ static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *r = reply;
 	struct sync_client *c = rs->c;
 	struct stream *s = &c->streams[rs->idx];
+	int rc = ac->data ? sync_head_parse(c, r, bf_kind_name(s->kind), rs->zkey,
+					    sync_cap_origin(c, s->kind), rs->last_id,
+					    sizeof(rs->last_id), &rs->last_seq) : -EINVAL;
 
-	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY) {
+	if (rc == -EINVAL) {
 		resync_failed(rs, r && ac->data ? r : NULL);
 		return;
 	}
-	snprintf(rs->last_id, sizeof(rs->last_id), "0-0");
-	rs->last_seq = 0;
-	if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
-	    r->element[0]->element[0]->len < SYNC_ID_MAX) {
-		memcpy(rs->last_id, r->element[0]->element[0]->str, r->element[0]->element[0]->len);
-		rs->last_id[r->element[0]->element[0]->len] = '\0';
-		rs->last_seq = sync_field_seq(r->element[0]->element[1]);
+	if (rc) { /* the ZSET holds more than its cap: not read */
+		resync_finish(rs, false);
+		return;
 	}
 	if (c->h.on_resync_begin)
 		c->h.on_resync_begin(c->h.ctx, s->kind, s->origin);
-	sync_link_cmd(&c->cmd, resync_scan, rs, "ZSCAN %s 0 COUNT 1000", rs->zkey);
+	sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, "0");
 }
 
 void reader_resync(struct sync_client *c, struct stream *s, const char *why)
@@ -151,6 +153,6 @@ void reader_resync(struct sync_client *c, struct stream *s, const char *why)
 	bf_key_list(rs->zkey, sizeof(rs->zkey), c->prefix, s->kind, s->origin);
 	s->resyncing = true;
 	/* The log's head first: what the ZSET already holds is read from there on. */
-	sync_link_cmd(&c->cmd, resync_head, rs, "XREVRANGE %s + - COUNT 1", s->key);
+	sync_read_head(&c->cmd, resync_head, rs, s->key, rs->zkey);
 }
 

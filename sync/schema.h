@@ -14,5 +14,6 @@
 #include "schema_evt.h"
 #include "schema_stats.h"
 #include "schema_msgpack.h"
+#include "schema_acl.h"
 
 #endif

@@ -6,9 +6,11 @@
 #include "schema_int.h"
 
 const struct bf_kind_desc bf_kinds[BF_KIND_MAX] = {
-	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true },
-	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true },
-	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false },
+	/* A whitelist skips every filter: wider than a /16 is no one network an operator
+	 * trusts. A /8 ban is a hostile network at most; anything wider cuts off a continent. */
+	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true, 16, 65536 },
+	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true, 8, 1u << 20 },
+	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false, 0, 65536 },
 };
 
 const char *bf_kind_name(enum bf_kind k)
@@ -168,6 +170,19 @@ int bf_key_a2s_channel(char *buf, size_t len, const char *prefix)
 	return sch_fmt(buf, len, "%sa2s", prefix);
 }
 
+int bf_key_a2s_glob(char *buf, size_t len, const char *prefix, enum bf_a2s_key k)
+{
+	if ((unsigned)k >= BF_A2S_KEY_MAX)
+		return -EINVAL;
+	return sch_fmt(buf, len, "%sa2s:%s*", prefix,
+		       k == BF_A2S_INFO ? "[0-9]" : a2s_key_names[k]);
+}
+
+int bf_key_a2s_secret(char *buf, size_t len, const char *prefix)
+{
+	return sch_fmt(buf, len, "%sa2s:key", prefix);
+}
+
 int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
 		     uint32_t *ip, uint16_t *port)
 {
@@ -208,4 +223,9 @@ int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id)
 int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id)
 {
 	return key_id(buf, len, prefix, "log:stats:", id);
+}
+
+int bf_key_rulestats(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "rulestats:", id);
 }

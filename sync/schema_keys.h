@@ -24,6 +24,11 @@ struct bf_kind_desc {
 	bool cidr;              /* entries are CIDRs (else port punches) */
 	int list;               /* the edge's CIDR list it fills (enum bf_list), -1: none */
 	bool ctl;               /* bifrostctl NAME add|del|list writes and lists it */
+	/* What an edge takes of this kind from the bus by default (its config's min_prefix and
+	 * max_per_origin override them; docs/OPERATIONS.md): a CIDR shorter than min_prefix is
+	 * refused (0: any), and one origin may make it hold at most max_per_origin entries. */
+	uint8_t min_prefix;
+	uint32_t max_per_origin;
 };
 extern const struct bf_kind_desc bf_kinds[BF_KIND_MAX];
 
@@ -62,6 +67,11 @@ int bf_key_a2s(char *buf, size_t len, const char *prefix, enum bf_a2s_key k, uin
 	       uint16_t port);
 /* The channel a refresher announces a stored key on (the message is the key). */
 int bf_key_a2s_channel(char *buf, size_t len, const char *prefix);
+/* A glob matching every key of kind k and no other: "bifrost:a2s:[0-9]*" for INFO (its
+ * IPv4 address starts with a digit, so never bifrost:a2s:key), "bifrost:a2s:lock:*". */
+int bf_key_a2s_glob(char *buf, size_t len, const char *prefix, enum bf_a2s_key k);
+/* bifrost:a2s:key (HASH): the fleet's challenge key, readable only by edges. */
+int bf_key_a2s_secret(char *buf, size_t len, const char *prefix);
 /* The kind, address and port a cache key names (port 1-65535). 0 or -EINVAL. */
 int bf_key_a2s_parse(const char *key, size_t n, const char *prefix, enum bf_a2s_key *k,
 		     uint32_t *ip, uint16_t *port);
@@ -73,9 +83,14 @@ int bf_key_rules(char *buf, size_t len, const char *prefix);
 /* bifrost:protect (SET of CIDRs): prefixes no ban, blacklist entry or drop
  * rule may ever block. */
 int bf_key_protect(char *buf, size_t len, const char *prefix);
+/* The shortest protected prefix an edge takes from the bus by default (min_prefix protect):
+ * a wider one would spare whole continents from every ban. */
+#define BF_PROTECT_MIN_PREFIX 8
 
 /* ---- stats: bifrost:stats:<id> (HASH and channel), bifrost:log:stats:<id> (STREAM) ---- */
 int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id);
 int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id);
+/* bifrost:rulestats:<id> (HASH): packets and bytes each rule matched at that edge */
+int bf_key_rulestats(char *buf, size_t len, const char *prefix, const char *id);
 
 #endif

@@ -20,7 +20,7 @@ int bf_rule_id_parse(const char *s, size_t n, uint32_t *id)
 	return 0;
 }
 
-enum rf_kind { RK_ENABLED, RK_ACTION, RK_DRY_RUN, RK_EDGES, RK_CIDR, RK_PROTO, RK_RANGE,
+enum rf_kind { RK_ENABLED, RK_ACTION, RK_DRY_RUN, RK_EDGES, RK_ALL, RK_CIDR, RK_PROTO, RK_RANGE,
 	       RK_IPFLAGS, RK_TCPFLAGS, RK_RATE, RK_PAYLOAD };
 enum rf_need { NEED_ANY = 0, NEED_UDP_TCP, NEED_TCP, NEED_ICMP };
 
@@ -38,6 +38,7 @@ static const struct rule_field {
 	{ "action", RK_ACTION, 0, 0, 0, 0, NEED_ANY },
 	{ "dry_run", RK_DRY_RUN, 0, 0, 0, 0, NEED_ANY },
 	{ "edges", RK_EDGES, 0, 0, 0, 0, NEED_ANY },
+	{ "all", RK_ALL, 0, 0, 0, 0, NEED_ANY },
 	{ "src", RK_CIDR, BF_RF_SRC, OFF(src), 0, 0, NEED_ANY },
 	{ "dst", RK_CIDR, BF_RF_DST, OFF(dst), 0, 0, NEED_ANY },
 	{ "proto", RK_PROTO, BF_RF_PROTO, 0, 0, 0, NEED_ANY },
@@ -209,6 +210,44 @@ bool bf_rule_applies(const struct bf_rule_def *r, const char *edge_id)
 	return false;
 }
 
+/* Whether a field of r, given, leaves every packet in: a /0 CIDR, a range over what the
+ * field can hold, a payload compared under a mask of zeros, a rate threshold. */
+static bool field_noop(const struct rule_field *rf, const struct bf_rule_def *r)
+{
+	const struct bf_range *rg = (const struct bf_range *)((const char *)r + rf->off);
+	int i;
+
+	switch (rf->kind) {
+	case RK_CIDR:
+		return ((const struct bf_cidr *)((const char *)r + rf->off))->plen == 0;
+	case RK_RANGE:
+		return rg->lo <= rf->lo && rg->hi >= rf->hi;
+	case RK_RATE:
+		return true;
+	case RK_PAYLOAD:
+		for (i = 0; i < r->pl_len && !r->pl_mask[i]; i++)
+			;
+		return i == r->pl_len;
+	default:
+		return false;
+	}
+}
+
+const char *bf_rule_first_match(const struct bf_rule_def *r)
+{
+	for (size_t k = 0; k < N_RULE_FIELDS; k++)
+		if (rule_fields[k].bit && (r->used & rule_fields[k].bit) &&
+		    !field_noop(&rule_fields[k], r))
+			return rule_fields[k].name;
+	return NULL;
+}
+
+bool bf_rule_unmarked_drop_all(const struct bf_rule_def *r)
+{
+	return r->enabled && !r->dry_run && r->action != BF_RULE_PASS && !r->all &&
+	       !bf_rule_first_match(r);
+}
+
 #define RULE_ERR(...)                                   \
 	do {                                            \
 		snprintf(err, errlen, __VA_ARGS__);     \
@@ -227,7 +266,9 @@ static int rule_field_apply(const struct rule_field *rf, const char *v, struct b
 	switch (rf->kind) {
 	case RK_ENABLED:
 	case RK_DRY_RUN:
-		if (sch_yesno(v, rf->kind == RK_ENABLED ? &r->enabled : &r->dry_run))
+	case RK_ALL:
+		if (sch_yesno(v, rf->kind == RK_ENABLED ? &r->enabled :
+				 rf->kind == RK_DRY_RUN ? &r->dry_run : &r->all))
 			RULE_ERR("%s: '%s' is not yes or no", rf->name, shown(v, strlen(v), sv));
 		return 0;
 	case RK_ACTION:
@@ -327,6 +368,9 @@ int bf_rule_parse_fields(uint32_t id, const struct bf_field *f, size_t n,
 	}
 	if (!r.action)
 		RULE_ERR("action: missing (pass or drop)");
+	if (r.all && bf_rule_first_match(&r))
+		RULE_ERR("all: yes only on a rule that matches every packet; this one matches on %s",
+			 bf_rule_first_match(&r));
 	for (size_t k = 0; k < N_RULE_FIELDS; k++) {
 		const struct rule_field *rf = &rule_fields[k];
 		bool proto = r.used & BF_RF_PROTO;
@@ -421,7 +465,8 @@ int bf_rule_format(const struct bf_rule_def *r, char *buf, size_t len)
 			strcpy(v, r->action == BF_RULE_DROP ? "drop" : "pass");
 			break;
 		case RK_DRY_RUN:
-			if (!r->dry_run)
+		case RK_ALL:
+			if (!(rf->kind == RK_ALL ? r->all : r->dry_run))
 				continue;
 			strcpy(v, "yes");
 			break;

@@ -26,6 +26,7 @@ struct bf_rule_def {
 	uint32_t id;
 	bool enabled;          /* a disabled rule is kept, not evaluated */
 	bool dry_run;          /* count matches, change nothing */
+	bool all;              /* `all yes`: matches every packet on purpose (bf_rule_first_match) */
 	uint8_t action;        /* BF_RULE_PASS or BF_RULE_DROP */
 	char edges[BF_RULE_EDGES_MAX + 1]; /* "*" or "id,id,...": where it applies */
 	uint32_t used;         /* BF_RF_* */
@@ -63,5 +64,13 @@ int bf_rule_parse(uint32_t id, const char *text, size_t n, struct bf_rule_def *o
 int bf_rule_format(const struct bf_rule_def *r, char *buf, size_t len);
 /* Whether the rule applies to the edge `id` (its `edges` is * or names it). */
 bool bf_rule_applies(const struct bf_rule_def *r, const char *edge_id);
+
+/* The name of r's first match field that selects packets, or NULL when r matches every
+ * packet: no match field, or only no-ops (a /0 CIDR, a range over the field's whole
+ * domain, a payload under a mask of zeros, a pps/bps threshold, which selects no packet). */
+const char *bf_rule_first_match(const struct bf_rule_def *r);
+/* A rule in force (enabled, not a dry run) that would drop every packet and does not say
+ * `all yes`: edges refuse it from the bus, bifrostctl refuses to write it. */
+bool bf_rule_unmarked_drop_all(const struct bf_rule_def *r);
 
 #endif

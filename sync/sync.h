@@ -16,6 +16,16 @@
 struct event_base;
 struct sync_client;
 
+/* The most the client reads of a key from Redis (docs/REDIS.md, "What an edge refuses"): a
+ * key over its cap is refused before it is read (the reply would otherwise be buffered
+ * whole by hiredis), reported to on_refused, and the rest goes on. 0: the default. */
+struct sync_caps {
+	uint32_t per_origin[BF_KIND_MAX]; /* members of a <kind>:<origin> ZSET (bf_kinds[]) */
+	uint32_t conns;                   /* <prefix>conn:* hashes, default 65536 */
+	uint32_t rules;                   /* fields of <prefix>rules, default BF_RULES_MAX */
+	uint32_t protect;                 /* members of <prefix>protect, default 65536 */
+};
+
 struct sync_config {
 	const struct bf_endpoint *endpoint; /* where Redis is and how to log in (copied) */
 	const char *prefix;        /* default "bifrost:" */
@@ -31,6 +41,18 @@ struct sync_config {
 	int digest_ms;             /* ZCARD vs the log's count, every list this often, default 10 s */
 	unsigned max_pending;      /* writes buffered while Redis is away, default 65536 */
 	const char *cursor_path;   /* where cursors persist; NULL = memory only */
+	struct sync_caps caps;     /* what is read at most (copied) */
+};
+
+/* A key, or members of one, refused before they were read: `what` is the kind of key
+ * ("wl", "bl", "punch", "conn", "rule", "protect", "a2s", "edges", "conf"), `why`
+ * "too_many" (more members or fields than `limit`: the key is not read) or "too_big" (a
+ * member, field or value longer than `limit` bytes: left out, or the key not read). */
+struct sync_refusal {
+	const char *what, *why;
+	const char *key;
+	uint64_t size, limit;   /* members or bytes found (at least), the cap */
+	const char *detail;     /* printable: which field or how many members, or "" */
 };
 
 struct sync_handlers {
@@ -57,6 +79,9 @@ struct sync_handlers {
 	/* A refresher announced a stored A2S cache key on <prefix>a2s
 	 * (read_peers only); the key's name is validated first. */
 	void (*on_a2s_key)(void *ctx, enum bf_a2s_key k, uint32_t ip, uint16_t port);
+	/* Something read from Redis was over a cap (sync_refusal); without a handler it is
+	 * logged. */
+	void (*on_refused)(void *ctx, const struct sync_refusal *r);
 	void *ctx;
 };
 
@@ -101,12 +126,14 @@ struct sync_fleet_conf {
 	const struct bf_conn *conns;      /* every valid bifrost:conn:* hash */
 	size_t n_conns;
 	unsigned bad_conns;               /* refused (logged with their key) */
+	bool conns_refused;               /* more hashes than caps.conns: none read, keep yours */
 	const struct bf_rule_def *rules;  /* bifrost:rules, every valid rule */
 	size_t n_rules;
 	unsigned bad_rules;               /* refused (logged with id and field) */
 	const struct bf_cidr *protect;    /* bifrost:protect */
 	size_t n_protect;
 	unsigned bad_protect;
+	bool protect_refused;             /* more than caps.protect: not read, keep yours */
 };
 
 /* Fleet config: reads bifrost:conf:version and, when it differs from the
@@ -133,8 +160,9 @@ int sync_client_cmd_argv(struct sync_client *c, int argc, const char **argv, con
 			 sync_done_cb done, void *ctx);
 
 /* Reads a STRING key with its remaining TTL: cb(ctx, key, val, len, pttl_ms)
- * is called once, with val NULL when the key is absent or larger than
- * max_len (checked before any copy). When the connection went away before
+ * is called once, with val NULL when the key is absent, empty or larger than
+ * max_len (at most max_len + 1 bytes are ever read: GETRANGE; a larger one is
+ * reported to on_refused as "a2s"). When the connection went away before
  * the answer, val is NULL and pttl_ms is SYNC_FETCH_LOST: nothing is known
  * about the key. val lives only for the call. -ENOTCONN when not connected. */
 #define SYNC_FETCH_LOST INT64_MIN
@@ -143,8 +171,9 @@ typedef void (*sync_fetch_cb)(void *ctx, const char *key, const uint8_t *val, si
 int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,
 		      void *ctx);
 
-/* Reads a HASH: cb(ctx, fields, n) once (n 0: absent or lost); the fields
- * live only for the call. At most 64 fields are passed. */
+/* Reads a HASH: cb(ctx, fields, n) once (n 0: absent, lost or refused); the
+ * fields live only for the call. A hash of more than 64 fields, or with a name
+ * or value longer than 256 bytes, is not read (reported to on_refused as "a2s"). */
 typedef void (*sync_hash_cb)(void *ctx, const struct bf_field *f, size_t n);
 int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb, void *ctx);
 
@@ -159,6 +188,8 @@ struct sync_heartbeat {
 	const char *conf_version;  /* the fleet config last applied ("-" when none) */
 	int64_t started_ms;
 	unsigned conf_refused;     /* hashes, rules, prefixes of that config refused */
+	uint64_t bus_refused;      /* everything refused from the bus (guard rails), in all */
+	const char *bus_refused_by; /* "kind/why=N ..." of those, or "" */
 };
 /* <prefix>edge:<origin>: these fields and the client's own counters, then
  * PEXPIRE ttl_ms (a dead edge's heartbeat vanishes). */

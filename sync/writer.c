@@ -232,6 +232,20 @@ void writer_load_script(struct sync_client *c)
 		sync_link_cmd(&c->cmd, script_loaded, NULL, "SCRIPT LOAD %s", s);
 }
 
+/* Peers find an edge in <prefix>edges: said once if Redis refuses it. */
+static void joined(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
+
+	if (c && r && r->type == REDIS_REPLY_ERROR && !c->join_warned) {
+		c->join_warned = true;
+		pr_err("Redis refused to add %s to %sedges (%s): the other edges will not follow "
+		       "this one's entries; check its ACL user (bifrostctl acl edge %s)",
+		       c->origin, c->prefix, r->str, c->origin);
+	}
+}
+
 /* The command link is up and this instance may write (instance.c): load the
  * script, join the edges, re-assert, write what waited. */
 void writer_start(struct sync_client *c)
@@ -243,7 +257,7 @@ void writer_start(struct sync_client *c)
 		char key[BF_KEY_MAX];
 
 		bf_key_edges(key, sizeof(key), c->prefix);
-		sync_link_cmd(&c->cmd, NULL, NULL, "SADD %s %s", key, c->origin);
+		sync_link_cmd(&c->cmd, joined, NULL, "SADD %s %s", key, c->origin);
 	}
 	if (c->h.on_connected)
 		c->h.on_connected(c->h.ctx);

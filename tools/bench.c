@@ -638,6 +638,8 @@ int main(int argc, char **argv)
 		"                [--count N] full resync of N entries of a new origin, timed by the edge's log\n"
 		"       bf-bench digest --redis HOST:PORT [--entries N]\n"
 		"                the convergence digest's cost, 10 entries vs N (1000000)\n"
+		"                (propagation, apply, resync: --auth-file FILE logs in to Redis;\n"
+		"                without it $BIFROST_REDIS_USER and $REDISCLI_AUTH)\n"
 		"       bf-bench a2s [--count N] [--window W] [--latency N] [--rounds R]\n"
 		"                [--server-cpu C] [--client-cpu C]\n"
 		"                A2S INFO replies/s and p50/p99: AF_XDP workers vs recvmmsg server\n"

@@ -227,7 +227,7 @@ int bench_digest_main(int argc, char **argv)
 		fprintf(stderr, "Usage: bf-bench digest --redis HOST:PORT [--entries N]\n");
 		return 2;
 	}
-	if (!ep.host[0] || bf_endpoint_credentials(&ep, err, sizeof(err)) ||
+	if (!ep.host[0] || bf_endpoint_credentials(&ep, NULL, err, sizeof(err)) ||
 	    !(rc = bf_redis_connect(&ep, 5000, err, sizeof(err)))) {
 		fprintf(stderr, "bf-bench digest: %s\n", ep.host[0] ? err : "--redis is required");
 		return 2;

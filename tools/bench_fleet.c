@@ -65,17 +65,21 @@ static void print_dist(const char *name, double *us, size_t n, int last)
 	       p99, n ? us[n - 1] : NAN, last ? "" : ",");
 }
 
-/* --redis as every tool takes it (a name, a.b.c.d or [IPv6], :port; REDISCLI_AUTH),
- * reached from the namespace we are in. NULL with the reason on stderr. */
-static redisContext *redis_open(const char *endpoint)
+/* --redis as every tool takes it (a name, a.b.c.d or [IPv6], :port), logged in with
+ * --auth-file or the environment's credentials, reached from the namespace we are in.
+ * NULL with the reason on stderr. */
+static redisContext *redis_open(const char *endpoint, const char *auth_file)
 {
 	struct bf_endpoint ep;
-	char err[BF_ENDPOINT_STRLEN + 256];
+	char err[BF_ENDPOINT_STRLEN + 512];
 	redisContext *r;
 
-	if (bf_endpoint_parse(endpoint, &ep, err, sizeof(err)) ||
-	    bf_endpoint_credentials(&ep, err, sizeof(err))) {
+	if (bf_endpoint_parse(endpoint, &ep, err, sizeof(err))) {
 		fprintf(stderr, "bf-bench: --redis: %s\n", err);
+		return NULL;
+	}
+	if (bf_endpoint_credentials(&ep, auth_file, err, sizeof(err))) {
+		fprintf(stderr, "bf-bench: %s\n", err);
 		return NULL;
 	}
 	r = bf_redis_connect(&ep, REDIS_TIMEOUT_MS, err, sizeof(err));
@@ -170,7 +174,7 @@ static int measure_ping(redisContext *r, double *us, size_t n)
 /* ---- propagation: punch made by POP A's XDP -> present in B's map ---- */
 
 struct prop_opts {
-	const char *netns, *iface, *redis;
+	const char *netns, *iface, *redis, *auth_file;
 	const char *peers[MAX_PEERS];
 	int n_peers;
 	uint32_t machine, pop, bind, remote;
@@ -215,7 +219,7 @@ static int do_propagation(const struct prop_opts *o)
 	for (int p = 0; p < o->n_peers; p++)
 		if ((peer_fd[p] = pinned_map(o->peers[p], "bf_punches")) < 0)
 			return 1;
-	if (!(r = redis_open(o->redis)) || measure_ping(r, ping, o->pings))
+	if (!(r = redis_open(o->redis, o->auth_file)) || measure_ping(r, ping, o->pings))
 		return 1;
 	/* Sleeps of tens of µs, not the default 50 µs of timer slack. */
 	prctl(PR_SET_TIMERSLACK, 1000UL);
@@ -336,7 +340,7 @@ static int wait_entry(int fd, uint32_t i, double timeout_s)
 }
 
 struct bulk_opts {
-	const char *netns, *redis, *iface, *origin, *log;
+	const char *netns, *redis, *auth_file, *iface, *origin, *log;
 	int edge_pid;
 	unsigned count;
 };
@@ -347,7 +351,7 @@ static int do_apply(const struct bulk_opts *o)
 {
 	char key[BF_KEY_MAX], zkey[BF_KEY_MAX], edges[BF_KEY_MAX], e[BF_ENTRY_MAX + 1];
 	long long exp = (long long)sync_now_ms() + 3600 * 1000;
-	redisContext *r = redis_open(o->redis);
+	redisContext *r = redis_open(o->redis, o->auth_file);
 	int fd = pinned_map(o->iface, "bf_blacklist");
 	double t0, t1;
 	long n;
@@ -417,7 +421,7 @@ static int do_resync(const struct bulk_opts *o)
 	char key[BF_KEY_MAX], zkey[BF_KEY_MAX], edges[BF_KEY_MAX];
 	char begin_pat[128], done_pat[128], line[512];
 	long long exp = (long long)sync_now_ms() + 3600 * 1000, t_add, t_begin = -1, t_done = -1;
-	redisContext *r = redis_open(o->redis);
+	redisContext *r = redis_open(o->redis, o->auth_file);
 	int fd = pinned_map(o->iface, "bf_blacklist");
 	double dl;
 	long off, n;
@@ -509,7 +513,7 @@ static int parse_ip(const char *flag, const char *s, uint32_t *out)
 int bench_fleet_main(const char *cmd, int argc, char **argv)
 {
 	enum { O_NETNS = 256, O_IFACE, O_PEER, O_REDIS, O_MACHINE, O_POP, O_BIND, O_REMOTE,
-	       O_COUNT, O_PINGS, O_POLL, O_ORIGIN, O_PID, O_LOG };
+	       O_COUNT, O_PINGS, O_POLL, O_ORIGIN, O_PID, O_LOG, O_AUTH };
 	static const struct option opts[] = {
 		{ "netns", required_argument, NULL, O_NETNS },
 		{ "iface", required_argument, NULL, O_IFACE },
@@ -525,6 +529,7 @@ int bench_fleet_main(const char *cmd, int argc, char **argv)
 		{ "origin", required_argument, NULL, O_ORIGIN },
 		{ "edge-pid", required_argument, NULL, O_PID },
 		{ "log", required_argument, NULL, O_LOG },
+		{ "auth-file", required_argument, NULL, O_AUTH },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct prop_opts p = { .count = 10000, .pings = 10000, .poll_us = 20 };
@@ -547,6 +552,9 @@ int bench_fleet_main(const char *cmd, int argc, char **argv)
 			break;
 		case O_REDIS:
 			p.redis = b.redis = optarg;
+			break;
+		case O_AUTH:
+			p.auth_file = b.auth_file = optarg;
 			break;
 		case O_MACHINE:
 			if (parse_ip("--machine", optarg, &p.machine))

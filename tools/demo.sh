@@ -11,6 +11,8 @@ flock 9
 trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
 eval "$("$LAB" env)"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# auth USER: --auth-file and USER's credentials file of the lab's Redis (none without ACLs)
+auth() { local f; f=$("$LAB" auth-file "$1"); [ -z "$f" ] || echo "--auth-file $f"; }
 x() { echo "\$ $*"; "$@"; }
 
 say "Starting the lab: router, pop1 + pop2 (anycast $ANYCAST), game machine $GS_ADDR, clients, Redis"
@@ -35,7 +37,8 @@ x "$LAB" exec gs "$BIN/bf-netprobe" udp --from $ANYCAST:40000 --to $REMOTE_ADDR:
 x "$LAB" exec pop1 "$BIN/bifrost-edge" -c "$STATE/pop1.conf" --dump punches
 
 say "The fleet: both POPs report to Redis; an operator ban reaches every POP"
-CTL=("$LAB" exec redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379)
+# shellcheck disable=SC2046
+CTL=("$LAB" exec redis "$BIN/bifrostctl" --redis $REDIS_ADDR:6379 $(auth ops))
 x "${CTL[@]}" edges
 x "${CTL[@]}" bl add $C1_ADDR/32 --ttl 10m --reason demo
 sleep 0.1
@@ -54,6 +57,14 @@ x "${CTL[@]}" rule stats
 
 say "The fleet's live stats (bifrost:stats:<id>, also on /metrics of each POP)"
 x "${CTL[@]}" stats
+
+if [ -n "$("$LAB" auth-file pop1)" ]; then
+	say "Redis ACL users: each edge logs in as its own user and may write only its own origin"
+	x "$LAB" redis-cli --as pop1 ZADD bifrost:bl:pop2 +inf 198.51.100.0/24 || true
+	x "$LAB" redis-cli --as pop1 PUBLISH bifrost:evt:ops frame || true
+	x "$LAB" redis-cli --as inspector HGETALL bifrost:a2s:key || true
+	echo "pop1's connections to Redis, logged in as pop1: $("$LAB" redis-cli CLIENT LIST | grep -c ' user=pop1 ')"
+fi
 
 say "Counters"
 for pop in pop1 pop2; do

@@ -1,6 +1,7 @@
 # lib.sh - the lab helpers of the integration tests (sourced after tests/lib.sh,
 # which it sources itself): the lab's addresses, commands in its namespaces,
-# Redis and bifrostctl from the redis namespace, an edge's counters and dumps.
+# Redis and bifrostctl from the redis namespace (logged in as the lab's ACL
+# users), an edge's counters and dumps.
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" "$(basename "$0" .sh)"
 LAB="$ROOT/tools/lab/lab"
@@ -8,9 +9,18 @@ eval "$("$LAB" env)"
 
 lab() { "$LAB" "$@"; }
 in_ns() { local h=$1; shift; "$LAB" exec "$h" "$@"; }
-RCLI=("$LAB" exec redis redis-cli -h "$REDIS_ADDR") # the lab's redis-cli, as a command
+# Redis has ACL users in the lab (LAB_ACL=1, tools/lab/lab): each caller logs in as
+# one. auth USER: the --auth-file flag for our tools, nothing without ACLs (unquoted).
+auth() { [ "$LAB_ACL" = 0 ] || echo "--auth-file $CREDS/$1"; }
+# rcli: redis-cli as the operator (ops: reads everything but the A2S key, writes the
+# ops origin and the fleet config); rcli_as USER: as another user (admin: the lab's
+# Redis administrator, for what no Bifrost user may do, like writing another origin's
+# log as an attacker would).
+RCLI=("$LAB" redis-cli --as ops) # the lab's redis-cli as the operator, as a command
 rcli() { "${RCLI[@]}" "$@"; }
-ctl() { in_ns redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" "$@"; }
+rcli_as() { "$LAB" redis-cli --as "$@"; }
+# shellcheck disable=SC2046
+ctl() { in_ns redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" $(auth ops) "$@"; }
 # hb POP FIELD: a field of that edge's heartbeat hash
 hb() { rcli HGET "bifrost:edge:$1" "$2"; }
 # dump POP WHAT: bifrost-edge --dump WHAT --json of that edge

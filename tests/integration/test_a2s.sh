@@ -22,15 +22,16 @@ fi
 begin "the refresher fills the cache and both POPs get ready"
 ctl conn add udp $ANYCAST:$GAME_PORT $GS_ADDR --a2s >/dev/null
 ctl conn add tcp $ANYCAST:$GAME_PORT $GS_ADDR >/dev/null
-nsenter --net=/run/netns/bf-gs "$BIN/bifrost-a2s-refresher" --redis $REDIS_ADDR:6379 --id lab \
+# shellcheck disable=SC2046
+nsenter --net=/run/netns/bf-gs "$BIN/bifrost-a2s-refresher" --redis $REDIS_ADDR:6379 $(auth refresher) --id lab \
 	--target bind --interval 2s --player --rules >"$STATE/refresher.log" 2>&1 &
 refresher=$!
 PIDS+=($refresher)
 for _ in $(seq 50); do ready pop1 && ready pop2 && break; sleep 0.1; done
-check "the reply is in Redis" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 a2s list | grep -q 'Bifrost lab'"
+check "the reply is in Redis" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) a2s list | grep -q 'Bifrost lab'"
 check "pop1 answers from its cache" ready pop1
 check "pop2 answers from its cache" ready pop2
-check "the fleet's challenge key is in Redis" test "$(rcli HGET bifrost:a2s:key cur | wc -c)" -eq 33
+check "the fleet's challenge key is in Redis" test "$(rcli_as pop1 HGET bifrost:a2s:key cur | wc -c)" -eq 33
 
 begin "gamedig through each POP: the game server's answers, from the cache"
 c1q=$(a2s_from $C1_ADDR)
@@ -104,8 +105,8 @@ sleep 0.3
 ge "which now saw c1's queries" "$(( $(a2s_from $C1_ADDR) - c1q ))" 1
 
 begin "a cached reply that does not parse is refused, never served, never fatal"
-rcli SET bifrost:a2s:$ANYCAST:$GAME_PORT "$(printf '\xff\xff\xff\xffIgarbage')" PX 5000 >/dev/null
-rcli PUBLISH bifrost:a2s bifrost:a2s:$ANYCAST:$GAME_PORT >/dev/null
+rcli_as refresher SET bifrost:a2s:$ANYCAST:$GAME_PORT "$(printf '\xff\xff\xff\xffIgarbage')" PX 5000 >/dev/null
+rcli_as refresher PUBLISH bifrost:a2s bifrost:a2s:$ANYCAST:$GAME_PORT >/dev/null
 sleep 1.5
 check "pop1 refused it and said so" grep -q "a2s: refused a info reply" "$STATE/edge-pop1.log"
 check "pop1's edge is still running" kill -0 "$(cat "$STATE/edge-pop1.pid")"

@@ -30,8 +30,8 @@ eq "pop1 reads" "$(hb pop1 link_reads)" up
 eq "pop2 events" "$(hb pop2 link_events)" up
 eq "/metrics: pop1's commands link" "$(metric pop1 'bifrost_sync_link_up{link="commands"}')" 1
 eq "/metrics: pop1's events link" "$(metric pop1 'bifrost_sync_link_up{link="events"}')" 1
-check "Redis sends the keyspace notifications the edges use" bash -c \
-	"'$LAB' exec redis redis-cli -h $REDIS_ADDR CONFIG GET notify-keyspace-events | grep -q z"
+check "Redis sends the keyspace notifications the edges use" has \
+	"$(rcli_as admin CONFIG GET notify-keyspace-events)" "z"
 
 begin "a bare ZADD bans at both POPs within a second"
 d0=$(metric pop2 'bifrost_sync_divergence_total{found_by="notification"}')
@@ -41,8 +41,7 @@ echo "     c1 dropped at pop1 after ${ms1} ms, c2 at pop2 after ${ms2} ms"
 check "c1 dropped at pop1 within 1 s" [ "$ms1" != never ]
 check "c2 dropped at pop2 within 1 s" [ "$ms2" != never ]
 ge "pop2 counted the divergence" "$(metric pop2 'bifrost_sync_divergence_total{found_by="notification"}')" $((d0 + 1))
-check "bifrostctl bl list shows what is enforced" bash -c \
-	"'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 bl list | grep -q '$C1_ADDR/32'"
+check "bifrostctl bl list shows what is enforced" has "$(ctl bl list)" "$C1_ADDR/32"
 
 begin "a bare ZREM, DEL and EXPIRE lift it within a second"
 rcli ZREM bifrost:bl:ops $C1_ADDR/32 >/dev/null

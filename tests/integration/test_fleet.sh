@@ -10,7 +10,7 @@ for _ in $(seq 50); do [ "$(rcli SCARD bifrost:edges)" = 2 ] && break; sleep 0.1
 eq "bifrost:edges has both POPs" "$(rcli SMEMBERS bifrost:edges | sort | tr '\n' ' ')" "pop1 pop2 "
 sleep 1.2
 check "pop1 heartbeat hash is there" test -n "$(hb pop1 last_seen)"
-check "the heartbeat expires by itself" bash -c "[ \$('$LAB' exec redis redis-cli -h $REDIS_ADDR PTTL bifrost:edge:pop2) -gt 0 ]"
+check "the heartbeat expires by itself" bash -c "[ \$('$LAB' redis-cli --as ops PTTL bifrost:edge:pop2) -gt 0 ]"
 eq "pop2 reports its XDP mode" "$(hb pop2 xdp_mode)" native
 
 begin "the anycast punch: out through pop1, the reply in through pop2"
@@ -21,7 +21,7 @@ echo "     replies through pop2: $r of $s"
 ge "the remote's replies reach the game server through pop2" "$r" 48
 ge "pop2 forwarded them by pop1's punch" "$(( $(counter pop2 punch_hit) - hit0 ))" 48
 check "pop2 holds pop1's punch" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump punches | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40010 via $GS_ADDR'"
-check "the punch is in Redis under pop1" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:pop1 0 -1 | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40010 via $GS_ADDR'"
+check "the punch is in Redis under pop1" bash -c "'$LAB' redis-cli --as ops ZRANGE bifrost:punch:pop1 0 -1 | grep -q 'udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:40010 via $GS_ADDR'"
 lab route remote pop1
 
 begin "an operator ban by plain redis-cli holds at every POP"
@@ -61,7 +61,7 @@ read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-
 eq "c2 dropped 100 ms after bifrostctl bl add" "$r" 0
 read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
 eq "c1 unaffected" "$r" 10
-check "bl list shows the ban under ops with its reason's TTL" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 bl list --json | jq -e 'select(.origin==\"ops\" and .entry==\"$C2_ADDR/32\" and .expires_ms != null)' >/dev/null"
+check "bl list shows the ban under ops with its reason's TTL" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) bl list --json | jq -e 'select(.origin==\"ops\" and .entry==\"$C2_ADDR/32\" and .expires_ms != null)' >/dev/null"
 eq "edges --json: both alive" "$(ctl edges --json | jq -s '[.[] | select(.alive)] | length')" 2
 ge "punch list shows the punches" "$(ctl punch list --json | wc -l)" 1
 ctl watch --count 1 --timeout 5 --json >"$STATE/watch.out" &
@@ -81,25 +81,25 @@ eq "Redis unreachable exits 1" "$?" 1
 begin "garbage on the bus is counted and skipped"
 bad0=$(hb pop2 bad_records)
 frames0=$(hb pop2 bad_frames)
-rcli XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null
+rcli_as admin XADD bifrost:log:bl:pop1 '*' junk yes >/dev/null # (pop1's log: an attacker past the ACLs)
 rcli XADD bifrost:log:bl:ops '*' op add entry 198.51.100.7/24 exp +inf seq 1000000 >/dev/null
-rcli PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null # a 4 G-item array header
-rcli PUBLISH bifrost:evt:pop1 'not msgpack at all' >/dev/null
+rcli_as admin PUBLISH bifrost:evt:pop1 $'\xdd\xff\xff\xff\xff' >/dev/null # a 4 G-item array header
+rcli_as admin PUBLISH bifrost:evt:pop1 'not msgpack at all' >/dev/null
 rcli PUBLISH bifrost:evt:ops "$(printf '\x82\xa1t\xa2up\xa1o\xa4pop1')" >/dev/null # pop1's frame on ops' channel
-rcli SADD bifrost:edges 'bad origin!' >/dev/null
+rcli_as admin SADD bifrost:edges 'bad origin!' >/dev/null
 sleep 1.5
 ge "pop2 counted the bad records" "$(( $(hb pop2 bad_records) - bad0 ))" 2
 eq "pop2 counted the three bad event frames" "$(( $(hb pop2 bad_frames) - frames0 ))" 3
 check "and logged them in one line" bash -c "[ \$(grep -c 'bad event frame' '$STATE/edge-pop2.log') = 1 ]"
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 1)"
 eq "and keeps forwarding" "$r" 10
-rcli SREM bifrost:edges 'bad origin!' >/dev/null
-rcli SADD bifrost:edges pop9 >/dev/null
-rcli HSET bifrost:edge:pop9 last_seen 1 version $'v"1\\\x1b[2J' iface $'\n' >/dev/null
-check "bifrostctl edges --json stays valid JSON with a hostile heartbeat" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 edges --json | jq -se 'length == 3' >/dev/null"
-check "and the table shows no raw escape byte" bash -c "! '$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 edges | grep -q \$'\\x1b'"
-rcli SREM bifrost:edges pop9 >/dev/null
-rcli DEL bifrost:edge:pop9 >/dev/null
+rcli_as admin SREM bifrost:edges 'bad origin!' >/dev/null
+rcli_as admin SADD bifrost:edges pop9 >/dev/null
+rcli_as admin HSET bifrost:edge:pop9 last_seen 1 version $'v"1\\\x1b[2J' iface $'\n' >/dev/null
+check "bifrostctl edges --json stays valid JSON with a hostile heartbeat" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) edges --json | jq -se 'length == 3' >/dev/null"
+check "and the table shows no raw escape byte" bash -c "! '$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) edges | grep -q \$'\\x1b'"
+rcli_as admin SREM bifrost:edges pop9 >/dev/null
+rcli_as admin DEL bifrost:edge:pop9 >/dev/null
 sleep 1.2 # the edges' once-a-second peer refresh has seen pop9 come and go
 
 # live_punches POP: the punches in that POP's map with more than 3 s to
@@ -177,8 +177,8 @@ outage() {
 		grep -qxF "udp $REMOTE_ADDR:$REMOTE_PORT $ANYCAST:$((base - 1)) via $GS_ADDR" "$STATE/$pop.punches" || miss=$((miss + 1))
 	done
 	eq "no punch made before, during or after the outage is missing at either POP" "$miss" 0
-	check "pop1's punches are back in Redis" bash -c "[ \$('$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:pop1 0 -1 | grep -c ' $ANYCAST:$base via') = 1 ]"
-	check "pop2's punches are back in Redis" bash -c "[ \$('$LAB' exec redis redis-cli -h $REDIS_ADDR ZRANGE bifrost:punch:pop2 0 -1 | grep -c ' $ANYCAST:$base via') = 1 ]"
+	check "pop1's punches are back in Redis" bash -c "[ \$('$LAB' redis-cli --as ops ZRANGE bifrost:punch:pop1 0 -1 | grep -c ' $ANYCAST:$base via') = 1 ]"
+	check "pop2's punches are back in Redis" bash -c "[ \$('$LAB' redis-cli --as ops ZRANGE bifrost:punch:pop2 0 -1 | grep -c ' $ANYCAST:$base via') = 1 ]"
 	eq "both edges are back in bifrost:edges" "$(rcli SCARD bifrost:edges)" 2
 	lab route remote pop1
 	if [ "$mode" = persist ]; then
@@ -211,7 +211,7 @@ begin "with its cursor trimmed away it resyncs fully"
 sleep 1.2
 lab edge-kill pop2 KILL
 ctl bl add 198.19.78.0/24 >/dev/null
-in_ns redis redis-cli -h $REDIS_ADDR XTRIM bifrost:log:bl:ops MAXLEN 0 >/dev/null
+rcli XTRIM bifrost:log:bl:ops MAXLEN 0 >/dev/null
 ctl bl add 198.19.79.0/24 >/dev/null
 lab edge-start pop2
 for _ in $(seq 50); do dump2 | grep -q 198.19.78.0/24 && break; sleep 0.1; done
@@ -236,15 +236,15 @@ for c in c1 c2; do
 	eq "$c reaches 27016 (mapped to the machine's $GAME_PORT) through its POP" "$r" 20
 done
 for _ in $(seq 30); do [ "$(hb pop1 conf_version)" = 3 ] && break; sleep 0.1; done
-check "pop1's heartbeat reports conf_version 3" bash -c "[ \"\$('$LAB' exec redis redis-cli -h $REDIS_ADDR HGET bifrost:edge:pop1 conf_version)\" = 3 ]"
-in_ns redis redis-cli -h $REDIS_ADDR HSET bifrost:conn:udp:$ANYCAST:27017 machine nonsense >/dev/null
+check "pop1's heartbeat reports conf_version 3" bash -c "[ \"\$('$LAB' redis-cli --as ops HGET bifrost:edge:pop1 conf_version)\" = 3 ]"
+rcli HSET bifrost:conn:udp:$ANYCAST:27017 machine nonsense >/dev/null
 ctl conn del udp $ANYCAST:27016 >/dev/null
 sleep 1.5
 read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27016 --count 5 --interval-ms 1 --timeout-ms 200)"
 eq "a deleted connection is gone from pop1's map" "$r" 0
 check "pop2's map no longer has it" bash -c "! '$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump conns | grep -q ':27016'"
 check "the malformed hash is refused and logged by name" grep -q "27017 refused: machine is not an address" "$STATE/edge-pop1.log"
-check "bifrostctl conn list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 conn list | grep -q '27017: INVALID'"
+check "bifrostctl conn list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) conn list | grep -q '27017: INVALID'"
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 20 --interval-ms 1)"
 eq "the good connections keep working" "$r" 20
 

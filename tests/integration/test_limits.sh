@@ -34,7 +34,7 @@ begin "a rule added with bifrostctl drops at every POP and counts"
 out=$(ctl rule add 10 action drop proto udp dport $GAME_PORT ip_len 120-140 --json); rc=$?
 eq "rule add exits 0" "$rc" 0
 check "both edges applied it" applied
-check "it is in bifrost:rules as canonical text" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR HGET bifrost:rules 10 | grep -q 'action drop'"
+check "it is in bifrost:rules as canonical text" bash -c "'$LAB' redis-cli --as ops HGET bifrost:rules 10 | grep -q 'action drop'"
 for c in c1 c2; do
 	read -r s r l <<<"$(udp_probe $c --to $ANYCAST:$GAME_PORT --count 20 --interval-ms 2 --size 100 --timeout-ms 300)"
 	eq "$c's 128-byte datagrams are dropped" "$r" 0
@@ -47,7 +47,7 @@ eq "pop1 counted its 20 drops under rule 10" "$(jq -s '[.[] | select(.edge=="pop
 eq "pop2 counted its 20" "$(jq -s '[.[] | select(.edge=="pop2" and .rule==10)][0].packets' <<<"$stats")" 20
 ctl rule add 5 action drop proto udp dport 1-80x >/dev/null 2>&1
 eq "bifrostctl refuses a bad rule with exit 2" "$?" 2
-check "and says which field" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 rule add 5 action drop proto udp dport 1-80x 2>&1 | grep -q 'dport'"
+check "and says which field" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) rule add 5 action drop proto udp dport 1-80x 2>&1 | grep -q 'dport'"
 
 begin "a malformed rule written by hand is refused; the rules in force stay"
 rcli HSET bifrost:rules 11 "action explode proto udp" >/dev/null
@@ -55,7 +55,7 @@ rcli INCR bifrost:conf:version >/dev/null
 check "both edges saw the new version" applied
 check "pop1 logged the refusal with the rule's id and field" grep -q "rule 11 refused: action" "$STATE/edge-pop1.log"
 ge "the heartbeat counts it" "$(hb pop2 conf_refused)" 1
-check "bifrostctl rule list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 rule list | grep -q '^11 .*INVALID'"
+check "bifrostctl rule list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) rule list | grep -q '^11 .*INVALID'"
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 10 --interval-ms 2 --size 100 --timeout-ms 300)"
 eq "rule 10 still drops at pop2" "$r" 0
 rcli HDEL bifrost:rules 11 >/dev/null
@@ -105,7 +105,7 @@ check "pop1's blocklist holds c1" test "$t1" -gt 0
 check "pop2 holds the ban as a fleet blacklist entry" test "$t2" -gt 0
 echo "     seen at pop1 at $t1, at pop2 at $t2 (ms, polled)"
 check "at pop2 within 100 ms of pop1" test $((t2 - t1)) -le 100
-check "the ban is in Redis under pop1 with why ratelimit" bash -c "'$LAB' exec redis redis-cli -h $REDIS_ADDR XREVRANGE bifrost:log:bl:pop1 + - COUNT 5 | grep -q ratelimit"
+check "the ban is in Redis under pop1 with why ratelimit" bash -c "'$LAB' redis-cli --as ops XREVRANGE bifrost:log:bl:pop1 + - COUNT 5 | grep -q ratelimit"
 wait $play
 eq "c2's game traffic kept flowing through the flood" "$(jq -r .lost "$STATE/c2-play.json")" 0
 lost=$(jq -r .lost "$STATE/c1-flood.json")

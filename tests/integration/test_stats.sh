@@ -18,7 +18,7 @@ for _ in $(seq 50); do [ -n "$(shash pop1 ts_ms)" ] && [ -n "$(shash pop2 ts_ms)
 t0=$(shash pop1 ts_ms)
 sleep 1.1
 ge "pop1's frame moved on within a second" "$(( $(shash pop1 ts_ms) - t0 ))" 500
-check "the hash expires with a dead edge" bash -c "[ \$('$LAB' exec redis redis-cli -h $REDIS_ADDR PTTL bifrost:stats:pop1) -gt 0 ]"
+check "the hash expires with a dead edge" bash -c "[ \$('$LAB' redis-cli --as ops PTTL bifrost:stats:pop1) -gt 0 ]"
 ge "the history stream grows" "$(rcli XLEN bifrost:log:stats:pop1)" 1
 
 begin "known traffic through pop1 is counted exactly, by reason"
@@ -99,7 +99,7 @@ kill "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null; PROM_PID=
 
 begin "bifrostctl top in an 80x24 terminal"
 tmux -L "$TMUX_SOCK" new-session -d -s top -x 80 -y 24 \
-	"nsenter --net=/run/netns/bf-redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 top"
+	"nsenter --net=/run/netns/bf-redis '$BIN/bifrostctl' --redis $REDIS_ADDR:6379 $(auth ops) top"
 pane_pid=$(tmux -L "$TMUX_SOCK" list-panes -t top -F '#{pane_pid}')
 udp_probe c1 --to $ANYCAST:$GAME_PORT --count 500 --interval-ms 5 --timeout-ms 100 >/dev/null &
 q1=$!

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_ctl.sh - every bifrostctl command against its own redis-server on loopback: what it
 # prints (text and --json), its exit status and what it leaves in Redis; bad usage; an
-# unreachable Redis; --prefix; --redis over IPv6 and a password from REDISCLI_AUTH.
+# unreachable Redis; --prefix; --redis over IPv6; a password from REDISCLI_AUTH, --auth-file
+# (precedence, each refusal), an ACL user and NOPERM, and `acl`.
 # Needs redis-server, redis-cli, jq. TRANSCRIPT=FILE also writes every command of the
 # common part with its stdout, stderr and exit status there, to diff two builds.
 set -u
@@ -256,6 +257,42 @@ eq "protect list --json" "$(jq -s -c 'sort_by(.prefix)' <<<"$OUT")" \
 run protect del 198.18.4.2/32
 eq "protect del" "$OUT" "198.18.4.2/32 protected removed (edges apply it within a second)"
 
+echo "# guard rails: what every edge refuses is refused here first"
+n0=$(rcli ZCARD bifrost:bl:ops)
+run bl add 0.0.0.0/0
+eq "bl add 0.0.0.0/0 exits 2" "$RC" 2
+eq "and says why and what to do" "$ERR" "bifrostctl: 0.0.0.0/0 is wider than /8: every edge with the default 'min_prefix bl 8' refuses it (counted, logged, nothing applied). Pass --force to write it anyway (only edges configured with a lower min_prefix bl apply it)"
+run wl add 10.0.0.0/15
+eq "wl add wider than /16 exits 2" "$RC" 2
+check "and names min_prefix wl" has "$ERR" "min_prefix wl 16"
+run wl add 10.0.0.0/16
+eq "wl add of a /16 is fine" "$RC" 0
+run wl del 10.0.0.0/15
+eq "a wide prefix may always be deleted" "$RC" 0
+eq "nothing was written to bl:ops" "$(rcli ZCARD bifrost:bl:ops)" "$n0"
+run bl add 8.0.0.0/6 --force
+eq "--force writes it" "$RC $OUT" "0 added to blacklist: 8.0.0.0/6"
+run bl del 8.0.0.0/6
+run rule add 30 action drop
+eq "a rule that drops every packet exits 2" "$RC" 2
+check "and says what to do" has "$ERR" "add 'all yes' if the fleet must really drop everything"
+run rule add 31 action drop src 0.0.0.0/0 dport 0-65535 proto udp
+eq "one with a real match field is fine" "$RC" 0
+run rule add 32 action drop src 0.0.0.0/0 ttl 0-255 pps 10k
+eq "only no-op match fields: refused too" "$RC" 2
+run rule add 33 action drop dry_run yes
+eq "a dry run drops nothing: fine" "$RC" 0
+run rule add 34 action drop all yes
+eq "all yes: written" "$RC" 0
+eq "as all yes" "$(rcli HGET bifrost:rules 34)" "action drop all yes"
+run rule add 35 action drop all yes proto udp
+eq "all yes on a rule that selects: exits 2" "$RC $ERR" "2 bifrostctl: rule 35 refused: all: yes only on a rule that matches every packet; this one matches on proto"
+for id in 31 33 34; do run rule del $id; done
+run protect add 0.0.0.0/0
+eq "protect add 0.0.0.0/0 exits 2" "$RC" 2
+check "and names min_prefix protect" has "$ERR" "min_prefix protect 8"
+eq "nothing protected" "$(rcli SCARD bifrost:protect)" 1
+
 echo "# a2s"
 run a2s list
 eq "a2s list, nothing cached" "$(tail -1 <<<"$OUT")" "(0 servers cached)"
@@ -345,7 +382,8 @@ else
 fi
 run --help
 check "--help documents --prefix" has "$OUT" "--prefix PREFIX"
-check "--help: the password comes from REDISCLI_AUTH" has "$OUT" 'password is read from $REDISCLI_AUTH, never from a flag'
+check "--help: the login comes from --auth-file or the environment" has "$OUT" '^--auth-file: the login'
+check "--help: never a password flag" has "$OUT" 'A password is never read from a flag'
 run --prefix lab: bl add 198.51.100.99
 eq "--prefix: bl add exits 0" "$RC" 0
 eq "--prefix: under the prefix" "$(rcli ZSCORE lab:bl:ops 198.51.100.99/32)" inf
@@ -385,5 +423,104 @@ eq "the right password: conn list" "$(jq -r .bind <<<"$OUT")" 203.0.113.30:27015
 REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" bl add 192.0.2.1
 eq "a wrong password: bl add exits 1" "$RC" 1
 check "and says the login was refused ($ERR)" has "$ERR" "refused the login"
+runv --redis "127.0.0.1:$AP" edges
+eq "no password for a Redis that wants one: exit 1" "$RC" 1
+eq "and says what to give" "$ERR" "bifrostctl: Redis at 127.0.0.1:$AP wants a login: give a credentials file, or set REDISCLI_AUTH (and BIFROST_REDIS_USER for an ACL user)"
+
+echo "# --auth-file"
+# cred NAME TEXT [MODE]: a credentials file in $TMP (mode 0600 unless given)
+cred() { printf '%s' "$2" >"$TMP/$1"; chmod "${3:-600}" "$TMP/$1"; }
+cred good $'# the lab\npassword s3cret\n'
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/good" conn list --json
+eq "--auth-file: conn list" "$RC $(jq -r .bind <<<"$OUT")" "0 203.0.113.30:27015"
+REDISCLI_AUTH=wrong runv --redis "127.0.0.1:$AP" --auth-file "$TMP/good" bl add 192.0.2.2
+eq "--auth-file wins over REDISCLI_AUTH" "$RC" 0
+cred wrong $'password hunter2\n'
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/wrong" edges
+eq "a wrong password in the file: exit 1" "$RC" 1
+check "and names the file ($ERR)" has "$ERR" "refused the login (credentials from $TMP/wrong): WRONGPASS"
+check "never the password" bash -c "! grep -q hunter2 '$TMP/err'"
+cred open $'password s3cret\n' 640
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/open" edges
+eq "a group-readable file: exit 2" "$RC" 2
+eq "and says how to fix it" "$ERR" "bifrostctl: $TMP/open: group or others may read or write it (mode 0640); run: chmod 600 $TMP/open"
+cred world $'password s3cret\n' 602
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/world" edges
+eq "a world-writable file: exit 2" "$RC" 2
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/nonesuch" edges
+eq "a missing file: exit 2" "$RC" 2
+check "and says so" has "$ERR" "cannot open the credentials file $TMP/nonesuch: No such file"
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP" edges
+eq "a directory: exit 2" "$RC" 2
+check "and says so" has "$ERR" "not a regular file"
+cred bad $'user pop1\npasswd s3cret\n'
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/bad" edges
+eq "an unknown key: exit 2" "$RC" 2
+eq "and names the line, not the text" "$ERR" "bifrostctl: $TMP/bad:2: unknown key (want 'user NAME' or 'password SECRET')"
+head -c 5000 /dev/zero | tr '\0' '#' >"$TMP/big"; chmod 600 "$TMP/big"
+runv --redis "127.0.0.1:$AP" --auth-file "$TMP/big" edges
+eq "a file over 4096 bytes: exit 2" "$RC" 2
+
+echo "# an ACL user"
+UP=$(free_port) || exit 1
+REDIS_PASS=adm redis_start "$UP" 127.0.0.1 --requirepass adm
+redis-cli -p "$UP" --no-auth-warning -a adm ACL SETUSER ctl on '>ctl pw' '~*' '&*' '+@all' >/dev/null
+cred ctl $'user ctl\npassword ctl pw\n'
+runv --redis "127.0.0.1:$UP" --auth-file "$TMP/ctl" bl add 192.0.2.3
+eq "user and password from the file: bl add" "$RC" 0
+BIFROST_REDIS_USER=ctl REDISCLI_AUTH="ctl pw" runv --redis "127.0.0.1:$UP" bl list --json
+eq "user and password from the environment: bl list" "$(jq -r .entry <<<"$OUT")" 192.0.2.3/32
+BIFROST_REDIS_USER=ctl runv --redis "127.0.0.1:$UP" bl list
+eq "a user without a password: exit 2" "$RC" 2
+cred ctlwrong $'user ctl\npassword nope\n'
+runv --redis "127.0.0.1:$UP" --auth-file "$TMP/ctlwrong" bl add 192.0.2.4
+eq "a refused ACL login: exit 1" "$RC" 1
+check "and names the user and the file ($ERR)" has "$ERR" "refused the login as ctl (credentials from $TMP/ctlwrong)"
+redis-cli -p "$UP" --no-auth-warning -a adm ACL SETUSER ro on '>ro' '%R~*' '+@read' >/dev/null
+cred ro $'user ro\npassword ro\n'
+runv --redis "127.0.0.1:$UP" --auth-file "$TMP/ro" bl add 192.0.2.5
+eq "a write the user may not make: exit 1" "$RC" 1
+check "Redis's reason is shown ($ERR)" has "$ERR" "NOPERM"
+runv --redis "127.0.0.1:$UP" --auth-file "$TMP/ro" conn add udp 203.0.113.40:27015 198.18.3.2
+eq "a config write the user may not make: exit 1" "$RC" 1
+check "Redis's reason is shown" has "$ERR" "NOPERM"
+runv --redis "127.0.0.1:$UP" --auth-file "$TMP/ro" watch --count 1 --timeout 1
+eq "a watch the user may not make: exit 1" "$RC" 1
+check "Redis's reason is shown" has "$ERR" "refused PSUBSCRIBE bifrost:evt:\*: NOPERM"
+
+echo "# acl"
+cred pop1 $'user pop1\npassword pop1 secret\n'
+hash=$(printf '%s' 'pop1 secret' | sha256sum | cut -d' ' -f1)
+runv acl edge pop1 --auth-file "$TMP/pop1"
+eq "acl edge exits 0" "$RC" 0
+eq "one line" "$(wc -l <"$TMP/out")" 1
+check "ACL SETUSER of the file's user, the password as its SHA-256" has "$OUT" "^ACL SETUSER pop1 reset resetchannels on #$hash -@all "
+check "never the password" bash -c "! grep -q 'pop1 secret' '$TMP/out'"
+check "its own origin" has "$OUT" " ~bifrost:wl:pop1 "
+runv acl edge pop1 --prefix lab: --auth-file "$TMP/pop1"
+check "--prefix: keys under lab:" has "$OUT" " ~lab:wl:pop1 "
+check "--prefix: nothing under bifrost:" bash -c "! grep -q bifrost: '$TMP/out'"
+runv acl inspector --auth-file "$TMP/pop1"
+check "acl inspector" has "$OUT" "^ACL SETUSER pop1 .* +@read -@dangerous "
+runv acl edge ops --auth-file "$TMP/pop1"
+eq "acl edge ops: exit 2" "$RC" 2
+check "and says why" has "$ERR" "'ops' is not an edge id"
+runv acl edge --auth-file "$TMP/pop1"
+eq "acl edge without an id: exit 2" "$RC" 2
+runv acl admin --auth-file "$TMP/pop1"
+eq "acl admin is no role: exit 2" "$RC" 2
+env -u REDISCLI_AUTH -u BIFROST_REDIS_USER "$CTL" acl ops >"$TMP/out" 2>"$TMP/err"
+eq "acl without credentials: exit 2" "$?" 2
+check "and says what it needs" has "$(cat "$TMP/err")" "needs the user's name and password: --auth-file FILE"
+cred nouser $'password x\n'
+runv acl ops --auth-file "$TMP/nouser"
+eq "acl with a file without a user: exit 2" "$RC" 2
+BIFROST_REDIS_USER=envops REDISCLI_AUTH=pw runv acl ops
+check "acl from the environment" has "$OUT" "^ACL SETUSER envops reset resetchannels on #$(printf pw | sha256sum | cut -d' ' -f1) "
+runv acl ops --auth-file "$TMP/pop1"
+redis-cli -p "$UP" --no-auth-warning -a adm <"$TMP/out" >"$TMP/load"
+eq "the line loads with redis-cli" "$(cat "$TMP/load")" OK
+REDISCLI_AUTH="pop1 secret" BIFROST_REDIS_USER=pop1 runv --redis "127.0.0.1:$UP" conn add udp 203.0.113.41:27015 198.18.3.2
+eq "and the user it made logs in and writes the config" "$RC" 0
 
 summary

@@ -69,6 +69,11 @@ static void test_config__full_file(void **state)
 	assert_int_equal(edge_config_parse(&c, "redis redis.pop1.example\n", "f", err, sizeof(err)),
 			 0);
 	assert_string_equal(c.redis_ep.host, "redis.pop1.example");
+	/* The credentials file is named here and read at start: never a password here. */
+	assert_int_equal(edge_config_parse(&c, "redis_auth_file /etc/bifrost/pop1.cred\n", "f", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.redis_auth_file, "/etc/bifrost/pop1.cred");
+	assert_false(c.redis_ep.has_pass);
 	edge_config_free(&c);
 }
 
@@ -107,16 +112,34 @@ static void test_config__backend(void **state)
 	assert_string_equal(bk[0], "bk0");
 	assert_int_equal(edge_config_backend_addr(&c), inet_addr("198.18.5.2"));
 	assert_int_equal(c.punch_max_machine, 100);
-	assert_int_equal(c.punch_max_origin, 200);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_PUNCH], 200);
 	assert_int_equal(c.publish_max_pps, 50);
 	edge_config_free(&c);
 }
 
+/* A config text that is refused, and how its error starts. */
+struct bad_line {
+	const char *text, *want;
+};
+
+static void refused_all(const struct bad_line *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct edge_config c;
+		char err[256] = "";
+
+		edge_config_init(&c);
+		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", rows[i].text);
+		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
+			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
+		edge_config_free(&c);
+	}
+}
+
 static void test_config__errors_name_file_and_line(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} rows[] = {
+	static const struct bad_line rows[] = {
 		{ "id ok\nbogus 1\n", "edge.conf:2: unknown key 'bogus'" },
 		{ "addr 1.2.3\n", "edge.conf:1: bad address '1.2.3'" },
 		{ "id\n", "edge.conf:1: 'id' takes 1 value" },
@@ -143,6 +166,9 @@ static void test_config__errors_name_file_and_line(void **state)
 		  "edge.conf:1: rule 1: src: '2001:db8::/32': IPv6 is not supported yet" },
 		{ "redis 198.18.4.2:0\n", "edge.conf:1: bad redis endpoint" },
 		{ "redis_prefix bifrost\n", "edge.conf:1: bad redis_prefix 'bifrost'" },
+		{ "redis_auth_file\n", "edge.conf:1: 'redis_auth_file' takes 1 value" },
+		{ "redis_auth_file /a b\n", "edge.conf:1: 'redis_auth_file' takes 1 value" },
+		{ "redis_password s3cret\n", "edge.conf:1: unknown" },
 		{ "metrics 9477\n", "edge.conf:1: metrics '9477' is not ADDR:PORT" },
 		{ "metrics localhost:9477\n", "edge.conf:1: metrics 'localhost:9477' is not ADDR:PORT" },
 		{ "metrics 127.0.0.1:0\n", "edge.conf:1: metrics '127.0.0.1:0' is not ADDR:PORT" },
@@ -162,17 +188,7 @@ static void test_config__errors_name_file_and_line(void **state)
 		  "edge.conf:1: too many words" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct edge_config c;
-		char err[256] = "";
-
-		edge_config_init(&c);
-		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
-			fail_msg("accepted: %s", rows[i].text);
-		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
-			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
-		edge_config_free(&c);
-	}
+	refused_all(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void test_config__conn_limits_protect_rules(void **state)
@@ -249,11 +265,60 @@ static void test_config__a2s_workers(void **state)
 	edge_config_free(&c);
 }
 
+/* The guard's limits: defaults from the kinds table, each line, and what is refused. */
+static void test_config__guard_limits(void **state)
+{
+	static const struct bad_line bad[] = {
+		{ "min_prefix wl\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
+		{ "min_prefix punch 8\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
+		{ "min_prefix bl 33\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
+		{ "max_per_origin conn 5\n", "edge.conf:1: 'max_per_origin' takes wl, bl or punch" },
+		{ "max_per_origin bl 0\n", "edge.conf:1: bad max_per_origin '0' (a count from 1" },
+		{ "max_conns 65537\n", "edge.conf:1: bad max_conns '65537' (a count from 1 to 6" },
+		{ "max_rules 4097\n", "edge.conf:1: bad max_rules '4097' (a count from 1 to 4096)" },
+		{ "max_protect\n", "edge.conf:1: 'max_protect' takes 1 value" },
+		{ "punch_max_per_origin 0\n", "edge.conf:1: bad punch_max_per_origin '0'" },
+	};
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_int_equal(c.guard.min_prefix[GK_WL], 16);
+	assert_int_equal(c.guard.min_prefix[GK_BL], 8);
+	assert_int_equal(c.guard.min_prefix[GK_PROTECT], 8);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_WL], 65536);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_BL], 1 << 20);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_PUNCH], 65536);
+	assert_int_equal(c.guard.caps.conns, 65536);
+	assert_int_equal(c.guard.caps.rules, 1024);
+	assert_int_equal(c.guard.caps.protect, 65536);
+	assert_int_equal(edge_config_parse(&c, "min_prefix wl 24\nmin_prefix bl 0\n"
+					   "min_prefix protect 16\nmax_per_origin wl 10\n"
+					   "max_per_origin bl 20\nmax_per_origin punch 30\n"
+					   "punch_max_per_origin 40\nmax_conns 50\nmax_rules 60\n"
+					   "max_protect 70\n",
+					   "f", err, sizeof(err)),
+			 0);
+	assert_int_equal(c.guard.min_prefix[GK_WL], 24);
+	assert_int_equal(c.guard.min_prefix[GK_BL], 0);
+	assert_int_equal(c.guard.min_prefix[GK_PROTECT], 16);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_WL], 10);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_BL], 20);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_PUNCH], 40); /* the later line wins */
+	assert_int_equal(c.guard.caps.conns, 50);
+	assert_int_equal(c.guard.caps.rules, 60);
+	assert_int_equal(c.guard.caps.protect, 70);
+	/* The file's own entries are the operator's: a /0 whitelist in it is taken. */
+	assert_int_equal(edge_config_parse(&c, "whitelist 0.0.0.0/0\nrule 9 action drop\n", "f",
+					   err, sizeof(err)),
+			 0);
+	edge_config_free(&c);
+	refused_all(bad, sizeof(bad) / sizeof(bad[0]));
+}
+
 static void test_config__new_lines_errors(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} rows[] = {
+	static const struct bad_line rows[] = {
 		{ "conn udp 203.0.113.10:1 198.18.3.2 pps\n", "edge.conf:1: 'conn' takes PROTO BIND" },
 		{ "conn udp 203.0.113.10:1 198.18.3.2 speed 5\n",
 		  "edge.conf:1: conn: unknown option 'speed'" },
@@ -285,17 +350,7 @@ static void test_config__new_lines_errors(void **state)
 		{ "icmp_echo_global_pps 1e9\n", "edge.conf:1: bad icmp_echo_global_pps" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct edge_config c;
-		char err[256] = "";
-
-		edge_config_init(&c);
-		if (edge_config_parse(&c, rows[i].text, "edge.conf", err, sizeof(err)) != -EINVAL)
-			fail_msg("accepted: %s", rows[i].text);
-		if (strncmp(err, rows[i].want, strlen(rows[i].want)))
-			fail_msg("error '%s', want it to start with '%s'", err, rows[i].want);
-		edge_config_free(&c);
-	}
+	refused_all(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void test_config__metrics_and_stats_history(void **state)
@@ -376,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_config__errors_name_file_and_line),
 		cmocka_unit_test(test_config__conn_limits_protect_rules),
 		cmocka_unit_test(test_config__new_lines_errors),
+		cmocka_unit_test(test_config__guard_limits),
 		cmocka_unit_test(test_config__long_line_refused),
 		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),

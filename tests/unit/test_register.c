@@ -1,6 +1,6 @@
 /* test_register.c - the fleet register without Redis or maps: max-expiry
- * semantics across origins, deletes, resyncs, the per-origin punch cap, own
- * entries, expiry and the state file. */
+ * semantics across origins, deletes, resyncs, the per-origin caps of every
+ * kind, the guard's minimum prefixes, own entries, expiry and the state file. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,10 +39,26 @@ static struct bf_entry entry(enum bf_kind k, const char *text)
 
 #define NOW 1800000000000LL
 
+static struct edge_guard guard;
+
+/* A register whose guard has the defaults but these caps per origin (0: the default). */
+static struct edge_register *reg_capped(uint32_t punch_cap, uint32_t bl_cap, struct seen *s)
+{
+	struct edge_guard_limits l;
+
+	edge_guard_limits_init(&l);
+	if (punch_cap)
+		l.caps.per_origin[BF_KIND_PUNCH] = punch_cap;
+	if (bl_cap)
+		l.caps.per_origin[BF_KIND_BL] = bl_cap;
+	edge_guard_init(&guard, &l);
+	return reg_new(&guard, record_effect, s);
+}
+
 static void test_register__max_expiry_over_origins(void **state)
 {
 	struct seen s = { 0 };
-	struct edge_register *r = reg_new(10, record_effect, &s);
+	struct edge_register *r = reg_capped(10, 0, &s);
 	struct bf_entry e = entry(BF_KIND_BL, "198.51.100.7");
 
 	assert_int_equal(reg_record(r, "pop1", &rec(BF_OP_ADD, e, NOW + 1000, 1)), 0);
@@ -70,7 +86,7 @@ static void test_register__max_expiry_over_origins(void **state)
 static void test_register__resync_drops_what_the_zset_lost(void **state)
 {
 	struct seen s = { 0 };
-	struct edge_register *r = reg_new(10, record_effect, &s);
+	struct edge_register *r = reg_capped(10, 0, &s);
 	struct bf_entry a = entry(BF_KIND_WL, "198.51.100.0/24"), b = entry(BF_KIND_WL, "203.0.113.0/24");
 	struct reg_stats st;
 
@@ -92,7 +108,7 @@ static void test_register__resync_drops_what_the_zset_lost(void **state)
 static void test_register__origin_punch_cap(void **state)
 {
 	struct seen s = { 0 };
-	struct edge_register *r = reg_new(2, record_effect, &s);
+	struct edge_register *r = reg_capped(2, 0, &s);
 	struct reg_stats st;
 	char text[96];
 
@@ -115,8 +131,9 @@ static void test_register__origin_punch_cap(void **state)
 	assert_int_equal(reg_record(r, "pop9", &rec(BF_OP_ADD, entry(BF_KIND_PUNCH, text),
 						     NOW + 60000, 5)),
 			 0);
+	assert_int_equal(guard.refused[GK_PUNCH][GW_CAP], 1);
 	reg_stats(r, &st);
-	assert_int_equal(st.punch_refused_origin, 1);
+	assert_int_equal(st.entries, 3);
 	reg_free(r);
 }
 
@@ -128,7 +145,7 @@ static void count_own(void *ctx, const struct bf_entry *e, int64_t exp)
 static void test_register__own_entries_and_expiry(void **state)
 {
 	struct seen s = { 0 };
-	struct edge_register *r = reg_new(10, record_effect, &s);
+	struct edge_register *r = reg_capped(10, 0, &s);
 	struct bf_entry live = entry(BF_KIND_BL, "198.51.100.8"), old = entry(BF_KIND_BL, "198.51.100.9");
 	int n = 0;
 
@@ -149,7 +166,7 @@ static void test_register__own_entries_and_expiry(void **state)
 static void test_register__state_file_round_trip(void **state)
 {
 	struct seen s = { 0 };
-	struct edge_register *r = reg_new(10, record_effect, &s), *back;
+	struct edge_register *r = reg_capped(10, 0, &s), *back;
 	struct bf_entry wl = entry(BF_KIND_WL, "198.51.100.0/24");
 	struct bf_entry p = entry(BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2");
 	char *buf = NULL, line[256];
@@ -162,7 +179,7 @@ static void test_register__state_file_round_trip(void **state)
 	reg_own(r, &p, NOW + 60000);
 	reg_state_save(r, f);
 	fclose(f);
-	back = reg_new(10, record_effect, &s);
+	back = reg_new(&guard, record_effect, &s);
 	f = fmemopen(buf, len, "r");
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -185,6 +202,80 @@ static void test_register__state_file_round_trip(void **state)
 	reg_free(back);
 }
 
+/* wl 0.0.0.0/0 skips every filter, bl 0.0.0.0/0 drops everyone: from the bus, a CIDR
+ * shorter than its kind's min_prefix is never registered, from a record, a resync or the
+ * state file, and the rest goes on. */
+static void test_register__min_prefix(void **state)
+{
+	struct seen s = { 0 };
+	struct edge_register *r = reg_capped(0, 0, &s);
+	struct bf_entry own = entry(BF_KIND_BL, "198.51.100.7");
+	struct reg_stats st;
+
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_WL, "0.0.0.0/0"),
+						    BF_EXP_INF, 1)), -EPERM);
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_WL, "10.0.0.0/15"),
+						    BF_EXP_INF, 2)), -EPERM);
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_WL, "10.0.0.0/16"),
+						    BF_EXP_INF, 3)), 0);
+	assert_int_equal(s.n, 1); /* only the /16 reached the maps */
+	assert_int_equal(reg_record(r, "pop2", &rec(BF_OP_ADD, entry(BF_KIND_BL, "0.0.0.0/0"),
+						     NOW + 1000, 0)), -EPERM);
+	assert_int_equal(reg_record(r, "pop2", &rec(BF_OP_ADD, entry(BF_KIND_BL, "8.0.0.0/7"),
+						     NOW + 1000, 1)), -EPERM);
+	assert_int_equal(reg_record(r, "pop2", &rec(BF_OP_ADD, entry(BF_KIND_BL, "8.0.0.0/8"),
+						     NOW + 1000, 2)), 0);
+	/* Deleting what was refused is harmless. */
+	assert_int_equal(reg_record(r, "pop2", &rec(BF_OP_DEL, entry(BF_KIND_BL, "0.0.0.0/0"),
+						     0, 3)), 0);
+	reg_state_line(r, "owner pop3 +inf bl 0.0.0.0/1", NOW);
+	assert_int_equal(guard.refused[GK_WL][GW_PREFIX], 2);
+	assert_int_equal(guard.refused[GK_BL][GW_PREFIX], 3);
+	reg_stats(r, &st);
+	assert_int_equal(st.entries, 2);
+	/* Own entries are not judged: XDP made them. */
+	reg_own(r, &own, NOW + 1000);
+	assert_int_equal(reg_own_exp(r, &own), NOW + 1000);
+	reg_free(r);
+}
+
+/* One cap table for every kind: each (origin, kind) counts on its own; a delete or an
+ * expiry makes room. */
+static void test_register__caps_per_origin_and_kind(void **state)
+{
+	struct seen s = { 0 };
+	struct edge_register *r = reg_capped(0, 3, &s);
+	char text[32];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(text, sizeof(text), "198.51.100.%d", i);
+		assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_BL, text),
+							    NOW + 60000, (uint64_t)i + 1)),
+				 i < 3 ? 0 : -EDQUOT);
+	}
+	assert_int_equal(guard.refused[GK_BL][GW_CAP], 2);
+	assert_false(s.last.peers); /* a refused entry is not in the maps */
+	/* Another origin, and another kind of the same origin, have their own room. */
+	assert_int_equal(reg_record(r, "pop2", &rec(BF_OP_ADD, entry(BF_KIND_BL, "198.51.100.4"),
+						     NOW + 60000, 1)), 0);
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_WL, "198.51.100.0/24"),
+						    BF_EXP_INF, 1)), 0);
+	/* A renewal of a held entry is no new entry. */
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_BL, "198.51.100.0"),
+						    NOW + 90000, 6)), 0);
+	/* A delete makes room; so does an expiry. */
+	reg_record(r, "ops", &rec(BF_OP_DEL, entry(BF_KIND_BL, "198.51.100.0"), 0, 7));
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_BL, "198.51.100.9"),
+						    NOW + 1000, 8)), 0);
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_BL, "198.51.100.10"),
+						    NOW + 1000, 9)), -EDQUOT);
+	reg_expire(r, NOW + 2000); /* .9 lapsed */
+	assert_int_equal(reg_record(r, "ops", &rec(BF_OP_ADD, entry(BF_KIND_BL, "198.51.100.10"),
+						    NOW + 60000, 10)), 0);
+	assert_int_equal(guard.refused[GK_BL][GW_CAP], 3);
+	reg_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +284,8 @@ int main(void)
 		cmocka_unit_test(test_register__origin_punch_cap),
 		cmocka_unit_test(test_register__own_entries_and_expiry),
 		cmocka_unit_test(test_register__state_file_round_trip),
+		cmocka_unit_test(test_register__min_prefix),
+		cmocka_unit_test(test_register__caps_per_origin_and_kind),
 	};
 
 	return cmocka_run_group_tests_name("register", tests, NULL, NULL);

@@ -254,6 +254,71 @@ static void test_rules__ids_keys_and_scope(void **state)
 	assert_false(bf_rule_applies(&r, NULL));
 }
 
+/* A rule whose every match field is a no-op matches every packet: a drop rule of that kind
+ * is what a writer of bifrost:rules would use to take the fleet down, so edges refuse it
+ * unless it says `all yes`, which only such a rule may say. */
+static void test_rules__match_all_and_all_yes(void **state)
+{
+	static const char *const drops_all[] = {
+		"action drop",
+		"action drop src 0.0.0.0/0",
+		"action drop src 0.0.0.0/0 dst 0.0.0.0/0 ttl 0-255 tos 0-255 ip_id 0-65535",
+		"action drop ihl 5-15 ip_len 20-65535 frag_off 0-8191 payload_len 0-65535",
+		"action drop pps 10",
+		"action drop bps 1g edges pop1",
+		"action drop payload 4:00/00",
+	};
+	static const char *const selects[][2] = {
+		{ "action drop proto udp", "proto" },
+		{ "action drop src 0.0.0.0/1", "src" },
+		{ "action drop src 0.0.0.0/0 dst 203.0.113.10/32", "dst" },
+		{ "action drop ttl 0-254", "ttl" },
+		{ "action drop payload_len 1-65535", "payload_len" },
+		{ "action drop ip_flags df", "ip_flags" },
+		{ "action drop payload 4:00/01", "payload" },
+		{ "action drop proto udp dport 0-65535", "proto" },
+	};
+	struct bf_rule_def r;
+	char err[256], buf[BF_RULE_TEXT_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(drops_all) / sizeof(drops_all[0]); i++) {
+		if (parse(drops_all[i], &r, err, sizeof(err)))
+			fail_msg("'%s' refused: %s", drops_all[i], err);
+		if (bf_rule_first_match(&r) || !bf_rule_unmarked_drop_all(&r))
+			fail_msg("'%s' is not taken for a drop of every packet", drops_all[i]);
+	}
+	for (size_t i = 0; i < sizeof(selects) / sizeof(selects[0]); i++) {
+		assert_int_equal(parse(selects[i][0], &r, err, sizeof(err)), 0);
+		assert_non_null(bf_rule_first_match(&r));
+		assert_string_equal(bf_rule_first_match(&r), selects[i][1]);
+		assert_false(bf_rule_unmarked_drop_all(&r));
+	}
+	/* Rules that drop nothing are no threat: pass, dry run, disabled. */
+	assert_int_equal(parse("action pass", &r, err, sizeof(err)), 0);
+	assert_false(bf_rule_unmarked_drop_all(&r));
+	assert_int_equal(parse("action drop dry_run yes", &r, err, sizeof(err)), 0);
+	assert_false(bf_rule_unmarked_drop_all(&r));
+	assert_int_equal(parse("action drop enabled no", &r, err, sizeof(err)), 0);
+	assert_false(bf_rule_unmarked_drop_all(&r));
+	/* `all yes` marks it: kept in the canonical text, and it parses back. */
+	assert_int_equal(parse("all yes action drop src 0.0.0.0/0", &r, err, sizeof(err)), 0);
+	assert_true(r.all);
+	assert_false(bf_rule_unmarked_drop_all(&r));
+	bf_rule_format(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "action drop all yes src 0.0.0.0/0");
+	assert_int_equal(parse("action drop all no", &r, err, sizeof(err)), 0);
+	assert_true(bf_rule_unmarked_drop_all(&r));
+	bf_rule_format(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "action drop");
+	/* ...and only a rule that matches every packet may say it. */
+	assert_int_equal(parse("action drop all yes proto udp dport 53", &r, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "all: yes only on a rule that matches every packet; this one "
+				 "matches on proto");
+	assert_int_equal(parse("action drop all maybe", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "all: 'maybe' is not yes or no"));
+}
+
 /* ---- per-source limits ---- */
 
 static void test_rules__limits_presets_and_fields(void **state)
@@ -399,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_rules__every_field_error_names_it),
 		cmocka_unit_test(test_rules__hostile_input),
 		cmocka_unit_test(test_rules__ids_keys_and_scope),
+		cmocka_unit_test(test_rules__match_all_and_all_yes),
 		cmocka_unit_test(test_rules__limits_presets_and_fields),
 		cmocka_unit_test(test_rules__limits_errors_name_the_field),
 		cmocka_unit_test(test_rules__connection_hash_with_limits),

@@ -131,6 +131,7 @@ static void test_stats__metrics_text(void **state)
 					   .changed_ms = 1000, .read_ms = 4000, .ttl_ms = 6000 } };
 	struct edge_metrics_snap s = { .version = "v1.2-3-gabc", .id = "pop1", .fleet = true,
 				       .sync_connected = true, .stats_dropped = 4, .stats_frames = 9,
+				       .stats_refused = 2,
 				       .bl_entries = 2, .a2s = true,
 				       .a2s_counters = { .served = 11, .challenged = 5, .workers = 2 },
 				       .a2s_seen = seen, .n_a2s_seen = 1, .now_ms = 4500 };
@@ -145,6 +146,9 @@ static void test_stats__metrics_text(void **state)
 	s.sync.bad_records = 1;
 	s.sync.bad_frames = 3;
 	s.sync.peers = 1;
+	s.guard[0] = (struct edge_guard_row){ "wl", "prefix", 2 };
+	s.guard[1] = (struct edge_guard_row){ "rule", "match_all", 1 };
+	s.n_guard = 2;
 	t = render(&s);
 	has_line(t, "# HELP bifrost_packets_total Packets by XDP verdict reason (would_drop and "
 		    "punch_new count beside a verdict).");
@@ -166,7 +170,11 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_sync_peers 1");
 	has_line(t, "bifrost_stats_frames_dropped_total 4");
 	has_line(t, "bifrost_stats_frames_total 9");
+	has_line(t, "bifrost_stats_frames_refused_total 2");
 	has_line(t, "bifrost_blacklist_entries 2");
+	has_line(t, "# TYPE bifrost_bus_refused_total counter");
+	has_line(t, "bifrost_bus_refused_total{kind=\"wl\",why=\"prefix\"} 2");
+	has_line(t, "bifrost_bus_refused_total{kind=\"rule\",why=\"match_all\"} 1");
 	has_line(t, "bifrost_a2s_workers 2");
 	has_line(t, "bifrost_a2s_requests_total{outcome=\"served\"} 11");
 	has_line(t, "bifrost_a2s_requests_total{outcome=\"challenged\"} 5");

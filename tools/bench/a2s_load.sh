@@ -19,7 +19,10 @@ cleanup() {
 trap cleanup EXIT
 eval "$("$LAB" env)"
 say() { echo "bench: $*" >&2; }
-ctl() { "$LAB" exec redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" "$@"; }
+# auth USER: --auth-file and USER's credentials file of the lab's Redis (none without ACLs)
+auth() { local f; f=$("$LAB" auth-file "$1"); [ -z "$f" ] || echo "--auth-file $f"; }
+# shellcheck disable=SC2046
+ctl() { "$LAB" exec redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" $(auth ops) "$@"; }
 # a2s_from IP: A2S queries the game server received from that address
 a2s_from() { awk -v ip="$1" '$1 == "a2s_peer" && $2 == ip {n = $3} END {print n + 0}' "$STATE/gs-count"; }
 wait_log() { # TEXT: up to 12 s for pop1's edge to log it
@@ -39,7 +42,8 @@ phase() {
 "$LAB" up >/dev/null 2>&1 || { echo "bench: lab up failed" >&2; exit 1; }
 ctl conn add udp "$ANYCAST:$GAME_PORT" "$GS_ADDR" --a2s >/dev/null
 ctl conn add tcp "$ANYCAST:$GAME_PORT" "$GS_ADDR" >/dev/null
-nsenter --net=/run/netns/bf-gs "$BIN/bifrost-a2s-refresher" --redis "$REDIS_ADDR:6379" --id lab \
+# shellcheck disable=SC2046
+nsenter --net=/run/netns/bf-gs "$BIN/bifrost-a2s-refresher" --redis "$REDIS_ADDR:6379" $(auth refresher) --id lab \
 	--target bind --interval 2s --player --rules >"$STATE/refresher.log" 2>&1 &
 refresher=$!
 wait_log "A2S cache ready for udp $ANYCAST:$GAME_PORT"

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # fleet.sh - the fleet-sync benchmarks of `make bench`, each on a fresh lab:
-# punch propagation with 2 and with 8 edges beside Redis's PING, and into a
-# peer behind the encrypted Redis link beside a plain one; the sustained
-# apply rate of one edge beside redis-benchmark XADD, and a full resync of a
-# million entries. Prints one JSON object per line:
+# punch propagation with 2 and with 8 edges beside Redis's PING, without a
+# login (BF_LAB_ACL=0) and, with 8 edges, again with the ACL users (every
+# edge logged in as its own user, Redis checking each command's keys and
+# channels); into a peer behind the encrypted Redis link beside a plain one;
+# the sustained apply rate of one edge beside redis-benchmark XADD, and a full
+# resync of a million entries (both without ACLs: bf-bench writes a made-up
+# origin's log there). Prints one JSON object per line:
 #   {"bench":"propagation", ...} {"bench":"propagation_tunnel", ...}
 #   {"bench":"apply", ...} {"bench":"xadd", ...} {"bench":"resync", ...}
+# FLEET_ONLY=acl: only the 8-edge propagation, without and then with ACL users.
 # Bounded: COUNT punches, APPLY entries, RESYNC entries; every wait times out.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,25 +23,28 @@ eval "$("$LAB" env)"
 say() { echo "bench: $*" >&2; }
 pid() { cat "$STATE/edge-$1.pid"; }
 
-lab_up() { # POPS [TUNNEL]: TUNNEL 1 puts pop2 behind the encrypted Redis link (default: plain)
-	BF_LAB_POPS=$1 BF_LAB_TUNNEL=${2:-0} "$LAB" up >/dev/null 2>&1 ||
+lab_up() { # POPS ACL [TUNNEL]: ACL 0 Redis without a login, 1 the ACL users; TUNNEL 1
+	# puts pop2 behind the encrypted Redis link (default: plain)
+	BF_LAB_POPS=$1 BF_LAB_ACL=$2 BF_LAB_TUNNEL=${3:-0} "$LAB" up >/dev/null 2>&1 ||
 		{ echo "bench: lab up failed" >&2; exit 1; }
 	# Every edge follows every other before anything is measured.
 	for _ in $(seq 100); do
-		[ "$("$LAB" exec redis redis-cli -h "$REDIS_ADDR" SCARD bifrost:edges)" = "$1" ] && break
+		[ "$("$LAB" redis-cli --as inspector SCARD bifrost:edges)" = "$1" ] && break
 		sleep 0.1
 	done
 	sleep 2
 }
 
-propagation() { # POPS [NAME]: punches made at pop1, timed into every other edge's map
-	local peers=() i
+propagation() { # POPS [NAME]: in the lab that is up (its PING baseline logs in as the inspector)
+	local peers=() auth=() i f acl=false
 	for ((i = 2; i <= $1; i++)); do peers+=(--peer "p$i-up"); done
-	say "propagation: $COUNT punches made at pop1, $1 edges..."
+	f=$("$LAB" auth-file inspector)
+	[ -z "$f" ] || { auth=(--auth-file "$f"); acl=true; }
+	say "propagation: $COUNT punches made at pop1, $1 edges$([ $acl = true ] && echo ", ACL users")..."
 	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-bk "${peers[@]}" \
-		--redis "$REDIS_ADDR:6379" --machine "$GS_ADDR" --pop "$POP1_ADDR" --bind "$ANYCAST" \
-		--remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" |
-		jq -c --arg b "${2:-propagation}" '{bench: $b} + .'
+		--redis "$REDIS_ADDR:6379" "${auth[@]}" --machine "$GS_ADDR" --pop "$POP1_ADDR" \
+		--bind "$ANYCAST" --remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" |
+		jq -c --arg b "${2:-propagation}" --argjson acl $acl '{bench: $b, acl: $acl} + .'
 }
 
 # The other edges sit still (SIGSTOP) while one edge is measured: on this
@@ -50,7 +57,12 @@ others() { # SIG POP: signal every edge but POP
 	done
 }
 
-lab_up 2
+if [ "${FLEET_ONLY:-}" = acl ]; then # tools/bench/fleet.sh alone: the ACL comparison only
+	for a in 0 1; do lab_up 8 $a; propagation 8; "$LAB" down >/dev/null 2>&1; done
+	exit 0
+fi
+
+lab_up 2 0
 propagation 2
 say "apply rate: $APPLY entries queued in a peer's log while pop2 is stopped..."
 others STOP pop2
@@ -63,18 +75,22 @@ say "redis-benchmark XADD (50 clients, pipeline 16)..."
 	awk -F'"' '/XADD/ {printf "{\"bench\":\"xadd\",\"per_s\":%.0f}\n", $4}'
 "$LAB" down >/dev/null 2>&1
 
-lab_up 8
+lab_up 8 0
+propagation 8
+"$LAB" down >/dev/null 2>&1
+
+lab_up 8 1
 propagation 8
 "$LAB" down >/dev/null 2>&1
 
 # The same punches into a peer behind the encrypted link (pop2: stunnel, TLS 1.3,
-# PSK) and a plain one (pop3), each timed on its own.
-lab_up 3 1
+# PSK) and a plain one (pop3), each timed on its own, with the ACL users.
+lab_up 3 1 1
 say "through the encrypted link: pop2 behind stunnel, pop3 plain..."
 propagation 3 propagation_tunnel
 "$LAB" down >/dev/null 2>&1
 
-lab_up 2
+lab_up 2 0
 say "full resync of $RESYNC entries at pop2..."
 others STOP pop2
 out=$("$BIN/bf-bench" resync --netns /run/netns/bf-pop2 --redis "$REDIS_ADDR:6379" --iface p2-up \

@@ -141,12 +141,17 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "(every 20 µs) until the punch is in each. Path: XDP learns it → ring buffer → pop1's"
 	echo "daemon → MULTI ZADD/XADD/PUBLISH/EXEC → each peer's blocking XREAD → its map. One punch"
 	echo "at a time, each a new flow. Baseline: PING from pop1's namespace to the same Redis, same run."
+	echo "Redis login: *none* is the lab with \`BF_LAB_ACL=0\` (the default user, no password); *ACL*"
+	echo "is the lab as it normally runs: the default user off, every edge logged in as its own ACL"
+	echo "user (\`bifrostctl acl\`, docs/REDIS.md), so Redis checks each command's keys and channels"
+	echo "against the user's patterns and selectors; its PING logs in as the inspector."
 	echo
-	echo "| edges | punches | PING p50 / p99 µs | first peer p50 / p99 / max µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last-peer p50 ÷ PING p50 | lost |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
-	jq -r 'select(.bench=="propagation") | "| \(.edges) | \(.punches) | \(.ping.p50_us) / \(.ping.p99_us) | \(.first_peer.p50_us) / \(.first_peer.p99_us) / \(.first_peer.max_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(.last_peer.p50_us / .ping.p50_us * 10 | round / 10) | \(.lost) |"' "$TMP/fleet.json"
+	echo "| edges | Redis login | punches | PING p50 / p99 µs | first peer p50 / p99 / max µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last-peer p50 ÷ PING p50 | lost |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+	jq -r 'select(.bench=="propagation") | "| \(.edges) | \(if .acl then "ACL" else "none" end) | \(.punches) | \(.ping.p50_us) / \(.ping.p99_us) | \(.first_peer.p50_us) / \(.first_peer.p99_us) / \(.first_peer.max_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(.last_peer.p50_us / .ping.p50_us * 10 | round / 10) | \(.lost) |"' "$TMP/fleet.json"
 	echo
 	echo "Goal (issue 3): p99 < 5 ms with 8 edges (the *last peer* column: the punch is in every POP)."
+	echo "ACL users, 8 edges, last peer, ACL minus none (same run): $(jq -rs '[.[] | select(.bench=="propagation" and .edges==8)] as $r | ($r | map(select(.acl)) | .[0]) as $a | ($r | map(select(.acl | not)) | .[0]) as $n | if $a and $n then "p50 \($a.last_peer.p50_us - $n.last_peer.p50_us) µs, p99 \($a.last_peer.p99_us - $n.last_peer.p99_us) µs" else "not measured" end' "$TMP/fleet.json")."
 	echo
 	echo "### Punch propagation through the encrypted Redis link"
 	echo

@@ -23,6 +23,20 @@ bool ctl_prefix_valid(const char *s)
 	return true;
 }
 
+int ctl_prefix_check(const struct ctl *c, const struct bf_cidr *p, unsigned min, const char *key)
+{
+	char s[BF_CIDR_STRLEN];
+
+	if (p->plen >= min || c->force)
+		return 0;
+	fprintf(stderr, CTL_PROG ": %s is wider than /%u: every edge with the default "
+			"'min_prefix %s %u' refuses it (counted, logged, nothing applied). Pass "
+			"--force to write it anyway (only edges configured with a lower min_prefix "
+			"%s apply it)\n",
+		bf_cidr_str(p, s), min, key, min, key);
+	return -EINVAL;
+}
+
 int ctl_exit_status(int err)
 {
 	if (!err)
@@ -118,11 +132,20 @@ redisContext *ctl_psubscribe(const struct ctl *c, const char *match, int read_ti
 			      .tv_usec = (read_timeout_ms % 1000) * 1000 };
 	redisContext *rc = ctl_connect(c);
 	char pattern[BF_KEY_MAX];
+	redisReply *r;
 
 	if (!rc)
 		return NULL;
 	ctl_key(c, pattern, sizeof(pattern), "%s", match);
-	freeReplyObject(redisCommand(rc, "PSUBSCRIBE %s", pattern));
+	r = redisCommand(rc, "PSUBSCRIBE %s", pattern);
+	if (!r || r->type == REDIS_REPLY_ERROR) { /* NOPERM: this user may not watch it */
+		fprintf(stderr, CTL_PROG ": Redis at %s refused PSUBSCRIBE %s: %s\n", c->where,
+			pattern, r ? r->str : rc->errstr);
+		freeReplyObject(r);
+		redisFree(rc);
+		return NULL;
+	}
+	freeReplyObject(r);
 	redisSetTimeout(rc, tv);
 	return rc;
 }
@@ -159,6 +182,19 @@ int ctl_scan(const struct ctl *c, redisContext *rc, const char *match, ctl_scan_
 	return err < 0 ? err : 0;
 }
 
+int ctl_multi(const struct ctl *c, redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "MULTI");
+	const char *why = !r ? rc->errstr : r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+	int err = r && r->type == REDIS_REPLY_STATUS ? 0 : -ENOTSUP;
+
+	if (err)
+		fprintf(stderr, CTL_PROG ": Redis at %s refused MULTI: %s\n", c->where,
+			why ? why : "unexpected reply");
+	freeReplyObject(r);
+	return err;
+}
+
 int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, const char *what)
 {
 	char ver[BF_KEY_MAX];
@@ -170,12 +206,22 @@ int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, 
 	if (!rc)
 		return -EIO;
 	bf_key_conf_version(ver, sizeof(ver), c->prefix);
-	freeReplyObject(redisCommand(rc, "MULTI"));
-	for (size_t i = 0; i < n; i++)
+	if (ctl_multi(c, rc)) {
+		redisFree(rc);
+		fprintf(stderr, CTL_PROG ": Redis refused %s\n", what);
+		return -EIO;
+	}
+	/* A command Redis refuses as it is queued (NOPERM) makes EXEC answer only EXECABORT:
+	 * its own reply says why. */
+	for (size_t i = 0; i <= n; i++) {
 		/* hiredis takes char ** but does not write through it */
-		freeReplyObject(
-		    redisCommandArgv(rc, cmds[i].argc, (const char **)cmds[i].argv, NULL));
-	freeReplyObject(redisCommandArgv(rc, 2, incr, NULL));
+		r = i < n ? redisCommandArgv(rc, cmds[i].argc, (const char **)cmds[i].argv, NULL)
+			  : redisCommandArgv(rc, 2, incr, NULL);
+		if (r && r->type == REDIS_REPLY_ERROR)
+			fprintf(stderr, CTL_PROG ": %s %s: %s\n", i < n ? cmds[i].argv[0] : incr[0],
+				i < n ? cmds[i].argv[1] : incr[1], r->str);
+		freeReplyObject(r);
+	}
 	r = redisCommand(rc, "EXEC");
 	ok = r && r->type == REDIS_REPLY_ARRAY;
 	/* EXEC answers each command: one may have failed (WRONGTYPE: the key holds

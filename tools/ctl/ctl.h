@@ -20,7 +20,8 @@ enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 
 /* The command line, parsed once; commands only read it. */
 struct ctl {
-	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, password from REDISCLI_AUTH */
+	struct bf_endpoint ep;		/* --redis or $BIFROST_REDIS, and the credentials */
+	const char *auth_file;		/* --auth-file (NULL: from the environment) */
 	char where[BF_ENDPOINT_STRLEN]; /* ep as host:port, for messages */
 	char prefix[BF_PREFIX_MAX + 1]; /* --prefix: every key starts with it */
 	bool json;
@@ -30,6 +31,7 @@ struct ctl {
 	int timeout_s;	    /* --timeout; 0 = none */
 	bool a2s;	    /* conn add --a2s */
 	const char *limits; /* conn add --limits "preset rust block 60s" */
+	bool force;	    /* --force: write a wl/bl/protect prefix wider than edges take */
 };
 
 /* One command of the table in main.c. argv holds every word that is not a flag: the
@@ -75,6 +77,8 @@ int ctl_functions(const struct ctl *c, int argc, char **argv); /* functions load
 /* a2s.c */
 int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);
+/* acl.c */
+int ctl_acl(const struct ctl *c, int argc, char **argv); /* acl edge ID|ops|refresher|inspector */
 
 /* ---- common.c ---- */
 
@@ -86,6 +90,9 @@ bool ctl_prefix_valid(const char *s);
 int ctl_exit_status(int err);
 /* Says why TEXT is not a usable CIDR (err from bf_parse_cidr4 / bf_entry_parse); returns err. */
 int ctl_cidr_error(const char *text, int err);
+/* A prefix wider than /min, which every edge with the default min_prefix KEY refuses:
+ * -EINVAL once stderr said so, unless --force; 0 otherwise. */
+int ctl_prefix_check(const struct ctl *c, const struct bf_cidr *p, unsigned min, const char *key);
 
 /* The blocking connection every read and config write uses: connected and logged in
  * within CTL_TIMEOUT_MS, or NULL once stderr says why ("cannot reach Redis at ..."). */
@@ -117,6 +124,10 @@ typedef int (*ctl_scan_cb)(const struct ctl *c, struct redisContext *rc,
 			   const struct redisReply *key, void *ctx);
 int ctl_scan(const struct ctl *c, struct redisContext *rc, const char *match, ctl_scan_cb each,
 	     void *ctx);
+
+/* MULTI on rc: 0, or -ENOTSUP once stderr said why Redis refused it (then nothing may be
+ * sent that was meant for the transaction: it would run at once). */
+int ctl_multi(const struct ctl *c, struct redisContext *rc);
 
 /* One change of the fleet's config: the commands (each an argument vector), then INCR
  * <prefix>conf:version, in one MULTI/EXEC, so edges pick the change up within a second.

@@ -19,6 +19,9 @@ int ctl_list_write(const struct ctl *c, int argc, char **argv)
 	err = bf_entry_parse(k, text, strlen(text), &e);
 	if (err)
 		return ctl_cidr_error(text, err);
+	if (op == BF_OP_ADD &&
+	    ctl_prefix_check(c, &e.cidr, bf_kinds[k].min_prefix, bf_kinds[k].name))
+		return -EINVAL;
 	err = ctl_fcall_write(c, op, &e);
 	if (err)
 		return err;

@@ -12,12 +12,12 @@
 
 /* The order is --help's. */
 static const struct ctl_cmd cmds[] = {
-	{ "wl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT]",
-	  "whitelist for every POP" },
+	{ "wl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT] [--force]",
+	  "whitelist for every POP (at most /16 wide\nunless --force)" },
 	{ "wl", "del", ctl_list_write, 1, 1, "CIDR", "" },
 	{ "wl", "list", ctl_list_show, 0, 0, "", "every origin's live entries" },
-	{ "bl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT]",
-	  "blacklist for every POP" },
+	{ "bl", "add", ctl_list_write, 1, 1, "CIDR [--ttl DURATION] [--reason TEXT] [--force]",
+	  "blacklist for every POP (at most /8 wide\nunless --force)" },
 	{ "bl", "del", ctl_list_write, 1, 1, "CIDR", "" },
 	{ "bl", "list", ctl_list_show, 0, 0, "", "" },
 	{ "punch", "list", ctl_list_show, 0, 0, "", "live port punches of every POP" },
@@ -31,12 +31,13 @@ static const struct ctl_cmd cmds[] = {
 	{ "conn", "list", ctl_conn_list, 0, 0, "", "" },
 	{ "rule", "add", ctl_rule_add, 2, -1, "ID FIELD VALUE...",
 	  "firewall rule, priority = ID (lower first),\n"
-	  "e.g. rule add 10 action drop proto udp dport 53" },
+	  "e.g. rule add 10 action drop proto udp dport 53;\n"
+	  "one that drops every packet needs 'all yes'" },
 	{ "rule", "del", ctl_rule_del, 1, 1, "ID", "" },
 	{ "rule", "list", ctl_rule_list, 0, 0, "", "the rules, and any that do not validate" },
 	{ "rule", "stats", ctl_rule_stats, 0, 0, "", "packets/bytes each rule matched, per edge" },
-	{ "protect", "add|del", ctl_protect_write, 1, 1, "CIDR",
-	  "prefixes no ban or drop rule may block" },
+	{ "protect", "add|del", ctl_protect_write, 1, 1, "CIDR [--force]",
+	  "prefixes no ban or drop rule may block\n(at most /8 wide unless --force)" },
 	{ "protect", "list", ctl_protect_list, 0, 0, "", "" },
 	{ "edges", NULL, ctl_edges, 0, 0, "", "POPs: alive, last seen, version, XDP mode" },
 	{ "a2s", "list", ctl_a2s_list, 0, 0, "", "the A2S cache: name, map, players, TTL" },
@@ -51,6 +52,11 @@ static const struct ctl_cmd cmds[] = {
 	  "load the bus's Redis Functions (bifrost_add, ...)\n"
 	  "into Redis; again after every upgrade" },
 	{ "functions", "status", ctl_functions, 0, 0, "", "loaded, and the same as this build's?" },
+	{ "acl", "edge", ctl_acl, 1, 1, "ID",
+	  "the ACL SETUSER line of a user (| redis-cli):\n"
+	  "name and password from --auth-file, the\n"
+	  "password as its SHA-256 (docs/REDIS.md)" },
+	{ "acl", "ops|refresher|inspector", ctl_acl, 0, 0, "", "" },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -82,7 +88,8 @@ static void usage_cmd(FILE *f, const struct ctl_cmd *cmd)
  * out as origin "ops". */
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " CTL_PROG " [--redis HOST:PORT] [--prefix PREFIX] [--json] COMMAND ...\n"
+	fprintf(f, "Usage: " CTL_PROG " [--redis HOST:PORT] [--auth-file FILE] [--prefix PREFIX]\n"
+		   "       [--json] COMMAND ...\n"
 		   "Steers the Bifrost fleet through Redis (default 127.0.0.1:6379, or "
 		   "$BIFROST_REDIS).\n\n");
 	for (size_t i = 0; i < N_CMDS; i++)
@@ -90,9 +97,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"DURATION: 30s, 5m, 2h, 1d (no --ttl: permanent). --json prints one JSON object per\n"
-		"line. Exit status: 0 done, 1 Redis unreachable or refused, 2 bad usage.\n"
-		"--redis: a name, a.b.c.d or [IPv6], then :PORT (default 6379);\n"
-		"a password is read from $REDISCLI_AUTH, never from a flag.\n"
+		"line. Exit status: 0 done, 1 Redis unreachable or refused (the login, or a\n"
+		"command: NOPERM), 2 bad usage or an unusable credentials file.\n"
+		"--redis: a name, a.b.c.d or [IPv6], then :PORT (default 6379).\n"
+		"--auth-file: the login, a file of 'user NAME' and 'password SECRET' lines, mode\n"
+		"0600; without it $BIFROST_REDIS_USER and $REDISCLI_AUTH (the password) are used.\n"
+		"A password is never read from a flag.\n"
 		"--prefix: what every key starts with (default " BF_PREFIX_DEFAULT "): 1-%d "
 		"characters of\n"
 		"A-Z a-z 0-9 _ : . - ending in ':'.\n",
@@ -189,20 +199,27 @@ static int set_flag(struct ctl *c, int opt, const char *arg, const char **redis)
 	case 'l':
 		c->limits = arg;
 		return 0;
+	case 'f':
+		c->force = true;
+		return 0;
+	case 'A':
+		c->auth_file = arg;
+		return 0;
 	}
 	return -EINVAL;
 }
 
-/* --redis (or $BIFROST_REDIS) and REDISCLI_AUTH into c->ep. */
+/* --redis (or $BIFROST_REDIS) and the credentials (--auth-file, else the environment) into
+ * c->ep. */
 static int set_endpoint(struct ctl *c, const char *redis)
 {
-	char err[BF_ENDPOINT_STRLEN + 128];
+	char err[BF_ENDPOINT_STRLEN + 512];
 
 	if (bf_endpoint_parse(redis ? redis : "127.0.0.1:6379", &c->ep, err, sizeof(err))) {
 		fprintf(stderr, CTL_PROG ": --redis: %s\n", err);
 		return -EINVAL;
 	}
-	if (bf_endpoint_credentials(&c->ep, err, sizeof(err))) {
+	if (bf_endpoint_credentials(&c->ep, c->auth_file, err, sizeof(err))) {
 		fprintf(stderr, CTL_PROG ": %s\n", err);
 		return -EINVAL;
 	}
@@ -218,6 +235,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 'T' },
 		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
 		{ "limits", required_argument, NULL, 'l' }, { "prefix", required_argument, NULL, 'p' },
+		{ "auth-file", required_argument, NULL, 'A' }, { "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .prefix = BF_PREFIX_DEFAULT };

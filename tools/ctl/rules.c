@@ -55,6 +55,14 @@ int ctl_rule_add(const struct ctl *c, int argc, char **argv)
 		fprintf(stderr, CTL_PROG ": rule %u refused: %s\n", rid, err);
 		return -EINVAL;
 	}
+	if (bf_rule_unmarked_drop_all(&d)) {
+		fprintf(stderr, CTL_PROG ": rule %u refused: it matches every packet and drops it, "
+				"and every edge refuses such a rule. Give it a match field (src, "
+				"proto, dport, ...), or add 'all yes' if the fleet must really drop "
+				"everything\n",
+			rid);
+		return -EINVAL;
+	}
 	bf_rule_format(&d, canon, sizeof(canon));
 	bf_key_rules(key, sizeof(key), c->prefix);
 	snprintf(what, sizeof(what), "rule %u set", rid);
@@ -209,6 +217,8 @@ int ctl_protect_write(const struct ctl *c, int argc, char **argv)
 	if (err) {
 		return ctl_cidr_error(argv[2], err);
 	}
+	if (add && ctl_prefix_check(c, &pc, BF_PROTECT_MIN_PREFIX, "protect"))
+		return -EINVAL;
 	bf_key_protect(key, sizeof(key), c->prefix);
 	snprintf(what, sizeof(what), "%s protected %s", bf_cidr_str(&pc, s),
 		 add ? "added" : "removed");

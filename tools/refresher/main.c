@@ -72,8 +72,8 @@ static int round_once(redisContext *rc, const struct opts *o, struct target *ts,
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " [--redis HOST[:PORT]] [--prefix PREFIX] [--id ID]\n"
-		"        [--interval DURATION] [--timeout DURATION] [--ttl DURATION]\n"
+		"Usage: " PROG " [--redis HOST[:PORT]] [--auth-file FILE] [--prefix PREFIX]\n"
+		"        [--id ID] [--interval DURATION] [--timeout DURATION] [--ttl DURATION]\n"
 		"        [--target machine|bind] [--player] [--rules] [--once] [--json] [-v]\n"
 		"Queries every A2S-enabled connection (bifrost:conn:udp:* with a2s 1) with the\n"
 		"challenge handshake and stores the raw reply at bifrost:a2s:<bind ip>:<port>\n"
@@ -81,8 +81,10 @@ static void usage(FILE *f)
 		"run: one wins each server per interval (bifrost:a2s:lock:<ip>:<port>).\n"
 		"\n"
 		"  --redis HOST[:PORT] fleet Redis: a name, a.b.c.d or [IPv6], port 6379 unless\n"
-		"                      given (default 127.0.0.1:6379 or $BIFROST_REDIS); a password\n"
-		"                      is read from $REDISCLI_AUTH, never from a flag\n"
+		"                      given (default 127.0.0.1:6379 or $BIFROST_REDIS)\n"
+		"  --auth-file FILE    the login: 'user NAME' and 'password SECRET' lines, mode\n"
+		"                      0600; without it $BIFROST_REDIS_USER and $REDISCLI_AUTH\n"
+		"                      (a password is never read from a flag)\n"
 		"  --prefix PREFIX     of every key and of the channel, as the edges use (default\n"
 		"                      bifrost:; at most 32 bytes of printable ASCII, no spaces\n"
 		"                      or * ? [ ] \\)\n"
@@ -102,7 +104,7 @@ static void usage(FILE *f)
 		"Failures (timeout, garbage, unreachable) are counted and never stored; each server\n"
 		"logs one line when its state changes. Exit status: 0 done (--once: every server\n"
 		"due was refreshed or locked by another refresher), 1 Redis unreachable or a query\n"
-		"failed (--once), 2 bad usage.\n");
+		"failed (--once), 2 bad usage or an unusable credentials file.\n");
 }
 
 /* A key prefix the connections can be found by with SCAN MATCH <prefix>conn:udp:*: no
@@ -127,10 +129,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "player", no_argument, NULL, 'p' },	      { "rules", no_argument, NULL, 'R' },
 		{ "once", no_argument, NULL, '1' },	      { "json", no_argument, NULL, 'j' },
 		{ "prefix", required_argument, NULL, 'P' },  { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "auth-file", required_argument, NULL, 'A' }, { NULL, 0, NULL, 0 },
 	};
-	const char *redis = getenv("BIFROST_REDIS");
-	char hostname[64] = "refresher", err[256];
+	const char *redis = getenv("BIFROST_REDIS"), *auth_file = NULL;
+	char hostname[64] = "refresher", err[512];
 	bool ttl_given = false, redis_flag = false;
 	int opt;
 
@@ -141,6 +143,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'r':
 			redis = optarg;
 			redis_flag = true;
+			break;
+		case 'A':
+			auth_file = optarg;
 			break;
 		case 'P':
 			if (!prefix_ok(optarg)) {
@@ -221,7 +226,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, PROG ": %s: %s\n", redis_flag ? "--redis" : "$BIFROST_REDIS", err);
 		return -EINVAL;
 	}
-	if (bf_endpoint_credentials(&o->redis, err, sizeof(err))) {
+	if (bf_endpoint_credentials(&o->redis, auth_file, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return -EINVAL;
 	}
