@@ -26,7 +26,13 @@ pop2_synced() {
 	[ "$(in_ns pop2 curl -s --max-time 2 http://127.0.0.1:9477/metrics |
 		awk '$1 == "bifrost_sync_connected" {print $2}')" = "$1" ]
 }
-bl_pop1() { in_ns pop1 "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" bl "$@" >/dev/null; }
+# shellcheck disable=SC2046
+bl_pop1() { in_ns pop1 "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" $(auth ops) bl "$@" >/dev/null; }
+# pop2_cli ARGS...: redis-cli in pop2 through its tunnel end, logged in as pop2 (if ACLs are on)
+pop2_cli() {
+	if [ "$LAB_ACL" = 0 ]; then in_ns pop2 redis-cli -h 127.0.0.1 -p 6379 "$@"
+	else in_ns pop2 env REDISCLI_AUTH="$(sed -n 's/^password //p' "$CREDS/pop2")" redis-cli -h 127.0.0.1 -p 6379 --user pop2 "$@"; fi
+}
 psk() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 redis_end_log() { tail -c +$(($1 + 1)) "$STATE/tunnel-redis.log"; }
 # tls_hello HOST VERSION: a TLS client with no key at all reaches the Redis end
@@ -40,12 +46,12 @@ for _ in $(seq 50); do [ "$(rcli SCARD bifrost:edges)" = 2 ] && break; sleep 0.1
 eq "bifrost:edges has both POPs" "$(rcli SMEMBERS bifrost:edges | sort | tr '\n' ' ')" "pop1 pop2 "
 eq "pop2's edge is configured with its local tunnel end" \
 	"$(awk '$1 == "redis" {print $2}' "$STATE/pop2.conf")" 127.0.0.1:6379
-eq "pop2 reaches Redis through it" "$(in_ns pop2 redis-cli -h 127.0.0.1 -p 6379 PING)" PONG
+eq "pop2 reaches Redis through it" "$(pop2_cli PING)" PONG
 check "pop2 cannot reach Redis's plain port" not timeout 3 "$LAB" exec pop2 redis-cli -h "$REDIS_ADDR" PING
 check "the key files are 0600 in a 0700 directory" bash -c \
 	"[ \$(stat -c %a '$STATE/tunnel') = 700 ] && [ -z \"\$(find '$STATE/tunnel' -name '*.psk' ! -perm 600)\" ]"
 check "no key appears on a command line" not grep -qF -f <(cut -d: -f2 "$STATE/tunnel/pop2.psk") <(ps -eo args)
-clients=$(rcli CLIENT LIST)
+clients=$(rcli_as admin CLIENT LIST)
 eq "Redis sees no client at pop2's own address" "$(grep -c "addr=$POP2_BACKEND:" <<<"$clients")" 0
 # The Redis end's connections into Redis, by their local ports: that is where
 # pop2's clients come from, as Redis sees them.
