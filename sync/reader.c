@@ -297,8 +297,17 @@ static void consume(struct sync_client *c, struct stream *s, const redisReply *e
 		/* The seq is known: the log must be contiguous. */
 		if (s->seq && rec.seq != s->seq + 1) {
 			c->st.gaps++;
-			pr_warn("%s: seq %llu follows %llu (log trimmed or Redis restarted)", s->key,
-				(unsigned long long)rec.seq, (unsigned long long)s->seq);
+			pr_warn("%s: seq %llu follows %llu (log trimmed or Redis restarted); reading "
+				"its ZSET again", s->key, (unsigned long long)rec.seq,
+				(unsigned long long)s->seq);
+			/* The cursor and seq are forgotten at once, not when the resync
+			 * starts (it waits for the commands link): else a later record
+			 * whose seq happens to follow the old one would be taken as
+			 * contiguous and the gap skipped for good. With no cursor the
+			 * log is not read until the resync has read its ZSET. */
+			s->id[0] = '\0';
+			s->seq = 0;
+			reader_cursors_changed(c);
 			reader_resync(c, s, "gap in seq");
 			return;
 		}
@@ -346,7 +355,10 @@ static void xread_done(redisAsyncContext *ac, void *reply, void *priv)
 				if (strlen(c->streams[j].key) == sr->element[0]->len &&
 				    !memcmp(c->streams[j].key, sr->element[0]->str, sr->element[0]->len))
 					s = &c->streams[j];
-			for (size_t j = 0; s && j < sr->element[1]->elements && !s->resyncing; j++)
+			/* Until a gap in it (no cursor any more) or its resync. */
+			for (size_t j = 0; s && j < sr->element[1]->elements && s->id[0] &&
+					   !s->resyncing;
+			     j++)
 				consume(c, s, sr->element[1]->element[j]);
 		}
 	}

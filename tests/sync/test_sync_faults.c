@@ -275,6 +275,92 @@ static void test_faults__acl_refusals_and_logins(void **state)
 	peer_close(&b);
 }
 
+/* Kills pop2's commands connection: its one link that is neither the blocking XREAD nor a
+ * subscription. */
+static void kill_commands_link(const char *user)
+{
+	redisContext *rc = redis_plain(&srv);
+	redisReply *r = redisCommand(rc, "CLIENT LIST");
+	char needle[64];
+	int killed = 0;
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	snprintf(needle, sizeof(needle), " user=%s ", user);
+	for (char *line = strtok(r->str, "\n"); line; line = strtok(NULL, "\n")) {
+		unsigned long long id;
+
+		if (!strstr(line, needle) || strstr(line, " cmd=xread ") ||
+		    !strstr(line, " sub=0 ") || !strstr(line, " psub=0 ") ||
+		    sscanf(line, "id=%llu", &id) != 1)
+			continue;
+		freeReplyObject(redisCommand(rc, "CLIENT KILL ID %llu", id));
+		killed++;
+	}
+	freeReplyObject(r);
+	redisFree(rc);
+	assert_int_equal(killed, 1);
+}
+
+static bool cmd_link_down(void *arg)
+{
+	return strcmp(stats(arg).link_state[SYNC_LINK_CMD], "up") != 0;
+}
+
+/* A gap seen while the resync cannot start (the commands link is down, here refused its
+ * login): the follower must not pick the log up again at the first record whose seq
+ * happens to follow the one it knew, which would skip the records before it for good. */
+static void test_faults__a_gap_waits_for_its_resync(void **state)
+{
+	struct bf_endpoint user = ep;
+	struct sync_config ca = edge_cfg("pop1"), cb = edge_cfg("pop2");
+	struct peer a, b;
+	char cidr[32];
+
+	redis_do(&srv, "ACL SETUSER pop2 on >s3cret +@all ~* &*");
+	snprintf(user.user, sizeof(user.user), "pop2");
+	snprintf(user.pass, sizeof(user.pass), "s3cret");
+	user.has_pass = true;
+	cb.endpoint = &user;
+	peer_open(&a, &ca);
+	peer_open(&b, &cb);
+	assert_true(run_until(&a.connected, 1, 3000));
+	assert_true(run_until(&b.connected, 1, 3000));
+	for (int i = 0; i < 3; i++) {
+		struct bf_entry e;
+
+		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
+		e = bl(cidr);
+		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "before");
+	}
+	assert_true(eventually(&b, "pop1", "198.51.100.2/32", true, 3000));
+
+	/* pop2's commands link goes, and cannot log in again; its other links stay. */
+	redis_do(&srv, "ACL SETUSER pop2 resetpass >other");
+	kill_commands_link("pop2");
+	assert_true(run_until_fn(cmd_link_down, &b, 3000));
+	/* pop1's log starts over (as after Redis restarted empty): seq 1, 2, 3, 4... */
+	redis_do(&srv, "DEL bifrost:bl:pop1 bifrost:log:bl:pop1");
+	for (int i = 10; i < 18; i++) {
+		struct bf_entry e;
+
+		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
+		e = bl(cidr);
+		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "after");
+	}
+	settle(1000); /* pop2 reads the new log meanwhile: seq 1 after 3 */
+	assert_true(stats(&b).gaps >= 1);
+	redis_do(&srv, "ACL SETUSER pop2 resetpass >s3cret");
+	for (int i = 10; i < 18; i++) {
+		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
+		assert_true(eventually(&b, "pop1", cidr, true, 3000));
+	}
+	assert_true(eventually(&b, "pop1", "198.51.100.0/32", false, 3000));
+	peer_close(&a);
+	peer_close(&b);
+	redis_do(&srv, "ACL DELUSER pop2");
+}
+
 /* ---- our own writes while Redis refuses them ---- */
 
 static void test_faults__out_of_memory_keeps_writes_in_order(void **state)
@@ -594,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_faults__digest_finds_bare_writes_without_notifications, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__a_log_of_the_wrong_type_is_skipped, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__acl_refusals_and_logins, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_faults__a_gap_waits_for_its_resync, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__out_of_memory_keeps_writes_in_order, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__bad_or_future_cursors_resync, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__a_second_instance_publishes_nothing, flushed, peers_close_all),
