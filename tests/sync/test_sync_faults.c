@@ -107,6 +107,31 @@ static struct sync_stats stats(struct peer *p)
 	return st;
 }
 
+/* ep, logged in as pop2 with the password s3cret (an ACL user the test makes). */
+static struct bf_endpoint as_pop2(void)
+{
+	struct bf_endpoint user = ep;
+
+	snprintf(user.user, sizeof(user.user), "pop2");
+	snprintf(user.pass, sizeof(user.pass), "s3cret");
+	user.has_pass = true;
+	return user;
+}
+
+/* Bans 198.51.100.FROM/32 .. 198.51.100.(TO-1)/32 written by c, an hour each. */
+static void write_bans(struct sync_client *c, int from, int to, const char *why)
+{
+	char cidr[32];
+
+	for (int i = from; i < to; i++) {
+		struct bf_entry e;
+
+		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
+		e = bl(cidr);
+		sync_client_write(c, BF_OP_ADD, &e, in_an_hour(), why);
+	}
+}
+
 static bool two_bad_logs(void *arg)
 {
 	return stats(arg).bad_logs == 2;
@@ -231,7 +256,7 @@ static void test_faults__a_log_of_the_wrong_type_is_skipped(void **state)
 
 static void test_faults__acl_refusals_and_logins(void **state)
 {
-	struct bf_endpoint user = ep;
+	struct bf_endpoint user = as_pop2();
 	struct sync_config cb = edge_cfg("pop2");
 	struct peer b;
 	char log[96];
@@ -244,9 +269,6 @@ static void test_faults__acl_refusals_and_logins(void **state)
 		       "~bifrost:edge:* &*");
 	redis_do(&srv, "SADD bifrost:edges pop3");
 	redis_do(&srv, "FCALL bifrost_add 1 bifrost:bl:pop3 10.0.0.0/8 0 test");
-	snprintf(user.user, sizeof(user.user), "pop2");
-	snprintf(user.pass, sizeof(user.pass), "s3cret");
-	user.has_pass = true;
 	cb.endpoint = &user;
 	peer_open(&b, &cb);
 	assert_true(run_until(&b.connected, 1, 3000));
@@ -312,27 +334,18 @@ static bool cmd_link_down(void *arg)
  * happens to follow the one it knew, which would skip the records before it for good. */
 static void test_faults__a_gap_waits_for_its_resync(void **state)
 {
-	struct bf_endpoint user = ep;
+	struct bf_endpoint user = as_pop2();
 	struct sync_config ca = edge_cfg("pop1"), cb = edge_cfg("pop2");
 	struct peer a, b;
 	char cidr[32];
 
 	redis_do(&srv, "ACL SETUSER pop2 on >s3cret +@all ~* &*");
-	snprintf(user.user, sizeof(user.user), "pop2");
-	snprintf(user.pass, sizeof(user.pass), "s3cret");
-	user.has_pass = true;
 	cb.endpoint = &user;
 	peer_open(&a, &ca);
 	peer_open(&b, &cb);
 	assert_true(run_until(&a.connected, 1, 3000));
 	assert_true(run_until(&b.connected, 1, 3000));
-	for (int i = 0; i < 3; i++) {
-		struct bf_entry e;
-
-		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
-		e = bl(cidr);
-		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "before");
-	}
+	write_bans(a.c, 0, 3, "before");
 	assert_true(eventually(&b, "pop1", "198.51.100.2/32", true, 3000));
 
 	/* pop2's commands link goes, and cannot log in again; its other links stay. */
@@ -341,13 +354,7 @@ static void test_faults__a_gap_waits_for_its_resync(void **state)
 	assert_true(run_until_fn(cmd_link_down, &b, 3000));
 	/* pop1's log starts over (as after Redis restarted empty): seq 1, 2, 3, 4... */
 	redis_do(&srv, "DEL bifrost:bl:pop1 bifrost:log:bl:pop1");
-	for (int i = 10; i < 18; i++) {
-		struct bf_entry e;
-
-		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
-		e = bl(cidr);
-		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "after");
-	}
+	write_bans(a.c, 10, 18, "after");
 	settle(1000); /* pop2 reads the new log meanwhile: seq 1 after 3 */
 	assert_true(stats(&b).gaps >= 1);
 	redis_do(&srv, "ACL SETUSER pop2 resetpass >s3cret");
@@ -367,7 +374,6 @@ static void test_faults__out_of_memory_keeps_writes_in_order(void **state)
 {
 	struct sync_config ca = edge_cfg("pop1"), cb = edge_cfg("pop2");
 	struct peer a, b;
-	char cidr[32];
 	redisContext *rc;
 	redisReply *r;
 
@@ -377,13 +383,7 @@ static void test_faults__out_of_memory_keeps_writes_in_order(void **state)
 	assert_true(run_until(&b.resync_end, 6, 5000));
 	redis_do(&srv, "CONFIG SET maxmemory-policy noeviction");
 	redis_do(&srv, "CONFIG SET maxmemory 1");
-	for (int i = 0; i < 10; i++) {
-		struct bf_entry e;
-
-		snprintf(cidr, sizeof(cidr), "198.51.100.%d/32", i);
-		e = bl(cidr);
-		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
-	}
+	write_bans(a.c, 0, 10, "t");
 	/* Then one taken back: the order must hold. */
 	{
 		struct bf_entry e = bl("198.51.100.3/32");
