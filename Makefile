@@ -70,7 +70,7 @@ TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
-.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration demo bench clean \
+.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration soak demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 
@@ -226,6 +226,12 @@ test-tools: all deps-node
 
 test-integration: all
 	tests/integration/run.sh
+
+# A steady-state soak of the lab fleet (minutes): nothing grows for ever (docs/OPERATIONS.md,
+# "Redis memory"). Not in `make test`: SOAK_SECONDS=240 by default.
+soak: deps
+	$(MAKE) all
+	tests/integration/run.sh tests/soak/footprint.sh
 
 demo: deps
 	$(MAKE) all

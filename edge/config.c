@@ -28,6 +28,7 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->punch_max_machine = 65536;
 	edge_guard_limits_init(&cfg->guard);
 	cfg->publish_max_pps = 2000;
+	cfg->log_max_records = 50000;
 }
 
 void edge_config_free(struct edge_config *cfg)
@@ -186,9 +187,11 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->backend_ifaces[cfg->n_backend++], IF_NAMESIZE, "%s", tok[1]);
-	} else if (!strcmp(k, "punch_max_per_machine") || !strcmp(k, "publish_max_pps")) {
+	} else if (!strcmp(k, "punch_max_per_machine") || !strcmp(k, "publish_max_pps") ||
+		   !strcmp(k, "log_max_records")) {
 		uint32_t *dst = !strcmp(k, "punch_max_per_machine") ? &cfg->punch_max_machine
-								     : &cfg->publish_max_pps;
+				: !strcmp(k, "publish_max_pps")     ? &cfg->publish_max_pps
+								    : &cfg->log_max_records;
 
 		NEED(2);
 		if (bf_parse_u64(tok[1], 10000000, &v) || v == 0) {

@@ -35,6 +35,7 @@ struct edge_config {
 	uint32_t punch_max_machine; /* live punches per machine */
 	struct edge_guard_limits guard; /* what the bus may make this edge hold (guard.h) */
 	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
+	uint32_t log_max_records;   /* own change logs trimmed to about this many records */
 	char redis[128];       /* the endpoint as written ("" = no fleet) */
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
 	char redis_auth_file[256]; /* redis_auth_file: the credentials file ("" = environment) */

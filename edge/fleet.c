@@ -271,7 +271,8 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 {
 	struct edge_fleet *f = calloc(1, sizeof(*f));
 	struct sync_config sc = { .endpoint = &cfg->redis_ep, .prefix = cfg->redis_prefix,
-				  .origin = cfg->id, .read_peers = true, .caps = cfg->guard.caps };
+				  .origin = cfg->id, .read_peers = true, .caps = cfg->guard.caps,
+				  .log_maxlen = cfg->log_max_records };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,

@@ -48,7 +48,13 @@ struct edge {
 	struct event_base *base;
 	struct edge_stats_sample prev; /* last second's counters, for the rates */
 	struct edge_metrics *metrics;
+	struct edge_sweep_stats expired; /* swept since the last "expired" line */
+	uint64_t expired_since_ns;        /* when that sum began; 0: nothing swept yet */
 };
+
+/* The "expired" log line sums a minute of sweeps: one line a minute while entries
+ * expire (a busy POP's punches expire every second), none while nothing does. */
+#define EXPIRED_LOG_NS (60ULL * 1000000000ULL)
 
 /* Flags given on the command line, re-applied after every config reload. */
 struct flag_overrides {
@@ -193,26 +199,38 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
-	struct edge_sweep_stats st;
+	struct edge_sweep_stats st, *sum = &e->expired;
+	uint64_t now = bf_mono_ns();
 
-	edge_maps_sweep(&e->maps, bf_mono_ns(), &st);
+	edge_maps_sweep(&e->maps, now, &st);
 	/* A machine whose route moved to another interface is accepted there
 	 * (or refused) within a sweep interval. */
 	edge_machines_refresh(&e->maps.mach);
 	edge_apply_refresh_locals(e->apply);
 	{
 		char line[256];
-		int n = snprintf(line, sizeof(line), "blocklist %llu, punches %llu",
-				 (unsigned long long)st.blocklist, (unsigned long long)st.punches);
 		uint64_t any = st.blocklist + st.punches;
+		int n;
 
-		for (int l = 0; l < BF_LISTS; l++) {
+		for (int l = 0; l < BF_LISTS; l++)
 			any += st.list[l];
+		if (any && !e->expired_since_ns)
+			e->expired_since_ns = now;
+		sum->blocklist += st.blocklist;
+		sum->punches += st.punches;
+		for (int l = 0; l < BF_LISTS; l++)
+			sum->list[l] += st.list[l];
+		if (!e->expired_since_ns || now - e->expired_since_ns < EXPIRED_LOG_NS)
+			return;
+		n = snprintf(line, sizeof(line), "blocklist %llu, punches %llu",
+			     (unsigned long long)sum->blocklist, (unsigned long long)sum->punches);
+		for (int l = 0; l < BF_LISTS; l++)
 			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %llu", edge_lists[l].name,
-				      (unsigned long long)st.list[l]);
-		}
-		if (any)
-			pr_info("expired: %s", line);
+				      (unsigned long long)sum->list[l]);
+		pr_info("expired in the last %llu s: %s",
+			(unsigned long long)((now - e->expired_since_ns) / 1000000000ULL), line);
+		memset(sum, 0, sizeof(*sum));
+		e->expired_since_ns = 0;
 	}
 }
 

@@ -143,6 +143,8 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	       s->sync.connects);
 	scalar(f, "bifrost_sync_writes_total", "counter", "Own entries written to Redis.",
 	       s->sync.written);
+	scalar(f, "bifrost_sync_pruned_total", "counter",
+	       "Own expired entries removed from Redis (each a del record).", s->sync.pruned);
 	scalar(f, "bifrost_sync_dropped_writes_total", "counter",
 	       "Own entries dropped because the write buffer was full.", s->sync.dropped);
 	scalar(f, "bifrost_sync_records_total", "counter", "Peer log records applied.",

@@ -8,13 +8,16 @@
 --
 --   FCALL bifrost_add 1 <prefix><kind>:<origin> ENTRY TTL_MS [WHY]   (TTL_MS 0: permanent)
 --   FCALL bifrost_del 1 <prefix><kind>:<origin> ENTRY [WHY]
---   FCALL bifrost_batch N KEY... RETENTION_MS (OP ENTRY EXP WHY)...  (the edges' writes)
+--   FCALL bifrost_prune 1 <prefix><kind>:<origin> [LIMIT]           (expired members out)
+--   FCALL bifrost_batch N KEY... RETENTION_MS MAXLEN (OP ENTRY EXP WHY)...  (the edges' writes)
 --
 -- The log key (<prefix>log:<kind>:<origin>) and the event channel
 -- (<prefix>evt:<origin>) are derived from the list key: Bifrost runs on a
 -- standalone Redis (or a primary with replicas), not on Redis Cluster.
 
 local RETENTION_MS = 86400000 -- the logs keep a day
+local MAXLEN = 50000 -- and at most about this many records (docs/OPERATIONS.md, memory)
+local PRUNE_LIMIT = 256 -- expired members removed per call at most: bounded work
 local MAX_TTL_MS = 315360000000 -- ten years: farther is refused, as the edges do
 local KINDS = { wl = true, bl = true, punch = true }
 
@@ -131,8 +134,11 @@ end
 -- One change: ZADD/ZREM, then XADD with the next seq and the ZSET's member
 -- count after it (`card`: the edges compare it with ZCARD to find writes
 -- made without the log), then the event. exp is absolute Unix ms or '+inf'.
+-- The log is trimmed by age (MINID) and by length (MAXLEN, approximate: whole
+-- nodes); both keep the newest record, so the next seq is always known. A
+-- reader whose cursor was trimmed away sees a seq gap and reads the ZSET.
 -- Returns the seq, or raises with the reason.
-local function write(key, op, entry, exp, why, now, retention)
+local function write(key, op, entry, exp, why, now, retention, maxlen)
 	local prefix, kind, origin = split_key(key)
 	if not prefix then
 		error(kind)
@@ -164,9 +170,32 @@ local function write(key, op, entry, exp, why, now, retention)
 	else
 		error('op must be add or del')
 	end
+	if maxlen > 0 then
+		redis.call('XTRIM', log, 'MAXLEN', '~', maxlen)
+	end
 	redis.call('PUBLISH', prefix .. 'evt:' .. origin,
 		frame(origin, kind, op, entry, exp, seq, why))
 	return seq
+end
+
+-- Expired members out of a list, oldest first, at most limit of them: each
+-- leaves as a `del` record with why `expired` (so `card` stays exact and the
+-- peers, which expire it themselves, see the same list). An entry added again
+-- before this runs has a new score and stays. Returns how many left.
+local function prune(key, limit, now, retention, maxlen)
+	local prefix, kind = split_key(key)
+	if not prefix then
+		error(kind)
+	end
+	local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, limit)
+	for _, m in ipairs(gone) do
+		if entry_ok(kind, m) then
+			write(key, 'del', m, nil, 'expired', now, retention, maxlen)
+		else
+			redis.call('ZREM', key, m) -- garbage the edges skip: out without a record
+		end
+	end
+	return #gone
 end
 
 -- The reason of a raised error, without Lua's "file:line:" prefix.
@@ -178,8 +207,13 @@ local function reason(err)
 end
 
 -- An operator's write: its seq, or the reason it was refused as an error reply.
+-- Expired members of that list go first (bounded): ops lists have no daemon
+-- of their own to prune them.
 local function one(key, op, entry, exp, why, now)
-	local ok, r = pcall(write, key, op, entry, exp, why or 'manual', now, RETENTION_MS)
+	local ok, r = pcall(prune, key, PRUNE_LIMIT, now, RETENTION_MS, MAXLEN)
+	if ok then
+		ok, r = pcall(write, key, op, entry, exp, why or 'manual', now, RETENTION_MS, MAXLEN)
+	end
 	if not ok then
 		return fail(reason(r))
 	end
@@ -206,20 +240,45 @@ local function del(keys, args)
 	return one(keys[1], 'del', args[1], nil, args[2], now_ms())
 end
 
+local function prune_fn(keys, args)
+	local limit = tonumber(args[1] or PRUNE_LIMIT)
+	if #keys ~= 1 or #args > 1 or not limit or limit < 1 or limit > 10000 or
+	    limit ~= math.floor(limit) then
+		return fail('usage: FCALL bifrost_prune 1 <list key> [LIMIT 1-10000]')
+	end
+	local ok, r = pcall(prune, keys[1], limit, now_ms(), RETENTION_MS, MAXLEN)
+	if not ok then
+		return fail(reason(r))
+	end
+	return r
+end
+
 -- The edges' own writes, in order: each record's seq, or its error (a key of
 -- the wrong type, a refused command): one refused record does not stop the
--- others. A refusal before anything was written (out of memory) fails the
--- whole call, and the caller sends the batch again.
+-- others. OP `prune` removes up to EXP expired members of that list (ENTRY
+-- unused) and answers how many. A refusal before anything was written (out
+-- of memory) fails the whole call, and the caller sends the batch again.
 local function batch(keys, args)
-	local retention = tonumber(args[1])
-	if not retention or #args ~= 1 + 4 * #keys then
-		return fail('usage: FCALL bifrost_batch N KEY... RETENTION_MS (OP ENTRY EXP WHY)...')
+	local retention, maxlen = tonumber(args[1]), tonumber(args[2])
+	if not retention or not maxlen or maxlen < 0 or #args ~= 2 + 4 * #keys then
+		return fail('usage: FCALL bifrost_batch N KEY... RETENTION_MS MAXLEN ' ..
+			'(OP ENTRY EXP WHY)...')
 	end
 	local now, out = now_ms(), {}
 	for i = 1, #keys do
-		local j = 2 + 4 * (i - 1)
-		local ok, r = pcall(write, keys[i], args[j], args[j + 1], args[j + 2], args[j + 3],
-			now, retention)
+		local j = 3 + 4 * (i - 1)
+		local ok, r
+		if args[j] == 'prune' then
+			local limit = tonumber(args[j + 2])
+			if limit and limit >= 1 and limit <= 10000 then
+				ok, r = pcall(prune, keys[i], limit, now, retention, maxlen)
+			else
+				ok, r = false, 'prune: a limit of 1-10000'
+			end
+		else
+			ok, r = pcall(write, keys[i], args[j], args[j + 1], args[j + 2], args[j + 3],
+				now, retention, maxlen)
+		end
 		out[i] = ok and r or { err = reason(r) }
 	end
 	return out
@@ -228,3 +287,4 @@ end
 redis.register_function('bifrost_add', add)
 redis.register_function('bifrost_del', del)
 redis.register_function('bifrost_batch', batch)
+redis.register_function('bifrost_prune', prune_fn)

@@ -95,6 +95,8 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	DEF(block_ms, 1000);
 	DEF(read_count, 1000);
 	DEF(retention_ms, 24LL * 3600 * 1000);
+	DEF(log_maxlen, 50000);
+	DEF(prune_ms, 1000);
 	DEF(digest_ms, 10000);
 	DEF(max_pending, 65536);
 #undef DEF

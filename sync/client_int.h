@@ -39,6 +39,7 @@ struct stream {
 /* One own change waiting to be written. */
 struct pending {
 	enum bf_op op;
+	bool prune;   /* not a write: expired members of our e.kind list out (writer.c) */
 	struct bf_entry e;
 	int64_t exp_ms;
 	char why[BF_WHY_MAX + 1];
@@ -67,6 +68,7 @@ struct sync_client {
 	struct event *write_timer; /* backoff after a refused batch */
 	int write_backoff_ms;
 	struct bf_log_state write_refused, record_refused;
+	int64_t prune_at; /* monotonic ms of the next prune of our lists */
 
 	/* instance.c */
 	char token[33];    /* this instance, in <prefix>lock:<origin> */

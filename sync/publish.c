@@ -148,6 +148,17 @@ int sync_publish_stats(struct sync_client *c, const struct bf_stats_frame *fr, i
 			sent += !sync_client_cmd_argv(c, (int)(sizeof(xa) / sizeof(xa[0])), xa, xl,
 						      done, ctx);
 		}
+		{
+			/* And by length: one frame a second, so the history's length in
+			 * seconds (and a minute more) bounds its memory even if frames
+			 * came faster. */
+			char maxlen[24];
+
+			snprintf(maxlen, sizeof(maxlen), "%lld", (long long)(history_ms / 1000 + 60));
+			sent += !sync_client_cmd_argv(
+				c, 5, (const char *[]){ "XTRIM", log, "MAXLEN", "~", maxlen },
+				(const size_t[]){ 5, strlen(log), 6, 1, strlen(maxlen) }, done, ctx);
+		}
 	}
 	return sent;
 }

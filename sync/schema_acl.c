@@ -30,9 +30,10 @@ static const char *const edge_rules[] = {
 	"+get", "+getrange", "+hget", "+hgetall", "+hlen", "+hkeys", "+hstrlen", "+pttl",
 	"+smembers", "+scard", "+scan", "+zscan", "+xread", "+xrevrange", "+zcard", "+eval_ro",
 	/* writes, confined to its own keys below: entries, logs, heartbeat, stats, lock; the
-	 * bus's batch writer (sync/bifrost.lua) runs as EVALSHA of a script it loads, and
-	 * reads the server's clock */
-	"+set", "+del", "+pexpire", "+hset", "+zadd", "+zrem", "+xadd", "+publish", "+eval",
+	 * bus's batch writer (sync/bifrost.lua) runs as EVALSHA of a script it loads, reads
+	 * the server's clock, trims its logs by length and prunes its expired members */
+	"+set", "+del", "+pexpire", "+hset", "+zadd", "+zrem", "+zrangebyscore", "+xadd", "+xtrim",
+	"+publish", "+eval",
 	"+evalsha", "+script|load", "+time", "+unsubscribe", "+punsubscribe", NULL
 };
 static const char *const ops_rules[] = {

@@ -38,6 +38,8 @@ struct sync_config {
 	int block_ms;              /* XREAD BLOCK, default 1000 */
 	int read_count;            /* XREAD COUNT, default 1000 */
 	int64_t retention_ms;      /* logs are trimmed to this age (MINID), default 24 h */
+	unsigned log_maxlen;       /* and to about this many records (MAXLEN ~), default 50000 */
+	int prune_ms;              /* our lists' expired members leave Redis this often, default 1000 */
 	int digest_ms;             /* ZCARD vs the log's count, every list this often, default 10 s */
 	unsigned max_pending;      /* writes buffered while Redis is away, default 65536 */
 	const char *cursor_path;   /* where cursors persist; NULL = memory only */
@@ -90,6 +92,7 @@ enum sync_link_id { SYNC_LINK_CMD = 0, SYNC_LINK_READ, SYNC_LINK_EVENTS, SYNC_LI
 struct sync_stats {
 	uint64_t connects, disconnects, connect_failures, login_failures, deadline_misses;
 	uint64_t written, write_errors, write_retries, dropped; /* dropped: buffer full */
+	uint64_t pruned;          /* our expired members removed from Redis */
 	uint64_t records, stale, bad_records, gaps, resyncs;
 	uint64_t read_errors;                      /* refused reads (XREAD, a resync) */
 	uint64_t frames, bad_frames;               /* event channels (read_peers) */

@@ -18,6 +18,7 @@
 #define WRITE_BATCH 256          /* records per call: a burst costs few round trips */
 #define WRITE_RETRY_MIN_MS 100
 #define WRITE_RETRY_MAX_MS 10000
+#define PRUNE_LIMIT 256          /* expired members per list per prune: bounded work */
 
 static void flush(struct sync_client *c);
 
@@ -106,6 +107,10 @@ static void batch_done(redisAsyncContext *ac, void *reply, void *priv)
 	for (unsigned i = 0; i < n; i++) {
 		const redisReply *e = r->element[i];
 
+		if (e->type == REDIS_REPLY_INTEGER && queued(c, i)->prune) {
+			c->st.pruned += (uint64_t)(e->integer > 0 ? e->integer : 0);
+			continue;
+		}
 		if (e->type == REDIS_REPLY_INTEGER) {
 			c->st.written++;
 			continue;
@@ -132,14 +137,14 @@ static void flush(struct sync_client *c)
 	enum { KEYLEN = BF_KEY_MAX, ELEN = BF_ENTRY_MAX + 1, XLEN = 24 };
 	const char **argv;
 	size_t *lens;
-	char *buf, retention[24], numkeys[16];
+	char *buf, retention[24], maxlen[16], numkeys[16];
 	unsigned n, argc, i;
 
 	if (!c->writable || !sync_link_up(&c->cmd) || c->inflight || !c->q_len ||
 	    evtimer_pending(c->write_timer, NULL))
 		return;
 	n = c->q_len < WRITE_BATCH ? c->q_len : WRITE_BATCH;
-	argc = 4 + 5 * n;
+	argc = 5 + 5 * n;
 	argv = calloc(argc, sizeof(*argv));
 	lens = calloc(argc, sizeof(*lens));
 	buf = malloc((size_t)n * (KEYLEN + ELEN + XLEN));
@@ -151,22 +156,29 @@ static void flush(struct sync_client *c)
 	argv[2] = numkeys;
 	snprintf(retention, sizeof(retention), "%lld", (long long)c->cfg.retention_ms);
 	argv[3 + n] = retention;
+	snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.log_maxlen);
+	argv[4 + n] = maxlen;
 	for (i = 0; i < n; i++) {
 		const struct pending *p = queued(c, i);
 		char *key = buf + (size_t)i * (KEYLEN + ELEN + XLEN), *entry = key + KEYLEN,
 		     *exp = entry + ELEN;
 
 		bf_key_list(key, KEYLEN, c->prefix, p->e.kind, c->origin);
-		bf_entry_format(&p->e, entry, ELEN);
-		if (p->op == BF_OP_ADD)
-			bf_exp_format(p->exp_ms, exp, XLEN);
-		else
-			snprintf(exp, XLEN, "0");
+		if (p->prune) {
+			snprintf(entry, ELEN, "-");
+			snprintf(exp, XLEN, "%d", PRUNE_LIMIT);
+		} else {
+			bf_entry_format(&p->e, entry, ELEN);
+			if (p->op == BF_OP_ADD)
+				bf_exp_format(p->exp_ms, exp, XLEN);
+			else
+				snprintf(exp, XLEN, "0");
+		}
 		argv[3 + i] = key;
-		argv[4 + n + 4 * i] = p->op == BF_OP_ADD ? "add" : "del";
-		argv[5 + n + 4 * i] = entry;
-		argv[6 + n + 4 * i] = exp;
-		argv[7 + n + 4 * i] = p->why;
+		argv[5 + n + 4 * i] = p->prune ? "prune" : p->op == BF_OP_ADD ? "add" : "del";
+		argv[6 + n + 4 * i] = entry;
+		argv[7 + n + 4 * i] = exp;
+		argv[8 + n + 4 * i] = p->why;
 	}
 	if (!argv[1])
 		goto out;
@@ -197,6 +209,7 @@ int sync_client_write(struct sync_client *c, enum bf_op op, const struct bf_entr
 	}
 	p = queued(c, c->q_len);
 	p->op = op;
+	p->prune = false;
 	p->e = *e;
 	p->exp_ms = exp_ms;
 	snprintf(p->why, sizeof(p->why), "%s", why && *why ? why : "-");
@@ -270,8 +283,35 @@ void writer_stop(struct sync_client *c)
 	c->script_sha[0] = '\0';
 }
 
+/* Our lists' expired members leave Redis (bifrost.lua prune: a `del` record
+ * each, up to PRUNE_LIMIT a list a time), queued behind our writes so that
+ * the order holds. Nothing else removes them: every peer expires its copy,
+ * but the ZSETs would grow for ever and every resync would scan the dead. */
+static void prune_due(struct sync_client *c)
+{
+	int64_t now = bf_mono_ms();
+
+	if (!c->writable || now < c->prune_at)
+		return;
+	c->prune_at = now + c->cfg.prune_ms;
+	for (int k = 0; k < BF_KIND_MAX; k++) {
+		struct pending *p;
+
+		if (c->q_len >= c->cfg.max_pending - 1)
+			return; /* writes first: the next tick prunes */
+		p = queued(c, c->q_len);
+		memset(p, 0, sizeof(*p));
+		p->prune = true;
+		p->e.kind = (enum bf_kind)k;
+		snprintf(p->why, sizeof(p->why), "expired");
+		c->q_len++;
+	}
+	flush(c);
+}
+
 void writer_tick(struct sync_client *c)
 {
+	prune_due(c);
 	bf_log_state_tick(&c->write_refused, "Redis refusing our writes");
 	bf_log_state_tick(&c->record_refused, "Redis refusing some of our writes");
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh - runs every tests/integration/test_*.sh against a fresh lab and
-# always tears the lab down. Needs root.
+# run.sh [TEST...] - runs every tests/integration/test_*.sh (or the tests named, e.g.
+# tests/soak/footprint.sh) each against a fresh lab, and always tears the lab down.
+# Needs root.
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$DIR/../.." && pwd)
@@ -10,7 +11,9 @@ exec 9>/run/bifrost-lab.lock
 flock 9
 trap '"$ROOT/tools/lab/lab" down >/dev/null 2>&1' EXIT
 rc=0
-for t in "$DIR"/test_*.sh; do
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=("$DIR"/test_*.sh)
+for t in "${tests[@]}"; do
 	echo "=== $(basename "$t")"
 	"$ROOT/tools/lab/lab" up || { echo "lab up failed"; rc=1; continue; }
 	bash "$t" || rc=1

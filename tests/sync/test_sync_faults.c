@@ -368,6 +368,97 @@ static void test_faults__a_gap_waits_for_its_resync(void **state)
 	redis_do(&srv, "ACL DELUSER pop2");
 }
 
+/* ---- nothing grows for ever ---- */
+
+static bool pop1_bl_pruned(void *arg)
+{
+	return redis_int(&srv, "ZCARD bifrost:bl:pop1") == 1;
+}
+
+static bool a_pruned(void *arg)
+{
+	return stats(arg).pruned > 0;
+}
+
+/* An expired entry leaves its ZSET as a `del` record of why `expired` within about a
+ * second; the live one stays; the record keeps the `card` exact, so a peer's digest finds
+ * no divergence. */
+static void test_faults__expired_entries_leave_redis(void **state)
+{
+	struct sync_config ca = edge_cfg("pop1"), cb = edge_cfg("pop2");
+	struct peer a, b;
+	struct bf_entry soon = bl("198.51.100.1/32"), later = bl("198.51.100.2/32");
+	uint64_t resyncs;
+	redisContext *rc;
+	redisReply *r;
+
+	cb.digest_ms = 1000;
+	peer_open(&a, &ca);
+	peer_open(&b, &cb);
+	assert_true(run_until(&a.connected, 1, 3000));
+	assert_true(run_until(&b.resync_end, 6, 5000)); /* b follows pop1 and ops */
+	resyncs = stats(&b).resyncs;
+	sync_client_write(a.c, BF_OP_ADD, &soon, bf_wall_ms() + 1500, "t");
+	sync_client_write(a.c, BF_OP_ADD, &later, in_an_hour(), "t");
+	assert_true(eventually(&b, "pop1", "198.51.100.2/32", true, 1000));
+	assert_int_equal(redis_int(&srv, "ZCARD bifrost:bl:pop1"), 2);
+	assert_true(run_until_fn(pop1_bl_pruned, NULL, 4000));
+	assert_true(run_until_fn(a_pruned, &a, 1000)); /* its reply reaches a */
+	assert_int_equal(stats(&a).pruned, 1);
+	rc = redis_plain(&srv);
+	r = redisCommand(rc, "XREVRANGE bifrost:log:bl:pop1 + - COUNT 1");
+	assert_non_null(r);
+	assert_int_equal(r->elements, 1);
+	{
+		const redisReply *f = r->element[0]->element[1];
+		const char *want[] = { "op", "del", "entry", "198.51.100.1/32", "why", "expired",
+				       "card", "1" };
+
+		for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i += 2) {
+			bool found = false;
+
+			for (size_t j = 0; j + 1 < f->elements; j += 2)
+				found |= !strcmp(f->element[j]->str, want[i]) &&
+					 !strcmp(f->element[j + 1]->str, want[i + 1]);
+			assert_true(found);
+		}
+	}
+	freeReplyObject(r);
+	redisFree(rc);
+	assert_true(eventually(&b, "pop1", "198.51.100.1/32", false, 2000));
+	settle(2500); /* two digests of pop1's lists at pop2 */
+	assert_true(stats(&b).digests >= 2);
+	assert_int_equal(stats(&b).digest_mismatches, 0);
+	assert_int_equal(stats(&b).resyncs, resyncs);
+	assert_true(peer_has(&b, "pop1", "198.51.100.2/32"));
+	peer_close(&a);
+	peer_close(&b);
+}
+
+/* Our logs are trimmed by length as well as by age; a peer that starts after the trim
+ * reads the ZSET and holds everything. */
+static void test_faults__logs_are_bounded_by_length(void **state)
+{
+	struct sync_config ca = edge_cfg("pop1"), cb = edge_cfg("pop2");
+	struct peer a, b;
+	long long len;
+
+	ca.log_maxlen = 20;
+	peer_open(&a, &ca);
+	assert_true(run_until(&a.connected, 1, 3000));
+	write_bans(a.c, 0, 250, "t");
+	settle(1000);
+	assert_int_equal(redis_int(&srv, "ZCARD bifrost:bl:pop1"), 250);
+	len = redis_int(&srv, "XLEN bifrost:log:bl:pop1");
+	/* MAXLEN ~ trims whole stream nodes (up to 100 records): 20 <= len < 20 + 100. */
+	assert_true(len >= 20 && len < 120);
+	peer_open(&b, &cb);
+	assert_true(eventually(&b, "pop1", "198.51.100.249/32", true, 3000));
+	assert_true(eventually(&b, "pop1", "198.51.100.0/32", true, 3000));
+	peer_close(&a);
+	peer_close(&b);
+}
+
 /* ---- our own writes while Redis refuses them ---- */
 
 static void test_faults__out_of_memory_keeps_writes_in_order(void **state)
@@ -681,6 +772,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_faults__a_log_of_the_wrong_type_is_skipped, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__acl_refusals_and_logins, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__a_gap_waits_for_its_resync, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_faults__expired_entries_leave_redis, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_faults__logs_are_bounded_by_length, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__out_of_memory_keeps_writes_in_order, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__bad_or_future_cursors_resync, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_faults__a_second_instance_publishes_nothing, flushed, peers_close_all),

@@ -131,6 +131,22 @@ eq "an ops write is one FCALL an operator can type" \
 eq "and the log's seq follows on" "$(rcli XREVRANGE bifrost:log:bl:ops + - COUNT 1 | grep -A1 '^seq$' | tail -1)" \
 	"$(rcli XLEN bifrost:log:bl:ops)"
 check "FCALL refuses a malformed entry" has "$(rcli FCALL bifrost_add 1 bifrost:bl:ops 1.2.3.4/8 0 2>&1)" "malformed bl entry"
+echo "# expired entries leave Redis"
+rcli ZADD bifrost:bl:ops 1000 198.18.90.0/24 2000 198.18.91.0/24 >/dev/null # long expired
+run prune --json
+eq "prune removes the ops lists' expired entries" "$RC $OUT" '0 {"wl":0,"bl":2}'
+eq "they are gone from the ZSET" "$(rcli ZSCORE bifrost:bl:ops 198.18.90.0/24)" ""
+eq "each leaves as a del record, why expired" \
+	"$(rcli XREVRANGE bifrost:log:bl:ops + - COUNT 2 | grep -c '^expired$')" 2
+run prune
+eq "prune with nothing to do" "$OUT" "removed 0 expired ops entries from Redis (wl 0, bl 0)"
+rcli ZADD bifrost:wl:ops 1000 198.18.92.0/24 >/dev/null
+rcli FCALL bifrost_add 1 bifrost:wl:ops 198.18.93.0/24 60000 t >/dev/null
+eq "an ops write prunes its list first" "$(rcli ZSCORE bifrost:wl:ops 198.18.92.0/24)" ""
+rcli ZADD bifrost:bl:ops 5 198.18.94.0/24 >/dev/null
+eq "FCALL bifrost_prune answers how many left" "$(rcli FCALL bifrost_prune 1 bifrost:bl:ops)" 1
+check "bifrost_prune refuses a bad limit" has "$(rcli FCALL bifrost_prune 1 bifrost:bl:ops 0 2>&1)" "LIMIT"
+check "and a key that is not a list" has "$(rcli FCALL bifrost_prune 1 bifrost:conf:version 2>&1)" "not a list key"
 rcli FUNCTION DELETE bifrost >/dev/null
 run functions status --json
 eq "functions status --json when absent" "$OUT" '{"library":"bifrost","loaded":false,"current":false}'

@@ -193,6 +193,11 @@ static void test_acl__edge_writes_only_its_origin(void **state)
 	YES(&u, "xadd", "bifrost:log:wl:pop1", W);
 	YES(&u, "xadd", "bifrost:log:punch:pop1", W);
 	YES(&u, "xadd", "bifrost:log:stats:pop1", W);
+	/* its prune and the logs' length bound (sync/bifrost.lua, the stats history) */
+	YES(&u, "zrangebyscore", "bifrost:punch:pop1", R);
+	YES(&u, "xtrim", "bifrost:log:punch:pop1", W);
+	YES(&u, "xtrim", "bifrost:log:stats:pop1", W);
+	NO(&u, "xtrim", "bifrost:log:bl:ops", W);
 	YES(&u, "hset", "bifrost:edge:pop1", W);
 	YES(&u, "pexpire", "bifrost:stats:pop1", W);
 	YES(&u, "del", "bifrost:rulestats:pop1", W);

@@ -104,7 +104,7 @@ static void test_config__backend(void **state)
 	assert_int_equal(edge_config_parse(&c, "id p\naddr 192.0.2.11\niface up0\niface bk0\n"
 					   "backend_iface bk0\nbackend_addr 198.18.5.2\n"
 					   "punch_max_per_machine 100\npunch_max_per_origin 200\n"
-					   "publish_max_pps 50\n",
+					   "publish_max_pps 50\nlog_max_records 1000\n",
 					   "f", err, sizeof(err)),
 			 0);
 	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
@@ -114,6 +114,7 @@ static void test_config__backend(void **state)
 	assert_int_equal(c.punch_max_machine, 100);
 	assert_int_equal(c.guard.caps.per_origin[BF_KIND_PUNCH], 200);
 	assert_int_equal(c.publish_max_pps, 50);
+	assert_int_equal(c.log_max_records, 1000);
 	edge_config_free(&c);
 }
 
@@ -180,6 +181,7 @@ static void test_config__errors_name_file_and_line(void **state)
 		  "edge.conf:2: backend_iface 'eth1' listed twice" },
 		{ "punch_max_per_machine 0\n", "edge.conf:1: bad punch_max_per_machine '0'" },
 		{ "publish_max_pps lots\n", "edge.conf:1: bad publish_max_pps 'lots'" },
+		{ "log_max_records 0\n", "edge.conf:1: bad log_max_records '0'" },
 		{ "conn tcp 203.0.113.10:1 198.18.3.2 a2s yes\n",
 		  "edge.conf:1: conn tcp 203.0.113.10:1: a2s: yes or no (udp only)" },
 		{ "x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 "

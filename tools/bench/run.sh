@@ -35,6 +35,8 @@ dredis=$!
 for _ in $(seq 100); do redis-cli -p $DPORT PING >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN/bf-bench" digest --redis 127.0.0.1:$DPORT >"$TMP/digest.json" || true
 kill $dredis; wait $dredis 2>/dev/null || true
+echo "bench: Redis memory of the lists and logs (private Redis)..." >&2
+"$ROOT/tools/bench/redis_memory.sh" >"$TMP/memory.json"
 echo "bench: A2S replies, AF_XDP workers vs recvmmsg (veth)..." >&2
 "$BIN/bf-bench" a2s --count 200000 --window 128 --latency 5000 --rounds 3 >"$TMP/a2s.json"
 echo "bench: A2S load on the game server, cache on vs off (lab)..." >&2
@@ -211,6 +213,18 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "The cost does not grow with the list: ZCARD and XREVRANGE COUNT 1 are O(1). CPU"
 	echo "figures are differences of two runs on a shared machine: noisy, small."
+	echo
+	echo "### Redis memory of the lists and change logs"
+	echo
+	echo "tools/bench/redis_memory.sh: a private redis-server $(jq -r .redis "$TMP/memory.json"), entries written as the fleet writes"
+	echo "them (FCALL bifrost_add: the ZSET member, its log record with seq and card), then"
+	echo "MEMORY USAGE ... SAMPLES 0 (every element counted). Baseline: the same entries' text alone"
+	echo "(what any store must keep), so the ratio is Redis's overhead. docs/OPERATIONS.md, \"Redis"
+	echo "memory\", builds the fleet's budget from these."
+	echo
+	echo "| what | entries | ZSET bytes | log bytes (records) | bytes per entry, ZSET + log | text bytes per entry | × text |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	jq -r '(["punches", .punch], ["blacklist /32", .bl], ["punches, a full default log", .punch_full]) | . as [$n, $m] | "| \($n) | \($m.n) | \($m.zset) | \($m.log) (\($m.log_records)) | \(($m.zset + $m.log) / $m.n | round) | \($m.text / $m.n | round) | \(($m.zset + $m.log) / $m.text * 10 | round / 10) |"' "$TMP/memory.json"
 	echo
 	echo "## A2S cache"
 	echo

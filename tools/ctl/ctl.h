@@ -74,6 +74,7 @@ int ctl_top(const struct ctl *c, int argc, char **argv);
  * 0, or -EIO once stderr said why. */
 int ctl_fcall_write(const struct ctl *c, enum bf_op op, const struct bf_entry *e);
 int ctl_functions(const struct ctl *c, int argc, char **argv); /* functions load|status */
+int ctl_prune(const struct ctl *c, int argc, char **argv);     /* prune */
 /* a2s.c */
 int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);

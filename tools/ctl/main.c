@@ -52,6 +52,9 @@ static const struct ctl_cmd cmds[] = {
 	  "load the bus's Redis Functions (bifrost_add, ...)\n"
 	  "into Redis; again after every upgrade" },
 	{ "functions", "status", ctl_functions, 0, 0, "", "loaded, and the same as this build's?" },
+	{ "prune", NULL, ctl_prune, 0, 0, "",
+	  "remove the ops lists' expired entries from Redis\n"
+	  "(the edges prune their own each second)" },
 	{ "acl", "edge", ctl_acl, 1, 1, "ID",
 	  "the ACL SETUSER line of a user (| redis-cli):\n"
 	  "name and password from --auth-file, the\n"
