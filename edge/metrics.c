@@ -88,13 +88,17 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 		edge_metrics_label_esc(s->id, id, sizeof(id)));
 
 	head(f, "bifrost_packets_total", "counter",
-	     "Packets by XDP verdict reason (would_drop and punch_new count beside a verdict).");
+	     "Packets by XDP verdict reason; verdict is drop, forward or pass, or side for a "
+	     "count beside the packet's verdict (sum verdict!=\"side\" for what was received).");
 	for (unsigned r = 0; r < BF_R_MAX; r++)
-		fprintf(f, "bifrost_packets_total{reason=\"%s\"} %llu\n", bf_reason_name(r),
+		fprintf(f, "bifrost_packets_total{reason=\"%s\",verdict=\"%s\"} %llu\n",
+			bf_reason_name(r), bf_verdict_name(bf_reason_verdict(r)),
 			(unsigned long long)s->sample.r[r].packets);
-	head(f, "bifrost_bytes_total", "counter", "Bytes (whole frames) by XDP verdict reason.");
+	head(f, "bifrost_bytes_total", "counter",
+	     "Bytes (whole frames) by XDP verdict reason; verdict as bifrost_packets_total.");
 	for (unsigned r = 0; r < BF_R_MAX; r++)
-		fprintf(f, "bifrost_bytes_total{reason=\"%s\"} %llu\n", bf_reason_name(r),
+		fprintf(f, "bifrost_bytes_total{reason=\"%s\",verdict=\"%s\"} %llu\n",
+			bf_reason_name(r), bf_verdict_name(bf_reason_verdict(r)),
 			(unsigned long long)s->sample.r[r].bytes);
 
 	conn_metric(f, s, "bifrost_conn_packets_total",

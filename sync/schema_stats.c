@@ -13,16 +13,44 @@ const char *bf_reason_name(unsigned reason)
 	return reason < BF_R_MAX ? reason_names[reason] : NULL;
 }
 
+/* Every reason's verdict; a reason added to bpf/bifrost.h without one here fails
+ * tests/unit/test_schema.c (0 is no verdict). */
+static const enum bf_verdict verdicts[BF_R_MAX] = {
+	[BF_R_MALFORMED] = BF_V_DROP,	    [BF_R_FRAGMENT] = BF_V_DROP,
+	[BF_R_NON_IPV4] = BF_V_PASS,	    [BF_R_RETURN_PATH] = BF_V_PASS,
+	[BF_R_RETURN_INVALID] = BF_V_DROP,  [BF_R_WHITELIST] = BF_V_PASS,
+	[BF_R_BLOCKLIST] = BF_V_DROP,	    [BF_R_BLACKLIST] = BF_V_DROP,
+	[BF_R_FORWARD] = BF_V_FORWARD,	    [BF_R_PUNCH_HIT] = BF_V_FORWARD,
+	[BF_R_LOCAL] = BF_V_PASS,	    [BF_R_DEFAULT_DROP] = BF_V_DROP,
+	[BF_R_NO_ROUTE] = BF_V_DROP,	    [BF_R_NO_NEIGH] = BF_V_DROP,
+	[BF_R_TOO_BIG] = BF_V_DROP,	    [BF_R_WOULD_DROP] = BF_V_SIDE,
+	[BF_R_PUNCH_NEW] = BF_V_SIDE,	    [BF_R_RATELIMIT] = BF_V_DROP,
+	[BF_R_RULE_DROP] = BF_V_DROP,	    [BF_R_PROTECTED] = BF_V_SIDE,
+	[BF_R_ICMP_ECHO] = BF_V_PASS,	    [BF_R_ECHO_LIMIT] = BF_V_DROP,
+	[BF_R_RULE_DRY_RUN] = BF_V_SIDE,    [BF_R_A2S_REDIRECT] = BF_V_PASS,
+	[BF_R_RETURN_SPOOFED] = BF_V_DROP,  [BF_R_IPIP_REFUSED] = BF_V_DROP,
+	[BF_R_BAD_CSUM] = BF_V_DROP,	    [BF_R_AMPLIFIER] = BF_V_DROP,
+	[BF_R_PUNCH_REFUSED] = BF_V_SIDE,
+};
+
+enum bf_verdict bf_reason_verdict(unsigned r)
+{
+	return r < BF_R_MAX && verdicts[r] ? verdicts[r] : BF_V_PASS;
+}
+
+const char *bf_verdict_name(enum bf_verdict v)
+{
+	switch (v) {
+	case BF_V_DROP: return "drop";
+	case BF_V_FORWARD: return "forward";
+	case BF_V_SIDE: return "side";
+	default: return "pass";
+	}
+}
+
 bool bf_reason_is_drop(unsigned r)
 {
-	switch (r) {
-	case BF_R_MALFORMED: case BF_R_FRAGMENT: case BF_R_RETURN_INVALID: case BF_R_BLOCKLIST:
-	case BF_R_BLACKLIST: case BF_R_DEFAULT_DROP: case BF_R_NO_ROUTE: case BF_R_NO_NEIGH:
-	case BF_R_TOO_BIG: case BF_R_RATELIMIT: case BF_R_RULE_DROP: case BF_R_ECHO_LIMIT:
-		return true;
-	default:
-		return false;
-	}
+	return bf_reason_verdict(r) == BF_V_DROP;
 }
 
 static void row_add(struct bf_stats_row *a, const struct bf_stats_row *b)
@@ -37,14 +65,15 @@ void bf_stats_sum(const struct bf_stats_frame *f, struct bf_stats_sums *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (unsigned r = 0; r < BF_R_MAX; r++) {
+		enum bf_verdict v = bf_reason_verdict(r);
+
 		/* Side counts: the packet's verdict is counted under another reason. */
-		if (r == BF_R_WOULD_DROP || r == BF_R_PUNCH_NEW || r == BF_R_PROTECTED ||
-		    r == BF_R_RULE_DRY_RUN)
+		if (v == BF_V_SIDE)
 			continue;
 		row_add(&s->rx, &f->r[r]);
-		if (r == BF_R_FORWARD || r == BF_R_PUNCH_HIT)
+		if (v == BF_V_FORWARD)
 			row_add(&s->fwd, &f->r[r]);
-		if (bf_reason_is_drop(r))
+		if (v == BF_V_DROP)
 			row_add(&s->drop, &f->r[r]);
 	}
 }

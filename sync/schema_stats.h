@@ -30,15 +30,25 @@ struct bf_stats_frame {
 		sync_bad_frames, stats_dropped, wl_entries, bl_entries;
 };
 
-/* Sums of a frame's rows: rx is every verdict (not would_drop, punch_new,
- * protected or rule_dry_run, which count beside one), fwd is player -> game
- * server (forward, punch_hit), drop every dropping reason (rate limits and
- * drop rules included). */
+/* What a reason says of its packet: one table (schema_stats.c) decides it for the
+ * sums below, bifrostctl stats, the HASH and /metrics (label `verdict`), so that no
+ * two of them can disagree. A side count counts beside the packet's own verdict. */
+enum bf_verdict {
+	BF_V_DROP = 1,  /* the packet was dropped */
+	BF_V_FORWARD,   /* player -> game server, encapsulated */
+	BF_V_PASS,      /* passed on, answered or handed to user space otherwise */
+	BF_V_SIDE,      /* not a verdict: would_drop, punch_new, protected, ... */
+};
+enum bf_verdict bf_reason_verdict(unsigned reason); /* BF_V_PASS past BF_R_MAX */
+const char *bf_verdict_name(enum bf_verdict v);     /* "drop", "forward", "pass", "side" */
+
+/* Sums of a frame's rows by verdict: rx is every verdict (side counts left out),
+ * fwd the forward ones, drop the dropping ones. */
 struct bf_stats_sums {
 	struct bf_stats_row rx, fwd, drop;
 };
 void bf_stats_sum(const struct bf_stats_frame *f, struct bf_stats_sums *s);
-bool bf_reason_is_drop(unsigned reason);
+bool bf_reason_is_drop(unsigned reason); /* bf_reason_verdict() == BF_V_DROP */
 const char *bf_reason_name(unsigned reason); /* NULL past BF_R_MAX */
 
 /* The HASH's fields as name/value strings (docs/REDIS.md lists them); returns

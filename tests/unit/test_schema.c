@@ -447,6 +447,30 @@ static void test_schema__stats_round_trip(void **state)
 	assert_int_equal(bf_key_stats(k, sizeof(k), P, "a:b"), -EINVAL);
 }
 
+/* Every reason of bpf/bifrost.h has its verdict in one table (schema_stats.c): the
+ * counts per verdict are pinned, so a reason added without one (it would read as pass)
+ * or moved to another verdict fails here until this test says so too. */
+static void test_schema__every_reason_has_a_verdict(void **state)
+{
+	unsigned n[BF_V_SIDE + 1] = { 0 };
+
+	for (unsigned r = 0; r < BF_R_MAX; r++) {
+		enum bf_verdict v = bf_reason_verdict(r);
+
+		assert_true(v >= BF_V_DROP && v <= BF_V_SIDE);
+		assert_int_equal(bf_reason_is_drop(r), v == BF_V_DROP);
+		n[v]++;
+	}
+	assert_int_equal(BF_R_MAX, 29);
+	assert_int_equal(n[BF_V_DROP], 16);
+	assert_int_equal(n[BF_V_FORWARD], 2);  /* forward, punch_hit */
+	assert_int_equal(n[BF_V_SIDE], 5);     /* would_drop, punch_new, protected, rule_dry_run, punch_refused */
+	assert_int_equal(n[BF_V_PASS], 6);     /* non_ipv4, return_path, whitelist, local, icmp_echo, a2s_redirect */
+	assert_int_equal(bf_reason_verdict(BF_R_AMPLIFIER), BF_V_DROP);
+	assert_int_equal(bf_reason_verdict(BF_R_A2S_REDIRECT), BF_V_PASS);
+	assert_string_equal(bf_verdict_name(BF_V_SIDE), "side");
+}
+
 static void test_schema__stats_sums_and_hash_fields(void **state)
 {
 	struct bf_stats_field fl[BF_STATS_HASH_FIELDS];
@@ -479,6 +503,17 @@ static void test_schema__stats_sums_and_hash_fields(void **state)
 	assert_int_equal(s.rx.pps, 158 + 7 + 3);
 	f.r[BF_R_RATELIMIT] = f.r[BF_R_RULE_DROP] = (struct bf_stats_row){ 0 };
 	f.r[BF_R_PROTECTED] = f.r[BF_R_RULE_DRY_RUN] = (struct bf_stats_row){ 0 };
+	/* The trust boundary's drops are drops; a refused punch counts beside. */
+	f.r[BF_R_RETURN_SPOOFED] = (struct bf_stats_row){ 1, 8, 1, 1 };
+	f.r[BF_R_IPIP_REFUSED] = (struct bf_stats_row){ 2, 16, 2, 2 };
+	f.r[BF_R_BAD_CSUM] = (struct bf_stats_row){ 4, 32, 4, 4 };
+	f.r[BF_R_AMPLIFIER] = (struct bf_stats_row){ 8, 64, 8, 8 };
+	f.r[BF_R_PUNCH_REFUSED] = (struct bf_stats_row){ 900, 900, 900, 900 };
+	bf_stats_sum(&f, &s);
+	assert_int_equal(s.drop.pps, 55 + 15);
+	assert_int_equal(s.rx.pps, 158 + 15);
+	f.r[BF_R_RETURN_SPOOFED] = f.r[BF_R_IPIP_REFUSED] = (struct bf_stats_row){ 0 };
+	f.r[BF_R_BAD_CSUM] = f.r[BF_R_AMPLIFIER] = f.r[BF_R_PUNCH_REFUSED] = (struct bf_stats_row){ 0 };
 
 	n = bf_stats_hash_fields(&f, fl, BF_STATS_HASH_FIELDS);
 	assert_int_equal(n, 24 + 2 * BF_R_MAX);
@@ -562,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_schema__connections),
 		cmocka_unit_test(test_schema__a2s_keys),
 		cmocka_unit_test(test_schema__stats_round_trip),
+		cmocka_unit_test(test_schema__every_reason_has_a_verdict),
 		cmocka_unit_test(test_schema__stats_sums_and_hash_fields),
 		cmocka_unit_test(test_schema__stats_hostile),
 	};

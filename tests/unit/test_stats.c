@@ -150,13 +150,15 @@ static void test_stats__metrics_text(void **state)
 	s.guard[1] = (struct edge_guard_row){ "rule", "match_all", 1 };
 	s.n_guard = 2;
 	t = render(&s);
-	has_line(t, "# HELP bifrost_packets_total Packets by XDP verdict reason (would_drop and "
-		    "punch_new count beside a verdict).");
+	has_line(t, "# HELP bifrost_packets_total Packets by XDP verdict reason; verdict is drop, "
+		    "forward or pass, or side for a count beside the packet's verdict (sum "
+		    "verdict!=\"side\" for what was received).");
 	has_line(t, "# TYPE bifrost_packets_total counter");
-	has_line(t, "bifrost_packets_total{reason=\"blacklist\"} 12");
-	has_line(t, "bifrost_packets_total{reason=\"forward\"} 100");
-	has_line(t, "bifrost_packets_total{reason=\"malformed\"} 0");
-	has_line(t, "bifrost_bytes_total{reason=\"blacklist\"} 1200");
+	has_line(t, "bifrost_packets_total{reason=\"blacklist\",verdict=\"drop\"} 12");
+	has_line(t, "bifrost_packets_total{reason=\"forward\",verdict=\"forward\"} 100");
+	has_line(t, "bifrost_packets_total{reason=\"malformed\",verdict=\"drop\"} 0");
+	has_line(t, "bifrost_packets_total{reason=\"punch_new\",verdict=\"side\"} 0");
+	has_line(t, "bifrost_bytes_total{reason=\"blacklist\",verdict=\"drop\"} 1200");
 	has_line(t, "bifrost_conn_packets_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"in\"} 7");
 	has_line(t, "bifrost_conn_packets_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"out\"} 3");
 	has_line(t, "bifrost_conn_bytes_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"out\"} 300");
