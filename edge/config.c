@@ -9,6 +9,12 @@
 #include "config.h"
 #include "text.h"
 
+const char *const edge_sized_maps[EDGE_SIZED_MAPS] = {
+	[EDGE_MAP_PUNCHES] = "punches",	    [EDGE_MAP_RATELIMIT] = "ratelimit",
+	[EDGE_MAP_BLOCKLIST] = "blocklist", [EDGE_MAP_BLACKLIST] = "blacklist",
+	[EDGE_MAP_WHITELIST] = "whitelist", [EDGE_MAP_CONN_STATS] = "conn_stats",
+};
+
 #define MAX_LINE 2048 /* a rule with every field fits */
 #define MAX_TOKENS 64
 #define MAX_FILE (64u << 20)
@@ -237,6 +243,23 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->state_file, sizeof(cfg->state_file), "%s", tok[1]);
+	} else if (!strcmp(k, "map_entries")) {
+		int m;
+
+		NEED(3);
+		for (m = 0; m < EDGE_SIZED_MAPS && strcmp(tok[1], edge_sized_maps[m]); m++)
+			;
+		if (m == EDGE_SIZED_MAPS) {
+			bf_seterr(err, errlen, "map_entries: no map '%s' (punches, ratelimit, "
+				  "blocklist, blacklist, whitelist or conn_stats)", tok[1]);
+			return -EINVAL;
+		}
+		if (bf_parse_u64(tok[2], 1 << 24, &v) || v < 1024) {
+			bf_seterr(err, errlen, "map_entries %s: bad '%s' (1024 to 16777216 entries)",
+				  tok[1], tok[2]);
+			return -EINVAL;
+		}
+		cfg->map_entries[m] = (uint32_t)v;
 	} else if (!strcmp(k, "xdp_mode")) {
 		NEED(2);
 		if (!strcmp(tok[1], "auto"))

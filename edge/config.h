@@ -22,6 +22,11 @@ struct edge_list_entry {
 	uint64_t ttl_ms;       /* 0 = permanent */
 };
 
+/* The maps whose size the config sets (map_entries NAME N), in edge_sized_maps[] order. */
+enum { EDGE_MAP_PUNCHES, EDGE_MAP_RATELIMIT, EDGE_MAP_BLOCKLIST, EDGE_MAP_BLACKLIST,
+       EDGE_MAP_WHITELIST, EDGE_MAP_CONN_STATS, EDGE_SIZED_MAPS };
+extern const char *const edge_sized_maps[EDGE_SIZED_MAPS]; /* "punches", ... */
+
 struct edge_config {
 	char id[64];
 	char ifaces[EDGE_MAX_IFACES][IF_NAMESIZE];
@@ -36,6 +41,9 @@ struct edge_config {
 	struct edge_guard_limits guard; /* what the bus may make this edge hold (guard.h) */
 	uint32_t publish_max_pps;   /* own entries published per second; past it, counted */
 	uint32_t log_max_records;   /* own change logs trimmed to about this many records */
+	/* Entries of the big maps (map_entries NAME N); 0 = the program's default. A
+	 * change needs `bifrost-edge --detach` first: the maps are pinned at their size. */
+	uint32_t map_entries[EDGE_SIZED_MAPS];
 	char redis[128];       /* the endpoint as written ("" = no fleet) */
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
 	char redis_auth_file[256]; /* redis_auth_file: the credentials file ("" = environment) */

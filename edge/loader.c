@@ -234,6 +234,99 @@ static void unpin_fresh(struct edge_dp *dp)
 	rmdir(dp->pin_dir);
 }
 
+/* The skeleton's map of a sized kind (config.h's EDGE_MAP_*). */
+static struct bpf_map *sized_map(struct edge_bpf *skel, int m)
+{
+	switch (m) {
+	case EDGE_MAP_PUNCHES: return skel->maps.bf_punches;
+	case EDGE_MAP_RATELIMIT: return skel->maps.bf_ratelimit;
+	case EDGE_MAP_BLOCKLIST: return skel->maps.bf_blocklist;
+	case EDGE_MAP_BLACKLIST: return skel->maps.bf_blacklist;
+	case EDGE_MAP_CONN_STATS: return skel->maps.bf_conn_stats;
+	default: return skel->maps.bf_whitelist;
+	}
+}
+
+/* The sizes the config asks for, set before the load. A map already pinned at
+ * another size cannot be reused (libbpf would refuse it with a bare "parameter
+ * mismatch"): said here, with what to do. */
+static int size_maps(struct edge_bpf *skel, const struct edge_config *cfg, const char *pin_dir)
+{
+	for (int m = 0; m < EDGE_SIZED_MAPS; m++) {
+		struct bpf_map *map = sized_map(skel, m);
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info), want = cfg->map_entries[m];
+		char path[PATH_MAX + 64];
+		int fd, rc;
+
+		if (!want)
+			want = bpf_map__max_entries(map);
+		else if ((rc = bpf_map__set_max_entries(map, want))) {
+			pr_err("map_entries %s %u: %s", edge_sized_maps[m], want, strerror(-rc));
+			return rc;
+		}
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet: made at this size */
+		rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (!rc && info.max_entries != want) {
+			pr_err("%s is pinned with %u entries and the config asks for %u (map_entries "
+			       "%s): a pinned map keeps its size. Run 'bifrost-edge --detach' first "
+			       "(it drops the learned punches and bans), then start again",
+			       bpf_map__name(map), info.max_entries, want, edge_sized_maps[m]);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* The kernel's memlock figure of a map (what it charges for it), from fdinfo. */
+static unsigned long long map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* One line at start: what the maps cost in locked memory, the largest first. */
+static void report_memlock(struct edge_bpf *skel)
+{
+	struct { const char *name; unsigned long long b; } top[3] = { { 0 } };
+	unsigned long long total = 0;
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		unsigned long long b = map_memlock(bpf_map__fd(map));
+
+		total += b;
+		for (int i = 0; i < 3; i++) {
+			if (b <= top[i].b)
+				continue;
+			memmove(&top[i + 1], &top[i], (size_t)(2 - i) * sizeof(top[0]));
+			top[i].name = bpf_map__name(map);
+			top[i].b = b;
+			break;
+		}
+	}
+	pr_info("maps: %.1f MiB of kernel memory (largest: %s %.1f MiB, %s %.1f MiB, %s %.1f "
+		"MiB; sizes: map_entries, docs/OPERATIONS.md)",
+		total / 1048576.0, top[0].name ? top[0].name : "-", top[0].b / 1048576.0,
+		top[1].name ? top[1].name : "-", top[1].b / 1048576.0,
+		top[2].name ? top[2].name : "-", top[2].b / 1048576.0);
+}
+
 int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 {
 	char probe[PATH_MAX + 32];
@@ -279,6 +372,9 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 				goto out_close;
 			}
 		}
+		rc = size_maps(ifc->skel, cfg, dp->pin_dir);
+		if (rc)
+			goto out_close;
 		rc = edge_bpf__load(ifc->skel);
 		if (rc) {
 			pr_err("loading the XDP program failed: %s. If maps pinned in %s come "
@@ -289,6 +385,7 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 		}
 	}
 	edge_map_fds_from_object(dp->ifs[0].skel->obj, &dp->fd);
+	report_memlock(dp->ifs[0].skel);
 	for (int i = 0; i < dp->n_ifs; i++) {
 		rc = attach_one(&dp->ifs[i], cfg->xdp_mode);
 		if (rc)

@@ -321,8 +321,16 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	    strcmp(next.redis_auth_file, e->cfg.redis_auth_file))
 		pr_warn("redis and redis_auth_file changes need a restart; the fleet keeps %s",
 			e->cfg.redis[0] ? e->cfg.redis : "running without Redis");
+	if (memcmp(next.map_entries, e->cfg.map_entries, sizeof(next.map_entries)))
+		pr_warn("map_entries changes need 'bifrost-edge --detach' and a restart (the maps "
+			"are pinned at their size); the maps keep theirs");
+	if (next.log_max_records != e->cfg.log_max_records)
+		pr_warn("log_max_records changes need a restart; the logs keep %u records",
+			e->cfg.log_max_records);
 	memcpy(next.ifaces, e->cfg.ifaces, sizeof(next.ifaces));
 	next.n_ifaces = e->cfg.n_ifaces;
+	memcpy(next.map_entries, e->cfg.map_entries, sizeof(next.map_entries));
+	next.log_max_records = e->cfg.log_max_records;
 	edge_config_free(&e->cfg);
 	e->cfg = next;
 	edge_apply_file(e->apply, &e->cfg);

@@ -61,6 +61,35 @@ check "names the program ($OUT)" grep -q "another XDP program ('xdp_pass'" <<<"$
 check "the foreign program is still attached" bash -c "'$LAB' exec c1 ip link show c1-eth0 | grep -q prog/xdp"
 check "the failed first start left no pins behind" test ! -e /sys/fs/bpf/bifrost/c1-eth0
 
+begin "map sizes from the config: a pinned map keeps its size until --detach"
+check "pop2 said what its maps cost at start" grep -q "maps: [0-9.]* MiB of kernel memory (largest: " \
+	"$STATE/edge-pop2.log"
+pinned_entries() { bpftool -j map show pinned /sys/fs/bpf/bifrost/p2-up/bf_punches | jq -r .max_entries; }
+eq "bf_punches at its default size" "$(pinned_entries)" 262144
+lab edge-kill pop2
+cp "$STATE/pop2.conf" "$TMP/pop2.conf.orig"
+echo "map_entries punches 4096" >>"$STATE/pop2.conf"
+run in_ns pop2 "$E" -c "$STATE/pop2.conf"
+eq "a size the pinned map does not have is refused" "$RC" 1
+check "with what to do ($OUT)" grep -q "bf_punches is pinned with 262144 entries and the config asks for 4096 (map_entries punches).*--detach" <<<"$OUT"
+in_ns pop2 "$E" -c "$STATE/pop2.conf" --detach >/dev/null 2>&1
+lab edge-start pop2
+eq "after --detach the map is made at the configured size" "$(pinned_entries)" 4096
+run "$E" -c "$STATE/pop2.conf" --check
+eq "--check takes map_entries" "$RC" 0
+printf 'id p\niface lo\naddr 192.0.2.9\nmap_entries punch 4096\n' >"$TMP/m.conf"
+run "$E" -c "$TMP/m.conf" --check
+check "a wrong map name is named ($OUT)" grep -q "map_entries: no map 'punch' (punches, ratelimit" <<<"$OUT"
+printf 'id p\niface lo\naddr 192.0.2.9\nmap_entries blacklist 10\n' >"$TMP/m.conf"
+run "$E" -c "$TMP/m.conf" --check
+check "and a size out of range ($OUT)" grep -q "map_entries blacklist: bad '10' (1024 to 16777216" <<<"$OUT"
+# Back as the other tests left it.
+lab edge-kill pop2
+cp "$TMP/pop2.conf.orig" "$STATE/pop2.conf"
+in_ns pop2 "$E" -c "$STATE/pop2.conf" --detach >/dev/null 2>&1
+lab edge-start pop2
+eq "and back at its default" "$(pinned_entries)" 262144
+
 begin "bifrost-gs usage"
 run "$BIN/bifrost-gs" attach --iface gs-eth0
 eq "attach without --machine exits 2" "$RC" 2

@@ -112,9 +112,10 @@ eq "drops in Prometheus by the dashboard's label = drop_packets of bifrost:stats
 	"$prom_drops" "$hash_drops"
 recv=$(promq 'sum(bifrost_packets_total{verdict!="side"})' | jq -r '.data.result[0].value[1]')
 rx=$(shash pop1 rx_packets)
-# (an ARP or neighbour packet may pass between the scrape and the frame: a few apart at most)
-check "received (verdict!=side) $recv = rx_packets of the hash $rx, within 5" \
-	test $((recv > rx ? recv - rx : rx - recv)) -le 5
+# (ARP, neighbour and multicast packets keep passing between the scrape and the frame:
+# received is compared within 20; the drops above are exact)
+check "received (verdict!=side) $recv = rx_packets of the hash $rx, within 20" \
+	test $((recv > rx ? recv - rx : rx - recv)) -le 20
 ctl rule del 11 >/dev/null
 # Every panel's expression, as Grafana would send it for all instances: valid PromQL, and
 # every bifrost_ metric it names is one pop1 exports.

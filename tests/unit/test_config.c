@@ -104,7 +104,8 @@ static void test_config__backend(void **state)
 	assert_int_equal(edge_config_parse(&c, "id p\naddr 192.0.2.11\niface up0\niface bk0\n"
 					   "backend_iface bk0\nbackend_addr 198.18.5.2\n"
 					   "punch_max_per_machine 100\npunch_max_per_origin 200\n"
-					   "publish_max_pps 50\nlog_max_records 1000\n",
+					   "publish_max_pps 50\nlog_max_records 1000\n"
+					   "map_entries punches 4096\nmap_entries blacklist 1048576\n",
 					   "f", err, sizeof(err)),
 			 0);
 	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), 0);
@@ -115,6 +116,9 @@ static void test_config__backend(void **state)
 	assert_int_equal(c.guard.caps.per_origin[BF_KIND_PUNCH], 200);
 	assert_int_equal(c.publish_max_pps, 50);
 	assert_int_equal(c.log_max_records, 1000);
+	assert_int_equal(c.map_entries[EDGE_MAP_PUNCHES], 4096);
+	assert_int_equal(c.map_entries[EDGE_MAP_BLACKLIST], 1048576);
+	assert_int_equal(c.map_entries[EDGE_MAP_RATELIMIT], 0); /* the program's default */
 	edge_config_free(&c);
 }
 
@@ -182,6 +186,9 @@ static void test_config__errors_name_file_and_line(void **state)
 		{ "punch_max_per_machine 0\n", "edge.conf:1: bad punch_max_per_machine '0'" },
 		{ "publish_max_pps lots\n", "edge.conf:1: bad publish_max_pps 'lots'" },
 		{ "log_max_records 0\n", "edge.conf:1: bad log_max_records '0'" },
+		{ "map_entries conns 4096\n", "edge.conf:1: map_entries: no map 'conns'" },
+		{ "map_entries punches 100\n", "edge.conf:1: map_entries punches: bad '100'" },
+		{ "map_entries punches\n", "edge.conf:1: 'map_entries' takes 2 values" },
 		{ "conn tcp 203.0.113.10:1 198.18.3.2 a2s yes\n",
 		  "edge.conf:1: conn tcp 203.0.113.10:1: a2s: yes or no (udp only)" },
 		{ "x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 "
