@@ -21,7 +21,7 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl stunnel4 tcpdump libssl-dev
+	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -70,7 +70,7 @@ TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture
 
-.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration soak demo bench clean \
+.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 
@@ -200,11 +200,54 @@ $(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+# ---- fuzzing (clang libFuzzer, AddressSanitizer + UndefinedBehaviorSanitizer) ----
+# Every parser of bytes someone else controls, built again with the sanitizers into
+# $(BUILD)/fuzz/. `make test` runs each target over its committed corpus only (a
+# regression run, seconds); `make fuzz` mutates for FUZZ_SECONDS each (default 60) and
+# adds what it finds to $(BUILD)/fuzz/new/<target>/ (a crash goes to the corpus by hand,
+# with a unit test).
+FUZZ_TARGETS := frames records a2s config
+FUZZ_CC := clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DBIFROST_VERSION='"fuzz"' -Ibpf -Isync -Iedge \
+	-I$(BUILD) -Itests/fuzz $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) edge/config.c edge/guard.c) \
+	$(BUILD)/obj/sync/bus_lua.o
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz/obj/%.o: %.c $(wildcard sync/*.h edge/*.h tests/fuzz/*.h) bpf/bifrost.h
+	@mkdir -p $(@D)
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS_SYNC) -lcrypto
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target over its corpus: every committed input must run clean.
+test-fuzz: fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do echo "== fuzz_$$t: $$(ls tests/fuzz/corpus/$$t | wc -l) inputs"; \
+		$(BUILD)/fuzz/fuzz_$$t -runs=0 tests/fuzz/corpus/$$t >$(BUILD)/fuzz/$$t.log 2>&1 || \
+		{ rc=1; tail -30 $(BUILD)/fuzz/$$t.log; }; done; exit $$rc
+
+fuzz: deps fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/new/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+			-artifact_prefix=$(BUILD)/fuzz/new/$$t- $(BUILD)/fuzz/new/$$t tests/fuzz/corpus/$$t \
+			2>&1 | grep -E '^#[0-9]+[[:space:]]+DONE|ERROR|SUMMARY' | tail -3 || true; \
+		ls $(BUILD)/fuzz/new/$$t-* >/dev/null 2>&1 && { echo "crash: $$(ls $(BUILD)/fuzz/new/$$t-*)"; rc=1; }; \
+	done; exit $$rc
+
 # ---- the two commands of the README ----
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-bpf test-sync test-tools test-integration
+	$(MAKE) test-unit test-bpf test-sync test-tools test-fuzz test-integration
 
 test-unit: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc

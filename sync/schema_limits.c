@@ -60,10 +60,14 @@ int bf_parse_rate(const char *s, uint64_t max, uint64_t *out)
 	if (!n || n >= sizeof(num))
 		return -EINVAL;
 	memcpy(num, s, n + 1);
+	/* One suffix at most, after at least one digit ("m" alone, "5km" are refused). */
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
 		if (tolower((unsigned char)num[n - 1]) == sfx[i].c) {
+			if (n == 1)
+				return -EINVAL;
 			mult = sfx[i].mult;
 			num[--n] = '\0';
+			break;
 		}
 	if (bf_parse_u64(num, max / mult, &v))
 		return -EINVAL;

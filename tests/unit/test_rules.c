@@ -450,6 +450,12 @@ static void test_rules__rates(void **state)
 	assert_int_equal(bf_parse_rate("1g", UINT64_MAX, &v), 0);
 	assert_int_equal(v, 1000000000);
 	assert_int_equal(bf_parse_rate("1g", 999999999, &v), -EINVAL);
+	/* Found by fuzz_records: a suffix alone read before the buffer, and two suffixes
+	 * were both taken ("5km" was 5,000,000). */
+	assert_int_equal(bf_parse_rate("m", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(bf_parse_rate("k", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(bf_parse_rate("5km", UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(bf_parse_rate("5mk", UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(bf_parse_rate("k", UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(bf_parse_rate("1.5m", UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(bf_parse_rate("", UINT64_MAX, &v), -EINVAL);
