@@ -206,12 +206,12 @@ $(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
 # regression run, seconds); `make fuzz` mutates for FUZZ_SECONDS each (default 60) and
 # adds what it finds to $(BUILD)/fuzz/new/<target>/ (a crash goes to the corpus by hand,
 # with a unit test).
-FUZZ_TARGETS := frames records a2s config
+FUZZ_TARGETS := frames records a2s config state
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -DBIFROST_VERSION='"fuzz"' -Ibpf -Isync -Iedge \
 	-I$(BUILD) -Itests/fuzz $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) edge/config.c edge/guard.c) \
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) edge/config.c edge/guard.c edge/register.c) \
 	$(BUILD)/obj/sync/bus_lua.o
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
