@@ -102,29 +102,16 @@ static struct stream *stream_add(struct sync_client *c, enum bf_kind k, const ch
 	return s;
 }
 
-/* "<ms>-<seq>", each 1-20 digits: a cursor from the state file that is not
- * one would make every XREAD fail. */
-static bool stream_id_valid(const char *id)
-{
-	size_t a = strspn(id, "0123456789"), b;
-
-	if (a < 1 || a > 20 || id[a] != '-')
-		return false;
-	b = strspn(id + a + 1, "0123456789");
-	return b >= 1 && b <= 20 && !id[a + 1 + b];
-}
-
 void reader_cursors_load(struct sync_client *c)
 {
-	char line[512], kind[8], origin[BF_ORIGIN_MAX + 2], id[SYNC_ID_MAX];
-	unsigned long long seq;
+	char line[512];
 	FILE *f;
 
 	if (!c->cfg.cursor_path || !(f = fopen(c->cfg.cursor_path, "r")))
 		return;
 	while (fgets(line, sizeof(line), f)) {
+		struct bf_cursor_line cl;
 		struct stream *s;
-		int k;
 
 		line[strcspn(line, "\n")] = '\0';
 		if (!strncmp(line, "instance ", 9)) {
@@ -139,16 +126,14 @@ void reader_cursors_load(struct sync_client *c)
 				c->h.on_state_line(c->h.ctx, line);
 			continue;
 		}
-		if (sscanf(line + 7, "%7s %64s %47s %llu", kind, origin, id, &seq) != 4 ||
-		    !stream_id_valid(id) || (k = bf_kind_parse(kind)) < 0 || !bf_origin_valid(origin) ||
-		    !strcmp(origin, c->origin)) {
+		if (bf_cursor_line_parse(line, &cl) || !strcmp(cl.origin, c->origin)) {
 			pr_warn("%s: ignoring a bad cursor line", c->cfg.cursor_path);
 			continue;
 		}
-		s = stream_add(c, (enum bf_kind)k, origin);
+		s = stream_add(c, cl.kind, cl.origin);
 		if (s) {
-			snprintf(s->id, sizeof(s->id), "%s", id);
-			s->seq = seq;
+			snprintf(s->id, sizeof(s->id), "%s", cl.id);
+			s->seq = cl.seq;
 		}
 	}
 	fclose(f);

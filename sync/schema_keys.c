@@ -26,6 +26,33 @@ int bf_kind_parse(const char *s)
 	return -EINVAL;
 }
 
+bool bf_stream_id_valid(const char *id)
+{
+	size_t a = strspn(id, "0123456789"), b;
+
+	if (a < 1 || a > 20 || id[a] != '-')
+		return false;
+	b = strspn(id + a + 1, "0123456789");
+	return b >= 1 && b <= 20 && !id[a + 1 + b];
+}
+
+int bf_cursor_line_parse(const char *line, struct bf_cursor_line *out)
+{
+	char kind[8], origin[BF_ORIGIN_MAX + 2], id[BF_STREAM_ID_MAX];
+	unsigned long long seq;
+	int k;
+
+	if (strncmp(line, "cursor ", 7) ||
+	    sscanf(line + 7, "%7s %64s %47s %llu", kind, origin, id, &seq) != 4 ||
+	    !bf_stream_id_valid(id) || (k = bf_kind_parse(kind)) < 0 || !bf_origin_valid(origin))
+		return -EINVAL;
+	out->kind = (enum bf_kind)k;
+	snprintf(out->origin, sizeof(out->origin), "%s", origin);
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	out->seq = seq;
+	return 0;
+}
+
 bool bf_origin_valid(const char *s)
 {
 	size_t n = strlen(s);

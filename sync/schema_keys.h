@@ -38,6 +38,21 @@ int bf_kind_parse(const char *s);           /* or -EINVAL */
 /* Origin: an edge id or "ops". Same alphabet as edge ids. */
 bool bf_origin_valid(const char *s);
 
+/* A stream entry ID as Redis writes them: "<ms>-<seq>", each 1-20 digits (a cursor from a
+ * state file that is not one would make every XREAD fail). */
+#define BF_STREAM_ID_MAX 48
+bool bf_stream_id_valid(const char *id);
+
+/* A cursor line of an edge's state file: "cursor <kind> <origin> <stream id> <log seq>".
+ * 0, or -EINVAL for a damaged line (the caller skips it). */
+struct bf_cursor_line {
+	enum bf_kind kind;
+	char origin[BF_ORIGIN_MAX + 1];
+	char id[BF_STREAM_ID_MAX];
+	uint64_t seq;
+};
+int bf_cursor_line_parse(const char *line, struct bf_cursor_line *out);
+
 /* ---- key names; each returns the length, or -ENAMETOOLONG/-EINVAL ---- */
 int bf_key_list(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);
 int bf_key_log(char *buf, size_t len, const char *prefix, enum bf_kind k, const char *origin);

@@ -1,5 +1,5 @@
-/* fuzz_state.c - the edge's state file (its fleet register: "owner" lines), which a full
- * disk, a crash mid-write or another tool can leave damaged: each line through
+/* fuzz_state.c - the edge's state file, which a full disk, a crash mid-write or another
+ * tool can leave damaged: each line through the cursor parser and the fleet register's
  * reg_state_line, then what was taken saved again (reg_state_save). */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include "fuzz_split.h"
 #include "guard.h"
 #include "register.h"
+#include "schema_keys.h"
 
 static void effect(void *ctx, const struct reg_effect *fx)
 {
@@ -31,8 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = reg_new(&guard, effect, NULL);
 	if (!text || !r)
 		goto out;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		reg_state_line(r, line, 1800000000000LL);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct bf_cursor_line cl;
+
+		if (bf_cursor_line_parse(line, &cl))
+			reg_state_line(r, line, 1800000000000LL);
+	}
 	{
 		FILE *f = fopen("/dev/null", "w");
 

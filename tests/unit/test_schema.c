@@ -42,6 +42,39 @@ static void test_schema__keys(void **state)
 
 }
 
+/* The state file's cursor lines: good ones read, damaged ones refused whole. */
+static void test_schema__cursor_lines(void **state)
+{
+	struct bf_cursor_line cl;
+	static const char *const bad[] = {
+		"cursor bl pop2 1700000000000-0",            /* no seq */
+		"cursor xx pop2 1700000000000-0 5",          /* kind */
+		"cursor bl pop/2 1700000000000-0 5",         /* origin */
+		"cursor bl pop2 1700000000000 5",            /* id without -seq */
+		"cursor bl pop2 -0 5",                       /* id without ms */
+		"cursor bl pop2 123456789012345678901-0 5",  /* 21 digits */
+		"cursor bl pop2 1700000000000-0x 5",
+		"cursorbl pop2 1-0 5",
+		"owner pop2 +inf wl 198.51.100.0/24",
+		"",
+	};
+	char long_origin[96];
+
+	assert_int_equal(bf_cursor_line_parse("cursor punch pop2 1700000000000-12 42", &cl), 0);
+	assert_int_equal(cl.kind, BF_KIND_PUNCH);
+	assert_string_equal(cl.origin, "pop2");
+	assert_string_equal(cl.id, "1700000000000-12");
+	assert_int_equal(cl.seq, 42);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(bf_cursor_line_parse(bad[i], &cl), -EINVAL);
+	memset(long_origin, 'a', sizeof(long_origin));
+	memcpy(long_origin, "cursor bl ", 10);
+	snprintf(long_origin + 10 + 64, sizeof(long_origin) - 74, " 1-0 5");
+	assert_int_equal(bf_cursor_line_parse(long_origin, &cl), -EINVAL); /* 64 characters */
+	assert_true(bf_stream_id_valid("0-0"));
+	assert_false(bf_stream_id_valid("1-"));
+}
+
 static void test_schema__entries_round_trip(void **state)
 {
 	static const struct {
@@ -597,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_schema__connections),
 		cmocka_unit_test(test_schema__a2s_keys),
 		cmocka_unit_test(test_schema__stats_round_trip),
+		cmocka_unit_test(test_schema__cursor_lines),
 		cmocka_unit_test(test_schema__every_reason_has_a_verdict),
 		cmocka_unit_test(test_schema__stats_sums_and_hash_fields),
 		cmocka_unit_test(test_schema__stats_hostile),
