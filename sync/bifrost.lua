@@ -187,6 +187,10 @@ local function prune(key, limit, now, retention, maxlen)
 	if not prefix then
 		error(kind)
 	end
+	limit = tonumber(limit)
+	if not limit or limit < 1 or limit > 10000 or limit ~= math.floor(limit) then
+		error('prune: LIMIT is a whole number from 1 to 10000')
+	end
 	local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, limit)
 	for _, m in ipairs(gone) do
 		if entry_ok(kind, m) then
@@ -241,12 +245,10 @@ local function del(keys, args)
 end
 
 local function prune_fn(keys, args)
-	local limit = tonumber(args[1] or PRUNE_LIMIT)
-	if #keys ~= 1 or #args > 1 or not limit or limit < 1 or limit > 10000 or
-	    limit ~= math.floor(limit) then
+	if #keys ~= 1 or #args > 1 then
 		return fail('usage: FCALL bifrost_prune 1 <list key> [LIMIT 1-10000]')
 	end
-	local ok, r = pcall(prune, keys[1], limit, now_ms(), RETENTION_MS, MAXLEN)
+	local ok, r = pcall(prune, keys[1], args[1] or PRUNE_LIMIT, now_ms(), RETENTION_MS, MAXLEN)
 	if not ok then
 		return fail(reason(r))
 	end
@@ -269,12 +271,7 @@ local function batch(keys, args)
 		local j = 3 + 4 * (i - 1)
 		local ok, r
 		if args[j] == 'prune' then
-			local limit = tonumber(args[j + 2])
-			if limit and limit >= 1 and limit <= 10000 then
-				ok, r = pcall(prune, keys[i], limit, now, retention, maxlen)
-			else
-				ok, r = false, 'prune: a limit of 1-10000'
-			end
+			ok, r = pcall(prune, keys[i], args[j + 2], now, retention, maxlen)
 		else
 			ok, r = pcall(write, keys[i], args[j], args[j + 1], args[j + 2], args[j + 3],
 				now, retention, maxlen)

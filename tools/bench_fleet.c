@@ -350,6 +350,7 @@ struct bulk_opts {
 static int do_apply(const struct bulk_opts *o)
 {
 	char key[BF_KEY_MAX], zkey[BF_KEY_MAX], edges[BF_KEY_MAX], e[BF_ENTRY_MAX + 1];
+	char notify[32] = "";
 	long long exp = (long long)sync_now_ms() + 3600 * 1000;
 	redisContext *r = redis_open(o->redis, o->auth_file);
 	int fd = pinned_map(o->iface, "bf_blacklist");
@@ -365,6 +366,14 @@ static int do_apply(const struct bulk_opts *o)
 	 * overflow its events connection's output buffer (Redis closes it), and the writes
 	 * whose notifications were lost make it resync the origin from its ZSET, correctly,
 	 * but then this would time a resync, not the log's apply rate. */
+	{
+		redisReply *cur = redisCommand(r, "CONFIG GET notify-keyspace-events");
+
+		if (cur && cur->type == REDIS_REPLY_ARRAY && cur->elements == 2 &&
+		    cur->element[1]->type == REDIS_REPLY_STRING)
+			snprintf(notify, sizeof(notify), "%s", cur->element[1]->str);
+		freeReplyObject(cur);
+	}
 	if (redis_ok(r, "CONFIG SET notify-keyspace-events %s", ""))
 		return 1;
 	/* Record 1 comes first: once it is in the map the edge follows the log. */
@@ -401,7 +410,7 @@ static int do_apply(const struct bulk_opts *o)
 	n = count_bulk(fd);
 	printf("{\"entries\":%u,\"seconds\":%.3f,\"per_s\":%.0f,\"in_map\":%ld}\n", o->count,
 	       t1 - t0, o->count / (t1 - t0), n);
-	redis_ok(r, "CONFIG SET notify-keyspace-events Kgzxte"); /* the lab's, docs/REDIS.md */
+	redis_ok(r, "CONFIG SET notify-keyspace-events %s", notify); /* as it was */
 	redisFree(r);
 	return n == (long)o->count + 1 ? 0 : 1;
 }
