@@ -42,7 +42,7 @@ LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sy
 	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
-	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c
+	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c sync/notify.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
@@ -68,11 +68,13 @@ SYNC_TESTS := $(patsubst tests/sync/%.c,$(BUILD)/tests/%,$(wildcard tests/sync/t
 SYNC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/sync/test_%,$(wildcard tests/sync/*.c)))
 TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
-TEST_HELPERS := $(BUILD)/tests/forge_capture
+TEST_HELPERS := $(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen
 
-.PHONY: all deps deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
+.PHONY: all bins deps deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
+# The programs alone (the container build, the Debian package).
+bins: $(BPF_OBJS) $(SKELS) $(BINS)
 
 # Installs what is missing; does nothing when everything is there.
 deps:
@@ -195,7 +197,7 @@ $(BPF_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/bpf/%.o $(BPF_TEST_OBJS) $(BU
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
-$(BUILD)/tests/forge_capture: $(BUILD)/obj/tests/tools/forge_capture.o
+$(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen: $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -266,6 +268,7 @@ test-tools: all deps-node
 	tests/tools/test_forge.sh
 	tests/tools/test_ctl.sh
 	tests/tools/test_acl.sh
+	tests/tools/test_systemd.sh
 
 test-integration: all
 	tests/integration/run.sh

@@ -26,6 +26,10 @@ struct edge_apply {
 	size_t n_locals;
 	struct bf_conn *fleet_conns;      /* from Redis; NULL until the fleet has a config */
 	size_t n_fleet_conns;
+	struct bf_conn *held;             /* found in the pinned maps at start: kept until */
+	size_t n_held;                    /* the fleet's config is read (edge_apply_hold_conns) */
+	struct bf_conn *merged;           /* the file's connections, then the held ones */
+	size_t n_merged;
 	struct bf_rule_def *fleet_rules;  /* from Redis; in force once fleet_rules_set */
 	size_t n_fleet_rules;
 	bool fleet_rules_set;
@@ -50,9 +54,52 @@ void edge_apply_free(struct edge_apply *a)
 		return;
 	free(a->locals);
 	free(a->fleet_conns);
+	free(a->held);
+	free(a->merged);
 	free(a->fleet_rules);
 	free(a->ready);
 	free(a);
+}
+
+static bool same_conn_key(const struct bf_conn *x, const struct bf_conn *y)
+{
+	return x->proto == y->proto && x->bind_ip == y->bind_ip && x->bind_port == y->bind_port;
+}
+
+/* The file's connections, then each held one the file does not name. */
+static int merge_held(struct edge_apply *a)
+{
+	size_t nf = a->file ? a->file->n_conns : 0, n = 0;
+	struct bf_conn *m = malloc((nf + a->n_held + 1) * sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < nf; i++)
+		m[n++] = a->file->conns[i];
+	for (size_t i = 0; i < a->n_held; i++) {
+		bool named = false;
+
+		for (size_t j = 0; j < nf && !named; j++)
+			named = same_conn_key(&a->held[i], &a->file->conns[j]);
+		if (!named)
+			m[n++] = a->held[i];
+	}
+	free(a->merged);
+	a->merged = m;
+	a->n_merged = n;
+	return 0;
+}
+
+void edge_apply_hold_conns(struct edge_apply *a, struct bf_conn *conns, size_t n)
+{
+	free(a->held);
+	a->held = conns;
+	a->n_held = n;
+	if (merge_held(a)) {
+		free(a->held);
+		a->held = NULL;
+		a->n_held = 0;
+	}
 }
 
 const struct bf_conn *edge_apply_conns(const struct edge_apply *a, size_t *n)
@@ -60,6 +107,10 @@ const struct bf_conn *edge_apply_conns(const struct edge_apply *a, size_t *n)
 	if (a->fleet_conns) {
 		*n = a->n_fleet_conns;
 		return a->fleet_conns;
+	}
+	if (a->held) {
+		*n = a->n_merged;
+		return a->merged;
 	}
 	*n = a->file ? a->file->n_conns : 0;
 	return a->file ? a->file->conns : NULL;
@@ -163,6 +214,8 @@ int edge_apply_file(struct edge_apply *a, const struct edge_config *cfg)
 
 	a->file = cfg;
 	read_locals(a);
+	if (a->held && !a->fleet_conns && merge_held(a))
+		return -ENOMEM;
 	rc = edge_maps_write_config(a->maps, cfg);
 	if (!rc)
 		rc = apply_conns(a);
@@ -192,7 +245,13 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 				     calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
 	struct bf_rule_def *rules;
 
-	if (conns && !fc->n_conns && !a->fleet_conns && a->file && a->file->n_conns) {
+	if (conns && !fc->n_conns && !a->fleet_conns && a->held) {
+		/* Connections kept from the last run and a fleet config without any:
+		 * the fleet's config decides (an operator may have deleted them all). */
+		pr_info("fleet config %s has no connections: the %zu kept from the last run "
+			"are removed",
+			fc->version, a->n_held);
+	} else if (conns && !fc->n_conns && !a->fleet_conns && a->file && a->file->n_conns) {
 		/* A fleet config without a single connection, the first one this
 		 * edge sees: an operator who added a rule or a protected prefix
 		 * before any connection, not one who means to close every port. */
@@ -207,6 +266,13 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 		free(a->fleet_conns);
 		a->fleet_conns = conns;
 		a->n_fleet_conns = fc->n_conns;
+		if (a->held)
+			pr_info("fleet config %s replaces the %zu connection(s) kept from the last run",
+				fc->version, a->n_held);
+		free(a->held);
+		free(a->merged);
+		a->held = a->merged = NULL;
+		a->n_held = a->n_merged = 0;
 		apply_conns(a);
 	}
 	if (pr) {

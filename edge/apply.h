@@ -25,6 +25,13 @@ void edge_apply_free(struct edge_apply *a);
  * owned. 0 or -errno. The config must outlive the next call. */
 int edge_apply_file(struct edge_apply *a, const struct edge_config *cfg);
 
+/* Connections found in the pinned maps at start (a restart over a running data
+ * plane), taken over (freed by the apply layer): until the fleet's first config
+ * is read they stay in force beside the file's (the file wins on the same
+ * protocol, address and port), so a restart, even one while Redis is away, does
+ * not close the game servers the fleet published. Call before edge_apply_file. */
+void edge_apply_hold_conns(struct edge_apply *a, struct bf_conn *conns, size_t n);
+
 /* The fleet's config snapshot (bifrost:conf:version changed): connections
  * always (a first one without any keeps the file's), protected prefixes as
  * the fleet's share of that list, rules only as a whole valid set; a set
@@ -45,7 +52,8 @@ void edge_apply_a2s_ready(struct edge_apply *a, uint32_t ip, uint16_t port, unsi
  * management address is reachable within a sweep). 1 when they changed. */
 int edge_apply_refresh_locals(struct edge_apply *a);
 
-/* The connections in force: the fleet's once it has a config, else the file's. */
+/* The connections in force: the fleet's once it has a config, else the file's
+ * (and the held ones). */
 const struct bf_conn *edge_apply_conns(const struct edge_apply *a, size_t *n);
 
 #endif

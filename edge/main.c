@@ -25,6 +25,7 @@
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
+#include "notify.h"
 #include "stats.h"
 #include "sync.h"
 
@@ -309,9 +310,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	struct edge_config next;
 
 	pr_info("SIGHUP: reloading %s", e->config_path ? e->config_path : "(flags only)");
+	bf_notify("RELOADING=1");
 	if (load_config(&next, e->config_path, &g_overrides)) {
 		pr_err("reload refused; the running configuration stays in force");
 		edge_config_free(&next);
+		bf_notify("READY=1\nSTATUS=reload refused; the running configuration stays");
 		return;
 	}
 	if (next.n_ifaces != e->cfg.n_ifaces ||
@@ -334,6 +337,14 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	edge_config_free(&e->cfg);
 	e->cfg = next;
 	edge_apply_file(e->apply, &e->cfg);
+	bf_notify("READY=1\nSTATUS=running, configuration reloaded");
+}
+
+/* systemd's watchdog (WatchdogSec=): pinged from the event loop, so a loop
+ * that stops turning stops the pings and systemd restarts the edge. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	bf_notify("WATCHDOG=1");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -343,6 +354,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	pr_info("signal %d: exiting; the XDP program stays attached and keeps forwarding "
 		"(bifrost-edge --detach removes it)",
 		(int)sig);
+	bf_notify("STOPPING=1");
 	event_base_loopbreak(e->base);
 }
 
@@ -367,10 +379,38 @@ static int start_fleet(struct edge *e)
 	return 0;
 }
 
+/* A restart over a running data plane: the connections it serves stay until
+ * the fleet's config is read, even if Redis is away now (apply.h). */
+static void hold_pinned_conns(struct edge *e)
+{
+	struct bf_conn *held;
+	size_t n;
+	int rc = edge_maps_read_conns(&e->maps, &held, &n);
+
+	if (rc) {
+		pr_warn("reading the running connections failed (%s): until Redis answers, only "
+			"the config file's are served",
+			strerror(-rc));
+		return;
+	}
+	if (!n) {
+		free(held);
+		return;
+	}
+	pr_info("kept the %zu connection(s) the running data plane serves until the fleet's "
+		"config is read from Redis",
+		n);
+	edge_apply_hold_conns(e->apply, held, n);
+}
+
 static int run(struct edge *e)
 {
-	struct event *ev[6] = { 0 };
+	struct event *ev[7] = { 0 };
 	struct timeval one_s = { .tv_sec = 1 };
+	uint64_t wd_usec = bf_watchdog_usec();
+	struct timeval wd = { .tv_sec = (long)(wd_usec / 2 / 1000000),
+			      .tv_usec = (long)(wd_usec / 2 % 1000000) };
+	char status[160];
 	struct timeval sweep = { .tv_sec = (long)(e->cfg.sweep_interval_ms / 1000),
 				 .tv_usec = (long)(e->cfg.sweep_interval_ms % 1000) * 1000 };
 	int rc;
@@ -384,6 +424,8 @@ static int run(struct edge *e)
 		goto out_dp;
 	}
 	e->apply = edge_apply_new(&e->maps, e->cfg.id);
+	if (e->apply && e->cfg.redis[0])
+		hold_pinned_conns(e);
 	rc = e->apply ? edge_apply_file(e->apply, &e->cfg) : -ENOMEM;
 	if (rc)
 		goto out_maps;
@@ -424,7 +466,8 @@ static int run(struct edge *e)
 	ev[3] = evsignal_new(e->base, SIGHUP, on_hup, e);
 	ev[4] = evsignal_new(e->base, SIGINT, on_stop, e);
 	ev[5] = evsignal_new(e->base, SIGTERM, on_stop, e);
-	for (int i = 0; i < 6; i++)
+	ev[6] = event_new(e->base, -1, EV_PERSIST, on_watchdog, e);
+	for (int i = 0; i < 7; i++)
 		if (!ev[i]) {
 			rc = -ENOMEM;
 			goto out_events;
@@ -434,17 +477,26 @@ static int run(struct edge *e)
 	event_add(ev[2], &sweep);
 	for (int i = 3; i < 6; i++)
 		event_add(ev[i], NULL);
+	if (wd_usec)
+		event_add(ev[6], &wd);
 	on_second(-1, 0, e); /* the first sample: rates start one second from now */
 	/* Events that arrived before the loop started. */
 	edge_events_poll(&e->events);
 	pr_info("edge %s running on %d interface(s), POP address %s, version %s", e->cfg.id,
 		e->dp.n_ifs, inet_ntoa((struct in_addr){ .s_addr = e->cfg.addr }),
 		BIFROST_VERSION);
+	snprintf(status, sizeof(status), "STATUS=running on %d interface(s)%s", e->dp.n_ifs,
+		 e->fleet ? ", following the fleet" : ", alone (no redis)");
+	bf_notify("READY=1");
+	bf_notify(status);
+	if (wd_usec)
+		pr_info("systemd watchdog: pinging every %llu ms",
+			(unsigned long long)(wd_usec / 2000));
 
 	event_base_dispatch(e->base);
 
 out_events:
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		if (ev[i])
 			event_free(ev[i]);
 out_stop:

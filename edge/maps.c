@@ -178,6 +178,26 @@ void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *v)
 	v->burst_ns = (uint64_t)l->burst_ms * 1000000ULL;
 }
 
+void edge_conn_from_bpf(const struct bf_conn_key *k, const struct bf_conn_val *v,
+			struct bf_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->proto = k->proto;
+	c->bind_ip = k->bind_ip;
+	c->bind_port = ntohs(k->bind_port);
+	c->machine_ip = v->machine_ip;
+	c->machine_port = ntohs(v->machine_port);
+	c->a2s = !!(v->flags & BF_CONN_F_SOURCE);
+	bf_limits_init(&c->limits);
+	if (!v->pps && !v->bps)
+		return;
+	c->limits.pps = v->pps;
+	c->limits.bps = v->bps;
+	c->limits.block_ms = v->block_ms;
+	c->limits.burst_ms = (uint32_t)(v->burst_ns / 1000000ULL);
+	c->limits.share_bans = !!(v->flags & BF_CONN_F_SHARE_BANS);
+}
+
 int edge_local_addrs(uint32_t **out, size_t *n)
 {
 	struct ifaddrs *ifa, *i;

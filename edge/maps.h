@@ -120,6 +120,14 @@ void edge_rule_to_bpf(const struct bf_rule_def *d, uint16_t slot, struct bf_rule
 
 /* The connection value XDP reads: machine and limits as GCRA intervals. */
 void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *out);
+/* Its inverse: the connection a bf_conns entry was written from (the limits'
+ * preset name is not kept in the map: "" comes back). */
+void edge_conn_from_bpf(const struct bf_conn_key *k, const struct bf_conn_val *v,
+			struct bf_conn *out);
+
+/* Every connection bf_conns holds now (the data plane a previous run left
+ * pinned), in *out (malloc'd, freed by the caller; NULL when none). 0 or -errno. */
+int edge_maps_read_conns(struct edge_maps *m, struct bf_conn **out, size_t *n);
 
 struct edge_sweep_stats {
 	uint64_t list[BF_LISTS];   /* per enum bf_list */

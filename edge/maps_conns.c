@@ -37,6 +37,37 @@ static void merge_dest(void *acc, const void *next)
 	a->flags |= b->flags;
 }
 
+int edge_maps_read_conns(struct edge_maps *m, struct bf_conn **out, size_t *n)
+{
+	struct bf_conn_key k, next;
+	struct bf_conn_val v;
+	struct bf_conn *c = NULL, *grown;
+	size_t cap = 0;
+	void *prev = NULL;
+
+	*out = NULL;
+	*n = 0;
+	while (!bpf_map_get_next_key(m->fd.conns, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m->fd.conns, &k, &v))
+			continue; /* deleted meanwhile */
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(c, cap * sizeof(*c));
+			if (!grown) {
+				free(c);
+				*n = 0;
+				return -ENOMEM;
+			}
+			c = grown;
+		}
+		edge_conn_from_bpf(&k, &v, &c[(*n)++]);
+	}
+	*out = c;
+	return 0;
+}
+
 int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size_t n,
 			  const uint32_t *locals, size_t nl)
 {

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "bifrost.h"
 #include "gs.skel.h"
 #include "log.h"
+#include "notify.h"
 
 #define PIN_ROOT "/sys/fs/bpf/bifrost-gs"
 #define TC_HANDLE 0xb1f
@@ -49,6 +53,10 @@ static void usage(FILE *f)
 		"           replies back through the client's POP (TC egress)\n"
 		"  detach   remove the programs and pinned maps\n"
 		"  status   counters and the client -> POP table\n"
+		"  run      attach, then stay: re-attach when the programs go missing (an\n"
+		"           interface re-created, a program removed), SIGHUP re-attaches,\n"
+		"           SIGTERM exits leaving them attached; systemd Type=notify with\n"
+		"           its watchdog (the bifrost-gs unit)\n"
 		"\n"
 		"IPIP is decapsulated, and its client remembered, only when its outer source\n"
 		"is a --pop, its outer destination --machine, the route back to that POP\n"
@@ -307,6 +315,111 @@ static int do_attach(const struct opts *o)
 	return rc;
 }
 
+/* Whether ifname runs our XDP program and our TC egress filter. */
+static int attached_ok(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = TC_HANDLE, .priority = TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 id = 0, len = sizeof(info);
+	int ifindex = (int)if_nametoindex(ifname), fd, ok;
+
+	if (!ifindex || bpf_xdp_query_id(ifindex, 0, &id) || !id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	     !strncmp(info.name, "bifrost_gs_ingress", sizeof(info.name) - 1);
+	close(fd);
+	hook.ifindex = ifindex;
+	return ok && !bpf_tc_query(&hook, &tco);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* run: attach, then keep it attached (checked every second). A failed
+ * re-attach is logged once per state change and retried each second. */
+static int do_run(const struct opts *o)
+{
+	uint64_t wd_ms = bf_watchdog_usec() / 2000, next_wd = 0, next_check = 0;
+	int sfd, rc, missing = 0, failing = 0;
+	sigset_t sigs;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) ||
+	    (sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		pr_err("signalfd failed: %s", strerror(errno));
+		return -errno;
+	}
+	rc = do_attach(o);
+	if (rc) {
+		close(sfd);
+		return rc;
+	}
+	bf_notify("READY=1\nSTATUS=attached");
+	pr_info("running: checking the programs every second; SIGTERM leaves them attached "
+		"('bifrost-gs detach' removes them)");
+	for (;;) {
+		struct pollfd p = { .fd = sfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		uint64_t now = mono_ms(), until;
+		int lost = 0;
+
+		if (wd_ms && now >= next_wd) {
+			bf_notify("WATCHDOG=1");
+			next_wd = now + wd_ms;
+		}
+		if (now >= next_check) {
+			next_check = now + 1000;
+			for (int i = 0; i < o->n_ifaces; i++)
+				lost += !attached_ok(o->ifaces[i]);
+			if (lost && !missing)
+				pr_warn("the programs are missing on %d interface(s); re-attaching", lost);
+			missing = lost;
+			if (lost) {
+				rc = do_attach(o);
+				if (rc && !failing)
+					pr_err("re-attaching failed (%s); retrying every second",
+					       strerror(-rc));
+				if (!rc && failing)
+					pr_info("re-attached");
+				failing = rc != 0;
+				missing = rc != 0;
+			}
+		}
+		until = next_check;
+		if (wd_ms && next_wd < until)
+			until = next_wd;
+		now = mono_ms();
+		if (poll(&p, 1, until > now ? (int)(until - now) : 0) <= 0 ||
+		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			pr_info("SIGHUP: attaching again with the same options");
+			bf_notify("RELOADING=1");
+			if (do_attach(o))
+				pr_err("re-attach on SIGHUP failed; what was attached stays");
+			bf_notify("READY=1");
+			continue;
+		}
+		pr_info("signal %d: exiting; the programs stay attached", (int)si.ssi_signo);
+		bf_notify("STOPPING=1");
+		break;
+	}
+	close(sfd);
+	return 0;
+}
+
 static int do_detach(const struct opts *o)
 {
 	static const char *maps[] = { "gs_config", "gs_pops", "gs_anycast", "gs_clients",
@@ -513,6 +626,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "attach"))
 		rc = do_attach(&o);
+	else if (!strcmp(cmd, "run"))
+		rc = do_run(&o);
 	else if (!strcmp(cmd, "detach"))
 		rc = do_detach(&o);
 	else if (!strcmp(cmd, "status"))

@@ -248,4 +248,40 @@ check "bifrostctl conn list flags it" bash -c "'$LAB' exec redis '$BIN/bifrostct
 read -r s r l <<<"$(udp_probe c2 --to $ANYCAST:$GAME_PORT --count 20 --interval-ms 1)"
 eq "the good connections keep working" "$r" 20
 
+begin "a restart keeps the fleet's connections, even with Redis away"
+# A connection only Redis knows (pop1's config file has $GAME_PORT, not 27018), with
+# limits: a restarted edge must serve it from its first moment, as it was.
+ctl conn add udp $ANYCAST:27018 $GS_ADDR:$GAME_PORT --limits "pps 2000 burst 200ms block 5s" >/dev/null
+dumpconns() { "$LAB" exec pop1 "$BIN/bifrost-edge" -c "$STATE/pop1.conf" --dump conns | sort; }
+for _ in $(seq 30); do dumpconns | grep -q ":27018" && break; sleep 0.1; done
+before=$(dumpconns)
+check "pop1 serves 27018 from the fleet config" has "$before" ":27018"
+udp_probe c1 --to $ANYCAST:27018 --count 5 --interval-ms 1 >/dev/null # neighbours resolved
+udp_probe c1 --to $ANYCAST:27018 --count 3000 --interval-ms 1 >"$TMP/restart-flow" &
+flow=$!
+sleep 0.5
+lab edge-kill pop1
+lab edge-start pop1
+wait $flow
+read -r s r l <"$TMP/restart-flow"
+eq "a 3 s flow to 27018 across pop1's restart loses nothing" "$l" 0
+check "the restarted edge kept the running connections" grep -q "kept the 3 connection(s) the running data plane serves" "$STATE/edge-pop1.log"
+for _ in $(seq 50); do grep -q "replaces the 3 connection(s)" "$STATE/edge-pop1.log" && break; sleep 0.1; done
+check "then the fleet's config replaced them" grep -q "replaces the 3 connection(s) kept from the last run" "$STATE/edge-pop1.log"
+eq "the same connections, limits included, after the restart" "$(dumpconns)" "$before"
+lab redis-kill
+lab edge-kill pop1
+lab edge-start pop1
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27018 --count 50 --interval-ms 1)"
+eq "Redis down, pop1 restarted: 27018 still served" "$r" 50
+eq "with the same limits" "$(dumpconns)" "$before"
+check "not replaced while Redis is away" bash -c "! grep -q 'replaces the' '$STATE/edge-pop1.log'"
+lab redis-start
+for _ in $(seq 150); do grep -q "replaces the 3 connection(s)" "$STATE/edge-pop1.log" && break; sleep 0.1; done
+check "Redis back: the fleet's config replaced them" grep -q "replaces the 3 connection(s) kept" "$STATE/edge-pop1.log"
+ctl conn del udp $ANYCAST:27018 >/dev/null
+sleep 1.5
+read -r s r l <<<"$(udp_probe c1 --to $ANYCAST:27018 --count 5 --interval-ms 1 --timeout-ms 200)"
+eq "deleted from the fleet: gone again" "$r" 0
+
 summary

@@ -14,6 +14,7 @@
 
 #include "../common.h"
 #include "log.h"
+#include "notify.h"
 #include "refresher.h"
 
 #define EXIT_USAGE 2
@@ -251,6 +252,7 @@ int main(int argc, char **argv)
 	char err[256], said[256] = ""; /* said: the last connect failure logged */
 	sigset_t sigs;
 	int sfd, ret = 0;
+	uint64_t wd_ms = bf_watchdog_usec() / 2000, next_wd = 0;
 
 	if (parse_opts(argc, argv, &o))
 		return EXIT_USAGE;
@@ -272,6 +274,8 @@ int main(int argc, char **argv)
 			(unsigned long long)o.interval_ms, (unsigned long long)o.timeout_ms,
 			(unsigned long long)o.ttl_ms, o.target_bind ? "bind" : "machine",
 			o.player ? ", player" : "", o.rules ? ", rules" : "", o.id, o.where);
+	if (!o.once)
+		bf_notify("READY=1\nSTATUS=refreshing");
 	while (!stop) {
 		uint64_t start = mono_ms(), end;
 		int rv;
@@ -305,16 +309,29 @@ int main(int argc, char **argv)
 		}
 		if (o.once)
 			break;
-		/* Sleep out the interval, waking for SIGTERM/SIGINT. */
-		for (end = start + o.interval_ms; !stop && mono_ms() < end;) {
+		/* Sleep out the interval, waking for SIGTERM/SIGINT and for systemd's
+		 * watchdog (pinged between rounds: a round stuck past WatchdogSec= gets
+		 * the refresher restarted). */
+		for (end = start + o.interval_ms; !stop;) {
 			struct pollfd p = { .fd = sfd, .events = POLLIN };
 			struct signalfd_siginfo si;
+			uint64_t now = mono_ms(), until = end;
 
-			if (poll(&p, 1, (int)(end - mono_ms())) > 0 &&
+			if (wd_ms && now >= next_wd) {
+				bf_notify("WATCHDOG=1");
+				next_wd = now + wd_ms;
+			}
+			if (now >= end)
+				break;
+			if (wd_ms && next_wd < until)
+				until = next_wd;
+			if (poll(&p, 1, (int)(until - now)) > 0 &&
 			    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				stop = true;
 		}
 	}
+	if (!o.once)
+		bf_notify("STOPPING=1");
 	if (!o.json)
 		print_stats(&st, &o, true);
 	redisFree(rc);
