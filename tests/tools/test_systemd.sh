@@ -5,7 +5,8 @@
 # as systemd would listen on it (NOTIFY_SOCKET, WATCHDOG_USEC): bifrost-edge,
 # `bifrost-gs run` and the refresher say READY=1, ping the watchdog at half its
 # interval (and not at all when WATCHDOG_PID names another process), say
-# RELOADING=1/READY=1 on SIGHUP and STOPPING=1 on SIGTERM; after the stop the
+# RELOADING=1/READY=1 on SIGHUP and STOPPING=1 on SIGTERM, running with nothing
+# but the unit's CapabilityBoundingSet (setpriv); after the stop the
 # edge's and the game machine's programs are still attached (a unit restart loses
 # no traffic); `bifrost-gs run` re-attaches a program someone removed.
 # In a private network namespace (sd-<pid>, removed on exit). Needs root.
@@ -67,8 +68,18 @@ id sdtest
 iface se
 addr 192.0.2.1
 state_file $TMP/edge.state
-conn udp 203.0.113.10:27015 192.0.2.2
+a2s_workers yes
+conn udp 203.0.113.10:27015 192.0.2.2 a2s yes
 CONF
+# caps_of UNIT: its CapabilityBoundingSet as setpriv's list (+bpf,+perfmon,...)
+caps_of() {
+	sed -n 's/^CapabilityBoundingSet=//p' "$UNITS/$1" | tr ' ' '\n' | sed -n 's/^CAP_//p' |
+		tr 'A-Z' 'a-z' | sed 's/^/+/' | paste -sd, -
+}
+# has_cap PID BIT: that capability is in the process's effective set
+has_cap() { (( (0x$(awk '/^CapEff/ {print $2}' "/proc/$1/status") >> $2) & 1 )); }
+EDGE_CAPS=$(caps_of bifrost-edge.service)
+GS_CAPS=$(caps_of bifrost-gs.service)
 
 # notify_start NAME SECONDS: a listener at $TMP/NAME.sock writing $TMP/NAME.out
 notify_start() {
@@ -93,10 +104,16 @@ xdp_prog() { in_ns ip -d link show dev "$1" | grep -o 'prog/xdp id [0-9]*'; }
 # ---- bifrost-edge ----
 begin "bifrost-edge"
 notify_start edge 30
-NOTIFY_SOCKET=$TMP/edge.sock WATCHDOG_USEC=400000 nsenter --net="/run/netns/$NS" "$BIN/bifrost-edge" -c "$TMP/edge.conf" \
+NOTIFY_SOCKET=$TMP/edge.sock WATCHDOG_USEC=400000 nsenter --net="/run/netns/$NS" \
+	setpriv --bounding-set "-all,$EDGE_CAPS" --inh-caps=-all -- "$BIN/bifrost-edge" -c "$TMP/edge.conf" \
 	>"$TMP/edge.log" 2>&1 & EPID=$!
 PIDS+=($EPID)
 check "READY=1 once attached" wait_line edge '^READY=1'
+# Run as the unit runs it: root with only the unit's CapabilityBoundingSet.
+check "with only the unit's capabilities ($EDGE_CAPS): attached" grep -q "se: attached" "$TMP/edge.log"
+check "and its AF_XDP worker started" grep -q "a2s: worker on se" "$TMP/edge.log"
+check "no CAP_SYS_ADMIN in its effective set" bash -c "$(declare -f has_cap); ! has_cap $EPID 21"
+check "CAP_BPF (39) in it" bash -c "$(declare -f has_cap); has_cap $EPID 39"
 check "a STATUS line" wait_line edge '^STATUS=running on 1 interface'
 check "the program is attached when READY=1 comes" bash -c "$(declare -f in_ns xdp_prog); NS=$NS; xdp_prog se >/dev/null"
 sleep 1.2
@@ -124,10 +141,12 @@ eq "--detach removes it" "$(xdp_prog se)" ""
 # ---- bifrost-gs run ----
 begin "bifrost-gs run"
 notify_start gs 30
-NOTIFY_SOCKET=$TMP/gs.sock WATCHDOG_USEC=400000 nsenter --net="/run/netns/$NS" "$BIN/bifrost-gs" run --iface sg \
+NOTIFY_SOCKET=$TMP/gs.sock WATCHDOG_USEC=400000 nsenter --net="/run/netns/$NS" \
+	setpriv --bounding-set "-all,$GS_CAPS" --inh-caps=-all -- "$BIN/bifrost-gs" run --iface sg \
 	--machine 192.0.2.2 --pop 192.0.2.1 --anycast 203.0.113.10 >"$TMP/gs.log" 2>&1 & GPID=$!
 PIDS+=($GPID)
-check "READY=1 once attached" wait_line gs '^READY=1'
+check "READY=1 once attached, with only the unit's capabilities ($GS_CAPS)" wait_line gs '^READY=1'
+check "no CAP_SYS_ADMIN in its effective set" bash -c "$(declare -f has_cap); ! has_cap $GPID 21"
 check "XDP attached" bash -c "$(declare -f in_ns xdp_prog); NS=$NS; xdp_prog sg >/dev/null"
 check "TC egress attached" bash -c "nsenter --net=/run/netns/$NS tc filter show dev sg egress | grep -q bifrost_gs_egr"
 sleep 1
