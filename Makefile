@@ -21,7 +21,7 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev
+	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev dpkg-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -70,7 +70,7 @@ TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen
 
-.PHONY: all bins deps deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
+.PHONY: all bins deps docker-deps docker-images docker-test docker-demo deb deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 # The programs alone (the container build, the Debian package).
@@ -99,6 +99,45 @@ deps-node:
 	else \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
 	fi
+
+# ---- containers and the Debian package (docs/OPERATIONS.md, "Containers") ----
+# Docker from Debian (docker.io 20.10, docker-compose 1.29) and debootstrap for the
+# local base image; dockerd is started here when no engine answers (machines
+# without systemd, like CI's), its log in /var/log/bifrost-dockerd.log.
+DOCKER_PKGS := docker.io docker-compose debootstrap dpkg-dev
+docker-deps:
+	@missing=""; for p in $(DOCKER_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make docker-deps: run as root to install:$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@docker info >/dev/null 2>&1 || { \
+		echo "docker-deps: starting dockerd (log: /var/log/bifrost-dockerd.log)"; \
+		setsid nohup dockerd >>/var/log/bifrost-dockerd.log 2>&1 < /dev/null & \
+		for i in $$(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
+		docker info >/dev/null 2>&1 || { tail -20 /var/log/bifrost-dockerd.log >&2; \
+			echo "docker-deps: dockerd did not start" >&2; exit 1; }; }
+	@echo "docker-deps: engine $$(docker version -f '{{.Server.Version}}')"
+
+docker-images: docker-deps
+	docker/build.sh
+
+deb: bins
+	$(call msg,DEB,$(BUILD)/deb)
+	$(Q)tools/deploy/deb/build.sh $(BUILD) $(BUILD)/deb
+
+# The images built (from scratch on a fresh machine), the compose fleet and the
+# package checked in containers. Not in `make test` (it would take the suite past
+# 15 minutes on a fresh machine): .ci/run runs it as its own step.
+docker-test: docker-images deb
+	tests/docker/test_compose.sh
+	tests/docker/test_deb.sh
+
+docker-demo: docker-images
+	docker/fleet.sh demo
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
