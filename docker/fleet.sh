@@ -64,15 +64,18 @@ make_creds() {
 	chown 65534:65534 "$STATE/creds/refresher"
 }
 
+# wait_edges: both edges logged "running on" (the logs are read whole, then
+# searched: grep -q closing a pipe early would fail the pipeline under pipefail)
 wait_edges() {
-	local pop
+	local pop logs
 	for pop in pop1 pop2; do
-		for _ in $(seq 150); do
-			compose logs --no-color "$pop-edge" 2>/dev/null | grep -q "running on" && break
-			sleep 0.2
+		for _ in $(seq 60); do
+			logs=$(compose logs --no-color "$pop-edge" 2>/dev/null || true)
+			grep -q "running on" <<<"$logs" && break
+			sleep 0.5
 		done
-		compose logs --no-color "$pop-edge" | grep -q "running on" ||
-			{ compose logs --no-color "$pop-edge" | tail -20 >&2; log "$pop-edge did not start"; return 1; }
+		grep -q "running on" <<<"$logs" ||
+			{ tail -20 <<<"$logs" >&2; log "$pop-edge did not start"; return 1; }
 	done
 }
 
@@ -127,7 +130,7 @@ cmd_demo() {
 	probe c1 5 >/dev/null; probe c2 5 >/dev/null
 	probe c1 200; probe c2 200
 	say "A2S_INFO from c1, answered from the fleet's cache by pop1's AF_XDP worker"
-	for _ in $(seq 50); do ctl a2s list 2>/dev/null | grep -q "compose fleet" && break; sleep 0.2; done
+	for _ in $(seq 50); do grep -q "compose fleet" <<<"$(ctl a2s list 2>/dev/null)" && break; sleep 0.2; done
 	docker exec "${PROJECT}_c1_1" bf-netprobe a2s --to 10.98.0.100:27015 | sed -n '1p;$p'
 	say "a ban of c1 (10.98.0.2) with bifrostctl: held at both POPs"
 	ctl bl add 10.98.0.2/32 --reason demo

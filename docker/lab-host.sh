@@ -13,6 +13,7 @@
 # --ping ADDR               one ping, so the neighbour is resolved before traffic
 # With a CMD it is exec'd once the host is set up; without, lab-host sleeps.
 set -euo pipefail
+rm -f /run/lab-host.ready
 
 die() { echo "lab-host: $*" >&2; exit 2; }
 in_subnet() { # ADDR NET/LEN
@@ -55,6 +56,7 @@ for a in "${los[@]}"; do ip addr replace "$a" dev lo; done
 for r in "${routes[@]}"; do ip route replace "${r%%=*}" via "${r#*=}"; done
 for p in "${pings[@]}"; do ping -c1 -W1 "$p" >/dev/null 2>&1 || echo "lab-host: $p did not answer a ping" >&2; done
 echo "lab-host: ready"
+: >/run/lab-host.ready
 if [ $# -gt 0 ]; then exec "$@"; fi
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done
