@@ -129,12 +129,13 @@ deb: bins
 	$(call msg,DEB,$(BUILD)/deb)
 	$(Q)tools/deploy/deb/build.sh $(BUILD) $(BUILD)/deb
 
-# The images built (from scratch on a fresh machine), the compose fleet and the
-# package checked in containers. Not in `make test` (it would take the suite past
+# The images built (from scratch on a fresh machine), the compose fleet, the
+# package, and its units under a real systemd (PID 1 of a container), checked. Not in `make test` (it would take the suite past
 # 15 minutes on a fresh machine): .ci/run runs it as its own step.
 docker-test: docker-images deb
 	tests/docker/test_compose.sh
 	tests/docker/test_deb.sh
+	tests/docker/test_units.sh
 
 docker-demo: docker-images
 	docker/fleet.sh demo

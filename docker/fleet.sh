@@ -64,18 +64,20 @@ make_creds() {
 	chown 65534:65534 "$STATE/creds/refresher"
 }
 
-# wait_edges: both edges logged "running on" (the logs are read whole, then
-# searched: grep -q closing a pipe early would fail the pipeline under pipefail)
-wait_edges() {
-	local pop logs
-	for pop in pop1 pop2; do
+# wait_ready: both edges logged "running on", bifrost-gs "running:" (its programs
+# attached). Logs are read whole, then searched:
+# grep -q closing a pipe early would fail the pipeline under pipefail.
+wait_ready() {
+	local svc pat logs
+	for svc in pop1-edge:"running on" pop2-edge:"running on" gs:"running: checking"; do
+		pat=${svc#*:} svc=${svc%%:*}
 		for _ in $(seq 60); do
-			logs=$(compose logs --no-color "$pop-edge" 2>/dev/null || true)
-			grep -q "running on" <<<"$logs" && break
+			logs=$(compose logs --no-color "$svc" 2>/dev/null || true)
+			grep -q "$pat" <<<"$logs" && break
 			sleep 0.5
 		done
-		grep -q "running on" <<<"$logs" ||
-			{ tail -20 <<<"$logs" >&2; log "$pop-edge did not start"; return 1; }
+		grep -q "$pat" <<<"$logs" ||
+			{ tail -20 <<<"$logs" >&2; log "$svc did not start"; return 1; }
 	done
 }
 
@@ -101,7 +103,7 @@ cmd_up() {
 		sleep 0.5
 	done
 	ctl conn add udp 10.98.0.100:27015 10.99.0.20 --a2s >/dev/null
-	wait_edges
+	wait_ready
 	log "up: pop1 10.98.0.11, pop2 10.98.0.12, game server 10.98.0.100:27015 on 10.99.0.20, redis $REDIS (ACL users, credentials in $STATE/creds)"
 }
 

@@ -89,6 +89,11 @@ ge "pop1 forwarded them" "$(edge pop1 --stats --json | jq -r .forward.packets)" 
 ge "pop2 forwarded them" "$(edge pop2 --stats --json | jq -r .forward.packets)" 500
 ge "pop1 carried the replies back from bifrost-gs's IPIP (return_path)" "$(edge pop1 --stats --json | jq -r .return_path.packets)" 500
 ge "pop2 too" "$(edge pop2 --stats --json | jq -r .return_path.packets)" 500
+if [ "$fail" -gt 0 ]; then # what to look at when the path was not the expected one
+	for pop in pop1 pop2; do echo "     $pop:"; edge $pop --stats | awk '$2 > 0' | sed 's/^/       /'; done
+	docker exec "$(c gs)" bifrost-gs status --iface gs0 | sed 's/^/       /'
+	"$FLEET" compose logs --no-color gs | tail -5
+fi
 for _ in $(seq 50); do "$FLEET" ctl a2s list 2>/dev/null | grep -q "Bifrost compose fleet" && break; sleep 0.2; done
 check "the refresher filled the A2S cache" bash -c "'$FLEET' ctl a2s list | grep -q 'Bifrost compose fleet'"
 a0=$(edge pop1 --stats --json | jq -r '.a2s_redirect.packets // 0')

@@ -57,7 +57,8 @@ done
 eq "the three config files are conffiles" \
 	"$(in_c dpkg-query -W -f='${Conffiles}' bifrost | awk 'NF {print $1}' | sort | xargs)" \
 	"/etc/bifrost/edge.conf /etc/bifrost/gs.env /etc/bifrost/refresher.env"
-eq "/etc/bifrost is private (0700)" "$(in_c stat -c %a /etc/bifrost)" 700
+eq "/etc/bifrost is root:bifrost 0750" "$(in_c stat -c '%U:%G %a' /etc/bifrost)" "root:bifrost 750"
+check "the refresher's system user exists" in_c getent passwd bifrost
 check "the docs are installed" in_c test -s /usr/share/doc/bifrost/OPERATIONS.md
 
 begin "purge"
@@ -66,6 +67,8 @@ out=$(in_c apt-get purge -y -qq --autoremove bifrost 2>&1); rc=$?
 eq "apt-get purge --autoremove exits 0" "$rc" 0
 [ "$rc" = 0 ] || echo "$out" | tail -10
 eq "dpkg no longer knows it" "$(in_c dpkg-query -W -f='${Status}' bifrost 2>/dev/null)" ""
+check "the system user is gone" bash -c "! docker exec $NAME getent passwd bifrost"
+check "its group too" bash -c "! docker exec $NAME getent group bifrost"
 snapshot >"$TMP/after"
 diff "$TMP/before" "$TMP/after" >"$TMP/diff"
 eq "the file system is as before the install (the operator's credentials file and state included)" \

@@ -30,7 +30,7 @@ install -m 0644 "$DEPLOY/edge.conf" "$DEPLOY/gs.env" "$DEPLOY/refresher.env" "$S
 install -m 0644 README.md docs/ARCHITECTURE.md docs/OPERATIONS.md docs/REDIS.md \
 	docs/grafana-bifrost.json "$STAGE/usr/share/doc/bifrost/"
 strip --strip-unneeded "$STAGE"/usr/sbin/* "$STAGE"/usr/bin/*
-chmod 0700 "$STAGE/etc/bifrost"
+chmod 0750 "$STAGE/etc/bifrost" # group bifrost, set by postinst
 
 # Depends from the binaries' libraries (dpkg-shlibdeps wants a debian/control).
 tmp=$(mktemp -d)
@@ -40,8 +40,9 @@ printf 'Source: bifrost\n\nPackage: bifrost\nArchitecture: any\n' >"$tmp/debian/
 DEPENDS=$(cd "$tmp" && dpkg-shlibdeps -O "$STAGE"/usr/sbin/* "$STAGE"/usr/bin/* 2>/dev/null |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$DEPENDS" ] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-# And what the units run besides our programs: /bin/kill (ExecReload).
-DEPENDS="$DEPENDS, procps"
+# And what the units and scripts run besides our programs: /bin/kill (ExecReload),
+# useradd/userdel (the refresher's system user).
+DEPENDS="$DEPENDS, procps, passwd"
 SIZE=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed "s|@VERSION@|$VERSION|; s|@ARCH@|$ARCH|; s|@DEPENDS@|$DEPENDS|; s|@SIZE@|$SIZE|" \
 	"$DEPLOY/deb/control.in" >"$STAGE/DEBIAN/control"
