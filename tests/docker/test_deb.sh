@@ -58,7 +58,7 @@ eq "the three config files are conffiles" \
 	"$(in_c dpkg-query -W -f='${Conffiles}' bifrost | awk 'NF {print $1}' | sort | xargs)" \
 	"/etc/bifrost/edge.conf /etc/bifrost/gs.env /etc/bifrost/refresher.env"
 eq "/etc/bifrost is root:bifrost 0750" "$(in_c stat -c '%U:%G %a' /etc/bifrost)" "root:bifrost 750"
-check "the refresher's system user exists" in_c getent passwd bifrost
+check "the refresher's system user exists" bash -c "docker exec $NAME getent passwd bifrost >/dev/null"
 check "the docs are installed" in_c test -s /usr/share/doc/bifrost/OPERATIONS.md
 
 begin "purge"
