@@ -90,16 +90,21 @@ static int merge_held(struct edge_apply *a)
 	return 0;
 }
 
-void edge_apply_hold_conns(struct edge_apply *a, struct bf_conn *conns, size_t n)
+static void drop_held(struct edge_apply *a)
 {
 	free(a->held);
+	free(a->merged);
+	a->held = a->merged = NULL;
+	a->n_held = a->n_merged = 0;
+}
+
+void edge_apply_hold_conns(struct edge_apply *a, struct bf_conn *conns, size_t n)
+{
+	drop_held(a);
 	a->held = conns;
 	a->n_held = n;
-	if (merge_held(a)) {
-		free(a->held);
-		a->held = NULL;
-		a->n_held = 0;
-	}
+	if (merge_held(a))
+		drop_held(a);
 }
 
 const struct bf_conn *edge_apply_conns(const struct edge_apply *a, size_t *n)
@@ -245,13 +250,7 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 				     calloc(fc->n_protect ? fc->n_protect : 1, sizeof(*pr));
 	struct bf_rule_def *rules;
 
-	if (conns && !fc->n_conns && !a->fleet_conns && a->held) {
-		/* Connections kept from the last run and a fleet config without any:
-		 * the fleet's config decides (an operator may have deleted them all). */
-		pr_info("fleet config %s has no connections: the %zu kept from the last run "
-			"are removed",
-			fc->version, a->n_held);
-	} else if (conns && !fc->n_conns && !a->fleet_conns && a->file && a->file->n_conns) {
+	if (conns && !fc->n_conns && !a->fleet_conns && a->file && a->file->n_conns) {
 		/* A fleet config without a single connection, the first one this
 		 * edge sees: an operator who added a rule or a protected prefix
 		 * before any connection, not one who means to close every port. */
@@ -260,6 +259,12 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 			fc->version, a->file->n_conns);
 		free(conns);
 		conns = NULL;
+		if (a->held) {
+			/* What was kept from the last run beyond the file: the fleet
+			 * now has none of it. */
+			drop_held(a);
+			apply_conns(a);
+		}
 	}
 	if (conns) {
 		memcpy(conns, fc->conns, fc->n_conns * sizeof(*conns));
@@ -269,10 +274,7 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 		if (a->held)
 			pr_info("fleet config %s replaces the %zu connection(s) kept from the last run",
 				fc->version, a->n_held);
-		free(a->held);
-		free(a->merged);
-		a->held = a->merged = NULL;
-		a->n_held = a->n_merged = 0;
+		drop_held(a);
 		apply_conns(a);
 	}
 	if (pr) {
