@@ -70,7 +70,7 @@ TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
 TEST_HELPERS := $(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen
 
-.PHONY: all bins deps docker-deps docker-images docker-test docker-demo deb deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
+.PHONY: all bins test-faults deps docker-deps docker-images docker-test docker-demo deb deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
 	lab-down
 all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 # The programs alone (the container build, the Debian package).
@@ -289,7 +289,7 @@ fuzz: deps fuzz-build
 
 test: deps
 	$(MAKE) all
-	$(MAKE) test-unit test-bpf test-sync test-tools test-fuzz test-integration
+	$(MAKE) test-unit test-bpf test-sync test-tools test-fuzz test-integration test-faults
 
 test-unit: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
@@ -314,10 +314,17 @@ test-integration: all
 	tests/integration/run.sh
 
 # A steady-state soak of the lab fleet (minutes): nothing grows for ever (docs/OPERATIONS.md,
-# "Redis memory"). Not in `make test`: SOAK_SECONDS=240 by default.
+# "Redis memory"). Not in `make test`: SOAK_SECONDS=240 by default. Then the fault soak
+# (tests/soak/faults.sh): six faults of FAULT_SECONDS each under load, 0 lost, 0 phantom.
+FAULT_SECONDS ?= 40
 soak: deps
 	$(MAKE) all
 	tests/integration/run.sh tests/soak/footprint.sh
+	FAULT_SECONDS=$(FAULT_SECONDS) tests/integration/run.sh tests/soak/faults.sh
+
+# The fault soak, short (each fault 4 s): in `make test`.
+test-faults: all
+	FAULT_SECONDS=4 tests/integration/run.sh tests/soak/faults.sh
 
 demo: deps
 	$(MAKE) all
