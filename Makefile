@@ -21,7 +21,7 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev dpkg-dev
+	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev dpkg-dev systemd
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \

@@ -135,6 +135,14 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 		*reason = BF_R_RETURN_INVALID;
 		return XDP_DROP;
 	}
+	/* Nothing leaves the edge with a wrong IPv4 header checksum: the outer
+	 * header (what arrived) and the inner one (what is sent on). */
+	if (!bf_bench_unchecked &&
+	    (!ipv4_csum_ok(ctx, outer->ip, outer->l2_len) ||
+	     !ipv4_csum_ok(ctx, in.ip, (__u32)((void *)in.ip - (void *)(long)ctx->data)))) {
+		*reason = BF_R_BAD_CSUM;
+		return XDP_DROP;
+	}
 
 	if (in.proto == IPPROTO_UDP || in.proto == IPPROTO_TCP) {
 		__builtin_memset(&rk, 0, sizeof(rk));

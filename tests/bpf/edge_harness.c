@@ -162,26 +162,40 @@ static int side_counter(int i)
 	       i == BF_R_RULE_DRY_RUN || i == BF_R_WOULD_DROP;
 }
 
-void harness_expect(const char *name, const struct result *r, int action, int reason)
+int harness_check(const struct result *r, int action, int reason, char *why, size_t len)
 {
 	if (r->action != action) {
-		for (int i = 0; i < BF_R_MAX; i++)
+		size_t n = (size_t)snprintf(why, len, "action %s, want %s (moved:",
+					    r->action >= 0 && r->action <= 4 ? action_names[r->action] : "?",
+					    action_names[action]);
+
+		for (int i = 0; i < BF_R_MAX && n < len; i++)
 			if (r->delta[i].packets)
-				fprintf(stderr, "%s: counter %s moved\n", name, harness_reason_names[i]);
-		fail_msg("%s: action %s, want %s", name,
-			 r->action >= 0 && r->action <= 4 ? action_names[r->action] : "?",
-			 action_names[action]);
+				n += (size_t)snprintf(why + n, len - n, " %s", harness_reason_names[i]);
+		if (n < len)
+			snprintf(why + n, len - n, ")");
+		return -1;
 	}
 	for (int i = 0; i < BF_R_MAX; i++) {
 		uint64_t want = i == reason ? 1 : 0;
 
 		if (side_counter(i) && i != reason)
 			continue;
-		if (r->delta[i].packets != want)
-			fail_msg("%s: counter %s rose by %llu, want %llu", name,
-				 harness_reason_names[i], (unsigned long long)r->delta[i].packets,
-				 (unsigned long long)want);
+		if (r->delta[i].packets != want) {
+			snprintf(why, len, "counter %s rose by %llu, want %llu", harness_reason_names[i],
+				 (unsigned long long)r->delta[i].packets, (unsigned long long)want);
+			return -1;
+		}
 	}
+	return 0;
+}
+
+void harness_expect(const char *name, const struct result *r, int action, int reason)
+{
+	char why[512];
+
+	if (harness_check(r, action, reason, why, sizeof(why)))
+		fail_msg("%s: %s", name, why);
 }
 
 struct pkt_spec harness_udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)

@@ -62,6 +62,8 @@ void harness_run_on(const uint8_t *pkt, size_t len, int ifindex, struct result *
  * counters (punch_new, protected, rule_dry_run, and would_drop unless it is
  * `reason`) are left to the caller. */
 void harness_expect(const char *name, const struct result *r, int action, int reason);
+/* The same judgement without failing: 0, or -1 with what differs in why. */
+int harness_check(const struct result *r, int action, int reason, char *why, size_t len);
 
 /* A frame from src:sport to dst:dport, addressed to t0 (DF set, TOS 0x28,
  * ID 0x1234, a 20-byte payload). */

@@ -79,36 +79,53 @@ const char *outer_src = EDGE_ADDR;
 
 /* Checks an encapsulated frame: new Ethernet header, outer IPv4 fields and
  * checksum, and the inner datagram equal to `inner` byte for byte. */
-void check_encap(const char *name, const struct result *r, const uint8_t *dmac,
-			const uint8_t *smac, const char *machine, const uint8_t *inner,
-			size_t inner_len, int df)
+int encap_diff(const struct result *r, const uint8_t *dmac, const uint8_t *smac,
+	       const char *machine, const uint8_t *inner, size_t inner_len, int df, char *why,
+	       size_t len)
 {
 	const uint8_t *o = r->out + 14;
 	uint32_t src, dst;
 
-	assert_int_equal(r->out_len, 14 + 20 + inner_len);
-	assert_memory_equal(r->out, dmac, 6);
-	assert_memory_equal(r->out + 6, smac, 6);
-	assert_int_equal(r->out[12], 0x08);
-	assert_int_equal(r->out[13], 0x00);
-	assert_int_equal(o[0], 0x45);
-	assert_int_equal(o[1], inner[1]);                  /* TOS copied */
-	assert_int_equal(o[2] << 8 | o[3], 20 + inner_len); /* total length */
-	if (df) {
-		assert_int_equal(o[6], 0x40);              /* DF copied, ID 0 */
-		assert_int_equal(o[4] << 8 | o[5], 0);
-	} else {
-		assert_int_equal(o[6] & 0x40, 0);
-	}
-	assert_int_equal(o[8], 64);                        /* outer TTL */
-	assert_int_equal(o[9], IPPROTO_IPIP);
+#define ENCAP_WANT(cond, ...)                        \
+	do {                                         \
+		if (!(cond)) {                       \
+			snprintf(why, len, __VA_ARGS__); \
+			return -1;                   \
+		}                                    \
+	} while (0)
+	ENCAP_WANT(r->out_len == 14 + 20 + inner_len, "out %u bytes, want %zu", r->out_len,
+		   14 + 20 + inner_len);
+	ENCAP_WANT(!memcmp(r->out, dmac, 6), "wrong destination MAC");
+	ENCAP_WANT(!memcmp(r->out + 6, smac, 6), "wrong source MAC");
+	ENCAP_WANT(r->out[12] == 0x08 && r->out[13] == 0x00, "not IPv4");
+	ENCAP_WANT(o[0] == 0x45, "outer version/IHL 0x%02x", o[0]);
+	ENCAP_WANT(o[1] == inner[1], "TOS not copied");
+	ENCAP_WANT((size_t)(o[2] << 8 | o[3]) == 20 + inner_len, "outer total length %u",
+		   o[2] << 8 | o[3]);
+	if (df)
+		ENCAP_WANT(o[6] == 0x40 && !o[7] && !(o[4] << 8 | o[5]), "DF not copied or ID set");
+	else
+		ENCAP_WANT(!(o[6] & 0x40), "DF set, the inner packet had none");
+	ENCAP_WANT(o[8] == 64, "outer TTL %u", o[8]);
+	ENCAP_WANT(o[9] == IPPROTO_IPIP, "outer protocol %u", o[9]);
 	memcpy(&src, o + 12, 4);
 	memcpy(&dst, o + 16, 4);
-	assert_int_equal(src, pkt_ip(outer_src));
-	assert_int_equal(dst, pkt_ip(machine));
-	if (pkt_csum(o, 20) != 0)
-		fail_msg("%s: outer IPv4 checksum wrong", name);
-	assert_memory_equal(o + 20, inner, inner_len);
+	ENCAP_WANT(src == pkt_ip(outer_src), "outer source");
+	ENCAP_WANT(dst == pkt_ip(machine), "outer destination is not %s", machine);
+	ENCAP_WANT(pkt_csum(o, 20) == 0, "outer IPv4 checksum wrong");
+	ENCAP_WANT(!memcmp(o + 20, inner, inner_len), "inner datagram changed");
+#undef ENCAP_WANT
+	return 0;
+}
+
+void check_encap(const char *name, const struct result *r, const uint8_t *dmac,
+		 const uint8_t *smac, const char *machine, const uint8_t *inner, size_t inner_len,
+		 int df)
+{
+	char why[256];
+
+	if (encap_diff(r, dmac, smac, machine, inner, inner_len, df, why, sizeof(why)))
+		fail_msg("%s: %s", name, why);
 }
 
 struct pkt_spec from_machine(const char *machine)

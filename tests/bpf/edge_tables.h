@@ -42,6 +42,10 @@ int tables_teardown(void **state);
 void check_encap(const char *name, const struct result *r, const uint8_t *dmac,
 		 const uint8_t *smac, const char *machine, const uint8_t *inner, size_t inner_len,
 		 int df);
+/* The same judgement without failing: 0, or -1 with what differs in why. */
+int encap_diff(const struct result *r, const uint8_t *dmac, const uint8_t *smac,
+	       const char *machine, const uint8_t *inner, size_t inner_len, int df, char *why,
+	       size_t len);
 /* The outer header of IPIP from a machine to this POP, arriving from the gateway. */
 struct pkt_spec from_machine(const char *machine);
 
