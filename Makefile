@@ -257,6 +257,9 @@ FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) edge/config.c 
 	$(BUILD)/obj/sync/bus_lua.o
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
+# The differential run of `make fuzz` (tests/bpf/test_edge_model.c): frames and seed.
+MODEL_FRAMES ?= 1000000
+MODEL_SEED ?= $(shell date +%s)
 
 $(BUILD)/fuzz/obj/%.o: %.c $(wildcard sync/*.h edge/*.h tests/fuzz/*.h) bpf/bifrost.h
 	@mkdir -p $(@D)
@@ -276,14 +279,19 @@ test-fuzz: fuzz-build
 		$(BUILD)/fuzz/fuzz_$$t -runs=0 tests/fuzz/corpus/$$t >$(BUILD)/fuzz/$$t.log 2>&1 || \
 		{ rc=1; tail -30 $(BUILD)/fuzz/$$t.log; }; done; exit $$rc
 
-fuzz: deps fuzz-build
+fuzz: deps fuzz-build all
 	@rc=0; for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/new/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 			-artifact_prefix=$(BUILD)/fuzz/new/$$t- $(BUILD)/fuzz/new/$$t tests/fuzz/corpus/$$t \
 			2>&1 | grep -E '^#[0-9]+[[:space:]]+DONE|ERROR|SUMMARY' | tail -3 || true; \
 		ls $(BUILD)/fuzz/new/$$t-* >/dev/null 2>&1 && { echo "crash: $$(ls $(BUILD)/fuzz/new/$$t-*)"; rc=1; }; \
-	done; exit $$rc
+	done; \
+	echo "== the XDP program against its model, $(MODEL_FRAMES) frames (seed $(MODEL_SEED))"; \
+	out=$$(BF_MODEL_FRAMES=$(MODEL_FRAMES) BF_MODEL_SEED=$(MODEL_SEED) \
+		$(BUILD)/tests/test_edge_model 2>&1) || rc=1; \
+	echo "$$out" | grep -E -A3 '^model:|^DISAGREE' | head -40; \
+	exit $$rc
 
 # ---- the two commands of the README ----
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "edge_tables.h"
+#include "model.h"
 
 #define FX_DEFAULT "tests/bpf/fixtures/edge.fx"
 #define FX_MAX_TOKENS 48
@@ -288,8 +289,6 @@ static size_t build_frame(struct frame *f, uint8_t *buf, size_t cap, size_t *l3)
 	if (f->icmp_type >= 0 && (ip[0] & 0x0f) >= 5)
 		ip[(ip[0] & 0x0f) * 4] = (uint8_t)f->icmp_type;
 	if (f->ihl >= 0 || f->totlen >= 0 || f->ipver >= 0) {
-		uint16_t c;
-
 		if (f->ihl >= 0)
 			ip[0] = (uint8_t)((ip[0] & 0xf0) | (f->ihl & 0x0f));
 		if (f->ipver >= 0)
@@ -299,9 +298,7 @@ static size_t build_frame(struct frame *f, uint8_t *buf, size_t cap, size_t *l3)
 			ip[3] = (uint8_t)f->totlen;
 		}
 		/* The header checksum made right again over what the header says it is. */
-		ip[10] = ip[11] = 0;
-		c = pkt_csum(ip, (size_t)((ip[0] & 0x0f) >= 5 ? (ip[0] & 0x0f) * 4 : 20));
-		memcpy(ip + 10, &c, 2);
+		model_ipv4_csum(ip, (size_t)((ip[0] & 0x0f) >= 5 ? (ip[0] & 0x0f) * 4 : 20));
 	}
 	if (f->bad_csum)
 		ip[11] ^= 0x5a;
