@@ -68,7 +68,7 @@ SYNC_TESTS := $(patsubst tests/sync/%.c,$(BUILD)/tests/%,$(wildcard tests/sync/t
 SYNC_TEST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/sync/test_%,$(wildcard tests/sync/*.c)))
 TESTS := $(UNIT_TESTS) $(BPF_TESTS) $(SYNC_TESTS)
 # Helpers the tool tests run (not tests themselves).
-TEST_HELPERS := $(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen
+TEST_HELPERS := $(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen $(BUILD)/tests/delay_relay
 
 .PHONY: all bins test-faults deps docker-deps docker-images docker-test docker-demo deb deps-node test test-unit test-bpf test-sync test-tools test-integration test-fuzz fuzz fuzz-build soak demo bench clean \
 	lab-down
@@ -237,7 +237,7 @@ $(BPF_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/bpf/%.o $(BPF_TEST_OBJS) $(BU
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcmocka $(LDLIBS_BPF) $(LDLIBS_SYNC) $(LDLIBS_XSK)
 
-$(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen: $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o
+$(BUILD)/tests/forge_capture $(BUILD)/tests/notify_listen $(BUILD)/tests/delay_relay: $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@

@@ -37,6 +37,9 @@ enum bf_reason {
 	BF_R_BAD_CSUM,        /* drop: IPv4 header (or echo request ICMP) checksum wrong */
 	BF_R_AMPLIFIER,       /* drop: a query its server answers with more bytes than it has */
 	BF_R_PUNCH_REFUSED,   /* side count: a punch not made (machine's budget, table full) */
+	BF_R_OTHER_HOST,      /* pass: a frame for another host's MAC that the edge would have
+			       * sent on (a promiscuous NIC, a switch flooding): left to the
+			       * kernel, which drops it */
 	BF_R_MAX,
 };
 
@@ -50,7 +53,7 @@ enum bf_reason {
 	"default_drop", "no_route", "no_neigh", "too_big", "would_drop",       \
 	"punch_new", "ratelimit", "rule_drop", "protected", "icmp_echo",       \
 	"echo_limit", "rule_dry_run", "a2s_redirect", "return_spoofed",        \
-	"ipip_refused", "bad_csum", "amplifier", "punch_refused"
+	"ipip_refused", "bad_csum", "amplifier", "punch_refused", "other_host"
 
 /* bf_stats value, one per reason per CPU. */
 struct bf_counter {
@@ -67,6 +70,13 @@ struct bf_conn_counter {
 	__u64 out_packets;
 	__u64 out_bytes;
 };
+
+/* bf_ifaces value: an interface the program is attached to, by ifindex. */
+struct bf_iface {
+	__u8 mac[6];
+	__u16 pad;
+};
+#define BF_IFACES_MAX 64
 
 /* bf_config flags */
 #define BF_F_DRY_RUN (1U << 0)

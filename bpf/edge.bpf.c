@@ -165,6 +165,28 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 	return decap_ipip(ctx, outer, &in, reason);
 }
 
+/* 1 when the frame was addressed to the interface it came in on (or to a group
+ * address), or the interface's MAC is not known. A promiscuous NIC (tcpdump) or a
+ * switch flooding an unknown destination hands XDP frames meant for other hosts:
+ * the edge must not send those on (another POP on the segment does). Checked only
+ * where the edge would send a frame on, never on a drop path. */
+static __always_inline int frame_for_us(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u32 ifx = ctx->ingress_ifindex;
+	struct bf_iface *i;
+
+	if ((void *)(eth + 1) > data_end || (eth->h_dest[0] & 1))
+		return 1;
+	i = bpf_map_lookup_elem(&bf_ifaces, &ifx);
+	if (!i)
+		return 1;
+	return *(__u32 *)eth->h_dest == *(__u32 *)i->mac &&
+	       *(__u16 *)(eth->h_dest + 4) == *(__u16 *)(i->mac + 4);
+}
+
 /* Stage 2: IPIP. Only a game machine's return path is accepted: from a
  * machine (bf_machines), on the backend interface the route to it leaves
  * by, to this POP's backend address. Every field of an IPIP packet can be
@@ -185,6 +207,10 @@ static __always_inline int ipip_in(struct xdp_md *ctx, const struct bf_config *c
 	    (m->ifindex != ctx->ingress_ifindex || outer->daddr != cfg->backend_addr)) {
 		*reason = BF_R_RETURN_SPOOFED;
 		return XDP_DROP;
+	}
+	if (!frame_for_us(ctx)) {
+		*reason = BF_R_OTHER_HOST;
+		return XDP_PASS;
 	}
 	return return_path(ctx, cfg, outer, m, clk, reason);
 }
@@ -298,6 +324,10 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	/* 3. Whitelist: skips every filter; delivered to the service (an echo
 	 * request is answered, within the global echo limit only). */
 	if (source_whitelisted(cfg, p.saddr, &clk)) {
+		if (!frame_for_us(ctx)) {
+			*reason = BF_R_OTHER_HOST;
+			return XDP_PASS;
+		}
 		*reason = BF_R_WHITELIST;
 		rc = icmp_echo(ctx, cfg, &p, dest, 0, &clk, bytes, reason);
 		if (rc != BF_GO_ON)
@@ -328,10 +358,20 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	 * per-source limits; Source queries that would amplify are dropped and
 	 * A2S requests the cache can answer go to the AF_XDP worker, after the
 	 * limits, so a query flood is limited too. */
+	if (p.proto == IPPROTO_ICMP && !frame_for_us(ctx)) {
+		*reason = BF_R_OTHER_HOST;
+		return XDP_PASS;
+	}
 	rc = icmp_echo(ctx, cfg, &p, dest, 1, &clk, bytes, reason);
 	if (rc != BF_GO_ON)
 		return rc;
 	if (lookup_conn(&p, &conn)) {
+		/* Not for us: neither policed (no block for another host's traffic)
+		 * nor sent on. */
+		if (!frame_for_us(ctx)) {
+			*reason = BF_R_OTHER_HOST;
+			return XDP_PASS;
+		}
 		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, reason);
 		if (rc != BF_GO_ON)
 			return rc;
@@ -345,6 +385,10 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	/* 7. Port punches. */
 	punch = lookup_punch(&p, &clk);
 	if (punch) {
+		if (!frame_for_us(ctx)) {
+			*reason = BF_R_OTHER_HOST;
+			return XDP_PASS;
+		}
 		*reason = BF_R_PUNCH_HIT;
 		return encap_ipip(ctx, &p, cfg->backend_addr, punch->machine_ip, cfg->outer_ttl,
 				  reason);

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,7 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_blocklist", "bf_punches",  "bf_events",
 				   "bf_protected", "bf_ratelimit", "bf_rules",
 				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats",
-				   "bf_punch_quota", "bf_xsks" };
+				   "bf_punch_quota", "bf_ifaces", "bf_xsks" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
@@ -148,6 +151,30 @@ static __u32 attached_prog(int ifindex, __u32 mode_flag, char *name, size_t len)
 		snprintf(name, len, "%s", info.name);
 	close(fd);
 	return id;
+}
+
+static int write_iface_mac(int map_fd, const struct edge_iface *ifc)
+{
+	struct ifreq ifr = { 0 };
+	struct bf_iface v = { 0 };
+	__u32 key = (__u32)ifc->ifindex;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifc->name);
+	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr)) {
+		rc = -errno;
+		pr_err("%s: reading its MAC address failed: %s", ifc->name, strerror(errno));
+	} else {
+		memcpy(v.mac, ifr.ifr_hwaddr.sa_data, 6);
+		if (bpf_map_update_elem(map_fd, &key, &v, BPF_ANY)) {
+			rc = -errno;
+			pr_err("%s: writing its MAC to bf_ifaces failed: %s", ifc->name,
+			       strerror(errno));
+		}
+	}
+	if (s >= 0)
+		close(s);
+	return rc;
 }
 
 static int attach_one(struct edge_iface *ifc, enum edge_xdp_mode want)
@@ -387,7 +414,11 @@ int edge_dp_load(struct edge_dp *dp, const struct edge_config *cfg)
 	edge_map_fds_from_object(dp->ifs[0].skel->obj, &dp->fd);
 	report_memlock(dp->ifs[0].skel);
 	for (int i = 0; i < dp->n_ifs; i++) {
-		rc = attach_one(&dp->ifs[i], cfg->xdp_mode);
+		/* Its MAC first: from the first packet on, a frame for another host
+		 * (a promiscuous NIC, a flooding switch) is not sent on. */
+		rc = write_iface_mac(dp->fd.ifaces, &dp->ifs[i]);
+		if (!rc)
+			rc = attach_one(&dp->ifs[i], cfg->xdp_mode);
 		if (rc)
 			goto out_close;
 	}
@@ -435,6 +466,8 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 		fd = bpf_obj_get(path);
 		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.conn_stats)
 			continue; /* an edge of an older version: no per-connection counters */
+		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.ifaces)
+			continue; /* an edge of an older version: no interface MACs */
 		if (fd < 0) {
 			int err = -errno;
 

@@ -26,6 +26,7 @@ struct edge_map_fds {
 	int protected, ratelimit, rules, rule_stats, rule_rates;
 	int conn_stats; /* appended: the order is map_names[] in loader.c */
 	int punch_quota;
+	int ifaces;     /* appended: absent from pins of an older version */
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
 };
 

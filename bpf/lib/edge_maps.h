@@ -59,6 +59,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_served SEC(".maps");
 
+/* ifindex -> its MAC, written by user space at attach: a frame the edge would send
+ * on must have been addressed to the interface it came in on (lib: frame_for_us). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BF_IFACES_MAX);
+	__type(key, __u32);
+	__type(value, struct bf_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_ifaces SEC(".maps");
+
 /* machine ip -> bf_machine: IPIP from these, on the interface the route to
  * them leaves by, to the backend address, is the return path. */
 struct {

@@ -1,6 +1,7 @@
 /* edge_harness.c - the edge program under bpf_prog_test_run_opts in a
  * private network namespace (see edge_harness.h). */
 #include <bpf/bpf.h>
+#include <errno.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -86,7 +87,7 @@ int harness_setup(void)
 	H.ifindex = (int)if_nametoindex("t0");
 	H.if_t2 = (int)if_nametoindex("t2");
 	H.if_t4 = (int)if_nametoindex("t4");
-	if (get_mac("t0", H.mac) || get_mac("t2", H.mac_t2))
+	if (get_mac("t0", H.mac) || get_mac("t2", H.mac_t2) || get_mac("t4", H.mac_t4))
 		return -1;
 
 	H.skel = edge_bpf__open();
@@ -196,6 +197,22 @@ void harness_expect(const char *name, const struct result *r, int action, int re
 
 	if (harness_check(r, action, reason, why, sizeof(why)))
 		fail_msg("%s: %s", name, why);
+}
+
+void harness_ifaces(int on)
+{
+	const int idx[3] = { H.ifindex, H.if_t2, H.if_t4 };
+	const uint8_t *mac[3] = { H.mac, H.mac_t2, H.mac_t4 };
+
+	for (int i = 0; i < 3; i++) {
+		__u32 k = (__u32)idx[i];
+		struct bf_iface v = { 0 };
+
+		memcpy(v.mac, mac[i], 6);
+		if (on ? bpf_map_update_elem(bpf_map__fd(H.skel->maps.bf_ifaces), &k, &v, BPF_ANY) :
+			 bpf_map_delete_elem(bpf_map__fd(H.skel->maps.bf_ifaces), &k) && errno != ENOENT)
+			fail_msg("bf_ifaces: %s", strerror(errno));
+	}
 }
 
 struct pkt_spec harness_udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)

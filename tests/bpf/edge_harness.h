@@ -25,6 +25,7 @@ struct harness {
 	int if_t2;              /* t2: 198.18.5.0/24 leaves by it (bpf_redirect) */
 	uint8_t mac_t2[6];
 	int if_t4;              /* t4: no route to any machine (an uplink only) */
+	uint8_t mac_t4[6];
 };
 
 extern struct harness H;
@@ -64,6 +65,10 @@ void harness_run_on(const uint8_t *pkt, size_t len, int ifindex, struct result *
 void harness_expect(const char *name, const struct result *r, int action, int reason);
 /* The same judgement without failing: 0, or -1 with what differs in why. */
 int harness_check(const struct result *r, int action, int reason, char *why, size_t len);
+
+/* Writes (on) or removes each interface's MAC in bf_ifaces, as bifrost-edge does at
+ * attach: with them in, frames for another MAC are not sent on (other_host). */
+void harness_ifaces(int on);
 
 /* A frame from src:sport to dst:dport, addressed to t0 (DF set, TOS 0x28,
  * ID 0x1234, a 20-byte payload). */

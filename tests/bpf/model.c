@@ -216,6 +216,17 @@ static void set_verdict(struct m_result *r, int action, int reason)
 	r->reason = reason;
 }
 
+/* The frame was addressed to the interface it came in on, or to a group address:
+ * only such frames are sent on (a promiscuous NIC or a flooding switch hands the
+ * edge frames meant for other hosts). */
+static bool for_us(const struct m_world *w, const uint8_t *f, int ingress)
+{
+	const uint8_t *mac = ingress == w->if_t0 ? w->mac_t0 : ingress == w->if_t2 ? w->mac_t2 :
+			     w->mac_t4;
+
+	return (f[0] & 1) || !memcmp(f, mac, 6);
+}
+
 /* Sends bytes (an IPv4 datagram and what follows it) towards dst with tot_len
  * for the route's MTU. */
 static void send_ip(const struct m_world *w, const uint8_t *ip, size_t n, uint32_t dst,
@@ -359,6 +370,10 @@ static void ipip(struct m_world *w, const uint8_t *f, size_t len, const struct m
 		set_verdict(r, XDP_DROP, BF_R_RETURN_SPOOFED);
 		return;
 	}
+	if (!for_us(w, f, ingress)) {
+		set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
+		return;
+	}
 	rc = parse_ip(f + o->l4, room, o->l4, &in);
 	if (rc == P_FRAG) {
 		set_verdict(r, XDP_DROP, BF_R_FRAGMENT);
@@ -456,6 +471,8 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 	if (wl) {
 		uint32_t m;
 
+		if (!for_us(w, f, ingress))
+			return set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
 		if (echo(w, f, len, &p, r))
 			return;
 		if ((c = find_conn(w, p.proto, p.daddr, p.dport)))
@@ -477,15 +494,22 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 			return set_verdict(r, XDP_DROP, BF_R_RULE_DROP);
 		break;
 	}
+	if (p.proto == IPPROTO_ICMP && !for_us(w, f, ingress))
+		return set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
 	if (echo(w, f, len, &p, r))
 		return;
 	if ((c = find_conn(w, p.proto, p.daddr, p.dport))) {
+		if (!for_us(w, f, ingress))
+			return set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
 		if (c->a2s && amplifies(f, &p))
 			return set_verdict(r, XDP_DROP, BF_R_AMPLIFIER);
 		goto forward;
 	}
-	if ((k = find_punch(w, &p)))
+	if ((k = find_punch(w, &p))) {
+		if (!for_us(w, f, ingress))
+			return set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
 		return encap(w, f, len, &p, k->machine, ingress, BF_R_PUNCH_HIT, r);
+	}
 	if (p.daddr == w->edge_addr || is_local(w, p.daddr))
 		return set_verdict(r, XDP_PASS, BF_R_LOCAL);
 	return set_verdict(r, XDP_DROP, BF_R_DEFAULT_DROP);

@@ -57,7 +57,7 @@ struct m_world {
 	int n_punches;
 	/* The harness's interfaces. */
 	int if_t0, if_t2, if_t4;
-	uint8_t mac_t0[6], mac_t2[6], gw_t0[6], gw_t2[6];
+	uint8_t mac_t0[6], mac_t2[6], mac_t4[6], gw_t0[6], gw_t2[6];
 };
 
 struct m_result {

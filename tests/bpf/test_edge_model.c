@@ -145,6 +145,7 @@ static void rand_world(struct m_world *w)
 	w->if_t4 = H.if_t4;
 	memcpy(w->mac_t0, H.mac, 6);
 	memcpy(w->mac_t2, H.mac_t2, 6);
+	memcpy(w->mac_t4, H.mac_t4, 6);
 	memcpy(w->gw_t0, GW_MAC, 6);
 	memcpy(w->gw_t2, BK_MAC, 6);
 }
@@ -163,6 +164,7 @@ static void clear_punches(void)
 
 static void apply_world(const struct m_world *w)
 {
+	harness_ifaces(1); /* as bifrost-edge runs: the interfaces' MACs known */
 	char text[8192], more[7000];
 
 	if (model_config(w, more, sizeof(more)))
@@ -276,6 +278,15 @@ static size_t rand_frame(const struct m_world *w, uint8_t *buf, size_t cap, int 
 	}
 	if (!n)
 		return 0;
+	/* Addressed to the ingress interface; now and then to another host, or to all. */
+	r = below(100);
+	memcpy(buf, *ifindex == H.ifindex ? H.mac : *ifindex == H.if_t2 ? H.mac_t2 : H.mac_t4, 6);
+	if (r < 8) {
+		buf[0] = 0x02;
+		buf[5] ^= (uint8_t)(1 + below(255));
+	} else if (r < 11) {
+		memset(buf, 0xff, 6);
+	}
 	l3 = s.vlan ? 18 : 14;
 	if (chance(4)) { /* more tags in front */
 		int t = 1 + (int)below(2);

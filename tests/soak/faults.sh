@@ -8,6 +8,9 @@
 #   redis-kill    Redis SIGKILLed, restarted from its append-only file
 #   blackhole     pop2's Redis link dropped both ways (nft drop: no FIN, no RST)
 #   loss          20% of pop1's Redis link's packets dropped both ways (nft numgen)
+#   delay         200 ms on pop1's Redis link, each way (pop1 reaches Redis through a
+#                 relay of its own, tests/tools/delay_relay.c: this kernel has neither
+#                 netem nor fq)
 #   edge-kill     pop2's edge SIGKILLed, started again after the fault
 #   redis-oom     Redis's maxmemory set below its use: every write refused (OOM)
 #
@@ -16,13 +19,23 @@
 # POPs and in Redis, and neither POP holds a ban Redis does not (0 lost, 0 phantom); every
 # punch pop1 made in the last 50 s is at pop1, at pop2 and in Redis, and pop2 holds none
 # pop1 does not; the edges' memory is bounded. A table of the faults is printed.
-# (A 200 ms delay on a link is not injected: this kernel has neither netem nor fq.)
 # Needs root; runs on a lab of its own (tests/integration/run.sh).
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../integration/lib.sh"
 F=${FAULT_SECONDS:-15}
-FAULTS=(${SOAK_FAULTS:-redis-empty redis-kill blackhole loss edge-kill redis-oom})
+FAULTS=(${SOAK_FAULTS:-redis-empty redis-kill blackhole loss delay edge-kill redis-oom})
+RELAY=${RELAY:-$ROOT/build/tests/delay_relay}
+need_bins "$RELAY"
+
+# pop1 reaches Redis through the relay for the whole soak (no delay until the fault).
+lab edge-kill pop1
+sed -i "s|^redis .*|redis 127.0.0.1:6391|" "$STATE/pop1.conf"
+nsenter --net="/run/netns/${BF_LAB_PREFIX:-bf}-pop1" "$RELAY" 127.0.0.1:6391 \
+	$REDIS_ADDR:6379 200 >"$TMP/relay.log" 2>&1 &
+RELAY_PID=$!
+PIDS+=($RELAY_PID)
+lab edge-start pop1
 TOTAL=$(( ${#FAULTS[@]} * (F + 6) + 15 )) # the workload spans the faults and their recovery
 
 for _ in $(seq 100); do [ "$(rcli SCARD bifrost:edges)" = 2 ] && break; sleep 0.1; done
@@ -107,6 +120,17 @@ for fault in "${FAULTS[@]}"; do
 		NFT
 		sleep "$F"
 		in_ns pop1 nft delete table inet bf_soak ;;
+	delay)
+		kill -USR1 $RELAY_PID
+		sleep 1
+		# The delay is real: a ban made now reaches pop1 no sooner than 200 ms later.
+		cidr="198.18.251.$((RANDOM % 250 + 1))/32" t0=$(now_ms)
+		ctl bl add "$cidr" --ttl 2m --reason probe >/dev/null 2>&1
+		for _ in $(seq 100); do dump pop1 blacklist | grep -qF "\"$cidr\"" && break; sleep 0.02; done
+		slow_ms=$(($(now_ms) - t0))
+		ctl bl del "$cidr" >/dev/null 2>&1
+		sleep $((F > 1 ? F - 1 : 0))
+		kill -USR2 $RELAY_PID ;;
 	edge-kill) lab edge-kill pop2 KILL; sleep "$F"; lab edge-start pop2 ;;
 	redis-oom)
 		# Below its use: with noeviction, every command that may grow memory is refused.
@@ -123,6 +147,7 @@ for fault in "${FAULTS[@]}"; do
 	check "$fault: a ban made after it reached both POPs in ${ms} ms" test "$ms" -lt 30000
 	eq "$fault: both edges connected again" "$up" "1/1"
 	[ "$fault" != redis-oom ] || ge "redis-oom: Redis refused writes with OOM (one ban every 400 ms at least)" "${oom_errors:-0}" $((F * 2))
+	[ "$fault" != delay ] || ge "delay: a ban made during it took ms to reach pop1" "${slow_ms:-0}" 200
 done
 for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
 PIDS=()

@@ -494,11 +494,12 @@ static void test_schema__every_reason_has_a_verdict(void **state)
 		assert_int_equal(bf_reason_is_drop(r), v == BF_V_DROP);
 		n[v]++;
 	}
-	assert_int_equal(BF_R_MAX, 29);
+	assert_int_equal(BF_R_MAX, 30);
 	assert_int_equal(n[BF_V_DROP], 16);
 	assert_int_equal(n[BF_V_FORWARD], 2);  /* forward, punch_hit */
 	assert_int_equal(n[BF_V_SIDE], 5);     /* would_drop, punch_new, protected, rule_dry_run, punch_refused */
-	assert_int_equal(n[BF_V_PASS], 6);     /* non_ipv4, return_path, whitelist, local, icmp_echo, a2s_redirect */
+	assert_int_equal(n[BF_V_PASS], 7);     /* non_ipv4, return_path, whitelist, local, icmp_echo, a2s_redirect, other_host */
+	assert_int_equal(bf_reason_verdict(BF_R_OTHER_HOST), BF_V_PASS);
 	assert_int_equal(bf_reason_verdict(BF_R_AMPLIFIER), BF_V_DROP);
 	assert_int_equal(bf_reason_verdict(BF_R_A2S_REDIRECT), BF_V_PASS);
 	assert_string_equal(bf_verdict_name(BF_V_SIDE), "side");
