@@ -129,11 +129,14 @@ cmd_demo() {
 	say "the edges, as Redis sees them (bifrostctl in its container)"
 	ctl edges
 	say "c1 plays through pop1, c2 through pop2 (200 datagrams each, echoed by the game server)"
-	probe c1 5 >/dev/null; probe c2 5 >/dev/null
-	probe c1 200; probe c2 200
+	# The first datagrams resolve the neighbours; a probe that lost some exits 1.
+	probe c1 5 >/dev/null || true
+	probe c2 5 >/dev/null || true
+	probe c1 200 || true
+	probe c2 200 || true
 	say "A2S_INFO from c1, answered from the fleet's cache by pop1's AF_XDP worker"
 	for _ in $(seq 50); do grep -q "compose fleet" <<<"$(ctl a2s list 2>/dev/null)" && break; sleep 0.2; done
-	docker exec "${PROJECT}_c1_1" bf-netprobe a2s --to 10.98.0.100:27015 | sed -n '1p;$p'
+	docker exec "${PROJECT}_c1_1" bf-netprobe a2s --to 10.98.0.100:27015 | sed -n '1p;$p' || true
 	say "a ban of c1 (10.98.0.2) with bifrostctl: held at both POPs"
 	ctl bl add 10.98.0.2/32 --reason demo
 	sleep 0.3
@@ -146,7 +149,7 @@ cmd_demo() {
 	probe c1 3000 &
 	sleep 1
 	compose restart pop1-edge
-	wait
+	wait || true
 	say "pop1's counters"
 	docker exec "${PROJECT}_pop1-edge_1" bifrost-edge -c /etc/bifrost/edge.conf --stats | awk 'NR == 1 || $2 > 0'
 	say "down"
