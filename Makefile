@@ -76,16 +76,21 @@ all: $(BPF_OBJS) $(SKELS) $(BINS) $(TESTS) $(TEST_HELPERS)
 # The programs alone (the container build, the Debian package).
 bins: $(BPF_OBJS) $(SKELS) $(BINS)
 
-# Installs what is missing; does nothing when everything is there.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# install_missing TARGET,PACKAGES: installs the Debian packages that are missing
+# (apt-get update first); does nothing when everything is there.
+define install_missing
+	@missing=""; for p in $(2); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
+		if [ "$$(id -u)" != 0 ]; then echo "make $(1): run as root to install:$$missing" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "deps: all Debian packages present"; fi
+	else echo "$(1): all Debian packages present"; fi
+endef
+
+deps:
+	$(call install_missing,deps,$(DEB_PKGS))
 
 # Node and npm, for the A2S conformance test only (gamedig, a third-party client; npm ci in
 # tests/tools installs it from package-lock.json). Checked by command, not by Debian package:
@@ -106,14 +111,7 @@ deps-node:
 # without systemd, like CI's), its log in /var/log/bifrost-dockerd.log.
 DOCKER_PKGS := docker.io docker-compose debootstrap dpkg-dev
 docker-deps:
-	@missing=""; for p in $(DOCKER_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		if [ "$$(id -u)" != 0 ]; then echo "make docker-deps: run as root to install:$$missing" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	$(call install_missing,docker-deps,$(DOCKER_PKGS))
 	@docker info >/dev/null 2>&1 || { \
 		echo "docker-deps: starting dockerd (log: /var/log/bifrost-dockerd.log)"; \
 		setsid nohup dockerd >>/var/log/bifrost-dockerd.log 2>&1 < /dev/null & \
