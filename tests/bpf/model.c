@@ -300,6 +300,20 @@ static void set_port(uint8_t *ip, const struct m_pkt *p, int dst, uint16_t port)
 	wr16(l4 + csum_at, c);
 }
 
+/* To a connection's machine, its port mapped. */
+static void forward_conn(const struct m_world *w, const uint8_t *f, size_t len,
+			 const struct m_pkt *p, const struct m_conn *c, int ingress, int reason,
+			 struct m_result *r)
+{
+	uint8_t frame[4096];
+
+	memcpy(frame, f, len);
+	if (c->machine_port && c->machine_port != p->dport &&
+	    (p->proto == IPPROTO_UDP || p->proto == IPPROTO_TCP))
+		set_port(frame + p->l3, p, 1, c->machine_port);
+	encap(w, frame, len, p, c->machine, ingress, reason, r);
+}
+
 static bool rule_matches(const struct m_rule *ru, const struct m_pkt *p)
 {
 	if (ru->proto >= 0 && ru->proto != p->proto)
@@ -476,7 +490,7 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 		if (echo(w, f, len, &p, r))
 			return;
 		if ((c = find_conn(w, p.proto, p.daddr, p.dport)))
-			goto forward_wl;
+			return forward_conn(w, f, len, &p, c, ingress, BF_R_WHITELIST, r);
 		if ((k = find_punch(w, &p)))
 			return encap(w, f, len, &p, k->machine, ingress, BF_R_WHITELIST, r);
 		if (is_bind(w, p.daddr) && (m = bind_machine(w, p.daddr)))
@@ -503,7 +517,7 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 			return set_verdict(r, XDP_PASS, BF_R_OTHER_HOST);
 		if (c->a2s && amplifies(f, &p))
 			return set_verdict(r, XDP_DROP, BF_R_AMPLIFIER);
-		goto forward;
+		return forward_conn(w, f, len, &p, c, ingress, BF_R_FORWARD, r);
 	}
 	if ((k = find_punch(w, &p))) {
 		if (!for_us(w, f, ingress))
@@ -514,19 +528,6 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 		return set_verdict(r, XDP_PASS, BF_R_LOCAL);
 	return set_verdict(r, XDP_DROP, BF_R_DEFAULT_DROP);
 
-forward_wl:
-forward: {
-	uint8_t frame[4096];
-	struct m_pkt q = p;
-	int reason = wl ? BF_R_WHITELIST : BF_R_FORWARD;
-
-	memcpy(frame, f, len);
-	if (c->machine_port && c->machine_port != p.dport &&
-	    (p.proto == IPPROTO_UDP || p.proto == IPPROTO_TCP))
-		set_port(frame + p.l3, &p, 1, c->machine_port);
-	q = p;
-	return encap(w, frame, len, &q, c->machine, ingress, reason, r);
-}
 }
 
 static int cidr_str(const struct m_cidr *c, char *b, size_t n)

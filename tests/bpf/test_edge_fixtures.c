@@ -345,7 +345,7 @@ static int reason_of(const char *s)
 
 /* out=same | encap=MACH[,nodf] | encap-t2=MACH | decap | echo */
 static int check_out(const char *want, const uint8_t *in, size_t n, size_t l3,
-		     const struct frame *f, const struct result *r, char *why, size_t len)
+		     const struct result *r, char *why, size_t len)
 {
 	static const uint8_t gw[6] = H_GW_MAC, bk[6] = H_GW_T2_MAC;
 
@@ -393,7 +393,6 @@ static int check_out(const char *want, const uint8_t *in, size_t n, size_t l3,
 	}
 	snprintf(why, len, "unknown out= '%s'", want);
 	return -1;
-	(void)f;
 }
 
 static int split(char *s, char **tok, int max)
@@ -487,7 +486,7 @@ static void test_edge_fixtures__corpus(void **state)
 				fx_bad(name, lineno, "unknown expectation '%s'", exp[i]);
 				break;
 			}
-			if (check_out(exp[i] + 4, pkt, len, l3, &f, &r, why, sizeof(why)))
+			if (check_out(exp[i] + 4, pkt, len, l3, &r, why, sizeof(why)))
 				fx_bad(name, lineno, "%s", why);
 		}
 	}
