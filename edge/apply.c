@@ -101,10 +101,8 @@ static void drop_held(struct edge_apply *a)
 void edge_apply_hold_conns(struct edge_apply *a, struct bf_conn *conns, size_t n)
 {
 	drop_held(a);
-	a->held = conns;
+	a->held = conns; /* merged with the file's by edge_apply_file, which comes next */
 	a->n_held = n;
-	if (merge_held(a))
-		drop_held(a);
 }
 
 const struct bf_conn *edge_apply_conns(const struct edge_apply *a, size_t *n)
