@@ -21,7 +21,8 @@ endif
 DEB_PKGS := clang llvm gcc make pkg-config libbpf-dev libxdp-dev bpftool libelf-dev \
 	zlib1g-dev libhiredis-dev libevent-dev libmsgpack-dev libcmocka-dev uthash-dev redis-server \
 	redis-tools iproute2 iputils-ping ethtool nftables jq procps util-linux \
-	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev dpkg-dev systemd
+	prometheus tmux curl stunnel4 tcpdump libssl-dev libclang-rt-14-dev dpkg-dev systemd \
+	gobgpd
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
@@ -42,7 +43,8 @@ LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sy
 	sync/a2s.c sync/a2s_challenge.c sync/a2s_split.c \
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
-	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c sync/notify.c
+	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c sync/notify.c sync/flowspec.c \
+	sync/flowspec_plan.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
@@ -56,7 +58,7 @@ CTL_SRCS := $(wildcard tools/ctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
 
 BINS := $(BUILD)/bin/bifrost-edge $(BUILD)/bin/bifrost-gs $(BUILD)/bin/bf-netprobe $(BUILD)/bin/bf-bench \
-	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher
+	$(BUILD)/bin/bifrostctl $(BUILD)/bin/bifrost-a2s-refresher $(BUILD)/bin/bifrost-flowspec
 
 # Tests mirror the layers: tests/unit (cmocka, pure), tests/bpf (the programs through
 # bpf_prog_test_run_opts), tests/sync (the bus client against real redis-servers, faults
@@ -189,6 +191,16 @@ $(BUILD)/bin/bifrost-a2s-refresher: $(REFRESHER_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lhiredis -lmsgpackc
+
+# bifrost-flowspec (tools/flowspec/): options, config and loop, the speaker, Redis.
+FLOWSPEC_SRCS := tools/flowspec/main.c tools/flowspec/conf.c tools/flowspec/speaker.c \
+	tools/flowspec/store.c tools/common.c
+FLOWSPEC_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(FLOWSPEC_SRCS))
+
+$(BUILD)/bin/bifrost-flowspec: $(FLOWSPEC_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_SYNC)
 
 # bf-netprobe, one file a role (tools/netprobe/).
 NETPROBE_SRCS := tools/netprobe/main.c tools/netprobe/shared.c tools/netprobe/serve.c \

@@ -235,6 +235,25 @@ int bf_parse_duration_ms(const char *s, uint64_t *ms)
 	return -EINVAL;
 }
 
+const char *bf_duration_str(uint64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms && ms % units[i].mult == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	else
+		snprintf(buf, len, "%llu%s", (unsigned long long)(ms / units[i].mult),
+			 units[i].suffix);
+	return buf;
+}
+
 const char *bf_ipv4_str(uint32_t addr, char buf[BF_ADDR_STRLEN])
 {
 	const uint8_t *b = (const uint8_t *)&addr;

@@ -64,6 +64,9 @@ int bf_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /* Duration: "30", "30s", "500ms", "5m", "2h", "1d". In milliseconds. */
 int bf_parse_duration_ms(const char *s, uint64_t *ms);
+/* The shortest text bf_parse_duration_ms reads back as ms: the largest unit that
+ * divides it ("90s", "2h", "1500ms"). Returns buf. */
+const char *bf_duration_str(uint64_t ms, char *buf, size_t len);
 
 #define BF_ADDR_STRLEN 16      /* an IPv4 address */
 #define BF_ADDR6_STRLEN 46     /* any address (INET6_ADDRSTRLEN) */

@@ -17,7 +17,8 @@
 #include "schema_acl.h"
 #include "schema_int.h"
 
-static const char *const role_names[BF_ACL_ROLE_MAX] = { "edge", "ops", "refresher", "inspector" };
+static const char *const role_names[BF_ACL_ROLE_MAX] = { "edge", "ops", "refresher",
+								   "inspector", "flowspec" };
 
 /* What each role runs: every command grep finds in its code (sync/ and edge/ for the
  * edge, tools/ctl/ for ops, tools/refresher/ for the refresher), nothing of @admin or
@@ -45,6 +46,12 @@ static const char *const ops_rules[] = {
 };
 static const char *const refresher_rules[] = {
 	"-@all", "+ping", "+scan", "+hgetall", "+get", "+set", "+publish", NULL
+};
+/* bifrost-flowspec (tools/flowspec/): reads the rules, protected prefixes and whitelists,
+ * writes its own state in one MULTI. */
+static const char *const flowspec_rules[] = {
+	"-@all", "+ping", "+get", "+hgetall", "+smembers", "+scan", "+zrangebyscore", "+multi",
+	"+exec", "+discard", "+del", "+hset", "+set", NULL
 };
 static const char *const inspector_rules[] = {
 	"-@all", "+@read", "-@dangerous", "+ping", "+subscribe", "+psubscribe", "+unsubscribe",
@@ -215,6 +222,21 @@ static void refresher_line(struct line *l, const char *p)
 	put_key(l, "&", K(bf_key_a2s_channel, p));
 }
 
+static void flowspec_line(struct line *l, const char *p, const char *id)
+{
+	char key[BF_KEY_MAX];
+
+	put_rules(l, flowspec_rules);
+	put_key(l, "%R~", K(bf_key_conf_version, p));
+	put_key(l, "%R~", K(bf_key_rules, p));
+	put_key(l, "%R~", K(bf_key_protect, p));
+	put(l, " %%R~%s%s:*", p, bf_kind_name(BF_KIND_WL)); /* every origin's whitelist */
+	/* every POP's state: a canary's is read by the others */
+	put(l, " %%R~%sflowspec:*", p);
+	put_key(l, "~", K(bf_key_flowspec, p, id));
+	put_key(l, "~", K(bf_key_flowspec_alive, p, id));
+}
+
 static void inspector_line(struct line *l, const char *p)
 {
 	put_rules(l, inspector_rules);
@@ -240,7 +262,8 @@ int bf_acl_setuser(char *buf, size_t len, enum bf_acl_role role, const char *id,
 	if (!buf || !len || (unsigned)role >= BF_ACL_ROLE_MAX || !prefix ||
 	    !bf_prefix_valid(prefix) || !user || !bf_user_valid(user) || !sha256_hex ||
 	    !sha256_hex_ok(sha256_hex) ||
-	    (role == BF_ACL_EDGE && (!id || !bf_origin_valid(id) || !strcmp(id, "ops"))))
+	    ((role == BF_ACL_EDGE || role == BF_ACL_FLOWSPEC) &&
+	     (!id || !bf_origin_valid(id) || !strcmp(id, "ops"))))
 		return -EINVAL;
 	/* reset: no password, keys, channels, commands or selectors left from before;
 	 * resetchannels again: reset grants every channel where acl-pubsub-default says so */
@@ -254,6 +277,9 @@ int bf_acl_setuser(char *buf, size_t len, enum bf_acl_role role, const char *id,
 		break;
 	case BF_ACL_REFRESHER:
 		refresher_line(&l, prefix);
+		break;
+	case BF_ACL_FLOWSPEC:
+		flowspec_line(&l, prefix, id);
 		break;
 	default:
 		inspector_line(&l, prefix);

@@ -13,10 +13,11 @@ enum bf_acl_role {
 	BF_ACL_OPS,       /* bifrostctl: the ops origin and the fleet config */
 	BF_ACL_REFRESHER, /* bifrost-a2s-refresher: the A2S cache */
 	BF_ACL_INSPECTOR, /* read-only */
+	BF_ACL_FLOWSPEC,  /* one POP's bifrost-flowspec: reads the rules, writes its state */
 	BF_ACL_ROLE_MAX
 };
 
-/* "edge", "ops", "refresher", "inspector"; parse: the role or -EINVAL. */
+/* "edge", "ops", "refresher", "inspector", "flowspec"; parse: the role or -EINVAL. */
 const char *bf_acl_role_name(enum bf_acl_role r);
 int bf_acl_role_parse(const char *s);
 

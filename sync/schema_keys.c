@@ -256,3 +256,13 @@ int bf_key_rulestats(char *buf, size_t len, const char *prefix, const char *id)
 {
 	return key_id(buf, len, prefix, "rulestats:", id);
 }
+
+int bf_key_flowspec(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "flowspec:", id);
+}
+
+int bf_key_flowspec_alive(char *buf, size_t len, const char *prefix, const char *id)
+{
+	return key_id(buf, len, prefix, "flowspec-alive:", id);
+}

@@ -107,5 +107,9 @@ int bf_key_stats(char *buf, size_t len, const char *prefix, const char *id);
 int bf_key_stats_log(char *buf, size_t len, const char *prefix, const char *id);
 /* bifrost:rulestats:<id> (HASH): packets and bytes each rule matched at that edge */
 int bf_key_rulestats(char *buf, size_t len, const char *prefix, const char *id);
+/* <prefix>flowspec:<id>: what POP id's bifrost-flowspec exports, rule id -> state line;
+ * <prefix>flowspec-alive:<id>: its liveness (STRING, PX). */
+int bf_key_flowspec(char *buf, size_t len, const char *prefix, const char *id);
+int bf_key_flowspec_alive(char *buf, size_t len, const char *prefix, const char *id);
 
 #endif

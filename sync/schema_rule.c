@@ -21,7 +21,7 @@ int bf_rule_id_parse(const char *s, size_t n, uint32_t *id)
 }
 
 enum rf_kind { RK_ENABLED, RK_ACTION, RK_DRY_RUN, RK_EDGES, RK_ALL, RK_CIDR, RK_PROTO, RK_RANGE,
-	       RK_IPFLAGS, RK_TCPFLAGS, RK_RATE, RK_PAYLOAD };
+	       RK_IPFLAGS, RK_TCPFLAGS, RK_RATE, RK_PAYLOAD, RK_FLOWSPEC, RK_FS_TTL };
 enum rf_need { NEED_ANY = 0, NEED_UDP_TCP, NEED_TCP, NEED_ICMP };
 
 /* The fields, in the order of the canonical text. */
@@ -61,6 +61,8 @@ static const struct rule_field {
 	{ "payload", RK_PAYLOAD, BF_RF_PAYLOAD, 0, 0, 0, NEED_ANY },
 	{ "pps", RK_RATE, BF_RF_PPS, OFF(pps), 0, 0, NEED_ANY },
 	{ "bps", RK_RATE, BF_RF_BPS, OFF(bps), 0, 0, NEED_ANY },
+	{ "flowspec", RK_FLOWSPEC, 0, 0, 0, 0, NEED_ANY },
+	{ "flowspec_ttl", RK_FS_TTL, 0, 0, 0, 0, NEED_ANY },
 #undef OFF
 };
 #define N_RULE_FIELDS (sizeof(rule_fields) / sizeof(rule_fields[0]))
@@ -69,6 +71,8 @@ static const struct rule_field {
 static const char *const tcp_flag_names[8] = { "fin", "syn", "rst", "psh",
 					       "ack", "urg", "ece", "cwr" };
 static const char *const ip_flag_names[3] = { "mf", "df", "rf" };
+/* `flowspec` values by enum bf_rule_fs. */
+static const char *const fs_names[3] = { "no", "yes", "strip-payload" };
 
 /* A value as it may appear in a message: at most 32 printable bytes. */
 static const char *shown(const char *v, size_t n, char out[40])
@@ -331,6 +335,21 @@ static int rule_field_apply(const struct rule_field *rf, const char *v, struct b
 		if (bad)
 			RULE_ERR("%s", bad);
 		break;
+	case RK_FLOWSPEC:
+		for (p = 0; p < 3 && strcmp(v, fs_names[p]); p++)
+			;
+		if (p == 3)
+			RULE_ERR("flowspec: '%s' is not yes, no or strip-payload",
+				 shown(v, strlen(v), sv));
+		r->flowspec = (uint8_t)p;
+		return 0;
+	case RK_FS_TTL:
+		if (bf_parse_duration_ms(v, &x) || x < BF_RULE_FS_TTL_MIN_MS ||
+		    x > BF_RULE_FS_TTL_MAX_MS)
+			RULE_ERR("flowspec_ttl: '%s' is not a duration from 1s to 7d (e.g. 10m, 2h)",
+				 shown(v, strlen(v), sv));
+		r->flowspec_ttl_ms = x;
+		return 0;
 	}
 	r->used |= rf->bit;
 	return 0;
@@ -368,6 +387,8 @@ int bf_rule_parse_fields(uint32_t id, const struct bf_field *f, size_t n,
 	}
 	if (!r.action)
 		RULE_ERR("action: missing (pass or drop)");
+	if (r.flowspec_ttl_ms && !r.flowspec)
+		RULE_ERR("flowspec_ttl: only on a rule with flowspec yes or strip-payload");
 	if (r.all && bf_rule_first_match(&r))
 		RULE_ERR("all: yes only on a rule that matches every packet; this one matches on %s",
 			 bf_rule_first_match(&r));
@@ -474,6 +495,16 @@ int bf_rule_format(const struct bf_rule_def *r, char *buf, size_t len)
 			if (!strcmp(r->edges, "*"))
 				continue;
 			snprintf(v, sizeof(v), "%s", r->edges);
+			break;
+		case RK_FLOWSPEC:
+			if (!r->flowspec || r->flowspec > BF_FS_STRIP_PAYLOAD)
+				continue;
+			strcpy(v, fs_names[r->flowspec]);
+			break;
+		case RK_FS_TTL:
+			if (!r->flowspec_ttl_ms)
+				continue;
+			bf_duration_str(r->flowspec_ttl_ms, v, sizeof(v));
 			break;
 		default:
 			if (!(r->used & rf->bit))

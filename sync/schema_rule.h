@@ -14,6 +14,11 @@
 #define BF_RULE_TEXT_MAX 1024  /* longest rule text accepted */
 #define BF_RULE_EDGES_MAX 255  /* longest `edges` value */
 #define BF_RULE_RATE_MAX 100000000000ULL /* pps/bps thresholds */
+#define BF_RULE_FS_TTL_MIN_MS 1000ULL            /* flowspec_ttl: 1 s .. 7 days */
+#define BF_RULE_FS_TTL_MAX_MS (7ULL * 86400 * 1000)
+
+/* `flowspec`: whether bifrost-flowspec exports the rule to the upstreams. */
+enum bf_rule_fs { BF_FS_NO = 0, BF_FS_YES, BF_FS_STRIP_PAYLOAD };
 
 struct bf_range {
 	uint32_t lo, hi;       /* inclusive, host order */
@@ -43,6 +48,9 @@ struct bf_rule_def {
 	uint16_t pl_off;
 	uint8_t pl_len;
 	uint8_t pl_val[BF_RULE_PAYLOAD_MAX], pl_mask[BF_RULE_PAYLOAD_MAX];
+	/* Flowspec export (docs/ARCHITECTURE.md "Flowspec"): edges ignore both. */
+	uint8_t flowspec;      /* enum bf_rule_fs */
+	uint64_t flowspec_ttl_ms; /* 0: the exporter's default TTL */
 };
 
 /* Rule id: decimal 1..BF_RULE_ID_MAX, no sign, no leading zero. */

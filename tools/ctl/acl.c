@@ -27,11 +27,12 @@ int ctl_acl(const struct ctl *c, int argc, char **argv)
 	const char *id = argc > 2 ? argv[2] : NULL;
 	char line[BF_ACL_LINE_MAX], hex[BF_SHA256_HEX + 1];
 
-	if (role == BF_ACL_EDGE && (!bf_origin_valid(id) || !strcmp(id, "ops"))) {
+	if ((role == BF_ACL_EDGE || role == BF_ACL_FLOWSPEC) &&
+	    (!bf_origin_valid(id) || !strcmp(id, "ops"))) {
 		fprintf(stderr,
-			CTL_PROG ": acl edge: '%s' is not an edge id (1-%d of A-Z a-z 0-9 - _ ., "
+			CTL_PROG ": acl %s: '%s' is not a POP id (1-%d of A-Z a-z 0-9 - _ ., "
 				 "not ops)\n",
-			id, BF_ORIGIN_MAX);
+			argv[1], id, BF_ORIGIN_MAX);
 		return -EINVAL;
 	}
 	if (!c->ep.has_pass || !c->ep.user[0]) {

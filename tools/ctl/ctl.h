@@ -62,6 +62,8 @@ int ctl_rule_list(const struct ctl *c, int argc, char **argv);
 int ctl_rule_stats(const struct ctl *c, int argc, char **argv);
 int ctl_protect_write(const struct ctl *c, int argc, char **argv); /* protect add|del CIDR */
 int ctl_protect_list(const struct ctl *c, int argc, char **argv);
+/* flowspec.c */
+int ctl_flowspec_list(const struct ctl *c, int argc, char **argv);
 /* edges.c */
 int ctl_edges(const struct ctl *c, int argc, char **argv);
 int ctl_watch(const struct ctl *c, int argc, char **argv);
@@ -79,7 +81,7 @@ int ctl_prune(const struct ctl *c, int argc, char **argv);     /* prune */
 int ctl_a2s_list(const struct ctl *c, int argc, char **argv);
 int ctl_a2s_show(const struct ctl *c, int argc, char **argv);
 /* acl.c */
-int ctl_acl(const struct ctl *c, int argc, char **argv); /* acl edge ID|ops|refresher|inspector */
+int ctl_acl(const struct ctl *c, int argc, char **argv); /* acl edge|flowspec ID, acl ops|... */
 
 /* ---- common.c ---- */
 

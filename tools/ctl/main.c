@@ -39,6 +39,9 @@ static const struct ctl_cmd cmds[] = {
 	{ "protect", "add|del", ctl_protect_write, 1, 1, "CIDR [--force]",
 	  "prefixes no ban or drop rule may block\n(at most /8 wide unless --force)" },
 	{ "protect", "list", ctl_protect_list, 0, 0, "", "" },
+	{ "flowspec", "list", ctl_flowspec_list, 0, 0, "",
+	  "per POP: the rules its bifrost-flowspec\n"
+	  "announces, waits on or refused (and why)" },
 	{ "edges", NULL, ctl_edges, 0, 0, "", "POPs: alive, last seen, version, XDP mode" },
 	{ "a2s", "list", ctl_a2s_list, 0, 0, "", "the A2S cache: name, map, players, TTL" },
 	{ "a2s", "show", ctl_a2s_show, 1, 1, "BIND", "one server's cached replies, parsed" },
@@ -55,7 +58,7 @@ static const struct ctl_cmd cmds[] = {
 	{ "prune", NULL, ctl_prune, 0, 0, "",
 	  "remove the ops lists' expired entries from Redis\n"
 	  "(the edges prune their own each second)" },
-	{ "acl", "edge", ctl_acl, 1, 1, "ID",
+	{ "acl", "edge|flowspec", ctl_acl, 1, 1, "ID",
 	  "the ACL SETUSER line of a user (| redis-cli):\n"
 	  "name and password from --auth-file, the\n"
 	  "password as its SHA-256 (docs/REDIS.md)" },
