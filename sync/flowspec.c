@@ -305,30 +305,59 @@ enum bf_fs_why bf_fs_translate(const struct bf_rule_def *r, const struct bf_fs_p
 	return BF_FSW_OK;
 }
 
+/* One space-separated word of s at *at: its length (0: none). */
+static size_t word(const char *s, size_t *at, const char **w)
+{
+	size_t n = 0;
+
+	*w = s + *at;
+	while ((*w)[n] && (*w)[n] != ' ')
+		n++;
+	*at += n + ((*w)[n] == ' ');
+	return n;
+}
+
+static int word_u64(const char *w, size_t n, uint64_t *out)
+{
+	char num[24];
+
+	if (!n || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, w, n);
+	num[n] = '\0';
+	return bf_parse_u64(num, UINT64_MAX, out);
+}
+
 int bf_fs_line_parse(const char *s, size_t n, struct bf_fs_line *out)
 {
-	char buf[BF_FS_MATCH_MAX + 128], st[16];
-	unsigned long long since, until;
-	int used_n = 0;
-	size_t tl;
+	char buf[BF_FS_MATCH_MAX + 128];
+	const char *w;
+	size_t at = 0, wl;
 
 	memset(out, 0, sizeof(*out));
 	if (sch_cstr(buf, sizeof(buf), s, n))
 		return -EINVAL;
-	if (sscanf(buf, "%15s %llu %llu %23s %n", st, &since, &until, out->why, &used_n) != 4 ||
-	    !used_n)
-		return -EINVAL;
+	wl = word(buf, &at, &w);
 	for (out->state = 0; out->state < BF_FSS_MAX; out->state++)
-		if (!strcmp(st, state_names[out->state]))
+		if (wl == strlen(state_names[out->state]) && !memcmp(w, state_names[out->state], wl))
 			break;
 	if (out->state == BF_FSS_MAX)
 		return -EINVAL;
-	tl = strlen(buf + used_n);
-	if (tl >= sizeof(out->text))
+	wl = word(buf, &at, &w);
+	if (word_u64(w, wl, &out->since_ms))
 		return -EINVAL;
-	memcpy(out->text, buf + used_n, tl + 1);
-	out->since_ms = since;
-	out->until_ms = until;
+	wl = word(buf, &at, &w);
+	if (word_u64(w, wl, &out->until_ms))
+		return -EINVAL;
+	wl = word(buf, &at, &w);
+	if (!wl || wl >= sizeof(out->why))
+		return -EINVAL;
+	memcpy(out->why, w, wl);
+	out->why[wl] = '\0';
+	wl = strlen(buf + at);
+	if (!wl || wl >= sizeof(out->text))
+		return -EINVAL;
+	memcpy(out->text, buf + at, wl + 1);
 	return 0;
 }
 
