@@ -327,6 +327,7 @@ test-tools: all deps-node
 	tests/tools/test_ctl.sh
 	tests/tools/test_acl.sh
 	tests/tools/test_systemd.sh
+	tests/tools/test_flowspec.sh
 
 test-integration: all
 	tests/integration/run.sh

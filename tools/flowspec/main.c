@@ -399,6 +399,7 @@ static void shutdown_all(struct fs_app *a)
 	bf_notify("STOPPING=1");
 	for (size_t i = 0; i < a->n_rib;) {
 		if (a->sp.ready && !fs_speaker_route(&a->sp, false, a->rib[i].line.text)) {
+			pr_info("rule %u: withdrawn (stopping): %s", a->rib[i].id, a->rib[i].line.text);
 			a->withdrawn_total++;
 			rib_remove(a, i);
 			continue;
