@@ -183,6 +183,7 @@ eq "refusals counted by rail (protected)" "$(metric 'bifrost_flowspec_refused_to
 check "each refusal logged with what to change" has "$(cat "$TMP/fs.log")" "rule 101: refused (port_179): dport 179-179 holds port 179"
 out=$(ctl flowspec list)
 check "flowspec list shows the refusal and why" has "$out" "105 *refused *whitelisted"
+eq "flowspec list: by rule" "$(grep -oE '^  1[0-9][0-9] ' <<<"$out" | tr -d ' ' | tr '\n' ' ')" "100 101 102 103 104 105 106 107 108 109 110 111 112 "
 out=$(ctl flowspec list --json | jq -r 'select(.rule == 100) | "\(.pop) \(.state) \(.exporter)"')
 eq "flowspec list --json" "$out" "pop1 announced true"
 # Forged rule text straight into the hash: the same rails, whatever wrote it.
@@ -229,6 +230,18 @@ ge "new routes at least 1 s apart (closest: ${gap} ms)" "$gap" 1000
 ctl rule del 201 >/dev/null
 check "a freed place goes to the 11th" wait_for 4 in_rib "192.0.2.111/32"
 
+eq "the BGP session stayed up through announces, refusals, withdrawals, expiry, the cap" \
+	"$(session_since)" "$SINCE"
+
+begin "speaker killed"
+GB=$(pgrep -f "[g]obgpd -f $TMP/pop.toml")
+kill -9 "$GB"
+check "the upstream withdraws what the dead speaker announced" wait_for 3 bash -c "[ \$(ip netns exec $UP gobgp -u 127.0.0.1 -p 50051 global rib -a ipv4-flowspec -j | jq 'keys|length') = 0 ]"
+check "the exporter starts gobgpd again and announces everything again (<= 20 s)" wait_for 20 bash -c "[ \$(ip netns exec $UP gobgp -u 127.0.0.1 -p 50051 global rib -a ipv4-flowspec -j | jq 'keys|length') = 10 ]"
+check "and says why" has "$(cat "$TMP/fs.log")" "gobgpd exited (signal 9): every route is withdrawn"
+eq "counted" "$(metric 'bifrost_flowspec_speaker_restarts_total{id="pop1"}')" 1
+SINCE=$(session_since) # a new session: from here it must stay up
+
 begin "Redis hangs"
 kill -STOP "$REDIS_PID"
 sleep 4
@@ -256,7 +269,7 @@ check "and logs what it would announce" has "$(cat "$TMP/pop2.log")" "rule 230: 
 kill "$P2"; wait "$P2" 2>/dev/null
 
 begin "session"
-eq "the BGP session stayed up throughout" "$(session_since)" "$SINCE"
+eq "the BGP session stayed up through Redis hanging and a second exporter" "$(session_since)" "$SINCE"
 
 begin "exporter killed"
 before=$(up_count)

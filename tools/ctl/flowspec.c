@@ -31,12 +31,21 @@ static const char *when(long long at, long long now, char *buf, size_t len)
 	return buf;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct bf_fs_rule_state *)a)->id, y = ((const struct bf_fs_rule_state *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 static int pop_one(const struct ctl *c, redisContext *rc, const redisReply *key, void *ctx)
 {
 	struct shown *sh = ctx;
 	const char *id = key->str + strlen(c->prefix) + strlen("flowspec:");
 	char akey[BF_KEY_MAX], safe_id[2 * BF_ORIGIN_MAX + 8];
 	redisReply *r, *alive;
+	struct bf_fs_rule_state *rows;
+	size_t n = 0;
 	bool up;
 
 	if (key->len <= strlen(c->prefix) + strlen("flowspec:") || !bf_origin_valid(id))
@@ -54,30 +63,38 @@ static int pop_one(const struct ctl *c, redisContext *rc, const redisReply *key,
 	sh->pops++;
 	ctl_text(c, "%s (exporter %s)\n", safe_id,
 		 up ? "running" : "not running: nothing of this POP is announced");
-	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+	rows = calloc(r->elements / 2 + 1, sizeof(*rows));
+	for (size_t i = 0; rows && i + 1 < r->elements; i += 2) {
 		const redisReply *f = r->element[i], *v = r->element[i + 1];
-		char text[2 * BF_FS_MATCH_MAX + 8], a[24];
-		struct bf_fs_line l;
-		uint32_t rid;
 
 		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-		    bf_rule_id_parse(f->str, f->len, &rid) || bf_fs_line_parse(v->str, v->len, &l))
-			continue;
+		    bf_rule_id_parse(f->str, f->len, &rows[n].id) ||
+		    bf_fs_line_parse(v->str, v->len, &rows[n].line))
+			continue; /* not what bifrost-flowspec writes */
+		n++;
+	}
+	if (rows)
+		qsort(rows, n, sizeof(*rows), by_id);
+	for (size_t i = 0; i < n; i++) {
+		struct bf_fs_line *l = &rows[i].line;
+		char text[2 * BF_FS_MATCH_MAX + 8], a[24];
+
 		/* a stopped exporter's routes are withdrawn, whatever its last lines say */
-		if (!up && l.state == BF_FSS_ANNOUNCED)
-			l.state = BF_FSS_STOPPED;
-		ctl_safe(c, l.text, strlen(l.text), text, sizeof(text));
+		if (!up && l->state == BF_FSS_ANNOUNCED)
+			l->state = BF_FSS_STOPPED;
+		ctl_safe(c, l->text, strlen(l->text), text, sizeof(text));
 		sh->lines++;
 		if (c->json)
 			printf("{\"pop\":\"%s\",\"exporter\":%s,\"rule\":%u,\"state\":\"%s\","
 			       "\"why\":\"%s\",\"since_ms\":%llu,\"until_ms\":%llu,\"text\":\"%s\"}\n",
-			       safe_id, up ? "true" : "false", rid, bf_fs_state_name(l.state),
-			       strcmp(l.why, "-") ? l.why : "", (unsigned long long)l.since_ms,
-			       (unsigned long long)l.until_ms, text);
+			       safe_id, up ? "true" : "false", rows[i].id, bf_fs_state_name(l->state),
+			       strcmp(l->why, "-") ? l->why : "", (unsigned long long)l->since_ms,
+			       (unsigned long long)l->until_ms, text);
 		else
-			printf("  %-8u %-10s %-12s %-10s %s\n", rid, bf_fs_state_name(l.state),
-			       l.why, when((long long)l.until_ms, sh->now_ms, a, sizeof(a)), text);
+			printf("  %-8u %-10s %-12s %-10s %s\n", rows[i].id, bf_fs_state_name(l->state),
+			       l->why, when((long long)l->until_ms, sh->now_ms, a, sizeof(a)), text);
 	}
+	free(rows);
 	freeReplyObject(r);
 	return 0;
 }

@@ -53,12 +53,18 @@ struct fs_speaker {
 	const struct fs_conf *c;
 	pid_t pid;             /* the gobgpd we run (spawn mode), 0 when none */
 	bool ready;            /* answers on its API */
+	bool cleared;          /* external: its Flowspec RIB was emptied once */
+	bool fresh;            /* a gobgpd we started (or an external one not yet cleared):
+				* its RIB is empty once it answers */
 	uint64_t next_try_ms, backoff_ms;
 	unsigned long long restarts, errors;
 	char said[160];        /* the last failure logged */
 };
-/* Starts (or re-starts, after back-off) gobgpd and probes its API. Returns true when
- * the speaker just became ready (its RIB is empty: everything is to be announced). */
+/* Starts (or re-starts, after back-off) gobgpd and probes its API. Returns true when a
+ * speaker whose Flowspec RIB is empty became ready: one we just started, or an external
+ * one answering for the first time, whose Flowspec routes it then withdrew (they are ours
+ * to manage). False when an API that stopped answering answers again: its RIB is as it
+ * was. */
 bool fs_speaker_poll(struct fs_speaker *s, uint64_t now_ms);
 /* Adds (or withdraws) one route with `gobgp global rib -a ipv4-flowspec add|del match
  * <words> then discard`. 0, or -EIO (counted, logged). */

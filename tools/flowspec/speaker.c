@@ -153,6 +153,7 @@ bool fs_speaker_poll(struct fs_speaker *s, uint64_t now_ms)
 		}
 		pr_info("speaker: started %s -f %s (pid %d), API %s:%u", s->c->gobgpd,
 			s->c->gobgpd_conf, (int)s->pid, s->c->api_host, s->c->api_port);
+		s->fresh = true;
 		s->next_try_ms = now_ms + 200; /* its API is up in a moment */
 		return false;
 	}
@@ -171,13 +172,33 @@ bool fs_speaker_poll(struct fs_speaker *s, uint64_t now_ms)
 		failed(s, now_ms, what);
 		return false;
 	}
-	if (s->said[0])
-		pr_info("speaker: API %s:%u answers again", s->c->api_host, s->c->api_port);
-	else
-		pr_info("speaker: API %s:%u answers", s->c->api_host, s->c->api_port);
+	if (s->c->speaker == FS_SPEAKER_EXTERNAL && !s->cleared) {
+		/* what an exporter before us left there is ours: start from nothing */
+		n = 0;
+		api_args(s, argv, &n, port);
+		argv[n++] = "global";
+		argv[n++] = "rib";
+		argv[n++] = "-a";
+		argv[n++] = "ipv4-flowspec";
+		argv[n++] = "del";
+		argv[n++] = "all";
+		argv[n] = NULL;
+		if (run(argv, msg, sizeof(msg))) {
+			snprintf(what, sizeof(what), "clearing the Flowspec RIB of %s:%u failed: %s",
+				 s->c->api_host, s->c->api_port, msg[0] ? msg : "no reply");
+			failed(s, now_ms, what);
+			return false;
+		}
+		s->cleared = s->fresh = true;
+	}
+	pr_info("speaker: API %s:%u answers%s", s->c->api_host, s->c->api_port,
+		s->said[0] ? " again" : "");
 	s->said[0] = '\0';
 	s->ready = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
+	if (!s->fresh)
+		return false;
+	s->fresh = false;
 	return true;
 }
 
