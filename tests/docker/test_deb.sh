@@ -46,17 +46,19 @@ check "and names a version ($v)" test -n "$v"
 check "bifrost-gs --help" bash -c "docker exec $NAME bifrost-gs --help >/dev/null"
 check "bifrost-a2s-refresher --help" bash -c "docker exec $NAME bifrost-a2s-refresher --help >/dev/null"
 check "bifrostctl --help" bash -c "docker exec $NAME bifrostctl --help >/dev/null"
+check "bifrost-flowspec --help" bash -c "docker exec $NAME bifrost-flowspec --help >/dev/null"
 check "the BPF objects are there" in_c test -s /usr/lib/bifrost/bpf/edge.bpf.o -a -s /usr/lib/bifrost/bpf/gs.bpf.o
 check "the default config passes --check" bash -c "docker exec $NAME bifrost-edge -c /etc/bifrost/edge.conf --check | grep -q 'configuration OK'"
 out=$(in_c systemd-analyze verify /lib/systemd/system/bifrost-edge.service \
-	/lib/systemd/system/bifrost-gs.service /lib/systemd/system/bifrost-a2s-refresher.service 2>&1)
+	/lib/systemd/system/bifrost-gs.service /lib/systemd/system/bifrost-a2s-refresher.service \
+	/lib/systemd/system/bifrost-flowspec.service 2>&1)
 eq "systemd-analyze verify of the installed units: no complaint" "$out" ""
-for u in bifrost-edge bifrost-gs bifrost-a2s-refresher; do
+for u in bifrost-edge bifrost-gs bifrost-a2s-refresher bifrost-flowspec; do
 	eq "$u is not enabled by the install" "$(in_c systemctl is-enabled "$u.service" 2>/dev/null)" disabled
 done
-eq "the three config files are conffiles" \
+eq "the five config files are conffiles" \
 	"$(in_c dpkg-query -W -f='${Conffiles}' bifrost | awk 'NF {print $1}' | sort | xargs)" \
-	"/etc/bifrost/edge.conf /etc/bifrost/gs.env /etc/bifrost/refresher.env"
+	"/etc/bifrost/edge.conf /etc/bifrost/flowspec.conf /etc/bifrost/gobgpd.toml /etc/bifrost/gs.env /etc/bifrost/refresher.env"
 eq "/etc/bifrost is root:bifrost 0750" "$(in_c stat -c '%U:%G %a' /etc/bifrost)" "root:bifrost 750"
 check "the refresher's system user exists" bash -c "docker exec $NAME getent passwd bifrost >/dev/null"
 check "the docs are installed" in_c test -s /usr/share/doc/bifrost/OPERATIONS.md

@@ -125,6 +125,25 @@ eq "runs as the system user bifrost, not root" "$uid" "$(X id -u bifrost)"
 eq "with no capability" "$(X sh -c 'awk "/^CapEff/ {print \$2}" /proc/$(systemctl show -p MainPID --value bifrost-a2s-refresher)/status')" 0000000000000000
 X systemctl stop bifrost-a2s-refresher
 
+begin "bifrost-flowspec.service (dry run: no speaker in this container)"
+sx 'cat >/etc/bifrost/flowspec.conf <<CONF
+id u1
+redis 127.0.0.1:6379
+announce 203.0.113.0/24
+peer 192.0.2.9
+dry_run yes
+CONF
+redis-cli HSET bifrost:rules 5 "action drop proto udp dst 203.0.113.10/32 dport 27015 flowspec yes" >/dev/null
+redis-cli INCR bifrost:conf:version >/dev/null'
+check "systemctl start (READY=1)" X systemctl start bifrost-flowspec
+eq "active" "$(X systemctl is-active bifrost-flowspec)" active
+check "the rule's state in Redis: dry-run" bash -c "for i in \$(seq 30); do docker exec $NAME redis-cli HGET bifrost:flowspec:u1 5 | grep -q '^dry-run ' && exit 0; sleep 0.1; done; exit 1"
+uid=$(X sh -c 'awk "/^Uid:/ {print \$2}" /proc/$(systemctl show -p MainPID --value bifrost-flowspec)/status')
+eq "runs as the system user bifrost" "$uid" "$(X id -u bifrost)"
+eq "its one capability: NET_BIND_SERVICE (for gobgpd's port 179)" "$(X sh -c 'awk "/^CapEff/ {print \$2}" /proc/$(systemctl show -p MainPID --value bifrost-flowspec)/status')" 0000000000000400
+X systemctl stop bifrost-flowspec
+eq "stopped: its liveness key is gone" "$(X redis-cli EXISTS bifrost:flowspec-alive:u1)" 0
+
 begin "purge"
 check "apt-get purge" sx "apt-get purge -y -qq bifrost >/dev/null 2>&1"
 eq "the edge's program is detached by the package's prerm" "$(xdp_id ve0)" ""

@@ -17,7 +17,7 @@ UNITS=$ROOT/tools/deploy/systemd
 NS=sd-$$
 need_root "it makes a network namespace and attaches XDP"
 need_tools systemd-analyze
-need_bins bifrost-edge bifrost-gs bifrost-a2s-refresher "$LISTEN"
+need_bins bifrost-edge bifrost-gs bifrost-a2s-refresher bifrost-flowspec "$LISTEN"
 # nsenter execs the program: a background job's $! is the daemon itself.
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 on_exit ip netns del "$NS"
@@ -29,8 +29,8 @@ begin "units"
 # Verified as installed: the programs where the units name them (a private root
 # under $TMP), the config files they read present.
 mkdir -p "$TMP/root/usr/sbin" "$TMP/root/etc/bifrost" "$TMP/root/etc/systemd/system"
-for b in bifrost-edge bifrost-gs bifrost-a2s-refresher; do cp "$BIN/$b" "$TMP/root/usr/sbin/"; done
-cp "$ROOT"/tools/deploy/{edge.conf,gs.env,refresher.env} "$TMP/root/etc/bifrost/"
+for b in bifrost-edge bifrost-gs bifrost-a2s-refresher bifrost-flowspec; do cp "$BIN/$b" "$TMP/root/usr/sbin/"; done
+cp "$ROOT"/tools/deploy/{edge.conf,gs.env,refresher.env,flowspec.conf,gobgpd.toml} "$TMP/root/etc/bifrost/"
 echo "user refresher" >"$TMP/root/etc/bifrost/refresher.auth"
 for u in "$UNITS"/*.service; do
 	# Absolute paths inside the units point into the private root.
@@ -39,7 +39,7 @@ for u in "$UNITS"/*.service; do
 done
 out=$(cd "$TMP/root/etc/systemd/system" && systemd-analyze verify ./*.service 2>&1)
 eq "systemd-analyze verify: no complaint" "$out" ""
-eq "three units" "$(ls "$UNITS"/*.service | wc -l)" 3
+eq "four units" "$(ls "$UNITS"/*.service | wc -l)" 4
 for u in "$UNITS"/*.service; do
 	n=$(basename "$u")
 	check "$n: Type=notify" grep -qx 'Type=notify' "$u"

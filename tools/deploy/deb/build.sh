@@ -22,11 +22,12 @@ rm -rf "$STAGE"
 install -d "$STAGE/DEBIAN" "$STAGE/usr/sbin" "$STAGE/usr/bin" "$STAGE/usr/lib/bifrost/bpf" \
 	"$STAGE/lib/systemd/system" "$STAGE/etc/bifrost" "$STAGE/usr/share/doc/bifrost"
 install -m 0755 "$BUILD/bin/bifrost-edge" "$BUILD/bin/bifrost-gs" "$BUILD/bin/bifrost-a2s-refresher" \
-	"$STAGE/usr/sbin/"
+	"$BUILD/bin/bifrost-flowspec" "$STAGE/usr/sbin/"
 install -m 0755 "$BUILD/bin/bifrostctl" "$STAGE/usr/bin/"
 install -m 0644 "$BUILD/bpf/edge.bpf.o" "$BUILD/bpf/gs.bpf.o" "$STAGE/usr/lib/bifrost/bpf/"
 install -m 0644 "$DEPLOY"/systemd/*.service "$STAGE/lib/systemd/system/"
-install -m 0644 "$DEPLOY/edge.conf" "$DEPLOY/gs.env" "$DEPLOY/refresher.env" "$STAGE/etc/bifrost/"
+install -m 0644 "$DEPLOY/edge.conf" "$DEPLOY/gs.env" "$DEPLOY/refresher.env" "$DEPLOY/flowspec.conf" \
+	"$DEPLOY/gobgpd.toml" "$STAGE/etc/bifrost/"
 install -m 0644 README.md docs/ARCHITECTURE.md docs/OPERATIONS.md docs/REDIS.md \
 	docs/grafana-bifrost.json "$STAGE/usr/share/doc/bifrost/"
 strip --strip-unneeded "$STAGE"/usr/sbin/* "$STAGE"/usr/bin/*
