@@ -50,8 +50,8 @@ static const char *const refresher_rules[] = {
 /* bifrost-flowspec (tools/flowspec/): reads the rules, protected prefixes and whitelists,
  * writes its own state in one MULTI. */
 static const char *const flowspec_rules[] = {
-	"-@all", "+ping", "+get", "+hgetall", "+smembers", "+scan", "+zrangebyscore", "+multi",
-	"+exec", "+discard", "+del", "+hset", "+set", NULL
+	"-@all", "+ping", "+get", "+hlen", "+hgetall", "+scard", "+smembers", "+scan",
+	"+zrangebyscore", "+multi", "+exec", "+discard", "+del", "+hset", "+set", NULL
 };
 static const char *const inspector_rules[] = {
 	"-@all", "+@read", "-@dangerous", "+ping", "+subscribe", "+psubscribe", "+unsubscribe",

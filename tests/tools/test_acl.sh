@@ -20,7 +20,7 @@ admin() { REDISCLI_AUTH=$ADMIN redis-cli -p "$RP" --user default "$@"; }
 
 # A credentials file per user, mode 0600, a random password: never on a command line.
 mkdir -m 700 "$TMP/creds"
-for u in pop1 pop2 ops refresher inspector labpop1; do
+for u in pop1 pop2 ops refresher inspector labpop1 fs1; do
 	( umask 077; printf 'user %s\npassword %s\n' "$u" "$(head -c 24 /dev/urandom | base64)" \
 		>"$TMP/creds/$u" )
 done
@@ -42,15 +42,16 @@ begin "the layout loads; the default user goes off"
 	for e in pop1 pop2; do "$CTL" acl edge "$e" --auth-file "$TMP/creds/$e"; done
 	for r in ops refresher inspector; do "$CTL" acl "$r" --auth-file "$TMP/creds/$r"; done
 	"$CTL" acl edge pop1 --prefix lab: --auth-file "$TMP/creds/labpop1"
+	"$CTL" acl flowspec pop1 --auth-file "$TMP/creds/fs1"
 	echo "ACL SETUSER admin on >$ADMIN ~* &* +@all"
 	echo "ACL SETUSER default off"
 } >"$TMP/acl.txt"
 check "no password in the lines" bash -c "! grep -qF '$(pass pop1)' '$TMP/acl.txt'"
-eq "every line loads" "$(admin <"$TMP/acl.txt" | sort | uniq -c | tr -s ' ')" " 8 OK"
+eq "every line loads" "$(admin <"$TMP/acl.txt" | sort | uniq -c | tr -s ' ')" " 9 OK"
 admin() { REDISCLI_AUTH=$ADMIN redis-cli -p "$RP" --user admin "$@"; }
 check "a client without a login is refused" has "$(redis-cli -p "$RP" PING 2>&1)" NOAUTH
 eq "the users" "$(admin ACL USERS | tr '\n' ' ')" \
-	"admin default inspector labpop1 ops pop1 pop2 refresher "
+	"admin default fs1 inspector labpop1 ops pop1 pop2 refresher "
 check "the default user is off" has "$(admin ACL GETUSER default | tr '\n' ' ')" "flags off"
 for u in pop1 ops refresher inspector; do
 	eq "$u logs in" "$(as "$u" PING)" PONG
@@ -179,6 +180,36 @@ refused "SET over the A2S key" refresher SET bifrost:a2s:key x
 refused "read a ZSET" refresher ZRANGE bifrost:wl:ops 0 -1
 refused "write a conn hash" refresher HSET bifrost:conn:udp:203.0.113.10:27016 a2s 0
 refused "PUBLISH on an edge's channel" refresher PUBLISH bifrost:evt:pop1 x
+
+begin "bifrost-flowspec does its job as the flowspec user of pop1"
+need_bins bifrost-flowspec
+ctl_as ops rule add 40 action drop proto udp dst 203.0.113.10/32 dport 27016 flowspec yes >/dev/null
+ctl_as ops rule add 41 action drop proto udp dst 203.0.113.20/32 flowspec yes >/dev/null
+ctl_as ops protect add 203.0.113.20/32 >/dev/null
+ctl_as ops wl add 198.18.0.0/16 >/dev/null
+admin HSET bifrost:flowspec:pop2 40 "announced 1 9999999999999 - destination 203.0.113.10/32" >/dev/null
+printf 'id pop1\nredis %s\nredis_auth_file %s\nannounce 203.0.113.0/24\npeer 192.0.2.9\ncanary pop2\ncanary_hold 0s\n' \
+	"$REDIS" "$TMP/creds/fs1" >"$TMP/fs.conf"
+"$BIN/bifrost-flowspec" --config "$TMP/fs.conf" --dry-run >"$TMP/fs.log" 2>&1 &
+FSP=$!
+PIDS+=($FSP)
+for _ in $(seq 60); do [ "$(admin HLEN bifrost:flowspec:pop1)" = 2 ] && break; sleep 0.05; done
+eq "it read the rules, protect and whitelists, and wrote its state" \
+	"$(admin HGET bifrost:flowspec:pop1 41 | cut -d' ' -f1,4)" "refused protected"
+eq "it read the canary's state" "$(admin HGET bifrost:flowspec:pop1 40 | cut -d' ' -f1)" "pending"
+eq "its alive key" "$(admin EXISTS bifrost:flowspec-alive:pop1)" 1
+check "no Redis error in its log" bash -c "! grep -qi 'noperm\|redis.*fail' '$TMP/fs.log'"
+kill "$FSP"; wait "$FSP" 2>/dev/null
+sed "s/^/# /" "$TMP/fs.log" | tail -4
+refused "write the rules" fs1 HSET bifrost:rules 42 "action drop"
+refused "write the protected set" fs1 SREM bifrost:protect 203.0.113.20/32
+refused "write another POP's flowspec state" fs1 HSET bifrost:flowspec:pop2 40 x
+refused "write a whitelist" fs1 ZADD bifrost:wl:ops 1 10.0.0.0/24
+refused "read the A2S key" fs1 HGETALL bifrost:a2s:key
+refused "PUBLISH" fs1 PUBLISH bifrost:evt:pop1 x
+refused "FLUSHALL" fs1 FLUSHALL
+ctl_as ops rule del 40 >/dev/null
+ctl_as ops rule del 41 >/dev/null
 
 begin "the inspector reads everything but the A2S key and writes nothing"
 for c in "bl list" "wl list" "punch list" "conn list" "rule list" "rule stats" "protect list" \

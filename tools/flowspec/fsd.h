@@ -98,5 +98,7 @@ int fs_store_write(struct redisContext *rc, const struct fs_conf *c,
 		   const struct bf_fs_rule_state *s, size_t n);
 int fs_store_alive(struct redisContext *rc, const struct fs_conf *c, uint64_t ttl_ms);
 void fs_input_free(struct fs_input *in);
+/* What the last failed command was and what Redis said ("HLEN: NOPERM ..."). */
+const char *fs_store_error(void);
 
 #endif

@@ -181,7 +181,7 @@ static void write_state(struct fs_app *a, bool force)
 	digest(shown, n, d, sizeof(d));
 	if ((force || strcmp(d, a->written)) && a->rc) {
 		if (fs_store_write(a->rc, &a->c, shown, n))
-			redis_lost(a, "writing the flowspec state failed");
+			redis_lost(a, fs_store_error());
 		else
 			snprintf(a->written, sizeof(a->written), "%s", d);
 	}
@@ -266,14 +266,14 @@ static void load(struct fs_app *a)
 	if (!redis_up(a))
 		return;
 	if (fs_store_version(a->rc, &a->c, v, sizeof(v))) {
-		redis_lost(a, a->rc->err ? a->rc->errstr : "GET conf:version refused");
+		redis_lost(a, fs_store_error());
 		return;
 	}
 	if (a->loaded && !strcmp(v, a->version) && now < a->next_reload_ms)
 		return;
 	err = fs_store_load(a->rc, &a->c, &in);
 	if (err) {
-		redis_lost(a, a->rc && a->rc->err ? a->rc->errstr : "reading the rules failed");
+		redis_lost(a, fs_store_error());
 		return;
 	}
 	if (in.wl_overflow) {
@@ -315,7 +315,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		write_state(a, false);
 	if (a->rc && now >= a->next_alive_ms) {
 		if (fs_store_alive(a->rc, &a->c, ALIVE_TTL_MS))
-			redis_lost(a, "SET flowspec-alive failed");
+			redis_lost(a, fs_store_error());
 		a->next_alive_ms = now + 1000;
 	}
 }
@@ -548,7 +548,7 @@ int main(int argc, char **argv)
 	}
 	/* The lines the last exporter of this POP left: expiries carry over a restart. */
 	if (redis_up(&a) && fs_store_read_own(a.rc, &a.c, a.cur, BF_FS_RULES_MAX, &a.n_cur))
-		redis_lost(&a, "reading this POP's flowspec state failed");
+		redis_lost(&a, fs_store_error());
 	if (a.n_cur)
 		pr_info("read back %zu rule states of the last run", a.n_cur);
 	if (a.c.speaker == FS_SPEAKER_EXTERNAL && !a.c.lim.dry_run)

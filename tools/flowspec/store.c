@@ -20,19 +20,32 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A reply of the wanted type, else NULL with the reply freed (-EIO for the caller when
- * the context failed: rc->err). */
+static char last_err[256];
+
+const char *fs_store_error(void)
+{
+	return last_err[0] ? last_err : "no reply";
+}
+
+/* A reply of the wanted type, else NULL with the reply freed and what went wrong in
+ * last_err (the context failed when rc->err). */
 static redisReply *cmd(redisContext *rc, int type, const char *fmt, ...)
 {
 	redisReply *r;
 	va_list ap;
+	int n = (int)strcspn(fmt, " ");
 
 	va_start(ap, fmt);
 	r = redisvCommand(rc, fmt, ap);
 	va_end(ap);
-	if (r && r->type != type && !(type == REDIS_REPLY_STRING && r->type == REDIS_REPLY_NIL)) {
-		if (r->type == REDIS_REPLY_ERROR)
-			pr_debug("redis: %s", r->str);
+	if (!r) {
+		snprintf(last_err, sizeof(last_err), "%.*s: %s", n, fmt,
+			 rc->err ? rc->errstr : "no reply");
+		return NULL;
+	}
+	if (r->type != type && !(type == REDIS_REPLY_STRING && r->type == REDIS_REPLY_NIL)) {
+		snprintf(last_err, sizeof(last_err), "%.*s: %s", n, fmt,
+			 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
 		freeReplyObject(r);
 		return NULL;
 	}
@@ -80,7 +93,7 @@ static int load_rules(redisContext *rc, const struct fs_conf *c, struct fs_input
 	freeReplyObject(r);
 	r = cmd(rc, REDIS_REPLY_ARRAY, "HGETALL %s", key);
 	if (!r)
-		return rc->err ? -EIO : 0; /* WRONGTYPE: no rules */
+		return -EIO;
 	in->rules = calloc(BF_FS_RULES_MAX, sizeof(*in->rules));
 	if (!in->rules) {
 		freeReplyObject(r);
@@ -122,7 +135,7 @@ static int load_protect(redisContext *rc, const struct fs_conf *c, struct fs_inp
 	bf_key_protect(key, sizeof(key), c->prefix);
 	r = cmd(rc, REDIS_REPLY_INTEGER, "SCARD %s", key);
 	if (!r)
-		return rc->err ? -EIO : 0;
+		return -EIO; /* fail closed: NOPERM, WRONGTYPE: nothing new is decided */
 	if (r->integer > FS_PROTECT_MAX) {
 		pr_err("%s holds %lld prefixes, more than %d: not read", key, r->integer,
 		       FS_PROTECT_MAX);
@@ -132,7 +145,7 @@ static int load_protect(redisContext *rc, const struct fs_conf *c, struct fs_inp
 	freeReplyObject(r);
 	r = cmd(rc, REDIS_REPLY_ARRAY, "SMEMBERS %s", key);
 	if (!r)
-		return rc->err ? -EIO : 0;
+		return -EIO; /* fail closed: NOPERM, WRONGTYPE: nothing new is decided */
 	in->protect = calloc(r->elements + 1, sizeof(*in->protect));
 	if (!in->protect) {
 		freeReplyObject(r);
@@ -185,7 +198,7 @@ static int load_wl(redisContext *rc, const struct fs_conf *c, struct fs_input *i
 				key->len, now, FS_WL_MAX + 1);
 			if (!z) {
 				freeReplyObject(s);
-				return rc->err ? -EIO : 0;
+				return -EIO; /* fail closed: NOPERM, WRONGTYPE: nothing new is decided */
 			}
 			for (size_t i = 0; i < z->elements && !in->wl_overflow; i++) {
 				char buf[BF_CIDR_STRLEN];
@@ -233,7 +246,7 @@ static int read_lines(redisContext *rc, const struct fs_conf *c, const char *id,
 	bf_key_flowspec(key, sizeof(key), c->prefix, id);
 	r = cmd(rc, REDIS_REPLY_ARRAY, "HGETALL %s", key);
 	if (!r)
-		return rc->err ? -EIO : 0;
+		return -EIO; /* fail closed: NOPERM, WRONGTYPE: nothing new is decided */
 	for (size_t i = 0; i + 1 < r->elements && *n < cap; i += 2) {
 		const redisReply *f = r->element[i], *v = r->element[i + 1];
 		uint32_t rid;
@@ -316,13 +329,14 @@ int fs_store_write(redisContext *rc, const struct fs_conf *c, const struct bf_fs
 	redisAppendCommand(rc, "EXEC");
 	for (int i = 0; i < (argc > 2 ? 4 : 3); i++) {
 		if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
+			snprintf(last_err, sizeof(last_err), "writing %s: %s", key, rc->errstr);
 			err = -EIO;
 			break;
 		}
 		if (r->type == REDIS_REPLY_ERROR ||
 		    (i == (argc > 2 ? 3 : 2) && r->type != REDIS_REPLY_ARRAY)) {
-			pr_err("redis: writing %s: %s", key,
-			       r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
+			snprintf(last_err, sizeof(last_err), "writing %s: %s", key,
+				 r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
 			err = -EIO;
 		}
 		freeReplyObject(r);
