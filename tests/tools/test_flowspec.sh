@@ -37,38 +37,28 @@ rcli() { in_pop redis-cli -p $RPORT "$@"; }
 
 # (Background processes are started with ip netns exec itself, not in_up/in_pop: $! is
 # then the process, which exit stops.)
-# The upstream: a route server that takes Flowspec from the POP.
-cat >"$TMP/up.toml" <<EOF
+# bgp_conf AS ADDR PEER_AS PEER_ADDR: a gobgpd config with one ipv4-flowspec session.
+bgp_conf() {
+	cat <<EOF
 [global.config]
-  as = 65000
-  router-id = "$UP_IP"
-  local-address-list = ["$UP_IP"]
+  as = $1
+  router-id = "$2"
+  local-address-list = ["$2"]
 [[neighbors]]
   [neighbors.config]
-    neighbor-address = "$POP_IP"
-    peer-as = 65001
+    neighbor-address = "$4"
+    peer-as = $3
   [neighbors.timers.config]
     connect-retry = 1
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-flowspec"
 EOF
-# The POP's speaker, which the exporter runs.
-cat >"$TMP/pop.toml" <<EOF
-[global.config]
-  as = 65001
-  router-id = "$POP_IP"
-  local-address-list = ["$POP_IP"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "$UP_IP"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-flowspec"
-EOF
+}
+# The upstream: a route server that takes Flowspec from the POP; the POP's speaker, which
+# the exporter runs.
+bgp_conf 65000 $UP_IP 65001 $POP_IP >"$TMP/up.toml"
+bgp_conf 65001 $POP_IP 65000 $UP_IP >"$TMP/pop.toml"
 cat >"$TMP/flowspec.conf" <<EOF
 # pop1: announces two prefixes, peers with the upstream
 id pop1
