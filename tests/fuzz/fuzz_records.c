@@ -1,16 +1,34 @@
 /* fuzz_records.c - what anyone who reaches Redis can write into the fleet's keys: a
  * change-log record (XADD fields), a connection hash, a rule hash and text, a limits
- * hash, a list member and its score. The first byte picks the parser and the kind; the
- * rest is NUL-separated name/value strings. */
+ * hash, a list member and its score, a Flowspec state line. A rule that parses is also
+ * made a Flowspec route behind the rails. The first byte picks the parser and the kind;
+ * the rest is NUL-separated name/value strings. */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "flowspec.h"
 #include "fuzz_split.h"
 #include "schema_conn.h"
 #include "schema_entry.h"
 #include "schema_limits.h"
 #include "schema_log.h"
 #include "schema_rule.h"
+
+/* A rule that parsed, through the rails of a POP with a bit of everything. */
+static void flowspec(const struct bf_rule_def *r)
+{
+	static const struct bf_cidr announce[2] = { { .plen = 24, .addr = 0x0002000c },
+						    { .plen = 16, .addr = 0x0000000a } };
+	static const struct bf_cidr prot[1] = { { .plen = 32, .addr = 0xfa0200c0 } };
+	static const uint32_t bgp[2] = { 0x016433c6, 0x010200c0 };
+	static const struct bf_fs_policy p = { .announce = announce, .n_announce = 2,
+					       .bgp_addrs = bgp, .n_bgp = 2, .protect = prot,
+					       .n_protect = 1, .whitelist = prot, .n_whitelist = 1,
+					       .min_plen = 24, .mtu = 1500 };
+	char m[BF_FS_MATCH_MAX], d[BF_FS_DETAIL_MAX];
+
+	bf_fs_translate(r, &p, m, sizeof(m), d, sizeof(d));
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2: {
 		struct bf_rule_def r;
 
-		bf_rule_parse_fields(data[0], ff.f, ff.n, &r, err, sizeof(err));
+		if (!bf_rule_parse_fields(data[0], ff.f, ff.n, &r, err, sizeof(err)))
+			flowspec(&r);
 		break;
 	}
 	case 3: {
@@ -58,12 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
-	default: { /* the rule's text form (bifrostctl rule add, the HASH's values) */
+	default: { /* the rule's text form (bifrostctl rule add, the HASH's values), and the
+		  * same bytes as a line of bifrost:flowspec:<id> */
 		struct bf_rule_def r;
+		struct bf_fs_line l;
 		char *text = fuzz_cstr(data + 1, size - 1);
 
-		if (text)
-			bf_rule_parse(1, text, size - 1, &r, err, sizeof(err));
+		if (text && !bf_rule_parse(1, text, size - 1, &r, err, sizeof(err)))
+			flowspec(&r);
+		bf_fs_line_parse((const char *)data + 1, size - 1, &l);
 		free(text);
 		break;
 	}

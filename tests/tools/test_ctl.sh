@@ -520,7 +520,11 @@ runv acl inspector --auth-file "$TMP/pop1"
 check "acl inspector" has "$OUT" "^ACL SETUSER pop1 .* +@read -@dangerous "
 runv acl edge ops --auth-file "$TMP/pop1"
 eq "acl edge ops: exit 2" "$RC" 2
-check "and says why" has "$ERR" "'ops' is not an edge id"
+check "and says why" has "$ERR" "acl edge: 'ops' is not a POP id"
+runv acl flowspec ops --auth-file "$TMP/pop1"
+eq "acl flowspec ops: exit 2" "$RC" 2
+runv acl flowspec pop1 --auth-file "$TMP/pop1"
+check "acl flowspec pop1: its own state key only" has "$OUT" "~bifrost:flowspec:pop1 "
 runv acl edge --auth-file "$TMP/pop1"
 eq "acl edge without an id: exit 2" "$RC" 2
 runv acl admin --auth-file "$TMP/pop1"
