@@ -346,6 +346,30 @@ struct bf_rule {
 	__u8 pl_mask[BF_RULE_PAYLOAD_MAX];
 };
 
+/* The rules' port index (lib/rules.h): for the UDP and TCP lists, the rules that name a
+ * destination port range of at most BF_RULE_PORT_SPAN ports are listed under each of
+ * those ports (up to BF_RULE_PORT_LIST a port); every other rule of the list is in
+ * bf_rule_idx's `any`. A packet then walks its port's rules and `any` merged by
+ * position (priority): the same rules in the same order as the whole list, minus rules
+ * whose port range leaves its port out, which could not match it. */
+#define BF_RULE_PORT_SPAN 16
+#define BF_RULE_PORT_LIST 15
+struct bf_rule_port_key {
+	__u8 half, cls;
+	__u16 port;            /* host order */
+};
+struct bf_rule_port_list {
+	__u16 n;
+	__u16 pos[BF_RULE_PORT_LIST]; /* positions in the class list, ascending */
+};
+/* bf_rule_idx value, per (half, class): whether the index is built for that list, and
+ * the positions of its rules that are not listed per port. */
+struct bf_rule_idx {
+	__u16 on;
+	__u16 n_any;
+	__u16 any[BF_RULES_MAX];  /* ascending */
+};
+
 /* bf_rule_rates value: the rate of a rule's traffic (every packet matching
  * its other fields), a sliding-window estimate over windows of 2^30 ns. */
 struct bf_rule_rate {

@@ -27,6 +27,7 @@ struct edge_map_fds {
 	int conn_stats; /* appended: the order is map_names[] in loader.c */
 	int punch_quota;
 	int ifaces;     /* appended: absent from pins of an older version */
+	int rule_idx, rule_ports; /* appended: the rules' port index (absent: linear) */
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
 };
 

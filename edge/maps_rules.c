@@ -173,6 +173,94 @@ static int zero_slot(struct edge_maps *m, __u32 slot)
 	return rc;
 }
 
+/* The port index of one half (bifrost.h, "The rules' port index"): for the UDP and TCP
+ * lists, each rule naming a destination port range of at most BF_RULE_PORT_SPAN ports is
+ * listed under every one of those ports, if each has room; every other rule goes to the
+ * list's `any`. Written into the half XDP is not using (its old port entries deleted
+ * first), before the flip. Without the maps (pins of an older version) the lists stay
+ * linear. */
+static int write_port_index(struct edge_maps *m, unsigned half,
+			    const struct bf_rule *const *cls_rules[2], const uint16_t n_cls[2])
+{
+	struct bf_rule_port_key k, next, *dead = NULL;
+	struct bf_rule_idx *idx = NULL;
+	size_t ndead = 0, cap = 0;
+	int rc = 0;
+
+	if (m->fd.rule_idx < 0 || m->fd.rule_ports < 0)
+		return 0;
+	/* The half's old port entries go (XDP does not read this half now). */
+	for (int more = !bpf_map_get_next_key(m->fd.rule_ports, NULL, &k); more;
+	     more = !bpf_map_get_next_key(m->fd.rule_ports, &k, &next), k = next) {
+		if (k.half != half)
+			continue;
+		if (ndead == cap) {
+			struct bf_rule_port_key *d = realloc(dead, (cap ? 2 * cap : 256) * sizeof(*d));
+
+			if (!d) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			dead = d;
+			cap = cap ? 2 * cap : 256;
+		}
+		dead[ndead++] = k;
+	}
+	for (size_t i = 0; i < ndead; i++)
+		bpf_map_delete_elem(m->fd.rule_ports, &dead[i]);
+	idx = calloc(1, sizeof(*idx));
+	if (!idx) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (unsigned c = 0; c < 2; c++) {
+		__u32 ik = half * BF_RULE_CLASSES + c;
+
+		memset(idx, 0, sizeof(*idx));
+		idx->on = 1;
+		for (unsigned pos = 0; pos < n_cls[c]; pos++) {
+			const struct bf_rule *r = cls_rules[c][pos];
+			bool indexed = (r->used & BF_RF_DPORT) &&
+				       (unsigned)r->dport_hi - r->dport_lo < BF_RULE_PORT_SPAN;
+			struct bf_rule_port_list pl[BF_RULE_PORT_SPAN];
+			unsigned span = indexed ? (unsigned)r->dport_hi - r->dport_lo + 1 : 0;
+
+			/* every port of its range must have room, or it goes to `any` */
+			for (unsigned j = 0; indexed && j < span; j++) {
+				k = (struct bf_rule_port_key){ .half = (__u8)half, .cls = (__u8)c,
+							       .port = (__u16)(r->dport_lo + j) };
+				if (bpf_map_lookup_elem(m->fd.rule_ports, &k, &pl[j]))
+					memset(&pl[j], 0, sizeof(pl[j]));
+				indexed = pl[j].n < BF_RULE_PORT_LIST;
+			}
+			if (!indexed) {
+				idx->any[idx->n_any++] = (__u16)pos;
+				continue;
+			}
+			for (unsigned j = 0; j < span; j++) {
+				k = (struct bf_rule_port_key){ .half = (__u8)half, .cls = (__u8)c,
+							       .port = (__u16)(r->dport_lo + j) };
+				pl[j].pos[pl[j].n++] = (__u16)pos;
+				if (bpf_map_update_elem(m->fd.rule_ports, &k, &pl[j], BPF_ANY)) {
+					rc = -errno;
+					pr_err("writing bf_rule_ports failed: %s; the live set stays",
+					       strerror(errno));
+					goto out;
+				}
+			}
+		}
+		if (bpf_map_update_elem(m->fd.rule_idx, &ik, idx, BPF_ANY)) {
+			rc = -errno;
+			pr_err("writing bf_rule_idx failed: %s; the live set stays", strerror(errno));
+			goto out;
+		}
+	}
+out:
+	free(dead);
+	free(idx);
+	return rc;
+}
+
 int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, size_t n,
 			  const char *edge_id)
 {
@@ -180,13 +268,16 @@ int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, 
 	uint8_t *slot_used = calloc(BF_RULE_SLOTS, 1);
 	uint16_t *slots = calloc(n + 1, sizeof(*slots));
 	struct live_rule *live = NULL;
+	struct bf_rule *bpf_rules = calloc(n + 1, sizeof(*bpf_rules));
+	const struct bf_rule **by_cls[2] = { calloc(n + 1, sizeof(struct bf_rule *)),
+					     calloc(n + 1, sizeof(struct bf_rule *)) };
 	uint16_t n_cls[BF_RULE_CLASSES] = { 0 };
 	struct bf_config cur;
 	size_t nsel = 0, nlive = 0;
 	unsigned h, nh;
 	int rc;
 
-	if (!sel || !slot_used || !slots) {
+	if (!sel || !slot_used || !slots || !bpf_rules || !by_cls[0] || !by_cls[1]) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -244,16 +335,18 @@ int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, 
 
 	/* The inactive half: one list per protocol class, in id order. */
 	for (size_t i = 0; i < nsel; i++) {
-		struct bf_rule r;
+		struct bf_rule *r = &bpf_rules[i];
 
-		edge_rule_to_bpf(sel[i], slots[i], &r);
+		edge_rule_to_bpf(sel[i], slots[i], r);
 		for (unsigned c = 0; c < BF_RULE_CLASSES; c++) {
 			__u32 key;
 
-			if ((r.used & BF_RF_PROTO) && rule_class(r.proto) != c)
+			if ((r->used & BF_RF_PROTO) && rule_class(r->proto) != c)
 				continue;
+			if (c < 2)
+				by_cls[c][n_cls[c]] = r;
 			key = rule_key(nh, c, n_cls[c]++);
-			if (bpf_map_update_elem(m->fd.rules, &key, &r, BPF_ANY)) {
+			if (bpf_map_update_elem(m->fd.rules, &key, r, BPF_ANY)) {
 				rc = -errno;
 				pr_err("writing bf_rules failed: %s; the live set stays",
 				       strerror(errno));
@@ -261,6 +354,10 @@ int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, 
 			}
 		}
 	}
+	rc = write_port_index(m, nh, (const struct bf_rule *const *[2]){ by_cls[0], by_cls[1] },
+			      n_cls);
+	if (rc)
+		goto out;
 	/* Two writes: the lengths of the inactive half, then the flip, a single
 	 * byte that XDP reads once per packet. */
 	m->conf = cur;
@@ -280,6 +377,9 @@ out:
 	free(slot_used);
 	free(slots);
 	free(live);
+	free(bpf_rules);
+	free(by_cls[0]);
+	free(by_cls[1]);
 	return rc;
 }
 

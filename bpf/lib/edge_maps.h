@@ -193,6 +193,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_rules SEC(".maps");
 
+/* (half * BF_RULE_CLASSES + class) -> the port index's rules of any port (bifrost.h):
+ * written with the half's rules, before the flip. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * BF_RULE_CLASSES);
+	__type(key, __u32);
+	__type(value, struct bf_rule_idx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_rule_idx SEC(".maps");
+
+/* (half, class, destination port) -> positions of the rules naming that port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 2 * BF_RULES_MAX * 4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bf_rule_port_key);
+	__type(value, struct bf_rule_port_list);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_rule_ports SEC(".maps");
+
 /* rule slot -> per-CPU packets/bytes the rule matched (for a dry-run drop
  * rule: would have dropped). A rule keeps its slot while its id stays. */
 struct {

@@ -26,6 +26,10 @@ struct rule_pkt {
 	__u8 proto, ihl, tos, ttl, ipfl, tcpfl, icmp_type, icmp_code;
 	__u8 action;         /* BF_RULE_* of the first (non dry-run) match; 0 = none */
 	__u8 dry_hits;       /* some dry-run drop rule matched */
+	/* the port index's walk: this port's rules (a copy) and the list's `any` */
+	__u32 idx_key;       /* bf_rule_idx key */
+	__u16 np, ip, na, ia;
+	__u16 ports[BF_RULE_PORT_LIST];
 };
 
 static __always_inline __u32 rule_class(__u8 proto)
@@ -153,11 +157,10 @@ static __always_inline void rule_count(__u32 slot, __u32 bytes)
 	}
 }
 
-/* bpf_loop callback: rule i of the list. 1 stops the loop. */
-static long rule_step(__u32 i, void *data)
+/* The rule at position pos of the list. 1 stops the walk. */
+static __always_inline long rule_at(struct rule_pkt *k, __u32 pos)
 {
-	struct rule_pkt *k = data;
-	__u32 idx = k->base + i;
+	__u32 idx = k->base + pos;
 	const struct bf_rule *r = bpf_map_lookup_elem(&bf_rules, &idx);
 
 	if (!r)
@@ -177,6 +180,38 @@ static long rule_step(__u32 i, void *data)
 	}
 	k->action = r->action;
 	return 1;
+}
+
+/* bpf_loop callback: rule i of the list. 1 stops the loop. */
+static long rule_step(__u32 i, void *data)
+{
+	return rule_at(data, i);
+}
+
+/* bpf_loop callback of the port index: the next rule by position of the port's list and
+ * `any`, merged. 1 stops the walk. */
+static long rule_idx_step(__u32 i, void *data)
+{
+	struct rule_pkt *k = data;
+	__u32 key = k->idx_key & 0x7fffffff, p = 0xffff, a = 0xffff, ip = k->ip, ia = k->ia;
+	const struct bf_rule_idx *x;
+
+	if (ip < k->np && ip < BF_RULE_PORT_LIST)
+		p = k->ports[ip];
+	if (ia < k->na && ia < BF_RULES_MAX) {
+		x = bpf_map_lookup_elem(&bf_rule_idx, &key);
+		if (!x)
+			return 1;
+		a = x->any[ia];
+	}
+	if (p == 0xffff && a == 0xffff)
+		return 1;
+	if (p < a) {
+		k->ip++;
+		return rule_at(k, p);
+	}
+	k->ia++;
+	return rule_at(k, a);
 }
 
 /* Extracts what the rules compare. The headers were checked by the parser;
@@ -245,7 +280,10 @@ __attribute__((noinline)) int bf_rules_run(struct xdp_md *ctx, struct rule_pkt *
 	lk.ctx = ctx;
 	lk.action = 0;
 	lk.dry_hits = 0;
-	bpf_loop(n, rule_step, &lk, 0);
+	if (lk.na || lk.np)
+		bpf_loop((__u32)lk.na + lk.np, rule_idx_step, &lk, 0);
+	else if (!lk.idx_key)
+		bpf_loop(n, rule_step, &lk, 0);
 	k->now = lk.now;
 	return lk.action | (lk.dry_hits ? 0x100 : 0);
 }
@@ -274,6 +312,22 @@ static __always_inline int rules_eval(struct xdp_md *ctx, const struct bf_config
 	k.base = (half * BF_RULE_CLASSES + cls) * BF_RULES_MAX;
 	k.bytes = bytes;
 	k.now = clk->ns;
+	if (cls < 2) { /* UDP, TCP: the port index, when user space built it */
+		__u32 ik = half * BF_RULE_CLASSES + cls;
+		const struct bf_rule_idx *x = bpf_map_lookup_elem(&bf_rule_idx, &ik);
+
+		if (x && x->on) {
+			struct bf_rule_port_key pk = { .half = half, .cls = cls, .port = k.dport };
+			const struct bf_rule_port_list *pl = bpf_map_lookup_elem(&bf_rule_ports, &pk);
+
+			k.idx_key = ik | 0x80000000; /* nonzero: the index is on */
+			k.na = x->n_any;
+			if (pl) {
+				k.np = pl->n;
+				__builtin_memcpy(k.ports, pl->pos, sizeof(k.ports));
+			}
+		}
+	}
 	res = bf_rules_run(ctx, &k, n);
 	clk->ns = k.now;
 	if (res & 0x100)

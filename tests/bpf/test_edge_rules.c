@@ -423,6 +423,189 @@ static void test_edge_rules__rate_threshold(void **state)
 	config(NULL);
 }
 
+
+/* ---- the port index (bifrost.h): the same verdicts and counters as the whole list ---- */
+
+static uint32_t xs(void)
+{
+	static uint64_t s = 0x2545f4914f6cdd1dULL;
+
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return (uint32_t)s;
+}
+
+/* Sets `on` of both halves' UDP and TCP entries of bf_rule_idx. */
+static void index_on(int on)
+{
+	for (__u32 k = 0; k < 2 * BF_RULE_CLASSES; k++) {
+		struct bf_rule_idx *x = calloc(1, sizeof(*x));
+
+		assert_non_null(x);
+		assert_int_equal(bpf_map_lookup_elem(H.maps.fd.rule_idx, &k, x), 0);
+		if (k % BF_RULE_CLASSES < 2 && x->n_any + x->on) {
+			x->on = (__u16)on;
+			assert_int_equal(bpf_map_update_elem(H.maps.fd.rule_idx, &k, x, BPF_ANY), 0);
+		}
+		free(x);
+	}
+}
+
+static void all_counters(uint64_t *pk, size_t cap)
+{
+	struct edge_rule_stat *st;
+	size_t n;
+
+	memset(pk, 0, cap * sizeof(*pk));
+	assert_int_equal(edge_maps_rule_stats(&H.maps.fd, &st, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (st[i].id < cap)
+			pk[st[i].id] = st[i].packets;
+	free(st);
+}
+
+/* Random rule sets (ports, small and wide ranges, no port, a port crowded past what its
+ * entry holds, pass, drop, dry runs, other fields) and packets to every port they name and
+ * others: each packet's verdict, reason and every rule's counter with the index and with
+ * the whole list (the index turned off) must be the same. */
+static void test_edge_rules__port_index_same_as_linear(void **state)
+{
+	static const uint16_t ports[] = { 27015, 27016, 27017, 27020, 53, 5000, 27010, 27031 };
+	char text[16384];
+	unsigned walked = 0;
+
+	for (int round = 0; round < 6; round++) {
+		size_t o = 0;
+		int nrules = 40 + (int)(xs() % 40);
+
+		for (int i = 1; i <= nrules; i++) {
+			uint32_t v = xs();
+			const char *proto = (const char *[]){ "udp", "tcp", "udp", "" }[v % 4];
+
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "rule %d action %s", i,
+					      (v >> 2) % 3 ? "drop" : "pass");
+			if (proto[0]) {
+				o += (size_t)snprintf(text + o, sizeof(text) - o, " proto %s", proto);
+				switch ((v >> 4) % 6) {
+				case 0: /* crowded: round 2 piles every rule on one port */
+				case 1:
+					o += (size_t)snprintf(text + o, sizeof(text) - o, " dport %u",
+							      round == 2 ? 27015 : ports[(v >> 8) % 8]);
+					break;
+				case 2:
+					o += (size_t)snprintf(text + o, sizeof(text) - o,
+							      " dport 27010-27020");
+					break;
+				case 3:
+					o += (size_t)snprintf(text + o, sizeof(text) - o,
+							      " dport 1000-40000");
+					break;
+				case 4:
+					o += (size_t)snprintf(text + o, sizeof(text) - o,
+							      " dport 27015-27030");
+					break;
+				default:
+					break;
+				}
+				if ((v >> 12) % 5 == 0)
+					o += (size_t)snprintf(text + o, sizeof(text) - o, " sport 40000");
+			}
+			if ((v >> 15) % 4 == 0)
+				o += (size_t)snprintf(text + o, sizeof(text) - o, " src %s",
+						      (v >> 17) % 2 ? "198.51.100.0/24" : "10.0.0.0/8");
+			if ((v >> 18) % 5 == 0)
+				o += (size_t)snprintf(text + o, sizeof(text) - o, " dry_run yes");
+			if ((v >> 21) % 6 == 0)
+				o += (size_t)snprintf(text + o, sizeof(text) - o, " payload_len 0-10");
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\n");
+		}
+		config(text);
+		for (size_t pi = 0; pi < sizeof(ports) / sizeof(ports[0]); pi++)
+			for (int t = 0; t < 4; t++) {
+				struct pkt_spec s = harness_udp(t & 2 ? "192.0.2.200" : CLIENT,
+								t & 2 ? 40000 : 41000, ANY, ports[pi]);
+				uint64_t c0[128], c1[128], c2[128];
+				struct result ra, rb;
+				uint8_t pkt[256];
+				size_t n;
+
+				s.proto = t & 1 ? IPPROTO_TCP : IPPROTO_UDP;
+				n = pkt_build(&s, pkt, sizeof(pkt));
+				all_counters(c0, 128);
+				harness_run(pkt, n, &ra);
+				all_counters(c1, 128);
+				index_on(0);
+				harness_run(pkt, n, &rb);
+				index_on(1);
+				all_counters(c2, 128);
+				if (ra.action != rb.action ||
+				    memcmp(ra.delta, rb.delta, sizeof(ra.delta)))
+					fail_msg("round %d, %s to port %u: indexed %d, linear %d\n%s", round,
+						 t & 1 ? "tcp" : "udp", ports[pi], ra.action, rb.action,
+						 text);
+				for (int id = 1; id < 128; id++)
+					if (c1[id] - c0[id] != c2[id] - c1[id])
+						fail_msg("round %d, port %u: rule %d counted %llu indexed, "
+							 "%llu linear", round, ports[pi], id,
+							 (unsigned long long)(c1[id] - c0[id]),
+							 (unsigned long long)(c2[id] - c1[id]));
+				walked++;
+			}
+	}
+	print_message("port index: %u packets, same verdicts and counters as the whole list\n",
+		      walked);
+	config(NULL);
+}
+
+/* What the index holds: rules on one port each, a crowded port's 16th rule in `any`, a
+ * wide range in `any`, nothing for ICMP. */
+static void test_edge_rules__port_index_layout(void **state)
+{
+	char text[4096];
+	size_t o = 0;
+	struct bf_config conf;
+	struct bf_rule_idx *x = calloc(1, sizeof(*x));
+	struct bf_rule_port_list pl;
+	__u32 zero = 0, key;
+	struct bf_rule_port_key pk;
+
+	assert_non_null(x);
+	for (int i = 1; i <= 16; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "rule %d action drop proto udp dport 27015 payload_len 100\n", i);
+	o += (size_t)snprintf(text + o, sizeof(text) - o,
+			      "rule 20 action drop proto udp dport 1-1000\n"
+			      "rule 21 action drop proto udp dport 27016-27017\n"
+			      "rule 22 action drop proto icmp\n");
+	config(text);
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.config, &zero, &conf), 0);
+	key = (conf.rules_active & 1) * BF_RULE_CLASSES + 0;
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.rule_idx, &key, x), 0);
+	assert_int_equal(x->on, 1);
+	assert_int_equal(x->n_any, 2); /* the 16th on 27015 (position 15), 1-1000 (16) */
+	assert_int_equal(x->any[0], 15);
+	assert_int_equal(x->any[1], 16);
+	pk = (struct bf_rule_port_key){ .half = conf.rules_active & 1, .cls = 0, .port = 27015 };
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.rule_ports, &pk, &pl), 0);
+	assert_int_equal(pl.n, BF_RULE_PORT_LIST);
+	assert_int_equal(pl.pos[14], 14);
+	pk.port = 27017;
+	assert_int_equal(bpf_map_lookup_elem(H.maps.fd.rule_ports, &pk, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.pos[0], 17);
+	/* the other half's entries are gone once it is written again */
+	config("rule 1 action drop proto udp dport 5\n");
+	config("rule 1 action drop proto udp dport 6\n");
+	pk.port = 27015;
+	pk.half = 0;
+	assert_int_not_equal(bpf_map_lookup_elem(H.maps.fd.rule_ports, &pk, &pl), 0);
+	pk.half = 1;
+	assert_int_not_equal(bpf_map_lookup_elem(H.maps.fd.rule_ports, &pk, &pl), 0);
+	free(x);
+	config(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +617,8 @@ int main(void)
 		cmocka_unit_test(test_edge_rules__dry_run_rule_counts_and_passes),
 		cmocka_unit_test(test_edge_rules__refused_sets_leave_the_live_one),
 		cmocka_unit_test(test_edge_rules__rate_threshold),
+		cmocka_unit_test(test_edge_rules__port_index_same_as_linear),
+		cmocka_unit_test(test_edge_rules__port_index_layout),
 	};
 
 	if (geteuid() != 0) {
