@@ -173,6 +173,8 @@ static int zero_slot(struct edge_maps *m, __u32 slot)
 	return rc;
 }
 
+#define BF_RULE_INDEX_MIN 8
+
 /* The port index of one half (bifrost.h, "The rules' port index"): for the UDP and TCP
  * lists, each rule naming a destination port range of at most BF_RULE_PORT_SPAN ports is
  * listed under every one of those ports, if each has room; every other rule goes to the
@@ -217,7 +219,8 @@ static int write_port_index(struct edge_maps *m, unsigned half,
 		__u32 ik = half * BF_RULE_CLASSES + c;
 
 		memset(idx, 0, sizeof(*idx));
-		idx->on = 1;
+		/* a short list is walked faster than a hash probe: the index from 8 rules */
+		idx->on = n_cls[c] >= BF_RULE_INDEX_MIN;
 		for (unsigned pos = 0; pos < n_cls[c]; pos++) {
 			const struct bf_rule *r = cls_rules[c][pos];
 			bool indexed = (r->used & BF_RF_DPORT) &&

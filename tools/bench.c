@@ -362,8 +362,9 @@ static int do_paths(unsigned repeat, int rounds)
 /* ---- firewall rules and rate limits ---- */
 
 /* A rule that compares five fields and fails on the last for the measured
- * packet (payload_len), so that every rule is evaluated in full. */
-static int bench_rules_apply(struct edge_maps *maps, unsigned n)
+ * packet (payload_len), so that every rule is evaluated in full. distinct: rule i names
+ * port 30000 + i instead, none of them the packet's (the port index skips them all). */
+static int bench_rules_apply(struct edge_maps *maps, unsigned n, bool distinct)
 {
 	struct bf_rule_def *r = calloc(n + 1, sizeof(*r));
 	char err[256];
@@ -372,10 +373,12 @@ static int bench_rules_apply(struct edge_maps *maps, unsigned n)
 	if (!r)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n && !rc; i++) {
-		static const char text[] = "action drop src 198.51.100.0/24 dst 203.0.113.10/32 "
-					   "proto udp dport 27016 payload_len 0-8";
+		char text[160];
+		int len = snprintf(text, sizeof(text),
+				   "action drop src 198.51.100.0/24 dst 203.0.113.10/32 "
+				   "proto udp dport %u payload_len 0-8", distinct ? 30000 + i : 27016);
 
-		rc = bf_rule_parse(i + 1, text, sizeof(text) - 1, &r[i], err, sizeof(err));
+		rc = bf_rule_parse(i + 1, text, (size_t)len, &r[i], err, sizeof(err));
 	}
 	if (!rc)
 		rc = edge_maps_apply_rules(maps, r, n, NULL);
@@ -400,12 +403,13 @@ static int do_rules(unsigned repeat, int rounds)
 	struct {
 		const char *name;
 		unsigned rules;
+		bool distinct;
 		uint8_t pkt[256];
 		size_t len;
 		int prog, reason;
 		unsigned repeat;
 		double best;
-	} rows[16];
+	} rows[24];
 	const char *text = "id bench\niface bt0\naddr 192.0.2.11\n"
 			   "conn udp 203.0.113.10:27015 198.18.3.2\n"
 			   "conn udp 203.0.113.20:27015 198.18.3.2 pps 100m bps 100g block 30s\n"
@@ -435,6 +439,7 @@ static int do_rules(unsigned repeat, int rounds)
 				      .saddr = inet_addr(src), .daddr = inet_addr(dst) }; \
 		rows[n].name = nm;                                                       \
 		rows[n].rules = nrules;                                                  \
+		rows[n].distinct = !strcmp(nm, "closed_port_port_rules");                \
 		rows[n].prog = prog_fd;                                                  \
 		rows[n].reason = why;                                                    \
 		rows[n].len = pkt_build(&s, rows[n].pkt, sizeof(rows[n].pkt));           \
@@ -451,6 +456,10 @@ static int do_rules(unsigned repeat, int rounds)
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		RROW("closed_port_rules", counts[i], edge, BF_R_DEFAULT_DROP, IPPROTO_UDP, cl, any,
 		     27016);
+	/* The same rules, each on a port of its own (30000 + i): the port index's case. */
+	for (size_t i = 1; i < sizeof(counts) / sizeof(counts[0]); i++)
+		RROW("closed_port_port_rules", counts[i], edge, BF_R_DEFAULT_DROP, IPPROTO_UDP, cl,
+		     any, 27016);
 	RROW("forward_no_limit", 0, edge, BF_R_FORWARD, IPPROTO_UDP, cl, any, 27015);
 	RROW("forward_ratelimit", 0, edge, BF_R_FORWARD, IPPROTO_UDP, cl, lim, 27015);
 	RROW("ratelimit_over_limit", 0, edge, BF_R_RATELIMIT, IPPROTO_UDP, cl, lim, 27016);
@@ -475,7 +484,7 @@ static int do_rules(unsigned repeat, int rounds)
 		for (int i = 0; i < n; i++) {
 			double ns;
 
-			if (bench_rules_apply(&maps, rows[i].rules)) {
+			if (bench_rules_apply(&maps, rows[i].rules, rows[i].distinct)) {
 				fprintf(stderr, "bf-bench: applying %u rules failed\n", rows[i].rules);
 				return 1;
 			}

@@ -104,7 +104,8 @@ static void rand_world(struct m_world *w)
 		w->bl[w->n_bl++] = rand_cidr();
 	for (int n = (int)below(3); n > 0; n--)
 		w->pr[w->n_pr++] = rand_cidr();
-	for (int n = (int)below(5); n > 0; n--) {
+	/* up to 4 rules, or (one world in four) up to 15: enough for the port index */
+	for (int n = (int)below(chance(25) ? 16 : 5); n > 0 && w->n_rules < M_MAX; n--) {
 		struct m_rule *ru = &w->rules[w->n_rules++];
 		int fields = 0;
 

@@ -80,6 +80,10 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	jq -r '[.[] | select(.path=="closed_port_rules")] as $r | ($r[] | select(.rules==0) | .ns_per_pkt) as $z | ($r[] | select(.rules==1000) | .ns_per_pkt) as $k | "Each rule costs about \((($k - $z) / 1000) * 10 | round / 10) ns when none matches (1000 rules vs none)."' "$TMP/rules.json"
 	echo
+	echo "\`closed_port_port_rules\` is the same N rules, each naming a port of its own (30000 + i),"
+	echo "none the packet's: the port index (docs/ARCHITECTURE.md, \"Firewall rules\") skips them."
+	jq -r '[.[] | select(.path=="closed_port_port_rules")] as $r | ($r[] | select(.rules==10) | .ns_per_pkt) as $a | ($r[] | select(.rules==1000) | .ns_per_pkt) as $b | "1000 rules on distinct ports cost \(($b / $a * 100 | round) / 100)× what 10 do (goal: at most 2×)."' "$TMP/rules.json"
+	echo
 	echo "## Cost of the counters"
 	echo
 	echo "The same edge program loaded twice, with its per-reason counters (\`bf_stats\`) and"
