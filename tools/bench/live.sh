@@ -83,6 +83,17 @@ measure bifrost_drop_unserved_addr bifrost_rx
 # junk at the anycast address, closed port: every list is consulted first
 DST=203.0.113.10
 measure bifrost_drop_closed_port bifrost_rx
+# the same flood with N firewall rules, each on a UDP port of its own (30000 + i), none
+# the flood's (27015): the rules' port index keeps them off its path
+for n in ${RULE_COUNTS:-10 100 1000}; do
+	{ cat /tmp/bfb-edge.conf; for i in $(seq "$n"); do
+		echo "rule $i action drop proto udp dport $((30000 + i))"; done; } >/tmp/bfb-edge-rules.conf
+	nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge-rules.conf >/tmp/bfb-edge.log 2>&1 &
+	edge=$!
+	for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
+	kill $edge; wait $edge 2>/dev/null || true
+	measure "bifrost_closed_port_${n}_port_rules" bifrost_rx
+done
 DST=203.0.113.99
 nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf --detach >/dev/null 2>&1
 
@@ -100,3 +111,16 @@ NFT
 nft_rx() { nsenter --net=/run/netns/$R nft -j list table netdev bfb | jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'; }
 pin_napi
 measure nftables_drop nft_rx
+# nftables with the same N port rules as a set (its fastest form), then the same drop
+for n in ${RULE_COUNTS:-10 100 1000}; do
+	nsenter --net=/run/netns/$R nft delete table netdev bfb
+	{ echo "table netdev bfb {"
+	  echo "	set ports { type inet_service; elements = { $(seq -s, 30001 $((30000 + n))) } }"
+	  echo "	chain in {"
+	  echo "		type filter hook ingress device \"bfb-r0\" priority -500;"
+	  echo "		udp dport @ports drop"
+	  echo "		ip daddr 203.0.113.99 counter drop"
+	  echo "	}"
+	  echo "}"; } | nsenter --net=/run/netns/$R nft -f -
+	measure "nftables_${n}_port_set" nft_rx
+done

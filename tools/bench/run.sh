@@ -134,6 +134,11 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "\`bifrost_drop_unserved_addr\` is a flood at an address the POP does not serve;"
 	echo "\`bifrost_drop_closed_port\` a flood at the anycast address on a closed port, which"
 	echo "passes every list before it is dropped. nftables drops at the netdev ingress hook."
+	echo "\`bifrost_closed_port_N_port_rules\` is that flood with N firewall rules, each dropping"
+	echo "UDP to a port of its own (30000 + i), none the flood's: the rules' port index keeps"
+	echo "them off its path. \`nftables_N_port_set\` is nftables with the same N ports as a set"
+	echo "(\`udp dport @ports drop\`, its fastest form) before the same drop."
+	jq -rs '(map(select(.receiver | test("^bifrost_closed_port_[0-9]+_port_rules$"))) | sort_by(.receiver | capture("_(?<n>[0-9]+)_").n | tonumber)) as $r | if ($r | length) > 1 then "Bifrost with \($r[-1].receiver | capture("_(?<n>[0-9]+)_").n) port rules handles \(($r[-1].pps / $r[0].pps * 100 | round) / 100)× the rate it handles with \($r[0].receiver | capture("_(?<n>[0-9]+)_").n) (goal: the cost at most 2×)." else empty end' "$TMP/live.json"
 	echo
 	echo "## Fleet sync over Redis"
 	echo
