@@ -38,17 +38,11 @@ static int pin_cpu(int cpu)
 
 static int if_mac(const char *ifname, char *out, size_t cap)
 {
-	struct ifreq ifr = { 0 };
-	const uint8_t *m = (const uint8_t *)ifr.ifr_hwaddr.sa_data;
-	int s = socket(AF_INET, SOCK_DGRAM, 0), rc = 0;
+	uint8_t m[6];
+	int rc = if_hwaddr(ifname, m);
 
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr))
-		rc = -errno;
-	else
+	if (!rc)
 		snprintf(out, cap, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-	if (s >= 0)
-		close(s);
 	return rc;
 }
 

@@ -205,6 +205,7 @@ static int do_propagation(const struct prop_opts *o)
 	double *per = calloc((size_t)o->count * o->n_peers, sizeof(double)); /* peer p's at p * count */
 	double *ping = calloc(o->pings, sizeof(double));
 	int peer_fd[MAX_PEERS], prog, ifindex;
+	uint8_t if_mac[6];
 	size_t n_each = 0, n_ok = 0, n_per[MAX_PEERS] = { 0 };
 	unsigned lost = 0;
 	redisContext *r;
@@ -216,6 +217,11 @@ static int do_propagation(const struct prop_opts *o)
 	ifindex = (int)if_nametoindex(o->iface);
 	if (!ifindex || (prog = xdp_prog_fd(ifindex)) < 0)
 		return 1;
+	/* Addressed to the interface's own MAC: the edge sends nothing on that was not. */
+	if (if_hwaddr(o->iface, if_mac)) {
+		fprintf(stderr, "bf-bench: the MAC of %s: %s\n", o->iface, strerror(errno));
+		return 1;
+	}
 	for (int p = 0; p < o->n_peers; p++)
 		if ((peer_fd[p] = pinned_map(o->peers[p], "bf_punches")) < 0)
 			return 1;
@@ -242,6 +248,7 @@ static int do_propagation(const struct prop_opts *o)
 		int seen = 0, got[MAX_PEERS] = { 0 };
 		double t0, dl;
 
+		memcpy(out.dmac, if_mac, 6);
 		t.data_size_in = (__u32)pkt_build_ipip(&out, &in, pkt, sizeof(pkt));
 		ctx.data_end = t.data_size_in;
 		t0 = mono_s();

@@ -1,5 +1,5 @@
 /* common.h - the helpers bf-netprobe, the refresher, bf-bench and the tests share (clock, sh,
- * sort). */
+ * sort, an interface's MAC). */
 #ifndef BF_TOOLS_COMMON_H
 #define BF_TOOLS_COMMON_H
 
@@ -15,6 +15,10 @@ double mono_s(void);
  * exited non-zero; then, when who is not NULL, "<who>: command failed: <cmd>" on stderr. */
 int sh_run(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sh_vrun(const char *who, const char *fmt, va_list ap);
+
+/* The hardware address of interface ifname (in the current network namespace). 0 or
+ * -errno. */
+int if_hwaddr(const char *ifname, uint8_t mac[6]);
 
 /* qsort order of doubles, ascending. */
 int cmp_double(const void *a, const void *b);
