@@ -277,6 +277,13 @@ start_fs
 check "routes back after a restart (<= 20 s)" wait_for 20 bash -c "[ \$(ip netns exec $UP gobgp -u 127.0.0.1 -p 50051 global rib -a ipv4-flowspec -j | jq 'keys|length') = $before ]"
 eq "with the expiry they had" "$(rcli HGET bifrost:flowspec:pop1 230 | cut -d' ' -f3)" "$until_230"
 
+begin "SIGHUP"
+kill -HUP "$FS_PID"
+sleep 0.5
+check "a HUP leaves it running" kill -0 "$FS_PID"
+check "and says the file is read at start" has "$(cat "$TMP/fs.log")" "SIGHUP: the rules are followed live"
+eq "routes still out" "$(up_count)" "$before"
+
 begin "SIGTERM"
 SINCE=$(session_since)
 kill -TERM "$FS_PID"

@@ -40,6 +40,7 @@ struct fs_app {
 	struct bf_fs_rule_state *rib; /* id and match of each route in the speaker's RIB */
 	size_t n_rib;
 	char written[64]; /* digest of the lines last written */
+	const char *conf_path;
 	/* counters (/metrics) */
 	unsigned long long refused_total[BF_FSW_MAX], announced_total, withdrawn_total,
 		redis_errors, bad_rules, wl_paused;
@@ -394,6 +395,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(a->base);
 }
 
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct fs_app *a = arg;
+
+	/* The rules come from Redis and are followed live; the config file is read at
+	 * start only. A HUP must not stop the exporter (its routes would go with it). */
+	pr_info("SIGHUP: the rules are followed live; %s is read at start only (restart to "
+		"change it)", a->conf_path);
+}
+
 static void shutdown_all(struct fs_app *a)
 {
 	bf_notify("STOPPING=1");
@@ -482,7 +493,7 @@ int main(int argc, char **argv)
 	};
 	const char *conf = "/etc/bifrost/flowspec.conf";
 	static struct fs_app a;
-	struct event *tev, *s1, *s2;
+	struct event *tev, *s1, *s2, *s3;
 	char err[512];
 	int opt, verbose = 0;
 	bool dry = false;
@@ -514,6 +525,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a.c.lim.dry_run = dry;
+	a.conf_path = conf;
 	if (fs_conf_load(conf, &a.c, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return EXIT_USAGE;
@@ -561,7 +573,9 @@ int main(int argc, char **argv)
 	tev = event_new(a.base, -1, EV_PERSIST, tick, &a);
 	s1 = evsignal_new(a.base, SIGTERM, on_signal, &a);
 	s2 = evsignal_new(a.base, SIGINT, on_signal, &a);
-	if (!tev || !s1 || !s2 || event_add(s1, NULL) || event_add(s2, NULL) ||
+	s3 = evsignal_new(a.base, SIGHUP, on_hup, &a);
+	if (!tev || !s1 || !s2 || !s3 || event_add(s1, NULL) || event_add(s2, NULL) ||
+	    event_add(s3, NULL) ||
 	    event_add(tev, &(struct timeval){ (time_t)(a.c.poll_ms / 1000),
 					      (suseconds_t)(a.c.poll_ms % 1000) * 1000 })) {
 		pr_err("event loop set-up failed");
@@ -574,6 +588,7 @@ int main(int argc, char **argv)
 	event_free(tev);
 	event_free(s1);
 	event_free(s2);
+	event_free(s3);
 	if (a.http)
 		evhttp_free(a.http);
 	event_base_free(a.base);
