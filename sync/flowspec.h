@@ -87,8 +87,6 @@ int bf_fs_line_parse(const char *s, size_t n, struct bf_fs_line *out);
 /* The length, or -ENOSPC. */
 int bf_fs_line_format(const struct bf_fs_line *l, char *buf, size_t len);
 
-#endif
-
 /* ---- the plan: what each offered rule's state is this tick (flowspec_plan.c) ---- */
 
 #define BF_FS_RULES_MAX 1024   /* flowspec rules one exporter follows */
@@ -100,6 +98,7 @@ struct bf_fs_limits {
 	uint64_t max_ttl_ms;     /* the longest TTL a rule may ask for (default 24 h) */
 	bool dry_run;            /* DRY_RUN instead of ANNOUNCED */
 	bool follow_canary;      /* a canary POP is set and it is another */
+	bool hold_new;           /* the inputs are stale (Redis failed): nothing new goes out */
 	uint64_t canary_hold_ms; /* how long the canary must have announced a route first */
 };
 
@@ -120,3 +119,5 @@ void bf_fs_plan(const struct bf_rule_def *rules, size_t n, const struct bf_fs_po
 		const struct bf_fs_limits *lim, const struct bf_fs_rule_state *prev, size_t n_prev,
 		const struct bf_fs_rule_state *canary, size_t n_canary, uint64_t now_ms,
 		uint64_t *last_new_ms, struct bf_fs_rule_state *out);
+
+#endif

@@ -231,8 +231,8 @@ static void flowspec_line(struct line *l, const char *p, const char *id)
 	put_key(l, "%R~", K(bf_key_rules, p));
 	put_key(l, "%R~", K(bf_key_protect, p));
 	put(l, " %%R~%s%s:*", p, bf_kind_name(BF_KIND_WL)); /* every origin's whitelist */
-	/* every POP's state: a canary's is read by the others */
-	put(l, " %%R~%sflowspec:*", p);
+	/* every POP's state and liveness: a canary's are read by the others */
+	put(l, " %%R~%sflowspec:* %%R~%sflowspec-alive:*", p, p);
 	put_key(l, "~", K(bf_key_flowspec, p, id));
 	put_key(l, "~", K(bf_key_flowspec_alive, p, id));
 }

@@ -241,6 +241,21 @@ check "the exporter said so, once" [ "$(grep -c "keeping the routes out" "$TMP/f
 ctl rule del 202 >/dev/null
 check "it follows the rules again after Redis answers" wait_for 8 not_in_rib "192.0.2.102/32"
 
+begin "a canary that is not running releases nothing (pop3)"
+# pop9's lines say it announced rule 203 long ago, but pop9 has no liveness key
+rcli HSET bifrost:flowspec:pop9 203 "$(rcli HGET bifrost:flowspec:pop1 203 | sed 's/^announced [0-9]* /announced 1 /')" >/dev/null
+sed -e 's/^id pop1/id pop3/' -e "s/^metrics .*/canary pop9\ncanary_hold 0s\nrate 100ms/" "$TMP/flowspec.conf" >"$TMP/pop3.conf"
+ip netns exec "$POP" "$BIN/bifrost-flowspec" --config "$TMP/pop3.conf" --dry-run \
+	>"$TMP/pop3.log" 2>&1 &
+P3=$!
+PIDS+=($P3)
+sleep 1.5
+eq "a dead canary's word: still pending" "$(rcli HGET bifrost:flowspec:pop3 203 | cut -d' ' -f1,4)" "pending canary"
+rcli SET bifrost:flowspec-alive:pop9 1 PX 60000 >/dev/null
+check "a live one's: released" wait_for 4 bash -c "[ \"\$(ip netns exec $POP redis-cli -p $RPORT HGET bifrost:flowspec:pop3 203 | cut -d' ' -f1)\" = dry-run ]"
+kill "$P3"; wait "$P3" 2>/dev/null
+rcli DEL bifrost:flowspec:pop9 bifrost:flowspec-alive:pop9 bifrost:flowspec:pop3 >/dev/null
+
 begin "canary and dry run (pop2)"
 sed -e 's/^id pop1/id pop2/' -e "s/^metrics .*/canary pop1\ncanary_hold 2s\nrate 200ms/" "$TMP/flowspec.conf" >"$TMP/pop2.conf"
 ip netns exec "$POP" "$BIN/bifrost-flowspec" --config "$TMP/pop2.conf" --dry-run \

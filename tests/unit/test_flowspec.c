@@ -666,6 +666,119 @@ static void test_flowspec__plan_canary(void **state)
 	assert_int_equal(STATE(a, 2, 1), BF_FSS_PENDING);
 }
 
+
+/* Lines read back (a restart, or anyone who can write the state hash) are held to the
+ * cap, to their own TTL and to the clock; a dry run's lines are no announcement. */
+static void test_flowspec__plan_read_back_is_checked(void **state)
+{
+	static const char *const texts[] = {
+		"1 action drop proto icmp dst 192.0.2.11/32 flowspec yes",
+		"2 action drop proto icmp dst 192.0.2.12/32 flowspec yes",
+		"3 action drop proto icmp dst 192.0.2.13/32 flowspec yes",
+		"4 action drop proto icmp dst 192.0.2.14/32 flowspec yes",
+		"5 action drop proto icmp dst 192.0.2.15/32 flowspec yes",
+	};
+	struct bf_rule_def r[5];
+	struct bf_fs_rule_state prev[5], a[5];
+	struct bf_fs_limits l = lim();
+	uint64_t last = 0, now = 10000000;
+	char m[BF_FS_MATCH_MAX], d[BF_FS_DETAIL_MAX];
+
+	rules_of(texts, 5, r);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(bf_fs_translate(&r[i], &pol, m, sizeof(m), d, sizeof(d)), BF_FSW_OK);
+		prev[i].id = r[i].id;
+		prev[i].line = (struct bf_fs_line){ BF_FSS_STOPPED, now - 1000, now - 1000 + l.ttl_ms,
+						    "-", "" };
+		snprintf(prev[i].line.text, sizeof(prev[i].line.text), "%s", m);
+	}
+	/* max_rules 3: five lines read back, three go out again (by priority) */
+	bf_fs_plan(r, 5, &pol, &l, prev, 5, NULL, 0, now, &last, a);
+	assert_int_equal(STATE(a, 5, 1), BF_FSS_ANNOUNCED);
+	assert_int_equal(STATE(a, 5, 3), BF_FSS_ANNOUNCED);
+	assert_int_equal(STATE(a, 5, 4), BF_FSS_REFUSED);
+	assert_string_equal(WHY(a, 5, 5), "cap");
+	assert_int_equal(last, 0);
+	/* a line that says it went out an hour from now is not trusted: a new route */
+	prev[0].line.since_ms = now + 3600000;
+	prev[0].line.until_ms = prev[0].line.since_ms + l.ttl_ms;
+	bf_fs_plan(r, 1, &pol, &l, prev, 5, NULL, 0, now, &last, a);
+	assert_int_equal(STATE(a, 1, 1), BF_FSS_ANNOUNCED);
+	assert_int_equal(line_of(a, 1, 1)->since_ms, now);
+	assert_int_equal(line_of(a, 1, 1)->until_ms, now + l.ttl_ms);
+	/* a dry run's line, read back by a live exporter: a new route, which waits its turn */
+	prev[1].line.state = BF_FSS_DRY_RUN;
+	bf_fs_plan(&r[1], 1, &pol, &l, prev, 5, NULL, 0, now + 10, &last, a);
+	assert_int_equal(STATE(a, 1, 2), BF_FSS_PENDING);
+	assert_string_equal(WHY(a, 1, 2), "rate");
+	/* stale inputs (Redis failed): what is out stays, nothing new is decided */
+	l.hold_new = true;
+	l.max_rules = 5;
+	last = 0;
+	bf_fs_plan(r, 5, &pol, &l, prev, 5, NULL, 0, now + 2000, &last, a);
+	assert_int_equal(STATE(a, 5, 3), BF_FSS_ANNOUNCED);
+	assert_int_equal(STATE(a, 5, 1), BF_FSS_PENDING);
+	assert_string_equal(WHY(a, 5, 1), "redis");
+	assert_int_equal(last, 0);
+}
+
+/* A rule refused for a moment (its destination whitelisted, say) keeps its expiry: it
+ * cannot be renewed for ever that way. */
+static void test_flowspec__plan_refusal_keeps_the_expiry(void **state)
+{
+	static const char *const texts[] = {
+		"7 action drop proto icmp dst 192.0.2.77/32 flowspec yes flowspec_ttl 10s",
+	};
+	struct bf_rule_def r[1];
+	struct bf_fs_rule_state a[1], b[1];
+	struct bf_fs_limits l = lim();
+	struct bf_cidr moment = cidr("192.0.2.77/32");
+	struct bf_fs_policy p2 = pol;
+	uint64_t last = 0, t0 = 5000000;
+
+	rules_of(texts, 1, r);
+	bf_fs_plan(r, 1, &pol, &l, NULL, 0, NULL, 0, t0, &last, a);
+	assert_int_equal(STATE(a, 1, 7), BF_FSS_ANNOUNCED);
+	p2.whitelist = &moment;
+	p2.n_whitelist = 1;
+	bf_fs_plan(r, 1, &p2, &l, a, 1, NULL, 0, t0 + 2000, &last, b);
+	assert_int_equal(STATE(b, 1, 7), BF_FSS_REFUSED);
+	assert_int_equal(line_of(b, 1, 7)->until_ms, t0 + 10000);
+	/* back before its expiry: out again with the old expiry */
+	bf_fs_plan(r, 1, &pol, &l, b, 1, NULL, 0, t0 + 4000, &last, a);
+	assert_int_equal(STATE(a, 1, 7), BF_FSS_ANNOUNCED);
+	assert_int_equal(line_of(a, 1, 7)->until_ms, t0 + 10000);
+	/* refused again, back after it: expired, not renewed */
+	bf_fs_plan(r, 1, &p2, &l, a, 1, NULL, 0, t0 + 5000, &last, b);
+	bf_fs_plan(r, 1, &pol, &l, b, 1, NULL, 0, t0 + 11000, &last, a);
+	assert_int_equal(STATE(a, 1, 7), BF_FSS_EXPIRED);
+}
+
+/* A route waiting for its turn keeps its place: a new rule of a lower id does not push it
+ * over the cap. */
+static void test_flowspec__plan_waiting_route_keeps_its_place(void **state)
+{
+	static const char *const texts[] = {
+		"10 action drop proto icmp dst 192.0.2.10/32 flowspec yes",
+		"50 action drop proto icmp dst 192.0.2.50/32 flowspec yes",
+		"20 action drop proto icmp dst 192.0.2.20/32 flowspec yes",
+	};
+	struct bf_rule_def r[3];
+	struct bf_fs_rule_state a[3], b[3];
+	struct bf_fs_limits l = lim();
+	uint64_t last = 0, t0 = 7000000;
+
+	l.max_rules = 2;
+	rules_of(texts, 3, r);
+	bf_fs_plan(r, 2, &pol, &l, NULL, 0, NULL, 0, t0, &last, a);
+	assert_int_equal(STATE(a, 2, 10), BF_FSS_ANNOUNCED);
+	assert_int_equal(STATE(a, 2, 50), BF_FSS_PENDING);
+	bf_fs_plan(r, 3, &pol, &l, a, 2, NULL, 0, t0 + 100, &last, b);
+	assert_int_equal(STATE(b, 3, 50), BF_FSS_PENDING);
+	assert_int_equal(STATE(b, 3, 20), BF_FSS_REFUSED);
+	assert_string_equal(WHY(b, 3, 20), "cap");
+}
+
 #define P(t) bf_rule_parse(1, (t), strlen(t), &r, err, sizeof(err))
 
 static void test_flowspec__lines_and_rule_fields(void **state)
@@ -716,6 +829,9 @@ int main(void)
 		cmocka_unit_test(test_flowspec__plan_cap_rate_ttl),
 		cmocka_unit_test(test_flowspec__plan_max_ttl_and_restart),
 		cmocka_unit_test(test_flowspec__plan_canary),
+		cmocka_unit_test(test_flowspec__plan_read_back_is_checked),
+		cmocka_unit_test(test_flowspec__plan_refusal_keeps_the_expiry),
+		cmocka_unit_test(test_flowspec__plan_waiting_route_keeps_its_place),
 		cmocka_unit_test(test_flowspec__lines_and_rule_fields),
 	};
 

@@ -16,9 +16,16 @@ struct shown {
 };
 
 /* "in 59m", "12s ago", "-" */
-static const char *when(long long at, long long now, char *buf, size_t len)
+static const char *when(unsigned long long at, long long now, char *buf, size_t len)
 {
-	long long d = at - now, a = d < 0 ? -d : d;
+	long long d, a;
+
+	if (at > (unsigned long long)now + 100ULL * 365 * 86400000) { /* not a time */
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	d = (long long)at - now;
+	a = d < 0 ? -d : d;
 
 	if (!at)
 		snprintf(buf, len, "-");
@@ -77,22 +84,23 @@ static int pop_one(const struct ctl *c, redisContext *rc, const redisReply *key,
 		qsort(rows, n, sizeof(*rows), by_id);
 	for (size_t i = 0; i < n; i++) {
 		struct bf_fs_line *l = &rows[i].line;
-		char text[2 * BF_FS_MATCH_MAX + 8], a[24];
+		char text[2 * BF_FS_MATCH_MAX + 8], why[64], a[24];
 
 		/* a stopped exporter's routes are withdrawn, whatever its last lines say */
 		if (!up && l->state == BF_FSS_ANNOUNCED)
 			l->state = BF_FSS_STOPPED;
 		ctl_safe(c, l->text, strlen(l->text), text, sizeof(text));
+		ctl_safe(c, l->why, strlen(l->why), why, sizeof(why));
 		sh->lines++;
 		if (c->json)
 			printf("{\"pop\":\"%s\",\"exporter\":%s,\"rule\":%u,\"state\":\"%s\","
 			       "\"why\":\"%s\",\"since_ms\":%llu,\"until_ms\":%llu,\"text\":\"%s\"}\n",
 			       safe_id, up ? "true" : "false", rows[i].id, bf_fs_state_name(l->state),
-			       strcmp(l->why, "-") ? l->why : "", (unsigned long long)l->since_ms,
+			       strcmp(l->why, "-") ? why : "", (unsigned long long)l->since_ms,
 			       (unsigned long long)l->until_ms, text);
 		else
 			printf("  %-8u %-10s %-12s %-10s %s\n", rows[i].id, bf_fs_state_name(l->state),
-			       l->why, when((long long)l->until_ms, sh->now_ms, a, sizeof(a)), text);
+			       why, when(l->until_ms, sh->now_ms, a, sizeof(a)), text);
 	}
 	free(rows);
 	freeReplyObject(r);

@@ -58,6 +58,7 @@ struct fs_speaker {
 				* its RIB is empty once it answers */
 	uint64_t next_try_ms, backoff_ms;
 	unsigned long long restarts, errors;
+	int fails;             /* failed probes in a row */
 	char said[160];        /* the last failure logged */
 };
 /* Starts (or re-starts, after back-off) gobgpd and probes its API. Returns true when a

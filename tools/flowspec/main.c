@@ -33,6 +33,8 @@ struct fs_app {
 	uint64_t next_connect_ms, redis_backoff_ms, next_reload_ms, next_alive_ms, next_wd_ms,
 		wd_ms, last_new_ms;
 	bool loaded, check_only, written_ok;
+	bool stale;    /* the last read of the inputs failed */
+	bool restored; /* this POP's lines of the last run were read back */
 	struct fs_input in;
 	/* this tick's and the last tick's lines, and what the speaker holds */
 	struct bf_fs_rule_state *cur, *prev;
@@ -146,8 +148,10 @@ static size_t shown_lines(struct fs_app *a, struct bf_fs_rule_state *out)
 {
 	for (size_t i = 0; i < a->n_cur; i++) {
 		out[i] = a->cur[i];
+		const struct bf_fs_line *held = find_line(a->rib, a->n_rib, a->cur[i].id);
+
 		if (out[i].line.state == BF_FSS_ANNOUNCED &&
-		    !find_line(a->rib, a->n_rib, a->cur[i].id)) {
+		    (!held || held->state != BF_FSS_ANNOUNCED)) {
 			out[i].line.state = BF_FSS_PENDING;
 			snprintf(out[i].line.why, sizeof(out[i].line.why), "speaker");
 		}
@@ -196,32 +200,63 @@ static void rib_remove(struct fs_app *a, size_t i)
 	a->rib[i] = a->rib[--a->n_rib];
 }
 
+/* rib entries: line.state ANNOUNCED = the speaker took it; PENDING = the add failed or
+ * timed out, so the speaker may or may not hold it (withdrawn like the others, added
+ * again while wanted). */
+static bool rib_text_elsewhere(const struct fs_app *a, size_t i)
+{
+	for (size_t j = 0; j < a->n_rib; j++)
+		if (j != i && !strcmp(a->rib[j].line.text, a->rib[i].line.text))
+			return true;
+	return false;
+}
+
+#define OPS_PER_TICK 25 /* ~2 s of gobgp calls: the rest next tick (the watchdog) */
+
 static void reconcile(struct fs_app *a)
 {
+	int ops = 0;
+
 	if (a->c.lim.dry_run || !a->sp.ready)
 		return;
 	/* withdrawals first: a changed rule's old route goes before its new one */
-	for (size_t i = 0; i < a->n_rib;) {
+	for (size_t i = 0; i < a->n_rib && ops < OPS_PER_TICK;) {
 		const struct bf_fs_line *l = find_line(a->cur, a->n_cur, a->rib[i].id);
 
 		if (l && l->state == BF_FSS_ANNOUNCED && !strcmp(l->text, a->rib[i].line.text)) {
 			i++;
 			continue;
 		}
-		if (fs_speaker_route(&a->sp, false, a->rib[i].line.text))
-			return;
-		pr_info("rule %u: withdrawn: %s", a->rib[i].id, a->rib[i].line.text);
-		a->withdrawn_total++;
+		/* two rules with the same route share it: withdrawn with the last of them */
+		if (!rib_text_elsewhere(a, i)) {
+			ops++;
+			if (fs_speaker_route(&a->sp, false, a->rib[i].line.text))
+				return;
+			pr_info("rule %u: withdrawn: %s", a->rib[i].id, a->rib[i].line.text);
+			a->withdrawn_total++;
+		}
 		rib_remove(a, i);
 	}
-	for (size_t i = 0; i < a->n_cur; i++) {
+	for (size_t i = 0; i < a->n_cur && ops < OPS_PER_TICK; i++) {
 		const struct bf_fs_line *l = &a->cur[i].line;
+		struct bf_fs_rule_state *held = NULL;
 
-		if (l->state != BF_FSS_ANNOUNCED || find_line(a->rib, a->n_rib, a->cur[i].id))
+		if (l->state != BF_FSS_ANNOUNCED)
 			continue;
+		for (size_t j = 0; j < a->n_rib; j++)
+			if (a->rib[j].id == a->cur[i].id)
+				held = &a->rib[j];
+		if (held && held->line.state == BF_FSS_ANNOUNCED)
+			continue;
+		if (!held) {
+			held = &a->rib[a->n_rib++];
+			*held = a->cur[i];
+		}
+		held->line.state = BF_FSS_PENDING; /* until the speaker says it took it */
+		ops++;
 		if (fs_speaker_route(&a->sp, true, l->text))
 			return;
-		a->rib[a->n_rib++] = a->cur[i];
+		held->line.state = BF_FSS_ANNOUNCED;
 		a->announced_total++;
 	}
 }
@@ -229,6 +264,7 @@ static void reconcile(struct fs_app *a)
 static void plan(struct fs_app *a)
 {
 	struct bf_fs_policy p = { 0 };
+	struct bf_fs_limits lim;
 	struct bf_cidr *protect;
 	struct bf_fs_rule_state *t;
 	size_t np;
@@ -248,7 +284,9 @@ static void plan(struct fs_app *a)
 	a->prev = a->cur;
 	a->n_prev = a->n_cur;
 	a->cur = t;
-	bf_fs_plan(a->in.rules, a->in.n_rules, &p, &a->c.lim, a->prev, a->n_prev, a->in.canary,
+	lim = a->c.lim;
+	lim.hold_new = a->stale; /* the last read failed: nothing new on a stale view */
+	bf_fs_plan(a->in.rules, a->in.n_rules, &p, &lim, a->prev, a->n_prev, a->in.canary,
 		   a->in.n_canary, (uint64_t)wall_ms(), &a->last_new_ms, a->cur);
 	a->n_cur = a->in.n_rules;
 	free(protect);
@@ -264,22 +302,40 @@ static void load(struct fs_app *a)
 	uint64_t now = mono_ms();
 	int err;
 
-	if (!redis_up(a))
+	if (!redis_up(a)) {
+		a->stale = true;
 		return;
+	}
+	if (!a->restored) {
+		/* The lines the last exporter of this POP left: expiries carry over a restart
+		 * (read before anything is decided, also when Redis was away at start). */
+		if (fs_store_read_own(a->rc, &a->c, a->cur, BF_FS_RULES_MAX, &a->n_cur)) {
+			a->n_cur = 0;
+			a->stale = true;
+			redis_lost(a, fs_store_error());
+			return;
+		}
+		a->restored = true;
+		if (a->n_cur)
+			pr_info("read back %zu rule states of the last run", a->n_cur);
+	}
 	if (fs_store_version(a->rc, &a->c, v, sizeof(v))) {
+		a->stale = true;
 		redis_lost(a, fs_store_error());
 		return;
 	}
-	if (a->loaded && !strcmp(v, a->version) && now < a->next_reload_ms)
+	if (a->loaded && !a->stale && !strcmp(v, a->version) && now < a->next_reload_ms)
 		return;
 	err = fs_store_load(a->rc, &a->c, &in);
 	if (err) {
+		a->stale = true;
 		redis_lost(a, fs_store_error());
 		return;
 	}
 	if (in.wl_overflow) {
 		/* cannot tell what would drop a whitelisted source: nothing new goes out */
 		a->wl_paused++;
+		a->stale = true;
 		bf_log_state_hit(&a->wl_log, BF_LOG_ERROR,
 				 "whitelists hold more than %d live entries: not checked, no new "
 				 "Flowspec route until they shrink", FS_WL_MAX);
@@ -293,6 +349,7 @@ static void load(struct fs_app *a)
 	a->bad_rules = in.bad_rules;
 	snprintf(a->version, sizeof(a->version), "%s", v);
 	a->loaded = true;
+	a->stale = false;
 	a->next_reload_ms = now + RELOAD_MS;
 }
 
@@ -408,13 +465,19 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 static void shutdown_all(struct fs_app *a)
 {
 	bf_notify("STOPPING=1");
+	/* Route by route, whether or not the speaker answered lately; a gobgpd of ours that
+	 * does not answer is stopped below, which withdraws the rest with its sessions. */
 	for (size_t i = 0; i < a->n_rib;) {
-		if (a->sp.ready && !fs_speaker_route(&a->sp, false, a->rib[i].line.text)) {
+		if (rib_text_elsewhere(a, i) || !fs_speaker_route(&a->sp, false, a->rib[i].line.text)) {
 			pr_info("rule %u: withdrawn (stopping): %s", a->rib[i].id, a->rib[i].line.text);
 			a->withdrawn_total++;
 			rib_remove(a, i);
 			continue;
 		}
+		if (a->c.speaker == FS_SPEAKER_SPAWN)
+			break;
+		pr_err("rule %u: could not withdraw %s from the external speaker: it stays "
+		       "announced until someone removes it", a->rib[i].id, a->rib[i].line.text);
 		i++;
 	}
 	fs_speaker_stop(&a->sp);
@@ -558,11 +621,6 @@ int main(int argc, char **argv)
 		evhttp_set_timeout(a.http, 5);
 		evhttp_set_cb(a.http, "/metrics", metrics, &a);
 	}
-	/* The lines the last exporter of this POP left: expiries carry over a restart. */
-	if (redis_up(&a) && fs_store_read_own(a.rc, &a.c, a.cur, BF_FS_RULES_MAX, &a.n_cur))
-		redis_lost(&a, fs_store_error());
-	if (a.n_cur)
-		pr_info("read back %zu rule states of the last run", a.n_cur);
 	if (a.c.speaker == FS_SPEAKER_EXTERNAL && !a.c.lim.dry_run)
 		pr_warn("speaker external: if this process dies, routes stay announced until their "
 			"TTL unless the speaker's life is bound to it (docs/OPERATIONS.md)");

@@ -94,9 +94,20 @@ static void api_args(const struct fs_speaker *s, char **argv, int *n, char *port
 	argv[(*n)++] = port;
 }
 
+#define HUNG_PROBES 3 /* failed probes after which a gobgpd of ours is killed */
+
 static void failed(struct fs_speaker *s, uint64_t now_ms, const char *what)
 {
 	s->ready = false;
+	/* A gobgpd of ours whose API stopped answering may still keep its sessions and
+	 * routes: killed, its sessions close and the upstreams withdraw; then started
+	 * again. */
+	if (s->c->speaker == FS_SPEAKER_SPAWN && s->pid && ++s->fails >= HUNG_PROBES) {
+		pr_err("speaker: gobgpd (pid %d) failed %d probes in a row: killed", (int)s->pid,
+		       s->fails);
+		kill(s->pid, SIGKILL);
+		s->fails = 0;
+	}
 	s->next_try_ms = now_ms + s->backoff_ms;
 	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
 	if (strcmp(what, s->said))
@@ -195,6 +206,7 @@ bool fs_speaker_poll(struct fs_speaker *s, uint64_t now_ms)
 		s->said[0] ? " again" : "");
 	s->said[0] = '\0';
 	s->ready = true;
+	s->fails = 0;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	if (!s->fresh)
 		return false;

@@ -86,7 +86,8 @@ static int load_rules(redisContext *rc, const struct fs_conf *c, struct fs_input
 	if (!r)
 		return -EIO;
 	if (r->integer > RULES_HASH_MAX) {
-		pr_err("%s holds %lld rules, more than %d: not read", key, r->integer, RULES_HASH_MAX);
+		snprintf(last_err, sizeof(last_err), "%s holds %lld rules, more than %d: not read",
+			 key, r->integer, RULES_HASH_MAX);
 		freeReplyObject(r);
 		return -EIO;
 	}
@@ -137,8 +138,8 @@ static int load_protect(redisContext *rc, const struct fs_conf *c, struct fs_inp
 	if (!r)
 		return -EIO; /* fail closed: NOPERM, WRONGTYPE: nothing new is decided */
 	if (r->integer > FS_PROTECT_MAX) {
-		pr_err("%s holds %lld prefixes, more than %d: not read", key, r->integer,
-		       FS_PROTECT_MAX);
+		snprintf(last_err, sizeof(last_err), "%s holds %lld prefixes, more than %d: not read",
+			 key, r->integer, FS_PROTECT_MAX);
 		freeReplyObject(r);
 		return -EIO;
 	}
@@ -278,10 +279,22 @@ int fs_store_load(redisContext *rc, const struct fs_conf *c, struct fs_input *in
 	if (!err)
 		err = load_wl(rc, c, in);
 	if (!err && c->lim.follow_canary) {
+		char key[BF_KEY_MAX];
+		redisReply *r;
+
+		/* A canary that is not running announces nothing, whatever its last lines
+		 * say: nothing is released on their word. */
+		bf_key_flowspec_alive(key, sizeof(key), c->prefix, c->canary);
+		r = cmd(rc, REDIS_REPLY_STRING, "GET %s", key);
+		if (!r)
+			err = -EIO;
 		in->canary = calloc(BF_FS_RULES_MAX, sizeof(*in->canary));
-		err = in->canary ? read_lines(rc, c, c->canary, in->canary, BF_FS_RULES_MAX,
-					      &in->n_canary) :
-				   -ENOMEM;
+		if (!err && !in->canary)
+			err = -ENOMEM;
+		if (!err && r->type == REDIS_REPLY_STRING)
+			err = read_lines(rc, c, c->canary, in->canary, BF_FS_RULES_MAX, &in->n_canary);
+		if (r)
+			freeReplyObject(r);
 	}
 	if (err)
 		fs_input_free(in);
