@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "flowspec.h"
 
@@ -110,14 +110,11 @@ static int pop_one(const struct ctl *c, redisContext *rc, const redisReply *key,
 int ctl_flowspec_list(const struct ctl *c, int argc, char **argv)
 {
 	redisContext *rc = ctl_connect(c);
-	struct shown sh = { 0 };
-	struct timespec ts;
+	struct shown sh = { .now_ms = bf_wall_ms() };
 	int err;
 
 	if (!rc)
 		return -EIO;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sh.now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	ctl_text(c, "  %-8s %-10s %-12s %-10s %s\n", "RULE", "STATE", "WHY", "EXPIRES",
 		 "ROUTE (or what to change)");
 	err = ctl_scan(c, rc, "flowspec:*", pop_one, &sh);

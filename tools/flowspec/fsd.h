@@ -94,9 +94,10 @@ int fs_store_version(struct redisContext *rc, const struct fs_conf *c, char *buf
 /* This POP's lines as the last exporter left them. n is set; 0 or -EIO. */
 int fs_store_read_own(struct redisContext *rc, const struct fs_conf *c,
 		      struct bf_fs_rule_state *out, size_t cap, size_t *n);
-/* Replaces this POP's lines (one MULTI) and, when alive_ms, sets the liveness key for it. */
+/* Replaces this POP's lines (one MULTI). */
 int fs_store_write(struct redisContext *rc, const struct fs_conf *c,
 		   const struct bf_fs_rule_state *s, size_t n);
+/* Sets the liveness key for ttl_ms, or deletes it (0). */
 int fs_store_alive(struct redisContext *rc, const struct fs_conf *c, uint64_t ttl_ms);
 void fs_input_free(struct fs_input *in);
 /* What the last failed command was and what Redis said ("HLEN: NOPERM ..."). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../common.h"
+#include "clock.h"
 #include "fsd.h"
 #include "log.h"
 #include "notify.h"
@@ -32,7 +33,7 @@ struct fs_app {
 	char version[64], redis_said[256];
 	uint64_t next_connect_ms, redis_backoff_ms, next_reload_ms, next_alive_ms, next_wd_ms,
 		wd_ms, last_new_ms;
-	bool loaded, check_only, written_ok;
+	bool loaded, check_only;
 	bool stale;    /* the last read of the inputs failed */
 	bool restored; /* this POP's lines of the last run were read back */
 	struct fs_input in;
@@ -40,6 +41,7 @@ struct fs_app {
 	struct bf_fs_rule_state *cur, *prev;
 	size_t n_cur, n_prev;
 	struct bf_fs_rule_state *rib; /* id and match of each route in the speaker's RIB */
+	struct bf_fs_rule_state *shown; /* the lines as written and scraped (shown_lines) */
 	size_t n_rib;
 	char written[64]; /* digest of the lines last written */
 	const char *conf_path;
@@ -48,14 +50,6 @@ struct fs_app {
 		redis_errors, bad_rules, wl_paused;
 	struct bf_log_state wl_log;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- Redis: one blocking context with a deadline on every command, back-off on loss ---- */
 
@@ -129,8 +123,8 @@ static void log_changes(struct fs_app *a)
 		}
 		if (l->state == BF_FSS_ANNOUNCED || l->state == BF_FSS_DRY_RUN)
 			snprintf(until, sizeof(until), " (TTL %llu s left)",
-				 (unsigned long long)(l->until_ms > (uint64_t)wall_ms() ?
-						      (l->until_ms - (uint64_t)wall_ms()) / 1000 : 0));
+				 (unsigned long long)(l->until_ms > (uint64_t)bf_wall_ms() ?
+						      (l->until_ms - (uint64_t)bf_wall_ms()) / 1000 : 0));
 		else if (strcmp(l->why, "-"))
 			snprintf(until, sizeof(until), " (%s)", l->why);
 		pr_info("rule %u: %s%s: %s", a->cur[i].id, bf_fs_state_name(l->state), until,
@@ -144,8 +138,10 @@ static void log_changes(struct fs_app *a)
 
 /* Lines as written: a route the plan wants out but the speaker does not hold yet shows
  * as pending (speaker). */
-static size_t shown_lines(struct fs_app *a, struct bf_fs_rule_state *out)
+static size_t shown_lines(struct fs_app *a)
 {
+	struct bf_fs_rule_state *out = a->shown;
+
 	for (size_t i = 0; i < a->n_cur; i++) {
 		out[i] = a->cur[i];
 		const struct bf_fs_line *held = find_line(a->rib, a->n_rib, a->cur[i].id);
@@ -174,23 +170,21 @@ static void digest(const struct bf_fs_rule_state *s, size_t n, char *out, size_t
 	snprintf(out, len, "%zu-%016llx", n, (unsigned long long)h);
 }
 
-static void write_state(struct fs_app *a, bool force)
+/* The lines into Redis when they changed (force: whatever they are). 0 or -EIO. */
+static int write_state(struct fs_app *a, bool force)
 {
-	struct bf_fs_rule_state *shown = calloc(BF_FS_RULES_MAX, sizeof(*shown));
+	size_t n = shown_lines(a);
 	char d[64];
-	size_t n;
 
-	if (!shown)
-		return;
-	n = shown_lines(a, shown);
-	digest(shown, n, d, sizeof(d));
-	if ((force || strcmp(d, a->written)) && a->rc) {
-		if (fs_store_write(a->rc, &a->c, shown, n))
-			redis_lost(a, fs_store_error());
-		else
-			snprintf(a->written, sizeof(a->written), "%s", d);
+	digest(a->shown, n, d, sizeof(d));
+	if (!a->rc || (!force && !strcmp(d, a->written)))
+		return 0;
+	if (fs_store_write(a->rc, &a->c, a->shown, n)) {
+		redis_lost(a, fs_store_error());
+		return -EIO;
 	}
-	free(shown);
+	snprintf(a->written, sizeof(a->written), "%s", d);
+	return 0;
 }
 
 /* ---- the speaker's RIB follows the plan ---- */
@@ -287,7 +281,7 @@ static void plan(struct fs_app *a)
 	lim = a->c.lim;
 	lim.hold_new = a->stale; /* the last read failed: nothing new on a stale view */
 	bf_fs_plan(a->in.rules, a->in.n_rules, &p, &lim, a->prev, a->n_prev, a->in.canary,
-		   a->in.n_canary, (uint64_t)wall_ms(), &a->last_new_ms, a->cur);
+		   a->in.n_canary, (uint64_t)bf_wall_ms(), &a->last_new_ms, a->cur);
 	a->n_cur = a->in.n_rules;
 	free(protect);
 	log_changes(a);
@@ -385,18 +379,14 @@ static void metrics(struct evhttp_request *req, void *arg)
 	struct fs_app *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	size_t st[BF_FSS_MAX] = { 0 };
-	struct bf_fs_rule_state *shown = calloc(BF_FS_RULES_MAX, sizeof(*shown));
-	size_t n = shown ? shown_lines(a, shown) : 0;
+	size_t n = shown_lines(a);
 
-	if (!b || !shown) {
+	if (!b) {
 		evhttp_send_error(req, 500, "out of memory");
-		evbuffer_free(b);
-		free(shown);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		st[shown[i].line.state]++;
-	free(shown);
+		st[a->shown[i].line.state]++;
 	evbuffer_add_printf(b, "# HELP bifrost_flowspec_rules Rules offered for Flowspec, by state.\n"
 			       "# TYPE bifrost_flowspec_rules gauge\n");
 	for (int s = 0; s < BF_FSS_MAX; s++)
@@ -485,17 +475,8 @@ static void shutdown_all(struct fs_app *a)
 		if (a->cur[i].line.state == BF_FSS_ANNOUNCED)
 			a->cur[i].line.state = BF_FSS_STOPPED;
 	a->n_rib = 0;
-	if (a->loaded && redis_up(a)) {
-		struct bf_fs_rule_state *shown = calloc(BF_FS_RULES_MAX, sizeof(*shown));
-
-		if (shown) {
-			size_t n = shown_lines(a, shown);
-
-			if (fs_store_write(a->rc, &a->c, shown, n) || fs_store_alive(a->rc, &a->c, 0))
-				pr_warn("could not record the stop in Redis");
-			free(shown);
-		}
-	}
+	if (a->loaded && redis_up(a) && (write_state(a, true) || fs_store_alive(a->rc, &a->c, 0)))
+		pr_warn("could not record the stop in Redis");
 }
 
 static void usage(FILE *f)
@@ -603,8 +584,9 @@ int main(int argc, char **argv)
 	a.cur = calloc(BF_FS_RULES_MAX, sizeof(*a.cur));
 	a.prev = calloc(BF_FS_RULES_MAX, sizeof(*a.prev));
 	a.rib = calloc(BF_FS_RULES_MAX, sizeof(*a.rib));
+	a.shown = calloc(BF_FS_RULES_MAX, sizeof(*a.shown));
 	a.base = event_base_new();
-	if (!a.cur || !a.prev || !a.rib || !a.base) {
+	if (!a.cur || !a.prev || !a.rib || !a.shown || !a.base) {
 		pr_err("out of memory");
 		return 1;
 	}
@@ -655,5 +637,6 @@ int main(int argc, char **argv)
 	free(a.cur);
 	free(a.prev);
 	free(a.rib);
+	free(a.shown);
 	return 0;
 }

@@ -7,18 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fsd.h"
 #include "log.h"
 
 #define RULES_HASH_MAX 100000 /* fields of bifrost:rules looked at (the edges' cap is lower) */
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char last_err[256];
 
@@ -174,7 +167,7 @@ static int load_wl(redisContext *rc, const struct fs_conf *c, struct fs_input *i
 	size_t cap = 256;
 
 	snprintf(match, sizeof(match), "%s%s:*", c->prefix, bf_kind_name(BF_KIND_WL));
-	snprintf(now, sizeof(now), "(%lld", (long long)wall_ms());
+	snprintf(now, sizeof(now), "(%lld", (long long)bf_wall_ms());
 	in->wl = malloc(cap * sizeof(*in->wl));
 	if (!in->wl)
 		return -ENOMEM;
@@ -366,7 +359,7 @@ int fs_store_alive(redisContext *rc, const struct fs_conf *c, uint64_t ttl_ms)
 	redisReply *r;
 
 	bf_key_flowspec_alive(key, sizeof(key), c->prefix, c->id);
-	r = ttl_ms ? cmd(rc, REDIS_REPLY_STATUS, "SET %s %lld PX %llu", key, (long long)wall_ms(),
+	r = ttl_ms ? cmd(rc, REDIS_REPLY_STATUS, "SET %s %lld PX %llu", key, (long long)bf_wall_ms(),
 			 (unsigned long long)ttl_ms) :
 		     cmd(rc, REDIS_REPLY_INTEGER, "DEL %s", key);
 	if (!r)
