@@ -40,6 +40,15 @@ enum bf_reason {
 	BF_R_OTHER_HOST,      /* pass: a frame for another host's MAC that the edge would have
 			       * sent on (a promiscuous NIC, a switch flooding): left to the
 			       * kernel, which drops it */
+	BF_R_HANDSHAKE,       /* a handshake or query packet of an unvalidated source, forwarded
+			       * (a connection with `validate`; lib/validate.h) */
+	BF_R_UNVALIDATED,     /* drop: not a handshake or query packet, from a source the
+			       * connection has not validated */
+	BF_R_HANDSHAKE_LIMIT, /* drop: an unvalidated source's handshake over the per-source or
+			       * the connection's handshake budget */
+	BF_R_VALIDATED,       /* side count: the game server completed a client's handshake on
+			       * the return path: the client was validated */
+	BF_R_VALID_REFUSED,   /* side count: a validation not recorded (table full, ring full) */
 	BF_R_MAX,
 };
 
@@ -53,7 +62,8 @@ enum bf_reason {
 	"default_drop", "no_route", "no_neigh", "too_big", "would_drop",       \
 	"punch_new", "ratelimit", "rule_drop", "protected", "icmp_echo",       \
 	"echo_limit", "rule_dry_run", "a2s_redirect", "return_spoofed",        \
-	"ipip_refused", "bad_csum", "amplifier", "punch_refused", "other_host"
+	"ipip_refused", "bad_csum", "amplifier", "punch_refused", "other_host", \
+	"handshake", "unvalidated", "handshake_limit", "validated", "valid_refused"
 
 /* bf_stats value, one per reason per CPU. */
 struct bf_counter {
@@ -69,6 +79,12 @@ struct bf_conn_counter {
 	__u64 in_bytes;
 	__u64 out_packets;
 	__u64 out_bytes;
+	/* A connection with `validate` (lib/validate.h): handshake or query packets of
+	 * unvalidated sources forwarded, packets of unvalidated sources dropped (not a
+	 * handshake, or over a handshake budget), clients validated here. */
+	__u64 hs_packets;
+	__u64 unvalidated;
+	__u64 validated;
 };
 
 /* bf_ifaces value: an interface the program is attached to, by ifindex. */
@@ -118,6 +134,16 @@ struct bf_config {
 	__u64 echo_burst_ns;
 	__u64 echo_cpu_pkt_ns;
 	__u64 echo_cpu_burst_ns;
+	/* Handshake validation (lib/validate.h): a validated client's idle lifetime, how
+	 * often a live one is re-reported to user space (and so to the fleet), and the
+	 * handshake budgets of unvalidated sources as GCRA intervals, per source and
+	 * each CPU's share of the per-connection one (0 = none). */
+	__u64 valid_idle_ns;
+	__u64 valid_report_ns;
+	__u64 hs_pkt_ns;
+	__u64 hs_burst_ns;
+	__u64 hs_conn_cpu_pkt_ns;
+	__u64 hs_conn_cpu_burst_ns;
 };
 
 /* Protocols as used in keys: the IPv4 protocol number. */
@@ -144,6 +170,19 @@ struct bf_conn_key {
 /* A Source-engine server (the connection has `a2s` on): queries that server
  * would answer with more bytes than they carry are dropped (lib/a2s.h). */
 #define BF_CONN_F_SOURCE (1U << 4)
+/* Handshake validation (lib/validate.h): only clients that completed the game's
+ * handshake on this fleet play; other sources may send only the game's handshake and
+ * query packets, within a budget. One module at most. */
+#define BF_CONN_F_VALID_SRCDS (1U << 5)  /* Source engine: q/A/k/B, validated on 'B' */
+#define BF_CONN_F_VALID_RAKNET (1U << 6) /* RakNet: validated on Open Connection Reply 2 */
+#define BF_CONN_F_VALID_ANY (BF_CONN_F_VALID_SRCDS | BF_CONN_F_VALID_RAKNET)
+/* What validation made of a packet's source (lib/validate.h). */
+enum {
+	BF_VS_OFF = 0,       /* the connection validates nothing */
+	BF_VS_VALID,         /* a validated client */
+	BF_VS_HANDSHAKE,     /* unvalidated: a handshake packet (budgeted) */
+	BF_VS_QUERY,         /* unvalidated: a server query (budgeted; A2S ones may be cached) */
+};
 
 /* bf_xsks: one slot per (interface, RX queue); interface i of an edge owns
  * slots [i * BF_XSK_QUEUES, (i + 1) * BF_XSK_QUEUES). */
@@ -201,7 +240,18 @@ struct bf_rev_key {
 
 struct bf_rev_val {
 	__be16 bind_port;      /* rewrite the source port to this */
-	__u16 pad;
+	__u16 flags;           /* the connection's BF_CONN_F_VALID_* (which replies validate) */
+};
+
+#define BF_VALID_MAX (1 << 19)  /* bf_valid: validated clients, this POP's and its peers' */
+
+/* bf_valid key: a client (source address) at a connection; the same layout as a
+ * per-source limit's state (struct bf_rl_key). Value: */
+struct bf_valid_val {
+	__u64 expires_ns;      /* CLOCK_MONOTONIC: idle lifetime, moved on by its traffic */
+	__u64 reported_ns;     /* last ring-buffer report (0: never, e.g. a peer's) */
+	__u32 src;             /* BF_SRC_LOCAL validated here, BF_SRC_FLEET a peer's */
+	__u32 pad;
 };
 
 /* bf_machines value: a game machine. IPIP from it is the return path only
@@ -383,6 +433,7 @@ enum bf_event_type {
 	BF_EV_PUNCH = 1,       /* new or refreshed port punch */
 	BF_EV_NEIGH_MISS = 2,  /* FIB lookup had no neighbour for nexthop */
 	BF_EV_BAN = 3,         /* a source tripped a connection's limit and was blocked */
+	BF_EV_VALID = 4,       /* a client validated here, or a validated one still playing */
 };
 
 /* BF_EV_BAN flags */
@@ -412,6 +463,11 @@ struct bf_event {
 			__be32 nexthop;
 		} neigh;
 		struct bf_ban ban;
+		struct {
+			struct bf_rl_key key; /* client, connection */
+			__u32 pad;
+			__u64 expires_ns;
+		} valid;
 	};
 };
 

@@ -18,6 +18,7 @@
 #include "lib/rules.h"
 #include "lib/connstats.h"
 #include "lib/a2s.h"
+#include "lib/validate.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
 
@@ -153,6 +154,8 @@ static __always_inline int return_path(struct xdp_md *ctx, const struct bf_confi
 		rev = bpf_map_lookup_elem(&bf_conn_rev, &rk);
 		if (rev) {
 			connstats_out(&in, rev->bind_port);
+			if (rev->flags & BF_CONN_F_VALID_ANY)
+				valid_reply(ctx, cfg, &in, rev->bind_port, rev->flags, clk);
 			/* A connection's reply: undo the machine-port mapping. */
 			if (rev->bind_port != in.sport &&
 			    l4_set_port(&in, data_end, 0, rev->bind_port))
@@ -290,7 +293,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 	struct clock clk = {};
 	__u32 bytes = (__u32)(data_end - data);
 	struct pkt p = {};
-	int rc;
+	int rc, cls;
 
 	/* 1. Parse. */
 	rc = parse_packet(data, data_end, &p);
@@ -372,13 +375,21 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 			*reason = BF_R_OTHER_HOST;
 			return XDP_PASS;
 		}
-		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, reason);
+		rc = validate_stage(ctx, cfg, &p, conn, &clk, &cls, reason);
+		if (rc != BF_GO_ON)
+			return rc;
+		rc = ratelimit(ctx, cfg, &p, conn, &clk, bytes, cls, reason);
 		if (rc != BF_GO_ON)
 			return rc;
 		rc = a2s_stage(ctx, &p, conn, reason);
 		if (rc != BF_GO_ON)
 			return rc;
 		*reason = BF_R_FORWARD;
+		if (cls >= BF_VS_HANDSHAKE) {
+			rc = validate_forward(cfg, &p, &clk, reason);
+			if (rc != BF_GO_ON)
+				return rc;
+		}
 		return forward_conn(ctx, cfg, &p, conn, reason);
 	}
 

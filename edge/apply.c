@@ -319,6 +319,17 @@ static uint64_t mono_deadline(int64_t exp_ms)
 
 int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx)
 {
+	if (fx->e.kind == BF_KIND_VALID) { /* a client a game handshake validated */
+		struct bf_rl_key k;
+
+		edge_valid_key(&fx->e, &k);
+		if (!fx->peers)
+			return fx->mine ? 0 : (edge_valid_del(a->maps, &k), 0);
+		/* Not permanent: an hour, renewed by its owner while the client plays. */
+		return edge_valid_put(a->maps, &k,
+				      mono_deadline(fx->exp_ms == BF_EXP_INF ? bf_wall_ms() + 3600000LL
+									     : fx->exp_ms));
+	}
 	if (!bf_kinds[fx->e.kind].cidr) { /* a port punch */
 		const struct bf_punch *p = &fx->e.punch;
 		struct bf_punch_key k = { .bind_ip = p->bind_ip, .remote_ip = p->remote_ip,

@@ -29,6 +29,10 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->icmp_echo = true;
 	cfg->echo_pps = 10;
 	cfg->echo_global_pps = 10000;
+	cfg->valid_idle_ms = 300000;
+	cfg->handshake_pps = 10;
+	cfg->handshake_burst = 20;
+	cfg->handshake_conn_pps = 2000;
 	cfg->stats_history_ms = 86400000ULL; /* a day of 1 Hz frames */
 	snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "%s", BF_PREFIX_DEFAULT);
 	cfg->punch_max_machine = 65536;
@@ -335,7 +339,7 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 		if (ntok < 4 || ntok % 2) {
 			bf_seterr(err, errlen, "'conn' takes PROTO BIND MACHINE, then pairs of "
-					    "pps|bps|block|burst|preset|share_bans|a2s VALUE");
+					    "pps|bps|block|burst|preset|share_bans|a2s|validate VALUE");
 			return -EINVAL;
 		}
 		if (bf_conn_parse(tok[1], tok[2], tok[3], &c, err, errlen))
@@ -353,11 +357,23 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 				}
 				continue;
 			}
+			if (!strcmp(tok[i], "validate")) {
+				int v = bf_validate_parse(tok[i + 1], strlen(tok[i + 1]));
+
+				if (v < 0 || (v && c.proto != IPPROTO_UDP)) {
+					bf_seterr(err, errlen,
+						  "conn %s %s: validate: none, srcds or raknet (udp only)",
+						  tok[1], tok[2]);
+					return -EINVAL;
+				}
+				c.validate = (uint8_t)v;
+				continue;
+			}
 			for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
 				ok |= !strcmp(tok[i], known[j]);
 			if (!ok) {
 				bf_seterr(err, errlen, "conn: unknown option '%s' (pps, bps, block, burst, "
-						    "preset, share_bans, a2s)",
+						    "preset, share_bans, a2s, validate)",
 				       tok[i]);
 				return -EINVAL;
 			}
@@ -443,6 +459,27 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			bf_seterr(err, errlen, "bad icmp_echo '%s' (yes or no)", tok[1]);
 			return -EINVAL;
 		}
+	} else if (!strcmp(k, "valid_idle")) {
+		NEED(2);
+		if (bf_parse_duration_ms(tok[1], &v) || v < 1000 || v > 86400000ULL) {
+			bf_seterr(err, errlen, "bad valid_idle '%s' (a duration from 1s to 1d: 90s, 5m)",
+				  tok[1]);
+			return -EINVAL;
+		}
+		cfg->valid_idle_ms = v;
+	} else if (!strcmp(k, "handshake_pps") || !strcmp(k, "handshake_burst") ||
+		   !strcmp(k, "handshake_conn_pps")) {
+		uint32_t *dst = !strcmp(k, "handshake_pps")   ? &cfg->handshake_pps :
+				!strcmp(k, "handshake_burst") ? &cfg->handshake_burst :
+								&cfg->handshake_conn_pps;
+		NEED(2);
+		if (bf_parse_u64(tok[1], 10000000, &v) || (v == 0 && dst == &cfg->handshake_burst)) {
+			bf_seterr(err, errlen, "bad %s '%s' (%s)", k, tok[1],
+				  dst == &cfg->handshake_burst ? "packets, 1 or more" :
+								 "packets a second, 0 = no limit");
+			return -EINVAL;
+		}
+		*dst = (uint32_t)v;
 	} else if (!strcmp(k, "icmp_echo_pps") || !strcmp(k, "icmp_echo_global_pps")) {
 		NEED(2);
 		if (bf_parse_rate(tok[1], BF_LIMIT_PPS_MAX, &v)) {

@@ -63,6 +63,10 @@ struct edge_config {
 	uint16_t metrics_port;
 	uint64_t stats_history_ms; /* bifrost:log:stats:<id> window; 0 = no history */
 	bool a2s_workers;      /* start the AF_XDP A2S workers (edge/a2s_workers.c); default no */
+	/* Handshake validation (connections with `validate`): a validated client's idle
+	 * lifetime, and the handshake budgets of unvalidated sources (0 = none). */
+	uint64_t valid_idle_ms;
+	uint32_t handshake_pps, handshake_burst, handshake_conn_pps;
 
 	struct bf_conn *conns;
 	size_t n_conns, cap_conns;

@@ -11,6 +11,7 @@
 #include "bifrost.h"
 #include "clock.h"
 #include "dump.h"
+#include "stats.h"
 #include "events.h" /* edge_punch_str */
 #include "loader.h"
 #include "log.h"
@@ -26,7 +27,11 @@ int edge_dump_stats(const char *ifname, int json)
 
 	if (rc)
 		return rc;
+	struct edge_stats_sample s;
+
 	rc = edge_maps_read_stats(&dp.fd, c);
+	if (!rc)
+		rc = edge_stats_read(&dp.fd, &s);
 	edge_dp_close(&dp);
 	if (rc)
 		return rc;
@@ -36,13 +41,44 @@ int edge_dump_stats(const char *ifname, int json)
 			printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", r ? "," : "",
 			       reason_names[r], (unsigned long long)c[r].packets,
 			       (unsigned long long)c[r].bytes);
-		printf("}\n");
-		return 0;
+		printf(",\"connections\":[");
+	} else {
+		printf("%-16s %14s %16s\n", "REASON", "PACKETS", "BYTES");
+		for (int r = 0; r < BF_R_MAX; r++)
+			printf("%-16s %14llu %16llu\n", reason_names[r],
+			       (unsigned long long)c[r].packets, (unsigned long long)c[r].bytes);
+		printf("\n%-5s %-22s %12s %12s %12s %12s %10s %12s\n", "PROTO", "BIND", "IN_PKTS",
+		       "OUT_PKTS", "HANDSHAKE", "UNVALIDATED", "VALIDATED", "IN_BYTES");
 	}
-	printf("%-16s %14s %16s\n", "REASON", "PACKETS", "BYTES");
-	for (int r = 0; r < BF_R_MAX; r++)
-		printf("%-16s %14llu %16llu\n", reason_names[r], (unsigned long long)c[r].packets,
-		       (unsigned long long)c[r].bytes);
+	for (size_t i = 0; i < s.n_conns; i++) {
+		const struct edge_conn_sample *cs = &s.conns[i];
+		char b[BF_ADDR_STRLEN];
+
+		bf_ipv4_str(cs->key.bind_ip, b);
+		if (json)
+			printf("%s{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"in_packets\":%llu,"
+			       "\"in_bytes\":%llu,\"out_packets\":%llu,\"out_bytes\":%llu,"
+			       "\"handshake_packets\":%llu,\"unvalidated_drops\":%llu,"
+			       "\"validated\":%llu}",
+			       i ? "," : "", bf_proto_name(cs->key.proto), b, ntohs(cs->key.bind_port),
+			       (unsigned long long)cs->c.in_packets, (unsigned long long)cs->c.in_bytes,
+			       (unsigned long long)cs->c.out_packets, (unsigned long long)cs->c.out_bytes,
+			       (unsigned long long)cs->c.hs_packets, (unsigned long long)cs->c.unvalidated,
+			       (unsigned long long)cs->c.validated);
+		else {
+			char bind[32];
+
+			snprintf(bind, sizeof(bind), "%s:%u", b, ntohs(cs->key.bind_port));
+			printf("%-5s %-22s %12llu %12llu %12llu %12llu %10llu %12llu\n",
+			       bf_proto_name(cs->key.proto), bind, (unsigned long long)cs->c.in_packets,
+			       (unsigned long long)cs->c.out_packets, (unsigned long long)cs->c.hs_packets,
+			       (unsigned long long)cs->c.unvalidated, (unsigned long long)cs->c.validated,
+			       (unsigned long long)cs->c.in_bytes);
+		}
+	}
+	if (json)
+		printf("]}\n");
+	edge_stats_sample_free(&s);
 	return 0;
 }
 
@@ -109,6 +145,24 @@ static void punch_row(const void *kp, const void *vp, int json, uint64_t now,
 		printf("%-64s %8.1f\n", s, secs_left(v->expires_ns, now));
 }
 
+static void valid_row(const void *kp, const void *vp, int json, uint64_t now,
+		      const struct edge_map_fds *fd)
+{
+	const struct bf_valid_val *v = vp;
+	char s[64];
+
+	if (v->expires_ns <= now)
+		return; /* expired, waiting for the sweeper */
+	edge_valid_str(kp, s, sizeof(s));
+	if (json)
+		printf("{\"valid\":\"%s\",\"expires_in_s\":%.3f,\"here\":%s,\"fleet\":%s}\n", s,
+		       secs_left(v->expires_ns, now), v->src & BF_SRC_LOCAL ? "true" : "false",
+		       v->src & BF_SRC_FLEET ? "true" : "false");
+	else
+		printf("%-44s %10.1f %s%s\n", s, secs_left(v->expires_ns, now),
+		       v->src & BF_SRC_LOCAL ? "here " : "", v->src & BF_SRC_FLEET ? "fleet" : "");
+}
+
 static void conn_row(const void *kp, const void *vp, int json, uint64_t now,
 		     const struct edge_map_fds *fd)
 {
@@ -121,10 +175,13 @@ static void conn_row(const void *kp, const void *vp, int json, uint64_t now,
 	bf_ipv4_str(v->machine_ip, m);
 	if (json)
 		printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s:%u\",\"pps\":%u,"
-		       "\"bps\":%llu,\"block_ms\":%u,\"share_bans\":%s}\n",
+		       "\"bps\":%llu,\"block_ms\":%u,\"share_bans\":%s,\"validate\":\"%s\"}\n",
 		       bf_proto_name(k->proto), b, ntohs(k->bind_port), m, mp, v->pps,
 		       (unsigned long long)v->bps, v->block_ms,
-		       v->flags & BF_CONN_F_SHARE_BANS ? "true" : "false");
+		       v->flags & BF_CONN_F_SHARE_BANS ? "true" : "false",
+		       v->flags & BF_CONN_F_VALID_SRCDS	 ? "srcds" :
+		       v->flags & BF_CONN_F_VALID_RAKNET ? "raknet" :
+							   "none");
 	else if (v->pps || v->bps)
 		printf("%-5s %s:%u -> %s:%u  pps %u bps %llu block %.3gs%s\n", bf_proto_name(k->proto),
 		       b, ntohs(k->bind_port), m, mp, v->pps, (unsigned long long)v->bps,
@@ -163,6 +220,7 @@ static int fd_blocklist(const struct edge_map_fds *fd) { return fd->blocklist; }
 static int fd_punches(const struct edge_map_fds *fd) { return fd->punches; }
 static int fd_conns(const struct edge_map_fds *fd) { return fd->conns; }
 static int fd_machines(const struct edge_map_fds *fd) { return fd->machines; }
+static int fd_valid(const struct edge_map_fds *fd) { return fd->valid; }
 
 #define LIST_HEADER "CIDR                  EXPIRES_S SOURCES"
 
@@ -180,6 +238,8 @@ static const struct dumper dumpers[] = {
 	  LIST_HEADER, list_row },
 	{ "machines", sizeof(uint32_t), sizeof(struct bf_machine), fd_machines,
 	  "MACHINE          ACCEPTED_ON         PUNCHES        MAX", machine_row },
+	{ "valid", sizeof(struct bf_rl_key), sizeof(struct bf_valid_val), fd_valid,
+	  "CLIENT AT CONNECTION                          EXPIRES_S VALIDATED", valid_row },
 };
 #define N_DUMPERS (sizeof(dumpers) / sizeof(dumpers[0]))
 

@@ -23,6 +23,14 @@ void edge_punch_str(const struct bf_punch_key *k, uint32_t machine, char *buf, s
 		 ntohs(k->bind_port), bf_ipv4_str(machine, m));
 }
 
+void edge_valid_str(const struct bf_rl_key *k, char *buf, size_t len)
+{
+	char c[BF_ADDR_STRLEN], b[BF_ADDR_STRLEN];
+
+	snprintf(buf, len, "%s %s %s:%u", bf_proto_name(k->proto), bf_ipv4_str(k->src, c),
+		 bf_ipv4_str(k->bind_ip, b), ntohs(k->bind_port));
+}
+
 void edge_ban_str(const struct bf_ban *b, char *buf, size_t len)
 {
 	char s[BF_ADDR_STRLEN], c[BF_ADDR_STRLEN];
@@ -89,6 +97,15 @@ static int handle(void *ctx, void *data, size_t size)
 		pr_info("ban: %s", s);
 		if (ev->on_ban)
 			ev->on_ban(ev->ctx, &e->ban);
+		break;
+	}
+	case BF_EV_VALID: {
+		char s[64];
+
+		edge_valid_str(&e->valid.key, s, sizeof(s));
+		pr_debug("validated %s", s);
+		if (ev->on_valid)
+			ev->on_valid(ev->ctx, &e->valid.key, e->valid.expires_ns);
 		break;
 	}
 	default:

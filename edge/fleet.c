@@ -32,6 +32,7 @@ struct edge_fleet {
 	char conf_version[64];
 	unsigned conf_refused;   /* hashes, rules, prefixes of the last config refused */
 	struct bf_log_state refusing; /* peers' punches refused by the maps */
+	struct bf_log_state refusing_valid; /* peers' validated clients refused by the maps */
 	/* own entries published: at most publish_max_pps a second (1 s burst) */
 	double pub_tokens;
 	uint64_t pub_last_ns;
@@ -50,9 +51,18 @@ static void on_effect(void *ctx, const struct reg_effect *fx)
 	char e[BF_ENTRY_MAX + 1];
 	int rc = edge_apply_fleet_entry(f->apply, fx);
 
-	if (!rc || fx->e.kind != BF_KIND_PUNCH)
+	if (!rc)
 		return;
 	bf_entry_format(&fx->e, e, sizeof(e));
+	if (fx->e.kind == BF_KIND_VALID) {
+		bf_log_state_hit(&f->refusing_valid, BF_LOG_WARN,
+				 "fleet: refusing peers' validated clients, first '%s': %s", e,
+				 rc == -ENOSPC ? "the table of validated clients (bf_valid) is full" :
+						 strerror(-rc));
+		return;
+	}
+	if (fx->e.kind != BF_KIND_PUNCH)
+		return;
 	bf_log_state_hit(&f->refusing, BF_LOG_WARN,
 			 "fleet: refusing peers' punches, first '%s': %s (counted in "
 			 "bifrost_punches_refused_total)",
@@ -163,6 +173,7 @@ void edge_fleet_tick(struct edge_fleet *f)
 	reg_expire(f->reg, bf_wall_ms());
 	edge_guard_tick(&f->guard);
 	bf_log_state_tick(&f->refusing, "fleet: refusing peers' punches");
+	bf_log_state_tick(&f->refusing_valid, "fleet: refusing peers' validated clients");
 	bf_log_state_tick(&f->capping, "fleet: publishing cap");
 	sync_client_poll_conf(f->sync, on_conf, f);
 }
@@ -229,6 +240,17 @@ void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 				     .bind_port = ntohs(k->bind_port),
 				     .machine_ip = v->machine_ip };
 	own_add(f, &e, wall_deadline(v->expires_ns), "punch");
+}
+
+void edge_fleet_valid(struct edge_fleet *f, const struct bf_rl_key *k, uint64_t expires_ns)
+{
+	struct bf_entry e = { .kind = BF_KIND_VALID };
+
+	if (k->proto != IPPROTO_UDP)
+		return;
+	e.punch = (struct bf_punch){ .proto = k->proto, .remote_ip = k->src,
+				     .bind_ip = k->bind_ip, .bind_port = ntohs(k->bind_port) };
+	own_add(f, &e, wall_deadline(expires_ns), "handshake");
 }
 
 void edge_fleet_ban(struct edge_fleet *f, uint32_t addr, uint64_t expires_ns)

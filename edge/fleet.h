@@ -38,6 +38,10 @@ void edge_fleet_tick(struct edge_fleet *f);
 void edge_fleet_punch(struct edge_fleet *f, const struct bf_punch_key *k,
 		      const struct bf_punch_val *v);
 
+/* A client XDP validated (or saw still playing) at a connection, until the
+ * CLOCK_MONOTONIC `expires_ns`: published as this origin's validated client. */
+void edge_fleet_valid(struct edge_fleet *f, const struct bf_rl_key *k, uint64_t expires_ns);
+
 /* A source XDP blocked for going over a limit of a connection that shares
  * its bans, until the CLOCK_MONOTONIC `expires_ns`: published as a
  * blacklist entry of this origin (why "ratelimit"). */

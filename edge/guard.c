@@ -7,7 +7,8 @@
 #include "text.h"
 
 static const char *const kind_names[GK_MAX] = {
-	[GK_WL] = "wl",     [GK_BL] = "bl",     [GK_PUNCH] = "punch",     [GK_CONN] = "conn",
+	[GK_WL] = "wl",     [GK_BL] = "bl",     [GK_PUNCH] = "punch",     [GK_VALID] = "valid",
+	[GK_CONN] = "conn",
 	[GK_RULE] = "rule", [GK_PROTECT] = "protect", [GK_A2S] = "a2s", [GK_EDGES] = "edges",
 	[GK_CONF] = "conf",
 };
@@ -21,6 +22,7 @@ static const unsigned possible[GK_MAX] = {
 	[GK_WL] = W(GW_PREFIX) | W(GW_CAP) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
 	[GK_BL] = W(GW_PREFIX) | W(GW_CAP) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
 	[GK_PUNCH] = W(GW_CAP) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
+	[GK_VALID] = W(GW_CAP) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
 	[GK_CONN] = W(GW_TOO_MANY) | W(GW_TOO_BIG),
 	[GK_RULE] = W(GW_MATCH_ALL) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
 	[GK_PROTECT] = W(GW_PREFIX) | W(GW_TOO_MANY) | W(GW_TOO_BIG),
@@ -70,7 +72,7 @@ int edge_guard_config_line(struct edge_guard_limits *l, char **tok, int ntok, ch
 		kind = ntok == 3 ? bf_kind_parse(tok[1]) : -1;
 		if (ntok == 3 && !strcmp(tok[1], "protect"))
 			kind = GK_PROTECT;
-		if (kind < 0 || kind == GK_PUNCH || bf_parse_u64(tok[2], 32, &v)) {
+		if (kind < 0 || kind == GK_PUNCH || kind == GK_VALID || bf_parse_u64(tok[2], 32, &v)) {
 			bf_seterr(err, errlen,
 				  "'min_prefix' takes wl, bl or protect and a prefix "
 				  "length 0-32, e.g. min_prefix wl 16");
@@ -83,7 +85,7 @@ int edge_guard_config_line(struct edge_guard_limits *l, char **tok, int ntok, ch
 		kind = ntok == 3 ? bf_kind_parse(tok[1]) : -1;
 		if (kind < 0) {
 			bf_seterr(err, errlen,
-				  "'max_per_origin' takes wl, bl or punch and a count, "
+				  "'max_per_origin' takes wl, bl, punch or valid and a count, "
 				  "e.g. max_per_origin bl 100000");
 			return -EINVAL;
 		}
@@ -124,6 +126,7 @@ static const char *cap_key(enum edge_guard_kind k, char *buf, size_t len)
 	case GK_WL:
 	case GK_BL:
 	case GK_PUNCH:
+	case GK_VALID:
 		snprintf(buf, len, "max_per_origin %s", kind_names[k]);
 		return buf;
 	case GK_CONN:

@@ -28,6 +28,7 @@ enum edge_guard_kind {
 	GK_WL = BF_KIND_WL,
 	GK_BL = BF_KIND_BL,
 	GK_PUNCH = BF_KIND_PUNCH,
+	GK_VALID = BF_KIND_VALID,
 	GK_CONN,
 	GK_RULE,
 	GK_PROTECT,

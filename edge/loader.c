@@ -32,7 +32,8 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_protected", "bf_ratelimit", "bf_rules",
 				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats",
 				   "bf_punch_quota", "bf_ifaces", "bf_rule_idx",
-				   "bf_rule_ports", "bf_xsks" };
+				   "bf_rule_ports", "bf_valid",  "bf_hs_src",
+				   "bf_hs_conn",  "bf_xsks" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)

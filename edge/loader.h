@@ -28,6 +28,7 @@ struct edge_map_fds {
 	int punch_quota;
 	int ifaces;     /* appended: absent from pins of an older version */
 	int rule_idx, rule_ports; /* appended: the rules' port index (absent: linear) */
+	int valid, hs_src, hs_conn; /* appended: handshake validation (lib/validate.h) */
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
 };
 

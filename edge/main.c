@@ -190,6 +190,13 @@ static void on_punch(void *ctx, const struct bf_punch_key *k, const struct bf_pu
 	edge_fleet_punch(e->fleet, k, v);
 }
 
+static void on_valid(void *ctx, const struct bf_rl_key *k, uint64_t expires_ns)
+{
+	struct edge *e = ctx;
+
+	edge_fleet_valid(e->fleet, k, expires_ns);
+}
+
 static void on_events(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
@@ -210,7 +217,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	edge_apply_refresh_locals(e->apply);
 	{
 		char line[256];
-		uint64_t any = st.blocklist + st.punches;
+		uint64_t any = st.blocklist + st.punches + st.valid;
 		int n;
 
 		for (int l = 0; l < BF_LISTS; l++)
@@ -219,12 +226,14 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 			e->expired_since_ns = now;
 		sum->blocklist += st.blocklist;
 		sum->punches += st.punches;
+		sum->valid += st.valid;
 		for (int l = 0; l < BF_LISTS; l++)
 			sum->list[l] += st.list[l];
 		if (!e->expired_since_ns || now - e->expired_since_ns < EXPIRED_LOG_NS)
 			return;
-		n = snprintf(line, sizeof(line), "blocklist %llu, punches %llu",
-			     (unsigned long long)sum->blocklist, (unsigned long long)sum->punches);
+		n = snprintf(line, sizeof(line), "blocklist %llu, punches %llu, validated clients %llu",
+			     (unsigned long long)sum->blocklist, (unsigned long long)sum->punches,
+			     (unsigned long long)sum->valid);
 		for (int l = 0; l < BF_LISTS; l++)
 			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %llu", edge_lists[l].name,
 				      (unsigned long long)sum->list[l]);
@@ -375,6 +384,7 @@ static int start_fleet(struct edge *e)
 	edge_fleet_set_a2s_feed(e->fleet, e->a2s_feed);
 	e->events.on_punch = on_punch;
 	e->events.on_ban = on_ban;
+	e->events.on_valid = on_valid;
 	e->events.ctx = e;
 	return 0;
 }

@@ -152,6 +152,15 @@ int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg)
 	m->conf.echo_cpu_pkt_ns = cfg->echo_global_pps ?
 					  NS_PER_S * (uint64_t)ncpu / cfg->echo_global_pps : 0;
 	m->conf.echo_cpu_burst_ns = ECHO_CPU_BURST_NS;
+	/* Handshake validation: a client idle for valid_idle is forgotten; one still playing
+	 * is re-reported four times per idle time, so the fleet never forgets it first. */
+	m->conf.valid_idle_ns = cfg->valid_idle_ms * 1000000ULL;
+	m->conf.valid_report_ns = m->conf.valid_idle_ns / 4;
+	m->conf.hs_pkt_ns = cfg->handshake_pps ? NS_PER_S / cfg->handshake_pps : 0;
+	m->conf.hs_burst_ns = m->conf.hs_pkt_ns * (cfg->handshake_burst ? cfg->handshake_burst - 1 : 0);
+	m->conf.hs_conn_cpu_pkt_ns = cfg->handshake_conn_pps ?
+					     NS_PER_S * (uint64_t)ncpu / cfg->handshake_conn_pps : 0;
+	m->conf.hs_conn_cpu_burst_ns = ECHO_CPU_BURST_NS;
 	return maps_write_conf(m);
 }
 
@@ -163,6 +172,9 @@ void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *v)
 	v->machine_ip = c->machine_ip;
 	v->machine_port = htons(c->machine_port);
 	v->flags = c->a2s ? BF_CONN_F_SOURCE : 0;
+	v->flags |= c->validate == BF_VALIDATE_SRCDS  ? BF_CONN_F_VALID_SRCDS :
+		    c->validate == BF_VALIDATE_RAKNET ? BF_CONN_F_VALID_RAKNET :
+							0;
 	if (!bf_limits_any(l))
 		return;
 	v->flags |= l->share_bans ? BF_CONN_F_SHARE_BANS : 0;
@@ -188,6 +200,9 @@ void edge_conn_from_bpf(const struct bf_conn_key *k, const struct bf_conn_val *v
 	c->machine_ip = v->machine_ip;
 	c->machine_port = ntohs(v->machine_port);
 	c->a2s = !!(v->flags & BF_CONN_F_SOURCE);
+	c->validate = v->flags & BF_CONN_F_VALID_SRCDS	? BF_VALIDATE_SRCDS :
+		      v->flags & BF_CONN_F_VALID_RAKNET ? BF_VALIDATE_RAKNET :
+							  BF_VALIDATE_NONE;
 	bf_limits_init(&c->limits);
 	if (!v->pps && !v->bps)
 		return;
@@ -196,6 +211,55 @@ void edge_conn_from_bpf(const struct bf_conn_key *k, const struct bf_conn_val *v
 	c->limits.block_ms = v->block_ms;
 	c->limits.burst_ms = (uint32_t)(v->burst_ns / 1000000ULL);
 	c->limits.share_bans = !!(v->flags & BF_CONN_F_SHARE_BANS);
+}
+
+void edge_valid_key(const struct bf_entry *e, struct bf_rl_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->src = e->punch.remote_ip;
+	k->bind_ip = e->punch.bind_ip;
+	k->bind_port = htons(e->punch.bind_port);
+	k->proto = e->punch.proto;
+}
+
+int edge_valid_put(struct edge_maps *m, const struct bf_rl_key *k, uint64_t expires_ns)
+{
+	struct bf_valid_val v = { .expires_ns = expires_ns, .src = BF_SRC_FLEET };
+
+	for (int tries = 0; tries < 3; tries++) {
+		struct bf_valid_val old;
+
+		if (!bpf_map_lookup_elem(m->fd.valid, k, &old)) {
+			/* XDP may write it meanwhile (a refresh): a lost race only keeps its
+			 * own, later, deadline out of this update for a second. */
+			if (old.expires_ns < expires_ns)
+				old.expires_ns = expires_ns;
+			old.src |= BF_SRC_FLEET;
+			if (!bpf_map_update_elem(m->fd.valid, k, &old, BPF_EXIST))
+				return 0;
+		} else if (!bpf_map_update_elem(m->fd.valid, k, &v, BPF_NOEXIST)) {
+			return 0;
+		} else if (errno == E2BIG || errno == ENOMEM) {
+			return -ENOSPC;
+		}
+		if (errno != ENOENT && errno != EEXIST)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+int edge_valid_del(struct edge_maps *m, const struct bf_rl_key *k)
+{
+	struct bf_valid_val v;
+
+	if (bpf_map_lookup_elem(m->fd.valid, k, &v))
+		return -ENOENT;
+	if (v.src & BF_SRC_LOCAL) {
+		v.src &= ~BF_SRC_FLEET;
+		bpf_map_update_elem(m->fd.valid, k, &v, BPF_EXIST);
+		return 0;
+	}
+	return bpf_map_delete_elem(m->fd.valid, k) ? -errno : 0;
 }
 
 int edge_local_addrs(uint32_t **out, size_t *n)

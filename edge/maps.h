@@ -31,7 +31,7 @@ struct edge_sweep_walk {
 
 struct edge_maps {
 	struct edge_map_fds fd;
-	struct edge_sweep_walk walk[BF_LISTS + 2]; /* the lists, then the blocklist and punches */
+	struct edge_sweep_walk walk[BF_LISTS + 3]; /* the lists, the blocklist, punches, bf_valid */
 	int ncpu;
 	uint32_t plen_count[BF_LISTS][33]; /* entries per prefix length, per list */
 	struct bf_config conf;      /* last written bf_config */
@@ -131,11 +131,22 @@ int edge_maps_read_conns(struct edge_maps *m, struct bf_conn **out, size_t *n);
 
 struct edge_sweep_stats {
 	uint64_t list[BF_LISTS];   /* per enum bf_list */
-	uint64_t blocklist, punches;
+	uint64_t blocklist, punches, valid;
 };
 /* Deletes expired entries of the timed maps, walking at most a bounded
  * number of entries of each per call (it resumes where it stopped). */
 int edge_maps_sweep(struct edge_maps *m, uint64_t now_ns, struct edge_sweep_stats *st);
+
+/* ---- validated clients (bf_valid; lib/validate.h) ---- */
+
+/* A peer's validated client (a fleet entry of kind valid), until expires_ns: added, or an
+ * entry already there kept until the later of the two deadlines. 0, -ENOSPC (the table
+ * is full) or -errno. */
+int edge_valid_put(struct edge_maps *m, const struct bf_rl_key *k, uint64_t expires_ns);
+/* No peer holds it any more: removed unless this POP validated it itself. */
+int edge_valid_del(struct edge_maps *m, const struct bf_rl_key *k);
+/* The key of a valid entry (struct bf_entry of kind valid). */
+void edge_valid_key(const struct bf_entry *e, struct bf_rl_key *k);
 
 /* Sums the per-CPU counters. */
 int edge_maps_read_stats(const struct edge_map_fds *fd, struct bf_counter out[BF_R_MAX]);

@@ -105,6 +105,7 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 		__u32 one = 1;
 
 		edge_conn_to_bpf(c, &cv);
+		rv.flags = cv.flags & BF_CONN_F_VALID_ANY; /* which replies validate a client */
 		rk.port = htons(c->machine_port ? c->machine_port : c->bind_port);
 		set_add(&s[0], n, &sk, &one);
 		set_add(&s[1], n, &c->machine_ip, &(struct bf_machine){ 0 });

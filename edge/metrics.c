@@ -78,6 +78,31 @@ static void conn_metric(FILE *f, const struct edge_metrics_snap *s, const char *
 	}
 }
 
+/* The handshake validation counters of the connections that validate (and those that
+ * did: the counters outlive a change of the connection). */
+static void conn_validation(FILE *f, const struct edge_metrics_snap *s)
+{
+	static const char *const what[] = { "handshake_passed", "unvalidated_dropped", "validated" };
+
+	head(f, "bifrost_conn_validation_total", "counter",
+	     "Per connection with `validate`: handshake or query packets of unvalidated sources "
+	     "passed, packets of unvalidated sources dropped, clients validated here.");
+	for (size_t i = 0; i < s->sample.n_conns; i++) {
+		const struct edge_conn_sample *c = &s->sample.conns[i];
+		const uint64_t v[] = { c->c.hs_packets, c->c.unvalidated, c->c.validated };
+		char a[BF_ADDR_STRLEN];
+
+		if (!v[0] && !v[1] && !v[2])
+			continue;
+		bf_ipv4_str(c->key.bind_ip, a);
+		for (int j = 0; j < 3; j++)
+			fprintf(f, "bifrost_conn_validation_total{proto=\"%s\",bind=\"%s:%u\",event=\"%s\"} "
+				   "%llu\n",
+				bf_proto_name(c->key.proto), a, ntohs(c->key.bind_port), what[j],
+				(unsigned long long)v[j]);
+	}
+}
+
 int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 {
 	char v[128], id[160];
@@ -104,6 +129,7 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	conn_metric(f, s, "bifrost_conn_packets_total",
 		    "Packets of a connection: in = player to game server (forwarded), out = replies.",
 		    false);
+	conn_validation(f, s);
 	conn_metric(f, s, "bifrost_conn_bytes_total",
 		    "IP bytes of a connection's player-side packets, by direction.", true);
 

@@ -51,6 +51,9 @@ static int read_conns(int fd, struct edge_stats_sample *s)
 			c->c.in_bytes += p->in_bytes;
 			c->c.out_packets += p->out_packets;
 			c->c.out_bytes += p->out_bytes;
+			c->c.hs_packets += p->hs_packets;
+			c->c.unvalidated += p->unvalidated;
+			c->c.validated += p->validated;
 		}
 	}
 	s->n_conns = n;

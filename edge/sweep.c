@@ -77,5 +77,9 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 	st->punches = sweep_map(m, BF_LISTS + 1, m->fd.punches, sizeof(struct bf_punch_key),
 				sizeof(struct bf_punch_val), offsetof(struct bf_punch_val, expires_ns),
 				SWEEP_PUNCHES, now);
+	st->valid = m->fd.valid < 0 ? 0 :
+		    sweep_map(m, BF_LISTS + 2, m->fd.valid, sizeof(struct bf_rl_key),
+			      sizeof(struct bf_valid_val), offsetof(struct bf_valid_val, expires_ns),
+			      SWEEP_PLAIN, now);
 	return 0;
 }

@@ -19,7 +19,7 @@ local RETENTION_MS = 86400000 -- the logs keep a day
 local MAXLEN = 50000 -- and at most about this many records (docs/OPERATIONS.md, memory)
 local PRUNE_LIMIT = 256 -- expired members removed per call at most: bounded work
 local MAX_TTL_MS = 315360000000 -- ten years: farther is refused, as the edges do
-local KINDS = { wl = true, bl = true, punch = true }
+local KINDS = { wl = true, bl = true, punch = true, valid = true }
 
 local function fail(msg)
 	return redis.error_reply('ERR bifrost: ' .. msg)
@@ -29,7 +29,7 @@ end
 local function split_key(key)
 	local prefix, kind, origin = string.match(key, '^(.-)(%a+):([%w%._%-]+)$')
 	if not prefix or not KINDS[kind] then
-		return nil, 'not a list key <prefix>wl|bl|punch:<origin>: ' .. key
+		return nil, 'not a list key <prefix>wl|bl|punch|valid:<origin>: ' .. key
 	end
 	if #prefix < 1 or #prefix > 32 or string.sub(prefix, -1) ~= ':' or
 	    string.find(prefix, '[^%w_%-%.:]') then
@@ -81,12 +81,22 @@ local function punch_ok(s)
 	    endpoint_ok(bind) and cidr_ok(machine) and not string.find(machine, '/')
 end
 
+-- "udp 198.51.100.34 203.0.113.10:27015" (a client validated at a connection)
+local function valid_ok(s)
+	local proto, client, bind = string.match(s, '^(%a+) (%S+) (%S+)$')
+	return proto == 'udp' and cidr_ok(client) and not string.find(client, '/') and
+	    endpoint_ok(bind)
+end
+
 local function entry_ok(kind, e)
 	if #e < 1 or #e > 96 then
 		return false
 	end
 	if kind == 'punch' then
 		return punch_ok(e)
+	end
+	if kind == 'valid' then
+		return valid_ok(e)
 	end
 	return cidr_ok(e)
 end

@@ -32,8 +32,9 @@
 #define DIGEST_MS 10000
 
 /* The notification patterns: list keys and their logs, of every kind. */
-static const char *const patterns[] = { "%swl:*", "%sbl:*", "%spunch:*",
-					"%slog:wl:*", "%slog:bl:*", "%slog:punch:*" };
+static const char *const patterns[] = { "%swl:*",     "%sbl:*",     "%spunch:*",
+					"%svalid:*",  "%slog:wl:*", "%slog:bl:*",
+					"%slog:punch:*", "%slog:valid:*" };
 
 /* A list that changed without its log: read it whole (again, if a resync
  * of it is running: what it already read may predate the change). */

@@ -6,6 +6,21 @@
 
 #include "schema_int.h"
 
+static const char *const validate_names[BF_VALIDATE_MAX] = { "none", "srcds", "raknet" };
+
+const char *bf_validate_name(int v)
+{
+	return v >= 0 && v < BF_VALIDATE_MAX ? validate_names[v] : "?";
+}
+
+int bf_validate_parse(const char *s, size_t n)
+{
+	for (int v = 0; v < BF_VALIDATE_MAX; v++)
+		if (strlen(validate_names[v]) == n && !memcmp(s, validate_names[v], n))
+			return v;
+	return -EINVAL;
+}
+
 int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out)
 {
 	char buf[BF_KEY_MAX], *proto, *ep;
@@ -57,10 +72,22 @@ int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,
 				return -EINVAL;
 			}
 			c->a2s = f[i].val[0] == '1';
+		} else if (sch_field_is(&f[i], "validate")) {
+			int v = bf_validate_parse(f[i].val, f[i].val_len);
+
+			if (v < 0) {
+				*what = "validate is not none, srcds or raknet";
+				return -EINVAL;
+			}
+			c->validate = (uint8_t)v;
 		}
 	}
 	if (c->a2s && c->proto != IPPROTO_UDP) {
 		*what = "a2s on a connection that is not udp";
+		return -EINVAL;
+	}
+	if (c->validate && c->proto != IPPROTO_UDP) {
+		*what = "validate on a connection that is not udp";
 		return -EINVAL;
 	}
 	if (!have_machine) {

@@ -9,6 +9,11 @@
 #include "schema_field.h"
 #include "schema_limits.h"
 
+/* Handshake validation modules (`validate`; docs/ARCHITECTURE.md). */
+enum bf_validate { BF_VALIDATE_NONE = 0, BF_VALIDATE_SRCDS, BF_VALIDATE_RAKNET, BF_VALIDATE_MAX };
+const char *bf_validate_name(int v);      /* "none", "srcds", "raknet" */
+int bf_validate_parse(const char *s, size_t n); /* or -EINVAL */
+
 struct bf_conn {
 	uint8_t proto;         /* IPPROTO_* */
 	uint16_t bind_port;    /* host order; 0 for ICMP */
@@ -16,6 +21,7 @@ struct bf_conn {
 	uint32_t bind_ip;      /* network order */
 	uint32_t machine_ip;   /* network order */
 	bool a2s;              /* A2S_INFO answered from the fleet cache (udp only) */
+	uint8_t validate;      /* enum bf_validate (udp only) */
 	struct bf_limits limits;
 };
 
@@ -28,7 +34,8 @@ int bf_conn_parse(const char *proto, const char *bind, const char *machine, stru
 /* The proto, bind address and port named by a connection key. */
 int bf_conn_parse_key(const char *key, size_t n, const char *prefix, struct bf_conn *out);
 /* The hash's fields: `machine` (a.b.c.d, required), `port` (1-65535,
- * optional), `a2s` (0 or 1, optional, udp only), the limit fields of
+ * optional), `a2s` (0 or 1, optional, udp only), `validate` (none, srcds or
+ * raknet, optional, udp only), the limit fields of
  * bf_limits_parse_fields; others are ignored. -EINVAL with *what set
  * (naming the field). */
 int bf_conn_parse_fields(const struct bf_field *f, size_t n, struct bf_conn *c,

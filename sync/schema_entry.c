@@ -1,4 +1,5 @@
-/* schema_entry.c - list and punch entries: parse and format the member texts. */
+/* schema_entry.c - list, punch and validated-client entries: parse and format the member
+ * texts. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -27,9 +28,18 @@ int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out
 			return -EINVAL;
 		tok[ntok++] = t;
 	}
-	if (ntok != 5 || strcmp(tok[3], "via"))
+	if (ntok < 3)
 		return -EINVAL;
 	proto = bf_parse_proto(tok[0]);
+	if (k == BF_KIND_VALID) {
+		if (ntok != 3 || proto != IPPROTO_UDP || bf_parse_ipv4(tok[1], &out->punch.remote_ip) ||
+		    bf_parse_endpoint(tok[2], false, &out->punch.bind_ip, &out->punch.bind_port))
+			return -EINVAL;
+		out->punch.proto = IPPROTO_UDP;
+		return 0;
+	}
+	if (ntok != 5 || strcmp(tok[3], "via"))
+		return -EINVAL;
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		return -EINVAL;
 	out->punch.proto = (uint8_t)proto;
@@ -49,6 +59,10 @@ int bf_entry_format(const struct bf_entry *e, char *buf, size_t len)
 	if (bf_kinds[e->kind].cidr)
 		return sch_fmt(buf, len, "%s", bf_cidr_str(&e->cidr, c)) < 0 ? -ENOSPC :
 									      (int)strlen(buf);
+	if (e->kind == BF_KIND_VALID)
+		return sch_fmt(buf, len, "%s %s %s:%u", bf_proto_name(e->punch.proto),
+			       bf_ipv4_str(e->punch.remote_ip, r), bf_ipv4_str(e->punch.bind_ip, b),
+			       e->punch.bind_port) < 0 ? -ENOSPC : (int)strlen(buf);
 	if (sch_fmt(buf, len, "%s %s:%u %s:%u via %s", bf_proto_name(e->punch.proto),
 		bf_ipv4_str(e->punch.remote_ip, r), e->punch.remote_port,
 		bf_ipv4_str(e->punch.bind_ip, b), e->punch.bind_port,

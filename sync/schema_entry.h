@@ -1,4 +1,5 @@
-/* schema_entry.h - list and punch entries: ZSET members and the `entry` field of log records. */
+/* schema_entry.h - list, punch and validated-client entries: ZSET members and the `entry`
+ * field of log records. */
 #ifndef BF_SCHEMA_ENTRY_H
 #define BF_SCHEMA_ENTRY_H
 
@@ -23,13 +24,17 @@ struct bf_entry {
 	enum bf_kind kind;
 	union {
 		struct bf_cidr cidr;   /* wl, bl */
-		struct bf_punch punch; /* punch */
+		/* punch; valid: remote_ip is the client, bind_ip:bind_port its connection,
+		 * remote_port and machine_ip are 0 */
+		struct bf_punch punch;
 	};
 };
 
 /* wl/bl: a CIDR (host bits must be clear) or a bare address (= /32).
  * punch: "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2"
- * (remote, bind address, machine). Input need not be NUL-terminated.
+ * (remote, bind address, machine).
+ * valid: "udp 198.51.100.34 203.0.113.10:27015" (client, connection; udp only).
+ * Input need not be NUL-terminated.
  * 0, -EINVAL, or -EAFNOSUPPORT for a well-formed IPv6 CIDR (not carried yet). */
 int bf_entry_parse(enum bf_kind k, const char *s, size_t n, struct bf_entry *out);
 /* Canonical text; returns its length or -ENOSPC. */

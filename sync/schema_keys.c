@@ -11,6 +11,9 @@ const struct bf_kind_desc bf_kinds[BF_KIND_MAX] = {
 	[BF_KIND_WL] = { BF_KIND_WL, "wl", "whitelist", true, BF_LIST_WL, true, 16, 65536 },
 	[BF_KIND_BL] = { BF_KIND_BL, "bl", "blacklist", true, BF_LIST_BL, true, 8, 1u << 20 },
 	[BF_KIND_PUNCH] = { BF_KIND_PUNCH, "punch", "port punch", false, -1, false, 0, 65536 },
+	/* Clients a game handshake validated (validate srcds|raknet): one origin may hold an
+	 * eighth of the table (BF_VALID_MAX), so no POP can crowd out the others' players. */
+	[BF_KIND_VALID] = { BF_KIND_VALID, "valid", "validated client", false, -1, false, 0, 65536 },
 };
 
 const char *bf_kind_name(enum bf_kind k)

@@ -11,7 +11,7 @@
 #define BF_ORIGIN_MAX 63
 #define BF_KEY_MAX 192
 
-enum bf_kind { BF_KIND_WL = 0, BF_KIND_BL, BF_KIND_PUNCH, BF_KIND_MAX };
+enum bf_kind { BF_KIND_WL = 0, BF_KIND_BL, BF_KIND_PUNCH, BF_KIND_VALID, BF_KIND_MAX };
 
 /* The kinds of entry on the bus as data: every layer (the keys and log
  * records here, the edge's apply layer, bifrostctl) iterates this table. A
@@ -21,7 +21,7 @@ struct bf_kind_desc {
 	enum bf_kind kind;
 	const char *name;       /* "wl": in keys, log records, state files, bifrostctl commands */
 	const char *title;      /* "whitelist": for people */
-	bool cidr;              /* entries are CIDRs (else port punches) */
+	bool cidr;              /* entries are CIDRs (else flows: port punches, validated clients) */
 	int list;               /* the edge's CIDR list it fills (enum bf_list), -1: none */
 	bool ctl;               /* bifrostctl NAME add|del|list writes and lists it */
 	/* What an edge takes of this kind from the bus by default (its config's min_prefix and
@@ -32,7 +32,7 @@ struct bf_kind_desc {
 };
 extern const struct bf_kind_desc bf_kinds[BF_KIND_MAX];
 
-const char *bf_kind_name(enum bf_kind k);   /* "wl", "bl", "punch" */
+const char *bf_kind_name(enum bf_kind k);   /* "wl", "bl", "punch", "valid" */
 int bf_kind_parse(const char *s);           /* or -EINVAL */
 
 /* Origin: an edge id or "ops". Same alphabet as edge ids. */

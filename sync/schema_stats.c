@@ -31,6 +31,9 @@ static const enum bf_verdict verdicts[BF_R_MAX] = {
 	[BF_R_RETURN_SPOOFED] = BF_V_DROP,  [BF_R_IPIP_REFUSED] = BF_V_DROP,
 	[BF_R_BAD_CSUM] = BF_V_DROP,	    [BF_R_AMPLIFIER] = BF_V_DROP,
 	[BF_R_PUNCH_REFUSED] = BF_V_SIDE,   [BF_R_OTHER_HOST] = BF_V_PASS,
+	[BF_R_HANDSHAKE] = BF_V_FORWARD,    [BF_R_UNVALIDATED] = BF_V_DROP,
+	[BF_R_HANDSHAKE_LIMIT] = BF_V_DROP, [BF_R_VALIDATED] = BF_V_SIDE,
+	[BF_R_VALID_REFUSED] = BF_V_SIDE,
 };
 
 enum bf_verdict bf_reason_verdict(unsigned r)

@@ -182,6 +182,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_ratelimit SEC(".maps");
 
+/* (client, connection) -> bf_valid_val: clients that completed a game's handshake
+ * (lib/validate.h), seen here on the return path or validated at a peer. Not an LRU:
+ * a flood must not evict players; each origin's share is capped by user space
+ * (max_per_origin valid), and a new validation when it is full is counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BF_VALID_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bf_rl_key);
+	__type(value, struct bf_valid_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_valid SEC(".maps");
+/* (source, connection) -> GCRA state of an unvalidated source's handshake budget.
+ * LRU: a flood of new sources evicts idle states, never fails. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct bf_rl_key);
+	__type(value, struct bf_rl_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_hs_src SEC(".maps");
+/* connection -> per-CPU GCRA time of this CPU's share of the connection's budget of
+ * handshake packets from unvalidated sources. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct bf_conn_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_hs_conn SEC(".maps");
 /* ((half * BF_RULE_CLASSES + class) * BF_RULES_MAX + position) -> bf_rule:
  * the firewall rules, double-buffered; bf_config says which half is live and
  * how long each list is. A rule without a protocol is in every class. */

@@ -57,7 +57,7 @@ static __always_inline int echo_source_limit(struct xdp_md *ctx, const struct bf
 	struct bf_rl_val *st;
 
 	if (conn && (conn->pkt_ns || conn->byte_ns16))
-		return ratelimit(ctx, cfg, p, conn, clk, bytes, reason);
+		return ratelimit(ctx, cfg, p, conn, clk, bytes, 0, reason);
 	if (!cfg->echo_pkt_ns)
 		return BF_GO_ON;
 	st = rl_state(p);

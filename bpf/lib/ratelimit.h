@@ -62,7 +62,7 @@ static __always_inline int rl_charge(struct bf_rl_val *st, __u64 pkt_ns, __u64 b
  * inherit dry-run blocks): blocked_until alone keeps the source counted. */
 static __always_inline void rl_block(struct xdp_md *ctx, const struct bf_config *cfg,
 				     const struct pkt *p, const struct bf_conn_val *conn,
-				     struct bf_rl_val *st, int limit, __u64 now)
+				     struct bf_rl_val *st, int limit, int share, __u64 now)
 {
 	__u64 old = st->blocked_until;
 	__u64 block_ns = (__u64)conn->block_ms * 1000000ULL;
@@ -88,7 +88,7 @@ static __always_inline void rl_block(struct xdp_md *ctx, const struct bf_config 
 	ev->ban.src = p->saddr;
 	ev->ban.proto = p->proto;
 	ev->ban.limit = limit;
-	ev->ban.flags = (conn->flags & BF_CONN_F_SHARE_BANS ? BF_BAN_F_SHARE : 0) |
+	ev->ban.flags = (share && (conn->flags & BF_CONN_F_SHARE_BANS) ? BF_BAN_F_SHARE : 0) |
 			(dry ? BF_BAN_F_DRY_RUN : 0);
 	ev->ban.conn.bind_ip = p->daddr;
 	ev->ban.conn.bind_port = p->proto == IPPROTO_ICMP ? 0 : p->dport;
@@ -102,10 +102,14 @@ static __always_inline void rl_block(struct xdp_md *ctx, const struct bf_config 
  * (reason `ratelimit`) for a source over a limit, or BF_GO_ON. Bytes are
  * the IPv4 total length. A protected source is policed (its excess is
  * dropped: its address can be forged) but never blocked or reported for a
- * ban: a forged flood must not cut off a POP, a machine or a peer. */
+ * ban: a forged flood must not cut off a POP, a machine or a peer. `cls` is
+ * what validation made of the source (BF_VS_*): on a connection that
+ * validates, only a validated client's ban may be shared with the fleet (an
+ * unvalidated source's address may be forged, to have a player banned
+ * everywhere). */
 static __always_inline int ratelimit(struct xdp_md *ctx, const struct bf_config *cfg,
 				     const struct pkt *p, const struct bf_conn_val *conn,
-				     struct clock *clk, __u32 bytes, __u32 *reason)
+				     struct clock *clk, __u32 bytes, int cls, __u32 *reason)
 {
 	struct bf_rl_val *st;
 	int limit = 0, blocked;
@@ -124,7 +128,7 @@ static __always_inline int ratelimit(struct xdp_md *ctx, const struct bf_config 
 			return BF_GO_ON;
 	}
 	if (limit && conn->block_ms && !spared(cfg, p->saddr, clk, bytes))
-		rl_block(ctx, cfg, p, conn, st, limit, now);
+		rl_block(ctx, cfg, p, conn, st, limit, cls <= BF_VS_VALID, now);
 	*reason = BF_R_RATELIMIT;
 	return XDP_DROP;
 }

@@ -160,7 +160,8 @@ void harness_run_on(const uint8_t *pkt, size_t len, int ifindex, struct result *
 static int side_counter(int i)
 {
 	return i == BF_R_PUNCH_NEW || i == BF_R_PUNCH_REFUSED || i == BF_R_PROTECTED ||
-	       i == BF_R_RULE_DRY_RUN || i == BF_R_WOULD_DROP;
+	       i == BF_R_RULE_DRY_RUN || i == BF_R_WOULD_DROP || i == BF_R_VALIDATED ||
+	       i == BF_R_VALID_REFUSED;
 }
 
 int harness_check(const struct result *r, int action, int reason, char *why, size_t len)

@@ -205,6 +205,15 @@ eq "and names it" "$ERR" "bifrostctl: --limits: unknown field 'foo' (pps, bps, b
 run conn add tcp 203.0.113.10:27015 198.18.3.2 --a2s
 eq "--a2s on tcp exits 2" "$RC" 2
 eq "and says why" "$ERR" "bifrostctl: --a2s goes with conn add udp"
+run conn add tcp 203.0.113.10:27015 198.18.3.2 --validate srcds
+eq "--validate on tcp exits 2" "$RC" 2
+eq "and says why" "$ERR" "bifrostctl: --validate goes with conn add udp"
+run conn add udp 203.0.113.10:27015 198.18.3.2 --validate quake
+eq "--validate quake exits 2" "$RC" 2
+eq "and names the modules" "$ERR" "bifrostctl: --validate: none, srcds or raknet"
+run conn add udp 203.0.113.10:28018 198.18.3.2 --validate raknet
+eq "conn add --validate raknet exits 0" "$RC" 0
+eq "the hash says validate raknet" "$(rcli HGET bifrost:conn:udp:203.0.113.10:28018 validate)" raknet
 run conn add icmp 203.0.113.10 198.18.3.2
 eq "conn add icmp" "$OUT" "set bifrost:conn:icmp:203.0.113.10:0 (edges apply it within a second)"
 run conn add udp bad 198.18.3.2
@@ -212,11 +221,13 @@ eq "a bad bind exits 2" "$RC" 2
 rcli HSET bifrost:conn:udp:203.0.113.10:27017 machine nope >/dev/null
 run conn list
 eq "conn list exits 0" "$RC" 0
-eq "conn list: count" "$(tail -1 <<<"$OUT")" "(6 connections)"
-check "conn list: the mapped port and a2s" has "$OUT" "^udp   203.0.113.10:27016  *198.18.3.2:27015  *yes  *-$"
+eq "conn list: count" "$(tail -1 <<<"$OUT")" "(7 connections)"
+check "conn list: the validation module" has "$OUT" "^udp   203.0.113.10:28018  *198.18.3.2:28018  *-  *raknet  *-$"
+check "conn list: the mapped port and a2s" has "$OUT" "^udp   203.0.113.10:27016  *198.18.3.2:27015  *yes  *-  *-$"
 check "conn list: the invalid hash is flagged" has "$OUT" "27017: INVALID"
 run conn list --json
-eq "conn list --json: six lines" "$(jq -s length <<<"$OUT")" 6
+eq "conn list --json: seven lines" "$(jq -s length <<<"$OUT")" 7
+eq "conn list --json: validate" "$(jq -r 'select(.bind == "203.0.113.10:28018") | .validate' <<<"$OUT")" raknet
 eq "conn list --json: the limits" "$(jq -r 'select(.bind == "203.0.113.10:28015") | .limits' <<<"$OUT")" \
 	"pps 5000 bps 0 block 60s burst 100ms share_bans no"
 run conn del udp 203.0.113.10:27016

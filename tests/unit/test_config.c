@@ -281,7 +281,7 @@ static void test_config__guard_limits(void **state)
 		{ "min_prefix wl\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
 		{ "min_prefix punch 8\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
 		{ "min_prefix bl 33\n", "edge.conf:1: 'min_prefix' takes wl, bl or protect" },
-		{ "max_per_origin conn 5\n", "edge.conf:1: 'max_per_origin' takes wl, bl or punch" },
+		{ "max_per_origin conn 5\n", "edge.conf:1: 'max_per_origin' takes wl, bl, punch or valid" },
 		{ "max_per_origin bl 0\n", "edge.conf:1: bad max_per_origin '0' (a count from 1" },
 		{ "max_conns 65537\n", "edge.conf:1: bad max_conns '65537' (a count from 1 to 6" },
 		{ "max_rules 4097\n", "edge.conf:1: bad max_rules '4097' (a count from 1 to 4096)" },

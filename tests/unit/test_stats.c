@@ -45,10 +45,10 @@ static struct bf_conn_key ck(uint8_t proto, const char *ip, uint16_t port)
 
 static void test_stats__rates_between_samples(void **state)
 {
-	struct edge_conn_sample pc[1] = { { ck(17, "203.0.113.10", 27015), { 10, 1000, 5, 500 } } };
+	struct edge_conn_sample pc[1] = { { ck(17, "203.0.113.10", 27015), { 10, 1000, 5, 500, 0, 0, 0 } } };
 	struct edge_conn_sample cc[2] = {
-		{ ck(6, "203.0.113.10", 27015), { 4, 400, 0, 0 } }, /* new since prev */
-		{ ck(17, "203.0.113.10", 27015), { 30, 3000, 6, 600 } },
+		{ ck(6, "203.0.113.10", 27015), { 4, 400, 0, 0, 0, 0, 0 } }, /* new since prev */
+		{ ck(17, "203.0.113.10", 27015), { 30, 3000, 6, 600, 0, 0, 0 } },
 	};
 	struct edge_stats_sample prev = { .mono_ns = 1000000000ULL, .wall_ms = 5000,
 					  .conns = pc, .n_conns = 1 };
@@ -126,7 +126,7 @@ static void has_line(const char *text, const char *line)
 
 static void test_stats__metrics_text(void **state)
 {
-	struct edge_conn_sample cc[1] = { { ck(17, "203.0.113.10", 27015), { 7, 700, 3, 300 } } };
+	struct edge_conn_sample cc[1] = { { ck(17, "203.0.113.10", 27015), { 7, 700, 3, 300, 4, 9, 2 } } };
 	struct edge_a2s_seen seen[1] = { { .ip = htonl(0xcb00710a), .port = 27015, .kind = 2,
 					   .changed_ms = 1000, .read_ms = 4000, .ttl_ms = 6000 } };
 	struct edge_metrics_snap s = { .version = "v1.2-3-gabc", .id = "pop1", .fleet = true,
@@ -161,6 +161,9 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_bytes_total{reason=\"blacklist\",verdict=\"drop\"} 1200");
 	has_line(t, "bifrost_conn_packets_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"in\"} 7");
 	has_line(t, "bifrost_conn_packets_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"out\"} 3");
+	has_line(t, "bifrost_conn_validation_total{proto=\"udp\",bind=\"203.0.113.10:27015\",event=\"handshake_passed\"} 4");
+	has_line(t, "bifrost_conn_validation_total{proto=\"udp\",bind=\"203.0.113.10:27015\",event=\"unvalidated_dropped\"} 9");
+	has_line(t, "bifrost_conn_validation_total{proto=\"udp\",bind=\"203.0.113.10:27015\",event=\"validated\"} 2");
 	has_line(t, "bifrost_conn_bytes_total{proto=\"udp\",bind=\"203.0.113.10:27015\",direction=\"out\"} 300");
 	has_line(t, "bifrost_build_info{version=\"v1.2-3-gabc\",edge=\"pop1\"} 1");
 	has_line(t, "# TYPE bifrost_build_info gauge");

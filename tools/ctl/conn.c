@@ -70,6 +70,11 @@ static int conn_write(const struct ctl *c, const char *proto, const char *bind, 
 		fprintf(stderr, CTL_PROG ": --a2s goes with conn add udp\n");
 		return -EINVAL;
 	}
+	if (c->validate && (!machine || (cn.proto != IPPROTO_UDP &&
+					 bf_validate_parse(c->validate, strlen(c->validate))))) {
+		fprintf(stderr, CTL_PROG ": --validate goes with conn add udp\n");
+		return -EINVAL;
+	}
 	if (c->limits && (!machine || parse_limits(c->limits, &cn, lim, sizeof(lim))))
 		return -EINVAL;
 	bf_key_conn(key, sizeof(key), c->prefix, cn.proto, cn.bind_ip, cn.bind_port);
@@ -82,6 +87,10 @@ static int conn_write(const struct ctl *c, const char *proto, const char *bind, 
 	if (c->a2s) {
 		cmd[1].argv[cmd[1].argc++] = "a2s";
 		cmd[1].argv[cmd[1].argc++] = "1";
+	}
+	if (c->validate && bf_validate_parse(c->validate, strlen(c->validate)) > 0) {
+		cmd[1].argv[cmd[1].argc++] = "validate";
+		cmd[1].argv[cmd[1].argc++] = c->validate;
 	}
 	/* The canonical limits are name/value pairs: one HSET field each. */
 	for (t = strtok_r(lim, " ", &save); t && cmd[1].argc < CTL_ARGV_MAX;
@@ -136,19 +145,20 @@ static int conn_one(const struct ctl *c, redisContext *rc, const redisReply *k, 
 		       ctl_safe(c, k->str, k->len, kbuf, sizeof(kbuf)), what);
 	else if (c->json)
 		printf("{\"proto\":\"%s\",\"bind\":\"%s:%u\",\"machine\":\"%s\",\"port\":%u,"
-		       "\"a2s\":%s,\"limits\":\"%s\"}\n",
+		       "\"a2s\":%s,\"validate\":\"%s\",\"limits\":\"%s\"}\n",
 		       bf_proto_name(cn.proto), bf_ipv4_str(cn.bind_ip, b), cn.bind_port,
 		       bf_ipv4_str(cn.machine_ip, m),
 		       cn.machine_port ? cn.machine_port : cn.bind_port, cn.a2s ? "true" : "false",
-		       lim);
+		       bf_validate_name(cn.validate), lim);
 	else {
 		char bind[32], mach[32];
 
 		snprintf(bind, sizeof(bind), "%s:%u", bf_ipv4_str(cn.bind_ip, b), cn.bind_port);
 		snprintf(mach, sizeof(mach), "%s:%u", bf_ipv4_str(cn.machine_ip, m),
 			 cn.machine_port ? cn.machine_port : cn.bind_port);
-		printf("%-5s %-22s %-22s %-4s %s\n", bf_proto_name(cn.proto), bind, mach,
-		       cn.a2s ? "yes" : "-", lim[0] ? lim : "-");
+		printf("%-5s %-22s %-22s %-4s %-8s %s\n", bf_proto_name(cn.proto), bind, mach,
+		       cn.a2s ? "yes" : "-", cn.validate ? bf_validate_name(cn.validate) : "-",
+		       lim[0] ? lim : "-");
 	}
 	(*(size_t *)shown)++;
 	freeReplyObject(h);
@@ -162,7 +172,8 @@ int ctl_conn_list(const struct ctl *c, int argc, char **argv)
 
 	if (!rc)
 		return -EIO;
-	ctl_text(c, "%-5s %-22s %-22s %-4s %s\n", "PROTO", "BIND", "MACHINE", "A2S", "LIMITS");
+	ctl_text(c, "%-5s %-22s %-22s %-4s %-8s %s\n", "PROTO", "BIND", "MACHINE", "A2S",
+		 "VALIDATE", "LIMITS");
 	ctl_scan(c, rc, "conn:*", conn_one, &shown);
 	ctl_text(c, "(%zu connections)\n", shown);
 	redisFree(rc);

@@ -30,6 +30,7 @@ struct ctl {
 	long count;	    /* --count; 0 = no limit */
 	int timeout_s;	    /* --timeout; 0 = none */
 	bool a2s;	    /* conn add --a2s */
+	const char *validate; /* conn add --validate none|srcds|raknet */
 	const char *limits; /* conn add --limits "preset rust block 60s" */
 	bool force;	    /* --force: write a wl/bl/protect prefix wider than edges take */
 };
@@ -50,7 +51,8 @@ struct ctl_cmd {
 
 /* lists.c */
 int ctl_list_write(const struct ctl *c, int argc, char **argv); /* wl|bl add|del CIDR */
-int ctl_list_show(const struct ctl *c, int argc, char **argv);	/* wl|bl|punch list */
+int ctl_list_show(const struct ctl *c, int argc, char **argv);	/* wl|bl|punch|valid list */
+int ctl_valid_count(const struct ctl *c, int argc, char **argv);
 /* conn.c */
 int ctl_conn_add(const struct ctl *c, int argc, char **argv);
 int ctl_conn_del(const struct ctl *c, int argc, char **argv);

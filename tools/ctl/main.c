@@ -21,10 +21,16 @@ static const struct ctl_cmd cmds[] = {
 	{ "bl", "del", ctl_list_write, 1, 1, "CIDR", "" },
 	{ "bl", "list", ctl_list_show, 0, 0, "", "" },
 	{ "punch", "list", ctl_list_show, 0, 0, "", "live port punches of every POP" },
-	{ "conn", "add", ctl_conn_add, 3, 3, "PROTO BIND MACHINE[:PORT] [--a2s] [--limits TEXT]",
+	{ "valid", "list", ctl_list_show, 0, 0, "",
+	  "clients validated by a game handshake\n(validate srcds|raknet), by POP" },
+	{ "valid", "count", ctl_valid_count, 0, 0, "", "validated clients per POP and connection" },
+	{ "conn", "add", ctl_conn_add, 3, 3,
+	  "PROTO BIND MACHINE[:PORT] [--a2s] [--validate MODULE] [--limits TEXT]",
 	  "publish a service, e.g.\n"
 	  "conn add udp 203.0.113.10:27015 198.18.3.2\n"
 	  "--a2s: answer A2S_INFO from the fleet cache\n"
+	  "--validate srcds|raknet: only clients that\n"
+	  "completed the game's handshake play\n"
 	  "--limits: per-source limits, e.g.\n"
 	  "\"preset source\" or \"pps 2000 block 30s\"" },
 	{ "conn", "del", ctl_conn_del, 2, 2, "PROTO BIND", "" },
@@ -205,6 +211,13 @@ static int set_flag(struct ctl *c, int opt, const char *arg, const char **redis)
 	case 'l':
 		c->limits = arg;
 		return 0;
+	case 'V':
+		if (bf_validate_parse(arg, strlen(arg)) < 0) {
+			fprintf(stderr, CTL_PROG ": --validate: none, srcds or raknet\n");
+			return -EINVAL;
+		}
+		c->validate = arg;
+		return 0;
 	case 'f':
 		c->force = true;
 		return 0;
@@ -242,6 +255,7 @@ int main(int argc, char **argv)
 		{ "a2s", no_argument, NULL, 'a' },	   { "help", no_argument, NULL, 'h' },
 		{ "limits", required_argument, NULL, 'l' }, { "prefix", required_argument, NULL, 'p' },
 		{ "auth-file", required_argument, NULL, 'A' }, { "force", no_argument, NULL, 'f' },
+		{ "validate", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .prefix = BF_PREFIX_DEFAULT };
