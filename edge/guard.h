@@ -89,7 +89,7 @@ void edge_guard_sync(struct edge_guard *g, const struct sync_refusal *r);
 void edge_guard_tick(struct edge_guard *g);
 
 /* For /metrics: every (kind, why) that can happen, in a fixed order. */
-#define EDGE_GUARD_ROWS 24
+#define EDGE_GUARD_ROWS 27
 struct edge_guard_row {
 	const char *kind, *why;
 	uint64_t n;
