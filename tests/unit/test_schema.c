@@ -86,6 +86,7 @@ static void test_schema__entries_round_trip(void **state)
 		{ BF_KIND_WL, "0.0.0.0/0" },
 		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2" },
 		{ BF_KIND_PUNCH, "tcp 198.51.100.10:40123 203.0.113.7:443 via 192.0.2.20" },
+		{ BF_KIND_VALID, "udp 198.51.100.34 203.0.113.10:27015" },
 	};
 	struct bf_entry e;
 	char buf[BF_ENTRY_MAX + 1];
@@ -100,6 +101,14 @@ static void test_schema__entries_round_trip(void **state)
 	bf_entry_format(&e, buf, sizeof(buf));
 	assert_string_equal(buf, "198.51.100.7/32");
 	assert_int_equal(bf_entry_format(&e, buf, 5), -ENOSPC);
+	/* A validated client: the client and its connection, nothing else. */
+	assert_int_equal(bf_entry_parse(BF_KIND_VALID, "udp 198.51.100.34 203.0.113.10:27015", 36, &e),
+			 0);
+	assert_int_equal(e.punch.remote_ip, htonl(0xc6336422));
+	assert_int_equal(e.punch.bind_port, 27015);
+	assert_int_equal(e.punch.remote_port, 0);
+	assert_int_equal(e.punch.machine_ip, 0);
+	assert_int_equal(bf_entry_format(&e, buf, 20), -ENOSPC);
 }
 
 static void test_schema__entries_hostile(void **state)
@@ -120,6 +129,16 @@ static void test_schema__entries_hostile(void **state)
 		{ BF_KIND_PUNCH, "udp 198.51.100.34:0 203.0.113.10:40000 via 198.18.3.2" },
 		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:40000 via 198.18.3.2 x" },
 		{ BF_KIND_PUNCH, "udp 198.51.100.34:5000 203.0.113.10:99999 via 198.18.3.2" },
+		{ BF_KIND_VALID, "tcp 198.51.100.34 203.0.113.10:27015" },
+		{ BF_KIND_VALID, "udp 198.51.100.34:5000 203.0.113.10:27015" },
+		{ BF_KIND_VALID, "udp 198.51.100.0/24 203.0.113.10:27015" },
+		{ BF_KIND_VALID, "udp 198.51.100.34 203.0.113.10" },
+		{ BF_KIND_VALID, "udp 198.51.100.34 203.0.113.10:0" },
+		{ BF_KIND_VALID, "udp 198.51.100.34 203.0.113.10:27015 via 198.18.3.2" },
+		{ BF_KIND_VALID, "udp 198.51.100.34  203.0.113.10:27015" },
+		{ BF_KIND_VALID, "udp" },
+		{ BF_KIND_VALID, "198.51.100.34" },
+		{ BF_KIND_PUNCH, "udp 198.51.100.34 203.0.113.10:27015" },
 	};
 	char big[4096];
 	struct bf_entry e;
@@ -494,10 +513,11 @@ static void test_schema__every_reason_has_a_verdict(void **state)
 		assert_int_equal(bf_reason_is_drop(r), v == BF_V_DROP);
 		n[v]++;
 	}
-	assert_int_equal(BF_R_MAX, 30);
-	assert_int_equal(n[BF_V_DROP], 16);
-	assert_int_equal(n[BF_V_FORWARD], 2);  /* forward, punch_hit */
-	assert_int_equal(n[BF_V_SIDE], 5);     /* would_drop, punch_new, protected, rule_dry_run, punch_refused */
+	assert_int_equal(BF_R_MAX, 35);
+	assert_int_equal(n[BF_V_DROP], 18);    /* ..., unvalidated, handshake_limit */
+	assert_int_equal(n[BF_V_FORWARD], 3);  /* forward, punch_hit, handshake */
+	assert_int_equal(n[BF_V_SIDE], 7);     /* would_drop, punch_new, protected, rule_dry_run,
+						* punch_refused, validated, valid_refused */
 	assert_int_equal(n[BF_V_PASS], 7);     /* non_ipv4, return_path, whitelist, local, icmp_echo, a2s_redirect, other_host */
 	assert_int_equal(bf_reason_verdict(BF_R_OTHER_HOST), BF_V_PASS);
 	assert_int_equal(bf_reason_verdict(BF_R_AMPLIFIER), BF_V_DROP);

@@ -19,11 +19,12 @@ void probe_usage(FILE *f)
 {
 	fprintf(f,
 		"  " PROG " udp --to A.B.C.D:PORT [--from A.B.C.D:PORT] [--count N] [--interval-ms M]\n"
-		"                  [--timeout-ms T] [--size BYTES] [--whoami] [--json]\n"
+		"                  [--timeout-ms T] [--size BYTES] [--whoami] [--srcds] [--json]\n"
 		"      Sends N (1..10000000, default 1) numbered datagrams of BYTES (6..1400,\n"
 		"      default 32) every M ms (default 0: at most 10000 unanswered in flight),\n"
 		"      waits T ms (default 1000) for stragglers: 'sent=N received=M lost=L'.\n"
-		"      --whoami sends one 'WHOAMI' and prints the answer.\n"
+		"      --whoami sends one 'WHOAMI' and prints the answer. --srcds first does the\n"
+		"      Source handshake ('q', 'A', 'k', 'B'; up to 3 tries, T ms each), as a player.\n"
 		"  " PROG " tcp --to A.B.C.D:PORT [--from A.B.C.D[:PORT]] [--count N] [--timeout-ms T]\n"
 		"                  [--whoami] [--json]\n"
 		"      Connects within T ms (default 2000), sends N lines one at a time and\n"
@@ -31,7 +32,7 @@ void probe_usage(FILE *f)
 }
 
 struct probe {
-	int whoami, json;
+	int whoami, json, srcds;
 	bool tcp, has_from;
 	uint32_t to, from;
 	uint16_t to_port, from_port;
@@ -48,6 +49,7 @@ static int parse_probe(int argc, char **argv, struct probe *p)
 		{ "timeout-ms", required_argument, NULL, 'w' },
 		{ "size", required_argument, NULL, 's' },
 		{ "whoami", no_argument, &p->whoami, 1 },
+		{ "srcds", no_argument, &p->srcds, 1 },
 		{ "json", no_argument, &p->json, 1 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -116,6 +118,49 @@ static int report(const struct probe *p, uint64_t sent, uint64_t received)
 	printf(p->json ? "{\"sent\":%llu,\"received\":%llu,\"lost\":%llu}\n" :
 			 "sent=%llu received=%llu lost=%llu\n", s, r, l);
 	return sent == p->count && !l ? 0 : 1;
+}
+
+/* Sends d and waits for a datagram starting ff ff ff ff <want> (into got[64]); up to 3
+ * tries of timeout_ms. Its length or -errno. */
+static int oob_exchange(int fd, const struct sockaddr_in *to, const uint8_t *d, size_t n,
+			char want, uint8_t *got, uint64_t timeout_ms)
+{
+	int err = -ETIMEDOUT;
+
+	for (int tries = 0; tries < 3; tries++) {
+		uint64_t end = mono_ms() + timeout_ms;
+
+		if (sendto(fd, d, n, 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
+			return -errno;
+		while ((err = wait_fd(fd, POLLIN, end)) >= 0) {
+			ssize_t r = recv(fd, got, 64, MSG_DONTWAIT);
+
+			if (r >= 5 && !memcmp(got, "\xff\xff\xff\xff", 4) && got[4] == (uint8_t)want)
+				return (int)r;
+			if (r >= 5 && !memcmp(got, "\xff\xff\xff\xff" "9", 5))
+				return -ECONNREFUSED;
+		}
+	}
+	return err;
+}
+
+/* The Source handshake of a player: 'q' -> 'A' (challenge at byte 9), then 'k' (protocol
+ * 24, auth protocol 3, the challenge, a name and password) -> 'B'. 0 or -errno. */
+static int srcds_handshake(int fd, const struct sockaddr_in *to, uint64_t timeout_ms)
+{
+	uint8_t q[] = "\xff\xff\xff\xffqgetchallengesteam\0", k[64] = { 0xff, 0xff, 0xff, 0xff, 'k' };
+	uint8_t got[64];
+	int r = oob_exchange(fd, to, q, sizeof(q) - 1, 'A', got, timeout_ms);
+
+	if (r < 0)
+		return r;
+	if (r < 13)
+		return -EPROTO;
+	memcpy(k + 5, "\x18\x00\x00\x00\x03\x00\x00\x00", 8);
+	memcpy(k + 13, got + 9, 4);
+	memcpy(k + 17, "bifrost\0\0", 9);
+	r = oob_exchange(fd, to, k, 26, 'B', got, timeout_ms);
+	return r < 0 ? r : 0;
 }
 
 /* Sends one WHOAMI; the first 'YOU ...' answer goes to got[LINE_LEN]. Its length or -errno. */
@@ -352,6 +397,10 @@ int cmd_probe(int argc, char **argv, bool tcp)
 		ret = err >= 4 && !memcmp(got, "YOU ", 4) ? 0 : 1;
 	} else if (tcp) {
 		ret = tcp_lines(fd, &p);
+	} else if (p.srcds && (err = srcds_handshake(fd, &to, p.timeout_ms))) {
+		fprintf(stderr, PROG ": Source handshake with %s failed: %s\n", ep,
+			err == -ECONNREFUSED ? "rejected ('9')" : strerror(-err));
+		ret = report(&p, 0, 0);
 	} else {
 		/* count <= MAX_COUNT (parser): the bitmap is at most 1.25 MB. */
 		u.seen = calloc((size_t)(p.count + 7) / 8, 1);

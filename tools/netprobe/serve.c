@@ -29,7 +29,9 @@ void serve_usage(FILE *f)
 		"      Echo server; 'WHOAMI' (datagram or line) gets 'YOU <ip>:<port>', the source\n"
 		"      it sees. Counters and peers go to PATH (atomically, at most every 100 ms),\n"
 		"      or to stderr on SIGUSR1. Runs until SIGTERM/SIGINT. A2S queries received\n"
-		"      are counted by kind (line 'a2s_queries=N info=N ...') whether answered or not.\n");
+		"      are counted by kind (line 'a2s_queries=N info=N ...') whether answered or not.\n"
+		"      The Source handshake is answered: 'q' with 'A' and a challenge, a 'k'\n"
+		"      carrying it (byte 13) with 'B' (line 'srcds_challenges=N srcds_accepted=N').\n");
 	serve_a2s_usage(f);
 }
 
@@ -47,6 +49,7 @@ struct server {
 	bool tcp[MAX_LISTEN], dirty;
 	const char *count_file;
 	uint64_t udp_packets, tcp_lines, written_ms;
+	uint64_t srcds_challenges, srcds_accepted, srcds_rejected; /* the Source handshake */
 	uint32_t peers[MAX_PEERS];
 	uint32_t peer_a2s[MAX_PEERS];   /* A2S queries from each peer */
 	uint16_t peer_slot[PEER_SLOTS]; /* index + 1 into peers, 0 = empty */
@@ -92,6 +95,9 @@ static void dump_counts(const struct server *s, FILE *f)
 		(unsigned long long)q[A2S_RULES], (unsigned long long)q[A2S_GETCHALLENGE],
 		(unsigned long long)q[A2S_MALFORMED], (unsigned long long)s->a2s.challenges,
 		(unsigned long long)s->a2s.replies, (unsigned long long)s->a2s.parts);
+	fprintf(f, "srcds_challenges=%llu srcds_accepted=%llu srcds_rejected=%llu\n",
+		(unsigned long long)s->srcds_challenges, (unsigned long long)s->srcds_accepted,
+		(unsigned long long)s->srcds_rejected);
 	for (int i = 0; i < s->n_peers; i++)
 		fprintf(f, "peer %s\n", bf_ipv4_str(s->peers[i], a));
 	/* Who asked: a test tells the refresher's queries from clients'. */
@@ -129,6 +135,46 @@ static int write_counts(struct server *s, bool force)
 	return err;
 }
 
+/* The Source engine handshake, as a game server stand-in answers it (validate srcds,
+ * docs/ARCHITECTURE.md): 'q' gets 'A' and a challenge tied to the client's address; a 'k'
+ * (protocol, auth protocol, then the challenge at byte 13) with that challenge gets 'B',
+ * any other 'k' the rejection '9'. 1 when the datagram was one of them (answered). */
+static uint32_t srcds_challenge(const struct sockaddr_in *sa)
+{
+	return (sa->sin_addr.s_addr ^ (uint32_t)sa->sin_port * 2654435761u) * 2246822519u | 1;
+}
+
+static int serve_srcds(struct server *s, int fd, const uint8_t *d, size_t n,
+		       const struct sockaddr_in *sa)
+{
+	uint8_t out[32] = { 0xff, 0xff, 0xff, 0xff };
+	uint32_t ch = srcds_challenge(sa), got;
+	size_t len = 5;
+
+	if (n < 5 || memcmp(d, "\xff\xff\xff\xff", 4) || (d[4] != 'q' && d[4] != 'k'))
+		return 0;
+	if (d[4] == 'q') {
+		out[4] = 'A';
+		memcpy(out + 5, "\x5a\x4f\x93\x00", 4); /* S2C_MAGICVERSION */
+		memcpy(out + 9, &ch, 4);
+		len = 13;
+		s->srcds_challenges++;
+	} else if (n >= 17 && (memcpy(&got, d + 13, 4), got == ch)) {
+		out[4] = 'B';
+		memcpy(out + 5, &ch, 4);
+		memcpy(out + 9, "0000000000", 10);
+		len = 19;
+		s->srcds_accepted++;
+	} else {
+		out[4] = '9';
+		memcpy(out + 5, "Bad challenge.", 15);
+		len = 20;
+		s->srcds_rejected++;
+	}
+	sendto(fd, out, len, MSG_DONTWAIT, (const struct sockaddr *)sa, sizeof(*sa));
+	return 1;
+}
+
 static void serve_udp(struct server *s, int fd, uint16_t port)
 {
 	for (int k = 0; k < 256; k++) { /* bounded, so TCP clients get their turn */
@@ -157,6 +203,8 @@ static void serve_udp(struct server *s, int fd, uint16_t port)
 				}
 			}
 		}
+		if (serve_srcds(s, fd, s->dgram, (size_t)r, &sa))
+			continue;
 		if (r == 6 && !memcmp(s->dgram, "WHOAMI", 6)) {
 			r = snprintf(reply, sizeof(reply), "YOU %s",
 				     ep_str(sa.sin_addr.s_addr, ntohs(sa.sin_port), ep));
