@@ -80,7 +80,9 @@ rcli_as admin ZADD bifrost:valid:pop9 9999999999999 "tcp 10.0.0.1 $ANYCAST:$GAME
 sleep 0.3
 check "pop1 is alive" bash -c "[ \"\$('$LAB' redis-cli --as ops EXISTS bifrost:edge:pop1)\" = 1 ]"
 check "nothing of it in pop1's table" bash -c "! '$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump valid | grep -q '10.0.0.1'"
-out=$(rcli FCALL bifrost_add 1 bifrost:valid:ops "udp 10.0.0.1/8 $ANYCAST:$GAME_PORT" 1000 2>&1)
-check "bifrost_add refuses a malformed validated client" has "$out" "bad entry\|ERR"
+out=$(rcli_as admin FCALL bifrost_add 1 bifrost:valid:pop9 "udp 10.0.0.1/8 $ANYCAST:$GAME_PORT" 1000 2>&1)
+check "bifrost_add refuses a malformed validated client" has "$out" "malformed valid entry"
+out=$(rcli_as admin FCALL bifrost_add 1 bifrost:valid:pop9 "udp 10.0.0.1 $ANYCAST:$GAME_PORT" 1000 2>&1)
+eq "and takes a well-formed one" "$out" 1
 
 summary
