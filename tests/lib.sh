@@ -66,6 +66,21 @@ need_bins() {
 		[ -x "$b" ] || { echo "$TEST_NAME: $b missing (make all)" >&2; exit 1; }
 	done
 }
+# npm_deps: the third-party test clients of tests/tools (package-lock.json) installed with
+# npm ci when one is missing. 0; 2 when npm cannot reach its registry at all (the caller
+# skips, saying so); 1 when npm ci failed although the registry answers (shown).
+npm_deps() {
+	local d=$ROOT/tests/tools
+	[ -f "$d/node_modules/gamedig/package.json" ] && [ -f "$d/node_modules/jsp-raknet/package.json" ] &&
+		return 0
+	(cd "$d" && timeout 300 npm ci --no-audit --no-fund) >"$TMP/npm.log" 2>&1 && return 0
+	if ! timeout 30 npm ping >>"$TMP/npm.log" 2>&1; then
+		tail -3 "$TMP/npm.log"
+		return 2
+	fi
+	cat "$TMP/npm.log" >&2
+	return 1
+}
 need_root() {
 	[ "$(id -u)" = 0 ] || { echo "$TEST_NAME: needs root ($1)" >&2; exit 1; }
 }

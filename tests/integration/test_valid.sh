@@ -74,6 +74,41 @@ for _ in $(seq 30); do ctl valid list --json | jq -e "select(.origin == \"pop2\"
 check "pop2 now publishes the player too (it plays there)" bash -c "'$LAB' redis-cli --as ops ZRANGE bifrost:valid:pop2 0 -1 | grep -qx 'udp $REMOTE_ADDR $ANYCAST:$GAME_PORT'"
 lab route remote pop1 >/dev/null
 
+begin "RakNet: a third-party client and server (jsp-raknet) through pop1 with validate raknet"
+npm_deps
+case $? in
+0)
+	RK=28015
+	conn_rk() { # POP FIELD
+		in_ns "$1" "$BIN/bifrost-edge" -c "$STATE/$1.conf" --stats --json |
+			jq -r ".connections[] | select(.bind == \"$ANYCAST:$RK\" and .proto == \"udp\") | .$2"
+	}
+	ctl conn add udp $ANYCAST:$RK $GS_ADDR --validate raknet >/dev/null
+	check "both edges applied it" applied
+	in_ns gs bash -c "echo \$\$ >'$STATE/raknet-server.pid'; exec timeout 120 node '$ROOT/tests/tools/raknet_peer.js' server $ANYCAST $RK" \
+		>"$STATE/raknet-server.log" 2>&1 &
+	rk_server=$!
+	on_exit "kill \$(cat '$STATE/raknet-server.pid') $rk_server"
+	for _ in $(seq 50); do grep -q listening "$STATE/raknet-server.log" && break; sleep 0.1; done
+	drops0=$(conn_rk pop1 unvalidated); drops0=${drops0:-0}
+	for i in $(seq 10 29); do
+		forge --src 198.51.100.$((150 + i)) --sport $((41000 + i)) --to $ANYCAST:$RK --payload 84000000aabbccdd --count 100 --pps 1000 &
+	done
+	out=$(in_ns c1 timeout 40 node "$ROOT/tests/tools/raknet_peer.js" client $ANYCAST $RK 200 10)
+	rc=$?
+	wait $(jobs -p | grep -vx "$rk_server") 2>/dev/null
+	echo "     jsp-raknet client through the flood: $out"
+	eq "the client connected and every game message came back" "$rc $(jq -r '"\(.connected) \(.sent) \(.received)"' <<<"$out")" "0 true 200 200"
+	check "the server saw the connection" grep -q "^open $C1_ADDR:" "$STATE/raknet-server.log"
+	eq "pop1 validated it on Open Connection Reply 2" "$(conn_rk pop1 validated)" 1
+	ge "pop1 passed its handshake packets" "$(conn_rk pop1 handshake_packets)" 2
+	ge "pop1 dropped the forged frame sets (2000) as unvalidated" "$(( $(conn_rk pop1 unvalidated) - drops0 ))" 2000
+	check "bifrost:valid:pop1 has the client on the RakNet connection" bash -c "'$LAB' redis-cli --as ops ZRANGE bifrost:valid:pop1 0 -1 | grep -qx 'udp $C1_ADDR $ANYCAST:$RK'"
+	kill "$(cat "$STATE/raknet-server.pid")" 2>/dev/null ;;
+2) echo "SKIPPED: npm cannot reach its registry to install jsp-raknet" ;;
+*) bad "npm ci failed although the registry answers" ;;
+esac
+
 begin "garbage on the bus"
 rcli_as admin ZADD bifrost:valid:pop9 9999999999999 "udp 10.0.0.1/8 $ANYCAST:$GAME_PORT" >/dev/null
 rcli_as admin ZADD bifrost:valid:pop9 9999999999999 "tcp 10.0.0.1 $ANYCAST:$GAME_PORT" >/dev/null

@@ -217,7 +217,7 @@ static void test_bounded__resync(void **state)
 	assert_true(run_until(&h.records, 2, 3000)); /* the two good whitelist entries */
 	settle(300);
 	assert_int_equal(h.records, 2);
-	assert_int_equal(h.begins, 2); /* wl and punch; bl was not read */
+	assert_int_equal(h.begins, 3); /* wl, punch and valid; bl was not read */
 	assert_true(was_refused(&h, "bl too_many bifrost:bl:ops 5 3"));
 	assert_true(was_refused(&h, "wl too_big bifrost:wl:ops 97 96 1 member"));
 	assert_true(was_refused(&h, "edges too_big bifrost:edges 64 63 1 member"));

@@ -9,19 +9,16 @@ cd "$ROOT/tests/tools"
 need_tools node npm jq
 need_bins bf-netprobe
 
-if [ ! -f node_modules/gamedig/package.json ]; then
-	if ! timeout 300 npm ci --no-audit --no-fund >"$TMP/npm.log" 2>&1; then
-		if ! timeout 30 npm ping >>"$TMP/npm.log" 2>&1; then
-			echo "test_gamedig: SKIPPED: npm cannot reach its registry to install gamedig:"
-			tail -3 "$TMP/npm.log"
-			echo "test_gamedig: 0 passed, 0 failed, 1 skipped"
-			exit 0
-		fi
-		echo "test_gamedig: npm ci failed although the registry answers:" >&2
-		cat "$TMP/npm.log" >&2
-		exit 1
-	fi
-fi
+npm_deps
+case $? in
+2)
+	echo "test_gamedig: SKIPPED: npm cannot reach its registry to install gamedig"
+	echo "test_gamedig: 0 passed, 0 failed, 1 skipped"
+	exit 0 ;;
+1)
+	echo "test_gamedig: npm ci failed although the registry answers (above)" >&2
+	exit 1 ;;
+esac
 
 BASE=$((23000 + ($$ % 400) * 5))
 
