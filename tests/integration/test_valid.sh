@@ -90,7 +90,7 @@ case $? in
 	rk_server=$!
 	on_exit "kill \$(cat '$STATE/raknet-server.pid') $rk_server"
 	for _ in $(seq 50); do grep -q listening "$STATE/raknet-server.log" && break; sleep 0.1; done
-	drops0=$(conn_rk pop1 unvalidated); drops0=${drops0:-0}
+	drops0=$(conn_rk pop1 unvalidated_drops); drops0=${drops0:-0}
 	for i in $(seq 10 29); do
 		forge --src 198.51.100.$((150 + i)) --sport $((41000 + i)) --to $ANYCAST:$RK --payload 84000000aabbccdd --count 100 --pps 1000 &
 	done
@@ -102,7 +102,7 @@ case $? in
 	check "the server saw the connection" grep -q "^open $C1_ADDR:" "$STATE/raknet-server.log"
 	eq "pop1 validated it on Open Connection Reply 2" "$(conn_rk pop1 validated)" 1
 	ge "pop1 passed its handshake packets" "$(conn_rk pop1 handshake_packets)" 2
-	ge "pop1 dropped the forged frame sets (2000) as unvalidated" "$(( $(conn_rk pop1 unvalidated) - drops0 ))" 2000
+	ge "pop1 dropped the forged frame sets (2000) as unvalidated" "$(( $(conn_rk pop1 unvalidated_drops) - drops0 ))" 2000
 	check "bifrost:valid:pop1 has the client on the RakNet connection" bash -c "'$LAB' redis-cli --as ops ZRANGE bifrost:valid:pop1 0 -1 | grep -qx 'udp $C1_ADDR $ANYCAST:$RK'"
 	kill "$(cat "$STATE/raknet-server.pid")" 2>/dev/null ;;
 2) echo "SKIPPED: npm cannot reach its registry to install jsp-raknet" ;;
