@@ -409,11 +409,12 @@ static int do_rules(unsigned repeat, int rounds)
 		int prog, reason;
 		unsigned repeat;
 		double best;
-	} rows[24];
+	} rows[28];
 	const char *text = "id bench\niface bt0\naddr 192.0.2.11\n"
 			   "conn udp 203.0.113.10:27015 198.18.3.2\n"
 			   "conn udp 203.0.113.20:27015 198.18.3.2 pps 100m bps 100g block 30s\n"
 			   "conn udp 203.0.113.20:27016 198.18.3.2 pps 1 block 0\n"
+			   "conn udp 203.0.113.30:27015 198.18.3.2 validate srcds\n"
 			   "blacklist 198.19.1.0/24\n"
 			   "protect 192.0.2.0/24\n"
 			   "icmp_echo_pps 0\nicmp_echo_global_pps 0\n"; /* every echo answered */
@@ -466,6 +467,20 @@ static int do_rules(unsigned repeat, int rounds)
 	RROW("ratelimit_blocked", 0, edge, BF_R_BLOCKLIST, IPPROTO_UDP, "198.51.100.99", lim,
 	     27015);
 	RROW("icmp_echo_reply", 0, edge, BF_R_ICMP_ECHO, IPPROTO_ICMP, cl, any, 0);
+	/* Handshake validation (validate srcds): a validated client's packet (beside
+	 * forward_no_limit), and game-port junk from an unvalidated source (beside
+	 * closed_port_rules with 0 rules and the empty XDP_DROP). */
+	RROW("forward_validated", 0, edge, BF_R_FORWARD, IPPROTO_UDP, cl, "203.0.113.30", 27015);
+	RROW("unvalidated_junk", 0, edge, BF_R_UNVALIDATED, IPPROTO_UDP, "198.51.100.88",
+	     "203.0.113.30", 27015);
+	{
+		struct bf_rl_key k = { .src = inet_addr(cl), .bind_ip = inet_addr("203.0.113.30"),
+				       .bind_port = htons(27015), .proto = IPPROTO_UDP };
+		struct bf_valid_val v = { .expires_ns = bf_mono_ns() + 86400ULL * 1000000000ULL,
+					  .reported_ns = bf_mono_ns(), .src = BF_SRC_LOCAL };
+
+		bpf_map_update_elem(fd.valid, &k, &v, BPF_ANY);
+	}
 	{
 		/* The blocked row: a source already in the blocklist (the state
 		 * every packet of a flood after its first is in). */

@@ -274,6 +274,59 @@ static void test_config__a2s_workers(void **state)
 	edge_config_free(&c);
 }
 
+/* Handshake validation: the connection's module, the idle time and the budgets; what is
+ * refused names the line and says what it wants. */
+static void test_config__validation(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "conn udp 203.0.113.10:27015 198.18.3.2 validate quake\n",
+		  "edge.conf:1: conn udp 203.0.113.10:27015: validate: none, srcds or raknet (udp only)" },
+		{ "conn tcp 203.0.113.10:27015 198.18.3.2 validate srcds\n",
+		  "edge.conf:1: conn tcp 203.0.113.10:27015: validate: none, srcds or raknet (udp only)" },
+		{ "valid_idle 500ms\n", "edge.conf:1: bad valid_idle '500ms' (a duration from 1s to 1d" },
+		{ "valid_idle 2d\n", "edge.conf:1: bad valid_idle '2d'" },
+		{ "handshake_burst 0\n", "edge.conf:1: bad handshake_burst '0' (packets, 1 or more)" },
+		{ "handshake_pps many\n", "edge.conf:1: bad handshake_pps 'many' (packets a second" },
+	};
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_int_equal(c.valid_idle_ms, 300000);
+	assert_int_equal(c.handshake_pps, 10);
+	assert_int_equal(c.handshake_burst, 20);
+	assert_int_equal(c.handshake_conn_pps, 2000);
+	assert_int_equal(edge_config_parse(&c,
+					   "conn udp 203.0.113.10:27015 198.18.3.2 validate srcds\n"
+					   "conn udp 203.0.113.10:28015 198.18.3.2 pps 100 validate raknet\n"
+					   "conn udp 203.0.113.10:29015 198.18.3.2 validate none\n"
+					   "valid_idle 90s\nhandshake_pps 0\nhandshake_burst 4\n"
+					   "handshake_conn_pps 500\nmax_per_origin valid 1000\n",
+					   "edge.conf", err, sizeof(err)),
+			 0);
+	assert_int_equal(c.n_conns, 3);
+	assert_int_equal(c.conns[0].validate, BF_VALIDATE_SRCDS);
+	assert_int_equal(c.conns[1].validate, BF_VALIDATE_RAKNET);
+	assert_int_equal(c.conns[1].limits.pps, 100);
+	assert_int_equal(c.conns[2].validate, BF_VALIDATE_NONE);
+	assert_int_equal(c.valid_idle_ms, 90000);
+	assert_int_equal(c.handshake_pps, 0);
+	assert_int_equal(c.handshake_burst, 4);
+	assert_int_equal(c.handshake_conn_pps, 500);
+	assert_int_equal(c.guard.caps.per_origin[BF_KIND_VALID], 1000);
+	edge_config_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		edge_config_init(&c);
+		assert_int_equal(edge_config_parse(&c, bad[i].text, "edge.conf", err, sizeof(err)),
+				 -EINVAL);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)))
+			fail_msg("'%s': got '%s', want '%s'", bad[i].text, err, bad[i].err);
+		edge_config_free(&c);
+	}
+}
+
 /* The guard's limits: defaults from the kinds table, each line, and what is refused. */
 static void test_config__guard_limits(void **state)
 {
@@ -441,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_config__conn_limits_protect_rules),
 		cmocka_unit_test(test_config__new_lines_errors),
 		cmocka_unit_test(test_config__guard_limits),
+		cmocka_unit_test(test_config__validation),
 		cmocka_unit_test(test_config__long_line_refused),
 		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),

@@ -387,6 +387,26 @@ static void test_schema__connections(void **state)
 		assert_int_equal(bf_conn_parse_fields(good, 4, &c, &what), -EINVAL);
 		assert_string_equal(what, "a2s on a connection that is not udp");
 	}
+	{ /* validate: a module's exact name, udp only */
+		const struct bf_field v[] = { F("machine", "198.18.3.2"), F("validate", "raknet") };
+		const char *bad[] = { "", "RakNet", "srcds ", "quake", "1" };
+
+		assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:27015", 35, P, &c), 0);
+		assert_int_equal(c.validate, BF_VALIDATE_NONE);
+		assert_int_equal(bf_conn_parse_fields(v, 2, &c, &what), 0);
+		assert_int_equal(c.validate, BF_VALIDATE_RAKNET);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			const struct bf_field f[] = { F("machine", "198.18.3.2"),
+						      { "validate", 8, bad[i], strlen(bad[i]) } };
+
+			assert_int_equal(bf_conn_parse_fields(f, 2, &c, &what), -EINVAL);
+			assert_string_equal(what, "validate is not none, srcds or raknet");
+		}
+		assert_int_equal(bf_conn_parse_key("bifrost:conn:tcp:203.0.113.10:27015", 35, P, &c), 0);
+		assert_int_equal(bf_conn_parse_fields(v, 2, &c, &what), -EINVAL);
+		assert_string_equal(what, "validate on a connection that is not udp");
+		assert_string_equal(bf_validate_name(BF_VALIDATE_SRCDS), "srcds");
+	}
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:0", 32, P, &c), 0);
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:icmp:203.0.113.10:5", 32, P, &c), -EINVAL);
 	assert_int_equal(bf_conn_parse_key("bifrost:conn:udp:203.0.113.10:0", 31, P, &c), -EINVAL);

@@ -94,6 +94,16 @@ for n in ${RULE_COUNTS:-10 100 1000}; do
 	kill $edge; wait $edge 2>/dev/null || true
 	measure "bifrost_closed_port_${n}_port_rules" bifrost_rx
 done
+# junk at a game port whose connection validates (validate srcds), from a source that
+# did no handshake: dropped as unvalidated before any limit state is made
+DST=203.0.113.10
+{ cat /tmp/bfb-edge.conf; echo "conn udp 203.0.113.10:27015 198.18.3.2 validate srcds"; } >/tmp/bfb-edge-valid.conf
+nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge-valid.conf >/tmp/bfb-edge.log 2>&1 &
+edge=$!
+for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
+kill $edge; wait $edge 2>/dev/null || true
+bifrost_unval() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-r0 --stats --json | jq .unvalidated.packets; }
+measure bifrost_drop_unvalidated bifrost_unval
 DST=203.0.113.99
 nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf --detach >/dev/null 2>&1
 

@@ -84,6 +84,11 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "none the packet's: the port index (docs/ARCHITECTURE.md, \"Firewall rules\") skips them."
 	jq -r '[.[] | select(.path=="closed_port_port_rules")] as $r | ($r[] | select(.rules==10) | .ns_per_pkt) as $a | ($r[] | select(.rules==1000) | .ns_per_pkt) as $b | "1000 rules on distinct ports cost \(($b / $a * 100 | round) / 100)× what 10 do (goal: at most 2×)."' "$TMP/rules.json"
 	echo
+	echo "\`forward_validated\` is a client's packet to a connection with \`validate srcds\` that the"
+	echo "client has validated (one more look-up, \`bf_valid\`); \`unvalidated_junk\` game-port junk"
+	echo "from a source that has not (dropped as \`unvalidated\`)."
+	jq -r '(.[] | select(.path=="forward_validated") | .ns_per_pkt) as $v | (.[] | select(.path=="forward_no_limit") | .ns_per_pkt) as $f | (.[] | select(.path=="unvalidated_junk") | .ns_per_pkt) as $u | (.[] | select(.path=="closed_port_rules" and .rules==0) | .ns_per_pkt) as $c | "A validated client'"'"'s packet costs \(($v / $f * 100 | round) / 100)× the same forward without validation; junk from an unvalidated source \(($u / $c * 100 | round) / 100)× a closed-port drop."' "$TMP/rules.json"
+	echo
 	echo "## Cost of the counters"
 	echo
 	echo "The same edge program loaded twice, with its per-reason counters (\`bf_stats\`) and"
@@ -138,6 +143,9 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "UDP to a port of its own (30000 + i), none the flood's: the rules' port index keeps"
 	echo "them off its path. \`nftables_N_port_set\` is nftables with the same N ports as a set"
 	echo "(\`udp dport @ports drop\`, its fastest form) before the same drop."
+	echo "\`bifrost_drop_unvalidated\` is the flood at the game port of a connection with"
+	echo "\`validate srcds\`, from a source that did no handshake: dropped as \`unvalidated\`."
+	jq -rs '(map(select(.receiver == "bifrost_drop_unvalidated"))[0].pps) as $u | (map(select(.receiver == "xdp_drop"))[0].pps) as $b | (map(select(.receiver == "nftables_drop"))[0].pps) as $n | if $u then "A junk flood at a validating connection is dropped at \(($u / $b * 100 | round) / 100)× the rate of bare XDP_DROP and \(($u / $n * 100 | round) / 100)× nftables'"'"' (handshake-validation issue)." else empty end' "$TMP/live.json"
 	jq -rs '(map(select(.receiver | test("^bifrost_closed_port_[0-9]+_port_rules$"))) | sort_by(.receiver | capture("_(?<n>[0-9]+)_").n | tonumber)) as $r | if ($r | length) > 1 then "Bifrost with \($r[-1].receiver | capture("_(?<n>[0-9]+)_").n) port rules handles \(($r[-1].pps / $r[0].pps * 100 | round) / 100)× the rate it handles with \($r[0].receiver | capture("_(?<n>[0-9]+)_").n) (goal: the cost at most 2×)." else empty end' "$TMP/live.json"
 	echo
 	echo "## Fleet sync over Redis"
