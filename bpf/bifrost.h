@@ -243,6 +243,12 @@ struct bf_rev_val {
 	__u16 flags;           /* the connection's BF_CONN_F_VALID_* (which replies validate) */
 };
 
+/* bf_hs_conn value, per CPU: GCRA times of the connection's two budgets. */
+struct bf_hs_budget {
+	__u64 handshakes;
+	__u64 queries;
+};
+
 #define BF_VALID_MAX (1 << 19)  /* bf_valid: validated clients, this POP's and its peers' */
 
 /* bf_valid key: a client (source address) at a connection; the same layout as a

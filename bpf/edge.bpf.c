@@ -386,7 +386,7 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 			return rc;
 		*reason = BF_R_FORWARD;
 		if (cls >= BF_VS_HANDSHAKE) {
-			rc = validate_forward(cfg, &p, &clk, reason);
+			rc = validate_forward(cfg, &p, cls, &clk, reason);
 			if (rc != BF_GO_ON)
 				return rc;
 		}

@@ -325,10 +325,15 @@ int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx)
 		edge_valid_key(&fx->e, &k);
 		if (!fx->peers)
 			return fx->mine ? 0 : (edge_valid_del(a->maps, &k), 0);
-		/* Not permanent: an hour, renewed by its owner while the client plays. */
-		return edge_valid_put(a->maps, &k,
-				      mono_deadline(fx->exp_ms == BF_EXP_INF ? bf_wall_ms() + 3600000LL
-									     : fx->exp_ms));
+		/* At most valid_idle from now, whatever the peer wrote (a permanent entry, a
+		 * year): its owner renews it while the client plays. */
+		{
+			int64_t idle_ms = (int64_t)(a->maps->conf.valid_idle_ns / 1000000ULL);
+			int64_t exp = fx->exp_ms, most = bf_wall_ms() + idle_ms;
+
+			return edge_valid_put(a->maps, &k,
+					      mono_deadline(exp == BF_EXP_INF || exp > most ? most : exp));
+		}
 	}
 	if (!bf_kinds[fx->e.kind].cidr) { /* a port punch */
 		const struct bf_punch *p = &fx->e.punch;

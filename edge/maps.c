@@ -160,7 +160,7 @@ int edge_maps_write_config(struct edge_maps *m, const struct edge_config *cfg)
 	m->conf.hs_burst_ns = m->conf.hs_pkt_ns * (cfg->handshake_burst ? cfg->handshake_burst - 1 : 0);
 	m->conf.hs_conn_cpu_pkt_ns = cfg->handshake_conn_pps ?
 					     NS_PER_S * (uint64_t)ncpu / cfg->handshake_conn_pps : 0;
-	m->conf.hs_conn_cpu_burst_ns = ECHO_CPU_BURST_NS;
+	m->conf.hs_conn_cpu_burst_ns = NS_PER_S; /* a second's worth: players join in waves */
 	return maps_write_conf(m);
 }
 
@@ -172,6 +172,8 @@ void edge_conn_to_bpf(const struct bf_conn *c, struct bf_conn_val *v)
 	v->machine_ip = c->machine_ip;
 	v->machine_port = htons(c->machine_port);
 	v->flags = c->a2s ? BF_CONN_F_SOURCE : 0;
+	/* A Source server either way: queries that would amplify are dropped (lib/a2s.h). */
+	v->flags |= c->validate == BF_VALIDATE_SRCDS ? BF_CONN_F_SOURCE : 0;
 	v->flags |= c->validate == BF_VALIDATE_SRCDS  ? BF_CONN_F_VALID_SRCDS :
 		    c->validate == BF_VALIDATE_RAKNET ? BF_CONN_F_VALID_RAKNET :
 							0;
@@ -230,8 +232,10 @@ int edge_valid_put(struct edge_maps *m, const struct bf_rl_key *k, uint64_t expi
 		struct bf_valid_val old;
 
 		if (!bpf_map_lookup_elem(m->fd.valid, k, &old)) {
-			/* XDP may write it meanwhile (a refresh): a lost race only keeps its
-			 * own, later, deadline out of this update for a second. */
+			/* Validated or playing here: XDP owns its fields and keeps it alive;
+			 * a rewrite could lose what XDP writes meanwhile. */
+			if ((old.src & BF_SRC_LOCAL) || old.reported_ns)
+				return 0;
 			if (old.expires_ns < expires_ns)
 				old.expires_ns = expires_ns;
 			old.src |= BF_SRC_FLEET;
@@ -254,11 +258,11 @@ int edge_valid_del(struct edge_maps *m, const struct bf_rl_key *k)
 
 	if (bpf_map_lookup_elem(m->fd.valid, k, &v))
 		return -ENOENT;
-	if (v.src & BF_SRC_LOCAL) {
-		v.src &= ~BF_SRC_FLEET;
-		bpf_map_update_elem(m->fd.valid, k, &v, BPF_EXIST);
+	/* Validated here, or playing here (XDP reported it): XDP keeps it alive while the
+	 * client plays, the sweeper removes it when it went idle. Not rewritten: XDP owns
+	 * that entry's fields. */
+	if ((v.src & BF_SRC_LOCAL) || v.reported_ns)
 		return 0;
-	}
 	return bpf_map_delete_elem(m->fd.valid, k) ? -errno : 0;
 }
 

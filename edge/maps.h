@@ -139,11 +139,13 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now_ns, struct edge_sweep_stat
 
 /* ---- validated clients (bf_valid; lib/validate.h) ---- */
 
-/* A peer's validated client (a fleet entry of kind valid), until expires_ns: added, or an
- * entry already there kept until the later of the two deadlines. 0, -ENOSPC (the table
- * is full) or -errno. */
+/* A peer's validated client (a fleet entry of kind valid), until expires_ns: added, or a
+ * peer's entry already there kept until the later of the two deadlines (one this POP
+ * validated, or saw playing, is XDP's and left alone). 0, -ENOSPC (the table is full) or
+ * -errno. */
 int edge_valid_put(struct edge_maps *m, const struct bf_rl_key *k, uint64_t expires_ns);
-/* No peer holds it any more: removed unless this POP validated it itself. */
+/* No peer holds it any more: removed unless this POP validated it or saw it play (XDP
+ * keeps those while the client plays; the sweeper removes them once idle). */
 int edge_valid_del(struct edge_maps *m, const struct bf_rl_key *k);
 /* The key of a valid entry (struct bf_entry of kind valid). */
 void edge_valid_key(const struct bf_entry *e, struct bf_rl_key *k);

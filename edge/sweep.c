@@ -19,6 +19,7 @@
 #define SWEEP_BUDGET 65536
 #define SWEEP_PLAIN (-1)
 #define SWEEP_PUNCHES (-2) /* each removed punch gives its machine's budget room back */
+#define SWEEP_RECHECK (-3) /* read again just before the delete: XDP may have renewed it */
 
 static uint64_t sweep_map(struct edge_maps *m, int idx, int fd, size_t ksz, size_t vsz,
 			  size_t exp_off, int list, uint64_t now)
@@ -48,6 +49,10 @@ static uint64_t sweep_map(struct edge_maps *m, int idx, int fd, size_t ksz, size
 			if (list >= 0) {
 				if (!maps_list_remove_key(m, list, (struct bf_cidr_key *)(keys + i * ksz)))
 					removed++;
+			} else if (list == SWEEP_RECHECK &&
+				   (bpf_map_lookup_elem(fd, keys + i * ksz, vals + i * vsz) ||
+				    (memcpy(&exp, vals + i * vsz + exp_off, sizeof(exp)), exp > now))) {
+				continue;
 			} else if (!bpf_map_delete_elem(fd, keys + i * ksz)) {
 				removed++;
 				if (list == SWEEP_PUNCHES)
@@ -80,6 +85,6 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 	st->valid = m->fd.valid < 0 ? 0 :
 		    sweep_map(m, BF_LISTS + 2, m->fd.valid, sizeof(struct bf_rl_key),
 			      sizeof(struct bf_valid_val), offsetof(struct bf_valid_val, expires_ns),
-			      SWEEP_PLAIN, now);
+			      SWEEP_RECHECK, now);
 	return 0;
 }

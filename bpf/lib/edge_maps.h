@@ -203,13 +203,13 @@ struct {
 	__type(value, struct bf_rl_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_hs_src SEC(".maps");
-/* connection -> per-CPU GCRA time of this CPU's share of the connection's budget of
- * handshake packets from unvalidated sources. */
+/* connection -> per-CPU GCRA times of this CPU's share of the connection's budgets of
+ * handshake and query packets from unvalidated sources. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct bf_conn_key);
-	__type(value, __u64);
+	__type(value, struct bf_hs_budget);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_hs_conn SEC(".maps");
 /* ((half * BF_RULE_CLASSES + class) * BF_RULES_MAX + position) -> bf_rule:

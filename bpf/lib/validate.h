@@ -21,11 +21,15 @@
 #include "ratelimit.h"
 #include "stats.h"
 
-/* Largest handshake and query payloads let through. A Source connect packet carries the
- * player's name, password and Steam ticket; everything else is small. A RakNet Open
- * Connection Request 1 is padded up to the path MTU by design (its reply is small). */
+/* Sizes of the handshake and query payloads let through. A Source connect packet carries
+ * the player's name, password and Steam ticket; everything else is small. A challenge
+ * request is "q", a 4-byte number and "0000000000" (a shorter one would get a larger
+ * answer than it is). A RakNet Open Connection Request 1 is padded up to the path MTU by
+ * design, RakNet's smallest being 400 (28 of it the IPv4 and UDP headers). */
 #define BF_SRCDS_QUERY_MAX 64
+#define BF_SRCDS_CHALLENGE_MIN 16
 #define BF_SRCDS_CONNECT_MAX 1400
+#define BF_RAKNET_OCR1_MIN 372
 #define BF_RAKNET_OCR2_MAX 64
 
 /* RakNet's offline message magic 00 ff ff 00 fe fe fe fe fd fd fd fd 12 34 56 78, as
@@ -49,7 +53,7 @@ static __always_inline int srcds_kind(const __u8 *pl, __u32 len, void *data_end)
 		return 0;
 	switch (pl[4]) {
 	case 'q':
-		return len <= BF_SRCDS_QUERY_MAX ? BF_VS_HANDSHAKE : 0;
+		return len >= BF_SRCDS_CHALLENGE_MIN && len <= BF_SRCDS_QUERY_MAX ? BF_VS_HANDSHAKE : 0;
 	case 'k':
 		return len <= BF_SRCDS_CONNECT_MAX ? BF_VS_HANDSHAKE : 0;
 	case 'T':
@@ -75,7 +79,8 @@ static __always_inline int raknet_kind(const __u8 *pl, __u32 len, void *data_end
 	case 0x02:
 		return len == 33 && raknet_magic_at(pl + 9, data_end) ? BF_VS_QUERY : 0;
 	case 0x05:
-		return len >= 18 && raknet_magic_at(pl + 1, data_end) ? BF_VS_HANDSHAKE : 0;
+		return len >= BF_RAKNET_OCR1_MIN && raknet_magic_at(pl + 1, data_end) ? BF_VS_HANDSHAKE :
+										       0;
 	case 0x07:
 		return len >= 34 && len <= BF_RAKNET_OCR2_MAX && raknet_magic_at(pl + 1, data_end) ?
 			       BF_VS_HANDSHAKE : 0;
@@ -111,37 +116,41 @@ static __always_inline int hs_completes(__u16 mode, const __u8 *pl, __u32 len, v
 	return 0;
 }
 
-static __always_inline void valid_report(const struct bf_rl_key *k, __u64 expires_ns)
+/* 1 when the event went out (the ring had room). */
+static __always_inline int valid_report(const struct bf_rl_key *k, __u64 expires_ns)
 {
 	struct bf_event *ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
 
 	if (!ev)
-		return;
+		return 0;
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = BF_EV_VALID;
 	ev->valid.key = *k;
 	ev->valid.expires_ns = expires_ns;
 	bpf_ringbuf_submit(ev, 0);
+	return 1;
 }
 
 /* A validated client's traffic (or a new handshake of one): its idle lifetime starts
  * again (written at most once a second), and it is re-reported at most once per
- * valid_report_ns, so the fleet keeps it while it plays here, whoever validated it. */
+ * valid_report_ns, so the fleet keeps it while it plays here, whoever validated it. A
+ * report the full ring refused is tried again at the next packet. */
 static __always_inline void valid_touch(const struct bf_config *cfg, const struct bf_rl_key *k,
 					struct bf_valid_val *v, __u64 now)
 {
 	if (now + cfg->valid_idle_ns > v->expires_ns + 1000000000ULL)
 		v->expires_ns = now + cfg->valid_idle_ns;
-	if (now - v->reported_ns < cfg->valid_report_ns)
+	if (v->reported_ns && now - v->reported_ns < cfg->valid_report_ns)
 		return;
-	v->reported_ns = now;
-	valid_report(k, v->expires_ns);
+	if (valid_report(k, v->expires_ns))
+		v->reported_ns = now;
 }
 
 /* The return path: `in` is a reply of a connection whose module is `mode`
  * (bf_conn_rev), from bind address in->saddr, public port bind_port. A reply that
  * completes the handshake validates its destination. A new validation needs room in
- * the ring buffer and the table (else `valid_refused`; the reply still goes out). */
+ * the table (else `valid_refused`; the reply still goes out); when the ring has none
+ * for its report, it is reported at the client's next packet. */
 static __always_inline void valid_reply(struct xdp_md *ctx, const struct bf_config *cfg,
 					const struct pkt *in, __be16 bind_port, __u16 mode,
 					struct clock *clk)
@@ -155,7 +164,6 @@ static __always_inline void valid_reply(struct xdp_md *ctx, const struct bf_conf
 	};
 	struct bf_valid_val *v, nv = {};
 	struct bf_conn_counter *c;
-	struct bf_event *ev;
 	const __u8 *pl;
 	__u32 len;
 	__u64 now;
@@ -168,24 +176,18 @@ static __always_inline void valid_reply(struct xdp_md *ctx, const struct bf_conf
 		v->src |= BF_SRC_LOCAL;
 		valid_touch(cfg, &k, v, now);
 	} else {
-		ev = bpf_ringbuf_reserve(&bf_events, sizeof(*ev), 0);
-		if (!ev) {
-			stats_count(BF_R_VALID_REFUSED, 0);
-			return;
-		}
 		nv.expires_ns = now + cfg->valid_idle_ns;
-		nv.reported_ns = now;
 		nv.src = BF_SRC_LOCAL;
-		if (bpf_map_update_elem(&bf_valid, &k, &nv, BPF_NOEXIST)) {
-			bpf_ringbuf_discard(ev, 0);
-			stats_count(BF_R_VALID_REFUSED, 0);
-			return;
-		}
-		__builtin_memset(ev, 0, sizeof(*ev));
-		ev->type = BF_EV_VALID;
-		ev->valid.key = k;
-		ev->valid.expires_ns = nv.expires_ns;
-		bpf_ringbuf_submit(ev, 0);
+		/* NOEXIST: two CPUs racing on one reply insert it once. */
+		if (bpf_map_update_elem(&bf_valid, &k, &nv, BPF_NOEXIST))
+			/* fails only when the table is full, or another CPU won */
+			if (!bpf_map_lookup_elem(&bf_valid, &k)) {
+				stats_count(BF_R_VALID_REFUSED, 0);
+				return;
+			}
+		v = bpf_map_lookup_elem(&bf_valid, &k);
+		if (v)
+			valid_touch(cfg, &k, v, now); /* unreported: reports it */
 	}
 	stats_count(BF_R_VALIDATED, 0);
 	c = connstats_slot(in->saddr, bind_port, in->proto);
@@ -236,7 +238,10 @@ static __always_inline int validate_stage(struct xdp_md *ctx, const struct bf_co
 		*cls = BF_VS_VALID;
 		return BF_GO_ON;
 	}
-	if (udp_payload(p, data_end, &pl, &len))
+	/* The UDP length must be the whole IPv4 payload: bytes after it would ride along
+	 * past the size checks. */
+	if (udp_payload(p, data_end, &pl, &len) &&
+	    len + sizeof(struct udphdr) + ((__u32)p->ip->ihl << 2) == p->ip_len)
 		kind = mode & BF_CONN_F_VALID_SRCDS ? srcds_kind(pl, len, data_end) :
 						      raknet_kind(pl, len, data_end);
 	if (!kind) {
@@ -260,21 +265,25 @@ static __always_inline int validate_stage(struct xdp_md *ctx, const struct bf_co
 
 /* Stage 6, last before an unvalidated source's handshake or query packet is
  * forwarded (the A2S cache has not answered it): this CPU's share of the connection's
- * handshake budget. XDP_DROP (`handshake_limit`) or BF_GO_ON with *reason `handshake`. */
+ * budget of that class (`cls`: handshakes and queries each have their own, so a flood
+ * of forged queries cannot spend what players need to connect). XDP_DROP
+ * (`handshake_limit`) or BF_GO_ON with *reason `handshake`. */
 static __always_inline int validate_forward(const struct bf_config *cfg, const struct pkt *p,
-					    struct clock *clk, __u32 *reason)
+					    int cls, struct clock *clk, __u32 *reason)
 {
 	struct bf_conn_key ck = { .bind_ip = p->daddr, .bind_port = p->dport, .proto = p->proto };
+	struct bf_hs_budget *b, zero = {};
 	struct bf_conn_counter *c;
-	__u64 *tat, zero = 0, now, t;
+	__u64 *tat, now, t;
 
 	if (cfg->hs_conn_cpu_pkt_ns) {
-		tat = bpf_map_lookup_elem(&bf_hs_conn, &ck);
-		if (!tat) {
+		b = bpf_map_lookup_elem(&bf_hs_conn, &ck);
+		if (!b) {
 			bpf_map_update_elem(&bf_hs_conn, &ck, &zero, BPF_NOEXIST);
-			tat = bpf_map_lookup_elem(&bf_hs_conn, &ck);
+			b = bpf_map_lookup_elem(&bf_hs_conn, &ck);
 		}
-		if (tat) {
+		if (b) {
+			tat = cls == BF_VS_HANDSHAKE ? &b->handshakes : &b->queries;
 			now = clock_now(clk);
 			t = *tat > now ? *tat : now;
 			if (t - now > cfg->hs_conn_cpu_burst_ns) {

@@ -184,13 +184,18 @@ int ctl_valid_count(const struct ctl *c, int argc, char **argv)
 				       (unsigned long long)k.cc[j].clients);
 			total += k.cc[j].clients;
 		}
-		if (k.other && !c->json)
+		if (k.other && c->json)
+			printf("{\"origin\":\"%s\",\"conn\":null,\"clients\":%llu}\n", o[i],
+			       (unsigned long long)k.other);
+		else if (k.other)
 			printf("%-8s %-28s %llu\n", o[i], "(other connections)",
 			       (unsigned long long)k.other);
 		total += k.other;
 		conns += k.n;
 	}
-	ctl_text(c, "(%llu validated clients in %zu rows)\n", (unsigned long long)total, conns);
+	/* A client playing at several POPs is counted at each (each holds it). */
+	ctl_text(c, "(%llu entries in %zu rows; a client playing at several POPs is in each)\n",
+		 (unsigned long long)total, conns);
 	ctl_origins_free(o, n);
 	redisFree(rc);
 	free(k.cc);
