@@ -215,9 +215,9 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		NEED(2);
 		if (strlen(tok[1]) >= sizeof(cfg->redis) ||
 		    bf_endpoint_parse(tok[1], &cfg->redis_ep, why, sizeof(why))) {
-			bf_seterr(err, errlen, "bad redis endpoint '%.60s' (want host[:port]: a name, "
-					    "a.b.c.d or [IPv6])",
-			       tok[1]);
+			bf_seterr(err, errlen, "bad redis endpoint '%.60s': %s (want host[:port]: a "
+					    "name, a.b.c.d or [IPv6]; or sentinel:MASTER@HOST[:PORT],...)",
+				  tok[1], why);
 			return -EINVAL;
 		}
 		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);

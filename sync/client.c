@@ -38,6 +38,60 @@ static void cmd_down(struct sync_link *l)
 	reader_cmd_down(c);
 }
 
+/* ---- Redis Sentinel: +switch-master ---- */
+
+/* A sentinel's "+switch-master <master> <old ip> <old port> <new ip> <new port>": the
+ * links to the old primary go down now and find the new one (each asks the sentinels and
+ * checks ROLE), rather than when the old one dies, refuses a write or is killed. */
+static void on_switch(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_client *c = sync_link_owner(ac);
+	const redisReply *r = reply;
+	const redisReply *m;
+	size_t ml = strlen(c ? c->ep.master : "");
+	char msg[160];
+
+	if (!c || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+		return;
+	m = r->element[2];
+	if (m->type != REDIS_REPLY_STRING || m->len <= ml || memcmp(m->str, c->ep.master, ml) ||
+	    m->str[ml] != ' ')
+		return; /* the subscribe confirmation, or another master's */
+	c->switches++;
+	snprintf(msg, sizeof(msg), "the sentinels switched %.*s", (int)(m->len < 120 ? m->len : 120),
+		 m->str);
+	/* "<master> <old ip> <old port> <new ip> <new port>": a link already on the new
+	 * primary (it asked the sentinels after the switch) stays. */
+	{
+		char nhost[BF_HOST_MAX + 1] = "";
+		unsigned nport = 0;
+		const char *f = msg + strlen("the sentinels switched ");
+		int words = 0;
+
+		for (const char *p = f; *p; p++)
+			if (*p == ' ' && ++words == 3 && sscanf(p + 1, "%253s %u", nhost, &nport) != 2)
+				nhost[0] = '\0';
+		pr_warn("sentinel: %s; moving every connection to the new primary", msg);
+		struct sync_link *links[] = { &c->cmd, &c->rd, &c->sub };
+
+		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+			if (!nhost[0] || strcmp(links[i]->primary.host, nhost) ||
+			    links[i]->primary.port != nport)
+				sync_link_abort(links[i], LINK_FAULT_NOT_PRIMARY, msg);
+	}
+}
+
+static void sen_up(struct sync_link *l)
+{
+	/* PING is no command on a subscribed connection: keepalive and TCP_USER_TIMEOUT
+	 * find a dead sentinel. */
+	redisAsyncCommand(l->ac, on_switch, NULL, "SUBSCRIBE +switch-master");
+}
+
+static void sen_down(struct sync_link *l)
+{
+}
+
 static void client_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync_client *c = arg;
@@ -57,7 +111,10 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	struct sync_client *c;
 	int rc;
 
-	if (!cfg->endpoint || !cfg->endpoint->host[0] || !cfg->endpoint->port || !cfg->origin ||
+	if (!cfg->endpoint ||
+	    !(bf_endpoint_is_sentinel(cfg->endpoint) ? cfg->endpoint->n_sentinels > 0 :
+						       cfg->endpoint->host[0] && cfg->endpoint->port) ||
+	    !cfg->origin ||
 	    !bf_origin_valid(cfg->origin) || (cfg->prefix && !bf_prefix_valid(cfg->prefix)) ||
 	    !h->on_record) {
 		pr_err("sync: bad configuration (endpoint, origin or prefix)");
@@ -108,7 +165,8 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	c->tick = evtimer_new(base, client_tick, c);
 	rc = !c->q || !c->tick || reader_init(c) || writer_init(c) || converge_init(c) || LINK(cmd, "commands", cmd_up, cmd_down) ||
 	     (cfg->read_peers && LINK(rd, "stream reads", reader_link_up, reader_link_down)) ||
-	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down));
+	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down)) ||
+	     (bf_endpoint_is_sentinel(&c->ep) && LINK(sen, "sentinel", sen_up, sen_down));
 #undef LINK
 	if (rc) {
 		sync_client_free(c);
@@ -120,11 +178,14 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	reader_cursors_load(c);
 	if (cfg->read_peers)
 		reader_cursors_changed(c); /* the token is in the state file soon */
+	c->sen.to_sentinel = true;
 	sync_link_start(&c->cmd);
 	if (cfg->read_peers) {
 		sync_link_start(&c->rd);
 		sync_link_start(&c->sub);
 	}
+	if (bf_endpoint_is_sentinel(&c->ep))
+		sync_link_start(&c->sen);
 	client_tick(-1, 0, c);
 	return c;
 }
@@ -137,6 +198,7 @@ void sync_client_free(struct sync_client *c)
 	sync_link_close(&c->cmd);
 	sync_link_close(&c->rd);
 	sync_link_close(&c->sub);
+	sync_link_close(&c->sen);
 	reader_free(c);
 	writer_free(c);
 	converge_free(c);

@@ -45,35 +45,37 @@ static bool is_v6(const char *s)
 	return inet_pton(AF_INET6, s, &a) == 1;
 }
 
-int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t errlen)
+/* One "host[:port]" (or "[v6]:port", a bare IPv6 literal) into out; `what` names it in
+ * messages ("Redis endpoint", "sentinel"). 0 or -EINVAL with err set. */
+static int parse_hostport(const char *s, uint16_t dflt, const char *what, struct bf_hostport *out,
+			  char *err, size_t errlen)
 {
 	char host[BF_HOST_MAX + 1];
 	const char *port = NULL;
-	uint64_t p = BF_REDIS_PORT;
+	uint64_t p = dflt;
 	size_t hl;
 
-	memset(ep, 0, sizeof(*ep));
 	if (!s || !*s) {
-		bf_seterr(err, errlen, "empty Redis endpoint (want host[:port])");
+		bf_seterr(err, errlen, "empty %s (want host[:port])", what);
 		return -EINVAL;
 	}
 	if (s[0] == '[') { /* [v6]:port */
 		const char *end = strchr(s, ']');
 
 		if (!end || (end[1] && end[1] != ':')) {
-			bf_seterr(err, errlen, "bad Redis endpoint '%.80s' (want [IPv6]:port)", s);
+			bf_seterr(err, errlen, "bad %s '%.80s' (want [IPv6]:port)", what, s);
 			return -EINVAL;
 		}
 		hl = (size_t)(end - s - 1);
 		if (hl >= sizeof(host)) {
-			bf_seterr(err, errlen, "bad Redis endpoint '%.80s': address too long", s);
+			bf_seterr(err, errlen, "bad %s '%.80s': address too long", what, s);
 			return -EINVAL;
 		}
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
 		if (!is_v6(host)) {
-			bf_seterr(err, errlen, "bad Redis endpoint '%.80s': '%s' is not an IPv6 address", s,
-			       host);
+			bf_seterr(err, errlen, "bad %s '%.80s': '%s' is not an IPv6 address", what, s,
+				  host);
 			return -EINVAL;
 		}
 		port = end[1] ? end + 2 : NULL;
@@ -84,31 +86,103 @@ int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t e
 
 		hl = colon ? (size_t)(colon - s) : strlen(s);
 		if (hl >= sizeof(host)) {
-			bf_seterr(err, errlen, "bad Redis endpoint: host name longer than %d", BF_HOST_MAX);
+			bf_seterr(err, errlen, "bad %s: host name longer than %d", what, BF_HOST_MAX);
 			return -EINVAL;
 		}
 		memcpy(host, s, hl);
 		host[hl] = '\0';
 		if (!host_ok(host)) {
 			bf_seterr(err, errlen,
-			       "bad Redis endpoint '%.80s' (want host[:port]: a name, a.b.c.d or [IPv6])",
-			       s);
+				  "bad %s '%.80s' (want host[:port]: a name, a.b.c.d or [IPv6])", what,
+				  s);
 			return -EINVAL;
 		}
 		port = colon ? colon + 1 : NULL;
 	}
 	if (port && (bf_parse_u64(port, 65535, &p) || p == 0)) {
-		bf_seterr(err, errlen, "bad Redis endpoint '%.80s': port must be 1-65535", s);
+		bf_seterr(err, errlen, "bad %s '%.80s': port must be 1-65535", what, s);
 		return -EINVAL;
 	}
-	snprintf(ep->host, sizeof(ep->host), "%s", host);
-	ep->port = (uint16_t)p;
+	snprintf(out->host, sizeof(out->host), "%s", host);
+	out->port = (uint16_t)p;
+	return 0;
+}
+
+static bool master_ok(const char *m, size_t n)
+{
+	if (!n || n > BF_MASTER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((m[i] >= 'a' && m[i] <= 'z') || (m[i] >= 'A' && m[i] <= 'Z') ||
+		      (m[i] >= '0' && m[i] <= '9') || strchr("-_.", m[i])))
+			return false;
+	return true;
+}
+
+/* "sentinel:MASTER@HOST[:PORT],..." (the prefix already skipped). */
+static int parse_sentinel(const char *s, struct bf_endpoint *ep, char *err, size_t errlen)
+{
+	const char *at = strchr(s, '@'), *p;
+	char one[BF_HOST_MAX + 16];
+
+	if (!at || !master_ok(s, (size_t)(at - s))) {
+		bf_seterr(err, errlen,
+			  "bad Sentinel endpoint (want sentinel:MASTER@HOST[:PORT],HOST[:PORT],...; "
+			  "MASTER 1-%d of A-Z a-z 0-9 - _ .)",
+			  BF_MASTER_MAX);
+		return -EINVAL;
+	}
+	memcpy(ep->master, s, (size_t)(at - s));
+	ep->master[at - s] = '\0';
+	for (p = at + 1;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (ep->n_sentinels == BF_SENTINELS_MAX) {
+			bf_seterr(err, errlen, "more than %d sentinels", BF_SENTINELS_MAX);
+			return -EINVAL;
+		}
+		if (n >= sizeof(one)) {
+			bf_seterr(err, errlen, "bad sentinel: host name longer than %d", BF_HOST_MAX);
+			return -EINVAL;
+		}
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (parse_hostport(one, BF_SENTINEL_PORT, "sentinel", &ep->sentinels[ep->n_sentinels],
+				   err, errlen))
+			return -EINVAL;
+		ep->n_sentinels++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t errlen)
+{
+	struct bf_hostport hp;
+
+	memset(ep, 0, sizeof(*ep));
+	if (!s || !*s) {
+		bf_seterr(err, errlen, "empty Redis endpoint (want host[:port])");
+		return -EINVAL;
+	}
+	if (!strncmp(s, "sentinel:", 9))
+		return parse_sentinel(s + 9, ep, err, errlen) ? (memset(ep, 0, sizeof(*ep)), -EINVAL) :
+								 0;
+	if (parse_hostport(s, BF_REDIS_PORT, "Redis endpoint", &hp, err, errlen))
+		return -EINVAL;
+	snprintf(ep->host, sizeof(ep->host), "%s", hp.host);
+	ep->port = hp.port;
 	return 0;
 }
 
 const char *bf_endpoint_str(const struct bf_endpoint *ep, char *buf, size_t len)
 {
-	if (strchr(ep->host, ':'))
+	if (bf_endpoint_is_sentinel(ep) && !ep->host[0])
+		snprintf(buf, len, "%s via %d sentinel%s", ep->master, ep->n_sentinels,
+			 ep->n_sentinels == 1 ? "" : "s");
+	else if (strchr(ep->host, ':'))
 		snprintf(buf, len, "[%s]:%u", ep->host, ep->port);
 	else
 		snprintf(buf, len, "%s:%u", ep->host, ep->port);

@@ -16,9 +16,23 @@
 #define BF_AUTH_FILE_MAX 4096 /* bytes a credentials file may hold */
 #define BF_AUTH_SRC_MAX 240
 
+#define BF_SENTINEL_PORT 26379
+#define BF_SENTINELS_MAX 8
+#define BF_MASTER_MAX 64
+
+struct bf_hostport {
+	char host[BF_HOST_MAX + 1];
+	uint16_t port;
+};
+
 struct bf_endpoint {
 	char host[BF_HOST_MAX + 1]; /* a name, an IPv4 literal or an IPv6 literal (no brackets) */
 	uint16_t port;
+	/* Redis Sentinel: the primary is whatever the sentinels say the master named `master`
+	 * is (bf_endpoint_primary); host and port are then empty. "" = a plain endpoint. */
+	char master[BF_MASTER_MAX + 1];
+	int n_sentinels;
+	struct bf_hostport sentinels[BF_SENTINELS_MAX];
 	/* Credentials (never from argv or a config file): see bf_endpoint_credentials. */
 	char user[BF_USER_MAX + 1]; /* "" = the default user */
 	char pass[BF_PASS_MAX + 1];
@@ -28,11 +42,33 @@ struct bf_endpoint {
 
 /* "host", "host:port", "a.b.c.d:port", "[v6]:port" or a bare IPv6 literal;
  * port 1-65535, default 6379. Names are resolved when connecting, not here.
- * 0, or -EINVAL with a message in err. */
+ * Or Redis Sentinel: "sentinel:MASTER@HOST[:PORT],HOST[:PORT],..." (1-8
+ * sentinels, port default 26379; MASTER as in the sentinels' `sentinel
+ * monitor` line: 1-64 of A-Z a-z 0-9 - _ .). 0, or -EINVAL with a message in
+ * err. */
 int bf_endpoint_parse(const char *s, struct bf_endpoint *ep, char *err, size_t errlen);
 
-/* "host:port" ("[v6]:port") for logs and messages. */
+/* "host:port" ("[v6]:port") for logs and messages; "MASTER via sentinels" for a
+ * Sentinel endpoint. */
 const char *bf_endpoint_str(const struct bf_endpoint *ep, char *buf, size_t len);
+
+static inline bool bf_endpoint_is_sentinel(const struct bf_endpoint *ep)
+{
+	return ep->master[0] != '\0';
+}
+
+/* The Redis to connect to now: for a plain endpoint a copy of ep; for a Sentinel one, ep
+ * with host and port of the primary the first sentinel that answers names (asked with
+ * SENTINEL get-master-addr-by-name, each within timeout_ms; sentinels are asked in
+ * turn starting at *next, which is moved past the one that answered, so a caller that
+ * finds the answer stale asks the next one). The credentials are ep's. 0, or
+ * -EHOSTUNREACH (no sentinel answered) / -ENOENT (none knows MASTER) with err set. The
+ * caller confirms with ROLE that it reached the primary. */
+int bf_endpoint_primary(const struct bf_endpoint *ep, int timeout_ms, int *next,
+			struct bf_endpoint *out, char *err, size_t errlen);
+/* 1 when a ROLE reply says master, 0 otherwise (a replica, a sentinel, garbage). */
+struct redisReply;
+int bf_role_is_master(const struct redisReply *r);
 
 /* A key prefix: 1-32 of A-Z a-z 0-9 _ - . : ending in ':' ("bifrost:"). The
  * fleet's keys live under it; an ACL can confine a user to it. */
@@ -86,7 +122,8 @@ struct redisAsyncContext;
  * on a Redis connection's socket: a dead peer is noticed within seconds. */
 void bf_redis_socket_opts(int fd);
 
-/* A blocking connection for a command-line tool: connect within timeout_ms,
+/* A blocking connection for a command-line tool: connect within timeout_ms (for a
+ * Sentinel endpoint: to the primary the sentinels name, confirmed with ROLE),
  * log in (without credentials: PING, so a Redis that wants a login says so
  * now), set the same timeout on every command. NULL with the reason in err
  * ("cannot reach Redis at ...: ...", "Redis at ... refused the login as USER

@@ -35,7 +35,12 @@ static const char *const fault_names[LINK_FAULT_MAX] = {
 	[LINK_FAULT_DEADLINE] = "deadline",
 	[LINK_FAULT_LOST] = "lost",
 	[LINK_FAULT_UNANSWERED] = "unanswered",
+	[LINK_FAULT_NOT_PRIMARY] = "not primary",
 };
+
+/* How long each sentinel may take to name the primary: they are asked in turn, from
+ * the event loop, so a dead one costs at most this. */
+#define SENTINEL_ASK_MS 250
 
 void *sync_link_owner(const redisAsyncContext *ac)
 {
@@ -66,8 +71,12 @@ static void link_fault(struct sync_link *l, enum sync_link_fault f, const char *
 	if (f == l->logged)
 		return;
 	l->logged = f;
-	bf_endpoint_str(l->ep, where, sizeof(where));
+	bf_endpoint_str(l->primary.host[0] ? &l->primary : l->ep, where, sizeof(where));
 	switch (f) {
+	case LINK_FAULT_NOT_PRIMARY:
+		pr_warn("redis %s (%s): not the primary of %s (%s): asking the sentinels again",
+			where, l->name, l->ep->master[0] ? l->ep->master : "this fleet", l->fault_msg);
+		break;
 	case LINK_FAULT_LOGIN:
 		pr_err("redis %s (%s): login refused: %s; check the user and password "
 		       "(redis_auth_file, REDISCLI_AUTH); retrying with backoff up to %d ms",
@@ -145,13 +154,44 @@ static void link_stable(struct sync_link *l)
 	if (l->logged == LINK_FAULT_NONE)
 		return;
 	l->logged = LINK_FAULT_NONE;
-	pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)), l->name);
+	if (l->to_sentinel)
+		pr_info("sentinel %s (%s): connected, following %s",
+			bf_endpoint_str(&l->primary, where, sizeof(where)), l->name, l->ep->master);
+	else if (bf_endpoint_is_sentinel(l->ep))
+		pr_info("redis %s (%s): connected to the primary of %s",
+			bf_endpoint_str(&l->primary, where, sizeof(where)), l->name, l->ep->master);
+	else
+		pr_info("redis %s (%s): connected", bf_endpoint_str(l->ep, where, sizeof(where)),
+			l->name);
+}
+
+/* Sentinel: the Redis the sentinels named must say it is the primary (a sentinel that
+ * has not seen a failover yet names the old one, which may be back as a replica). */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sync_link *l = ac->data;
+	const redisReply *r = reply;
+	char msg[96];
+
+	if (!l || !r)
+		return;
+	if (bf_role_is_master(r)) {
+		link_ready(l);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "ROLE says %.40s",
+		 r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str ?
+			 r->element[0]->str : r->type == REDIS_REPLY_ERROR ? r->str : "nothing");
+	link_fault(l, LINK_FAULT_NOT_PRIMARY, msg);
+	l->abort_why = LINK_FAULT_NOT_PRIMARY;
+	redisAsyncDisconnect(ac);
 }
 
 /* The reply to the command queued before anything else (AUTH, or PING
  * without credentials): only a link Redis has answered, and that is logged
- * in, is up. A TCP connect alone proves nothing through a tunnel: its local
- * end accepts whatever the far end then does. */
+ * in, is up (for a Sentinel endpoint: and ROLE says it is the primary). A TCP
+ * connect alone proves nothing through a tunnel: its local end accepts
+ * whatever the far end then does. */
 static void on_hello(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_link *l = ac->data;
@@ -165,6 +205,10 @@ static void on_hello(redisAsyncContext *ac, void *reply, void *priv)
 		link_fault(l, LINK_FAULT_LOGIN, r->str);
 		l->abort_why = LINK_FAULT_LOGIN;
 		redisAsyncDisconnect(ac);
+		return;
+	}
+	if (bf_endpoint_is_sentinel(l->ep) && !l->to_sentinel) {
+		redisAsyncCommand(ac, on_role, NULL, "ROLE");
 		return;
 	}
 	link_ready(l);
@@ -207,10 +251,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	if (was_up) {
 		l->ls.disconnects++;
 		l->st->disconnects++;
-		if (why != LINK_FAULT_DEADLINE)
+		if (why != LINK_FAULT_DEADLINE && why != LINK_FAULT_NOT_PRIMARY)
 			link_fault(l, LINK_FAULT_LOST, status == REDIS_OK ? "closed" : ac->errstr);
 		l->state = LINK_DOWN;
 		l->on_down(l);
+	} else if (why == LINK_FAULT_NOT_PRIMARY) {
+		l->ls.connect_failures++;
+		l->st->connect_failures++;
 	} else if (why == LINK_FAULT_NONE) {
 		l->ls.connect_failures++;
 		l->st->connect_failures++;
@@ -278,11 +325,19 @@ static void link_cmd_unlink(struct link_cmd *lc)
 static void link_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct link_cmd *lc = priv;
+	struct sync_link *l = lc->l;
+	const redisReply *r = reply;
+	bool readonly = r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "READONLY", 8);
 
 	link_cmd_unlink(lc);
 	if (lc->cb)
 		lc->cb(ac, reply, lc->priv);
 	free(lc);
+	/* A write refused READONLY: this Redis became a replica (a failover) under us.
+	 * Reconnect, so a Sentinel endpoint finds the new primary (hiredis frees the
+	 * connection once this callback returns). */
+	if (readonly && ac->data == l)
+		sync_link_abort(l, LINK_FAULT_NOT_PRIMARY, "a write was refused READONLY");
 }
 
 static struct link_cmd *link_cmd_new(struct sync_link *l, sync_link_cb cb, void *priv,
@@ -388,8 +443,21 @@ void sync_link_start(struct sync_link *l)
 	struct timeval tv = { .tv_sec = l->connect_timeout_ms / 1000,
 			      .tv_usec = (l->connect_timeout_ms % 1000) * 1000 };
 	char err[256];
-	redisAsyncContext *ac = bf_redis_connect_async(l->ep, on_hello, NULL, err, sizeof(err));
+	redisAsyncContext *ac = NULL;
 
+	/* A Sentinel endpoint: the primary the sentinels name now (asked from the loop,
+	 * SENTINEL_ASK_MS each at most), confirmed by ROLE once connected. */
+	if (l->to_sentinel) {
+		const struct bf_hostport *s = &l->ep->sentinels[l->next_sentinel++ % l->ep->n_sentinels];
+
+		memset(&l->primary, 0, sizeof(l->primary));
+		snprintf(l->primary.host, sizeof(l->primary.host), "%s", s->host);
+		l->primary.port = s->port;
+		ac = bf_redis_connect_async(&l->primary, on_hello, NULL, err, sizeof(err));
+	} else if (!bf_endpoint_primary(l->ep, SENTINEL_ASK_MS, &l->next_sentinel, &l->primary,
+					err, sizeof(err))) {
+		ac = bf_redis_connect_async(&l->primary, on_hello, NULL, err, sizeof(err));
+	}
 	if (!ac) {
 		l->ls.connect_failures++;
 		l->st->connect_failures++;

@@ -33,6 +33,8 @@ enum sync_link_fault {
 	LINK_FAULT_LOST,        /* the connection closed or failed */
 	LINK_FAULT_UNANSWERED,  /* connected, then closed before Redis answered: a tunnel
 				 * end (stunnel) whose far end refused us, or no Redis */
+	LINK_FAULT_NOT_PRIMARY, /* Sentinel: what we reached is no primary (ROLE), or a write
+				 * was refused READONLY: the primary moved */
 	LINK_FAULT_MAX
 };
 
@@ -43,6 +45,11 @@ struct sync_link_stats {
 struct sync_link {
 	const char *name;               /* "commands", "stream reads", "events" */
 	const struct bf_endpoint *ep;   /* not owned */
+	struct bf_endpoint primary;     /* what this connection goes to: *ep, or the primary the
+					 * sentinels named for a Sentinel endpoint */
+	int next_sentinel;              /* the sentinel asked first next time */
+	bool to_sentinel;               /* connects to ep's sentinels themselves, in turn (no
+					 * login: a sentinel's own), not to the primary */
 	struct event_base *base;
 	struct redisAsyncContext *ac;
 	enum sync_link_state state;

@@ -72,6 +72,48 @@ static void test_endpoint__refuses_with_a_reason(void **state)
 	}
 }
 
+/* Redis Sentinel: a master name and 1-8 sentinels; shown as the master, never the
+ * sentinels' addresses. */
+static void test_endpoint__sentinel(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} bad[] = {
+		{ "sentinel:", "want sentinel:MASTER@HOST" },
+		{ "sentinel:bfm", "want sentinel:MASTER@HOST" },
+		{ "sentinel:@127.0.0.1", "want sentinel:MASTER@HOST" },
+		{ "sentinel:b f@127.0.0.1", "want sentinel:MASTER@HOST" },
+		{ "sentinel:bfm@", "empty sentinel" },
+		{ "sentinel:bfm@127.0.0.1,", "empty sentinel" },
+		{ "sentinel:bfm@127.0.0.1:0", "port must be 1-65535" },
+		{ "sentinel:bfm@bad host", "bad sentinel" },
+		{ "sentinel:bfm@a,b,c,d,e,f,g,h,i", "more than 8 sentinels" },
+	};
+	struct bf_endpoint ep;
+	char err[200], s[BF_ENDPOINT_STRLEN];
+
+	assert_int_equal(bf_endpoint_parse("sentinel:bifrost-main@10.0.0.1,10.0.0.2:26380,[2001:db8::3]:26381",
+					   &ep, err, sizeof(err)),
+			 0);
+	assert_true(bf_endpoint_is_sentinel(&ep));
+	assert_string_equal(ep.master, "bifrost-main");
+	assert_int_equal(ep.n_sentinels, 3);
+	assert_string_equal(ep.sentinels[0].host, "10.0.0.1");
+	assert_int_equal(ep.sentinels[0].port, 26379);
+	assert_int_equal(ep.sentinels[1].port, 26380);
+	assert_string_equal(ep.sentinels[2].host, "2001:db8::3");
+	assert_string_equal(ep.host, "");
+	assert_string_equal(bf_endpoint_str(&ep, s, sizeof(s)), "bifrost-main via 3 sentinels");
+	assert_int_equal(bf_endpoint_parse("198.18.4.2", &ep, err, sizeof(err)), 0);
+	assert_false(bf_endpoint_is_sentinel(&ep));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(bf_endpoint_parse(bad[i].in, &ep, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].want))
+			fail_msg("'%s': error '%s' does not say '%s'", bad[i].in, err, bad[i].want);
+		assert_false(bf_endpoint_is_sentinel(&ep));
+	}
+}
+
 /* ---- credentials ---- */
 
 static char dir[64];
@@ -323,6 +365,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_endpoint__parses_every_form),
 		cmocka_unit_test(test_endpoint__refuses_with_a_reason),
+		cmocka_unit_test(test_endpoint__sentinel),
 		cmocka_unit_test(test_endpoint__auth_file_text),
 		cmocka_unit_test(test_endpoint__auth_file_refusals),
 		cmocka_unit_test(test_endpoint__auth_file_permissions),
