@@ -20,7 +20,7 @@ RCLI=("$LAB" redis-cli --as ops) # the lab's redis-cli as the operator, as a com
 rcli() { "${RCLI[@]}" "$@"; }
 rcli_as() { "$LAB" redis-cli --as "$@"; }
 # shellcheck disable=SC2046
-ctl() { in_ns redis "$BIN/bifrostctl" --redis "$REDIS_ADDR:6379" $(auth ops) "$@"; }
+ctl() { in_ns redis "$BIN/bifrostctl" --redis "$LAB_REDIS_EP" $(auth ops) "$@"; }
 # hb POP FIELD: a field of that edge's heartbeat hash
 hb() { rcli HGET "bifrost:edge:$1" "$2"; }
 # dump POP WHAT: bifrost-edge --dump WHAT --json of that edge
