@@ -98,12 +98,17 @@ done
 # did no handshake: dropped as unvalidated before any limit state is made
 DST=203.0.113.10
 { cat /tmp/bfb-edge.conf; echo "conn udp 203.0.113.10:27015 198.18.3.2 validate srcds"; } >/tmp/bfb-edge-valid.conf
+# A connection's packets must be addressed to the interface's MAC (the sender's frames go to
+# 02:02:02:02:02:02): the edge learns the MAC at start, so it is set first, and put back.
+mac=$(ip -n $R -j link show dev bfb-r0 | jq -r '.[0].address')
+ip -n $R link set dev bfb-r0 address 02:02:02:02:02:02
 nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge-valid.conf >/tmp/bfb-edge.log 2>&1 &
 edge=$!
 for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
 kill $edge; wait $edge 2>/dev/null || true
 bifrost_unval() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-r0 --stats --json | jq .unvalidated.packets; }
 measure bifrost_drop_unvalidated bifrost_unval
+ip -n $R link set dev bfb-r0 address "$mac"
 DST=203.0.113.99
 nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf --detach >/dev/null 2>&1
 
