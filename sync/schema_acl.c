@@ -22,10 +22,11 @@ static const char *const role_names[BF_ACL_ROLE_MAX] = { "edge", "ops", "refresh
 
 /* What each role runs: every command grep finds in its code (sync/ and edge/ for the
  * edge, tools/ctl/ for ops, tools/refresher/ for the refresher), nothing of @admin or
- * @dangerous but CLIENT UNBLOCK, with which the edge's reader ends its own blocked XREAD
- * (docs/REDIS.md says why). A command a role starts to use is added here. */
+ * @dangerous but CLIENT UNBLOCK, with which the edge's reader ends its own blocked XREAD,
+ * and ROLE, with which every connection to a Sentinel endpoint checks that it reached the
+ * primary (docs/REDIS.md says why). A command a role starts to use is added here. */
 static const char *const edge_rules[] = {
-	"-@all", "+ping", "+client|id", "+client|unblock", "+multi", "+exec", "+discard",
+	"-@all", "+ping", "+role", "+client|id", "+client|unblock", "+multi", "+exec", "+discard",
 	/* reads: logs, ZSETs, conn hashes, conf:version, rules, protect, A2S cache and key;
 	 * the bounded reads (sync/bounded.c) are read-only scripts that measure first */
 	"+get", "+getrange", "+hget", "+hgetall", "+hlen", "+hkeys", "+hstrlen", "+pttl",
@@ -38,24 +39,24 @@ static const char *const edge_rules[] = {
 	"+evalsha", "+script|load", "+time", "+unsubscribe", "+punsubscribe", NULL
 };
 static const char *const ops_rules[] = {
-	"-@all", "+@read", "-@dangerous", "+ping", "+multi", "+exec", "+discard", "+zadd",
+	"-@all", "+@read", "-@dangerous", "+ping", "+role", "+multi", "+exec", "+discard", "+zadd",
 	"+zrem", "+xadd", "+xtrim", "+publish", "+hset", "+hdel", "+del", "+expire", "+pexpire",
 	"+incr", "+sadd",
 	"+srem", "+fcall", "+fcall_ro", "+function|load", "+function|list", "+time",
 	"+unsubscribe", "+punsubscribe", NULL
 };
 static const char *const refresher_rules[] = {
-	"-@all", "+ping", "+scan", "+hgetall", "+get", "+set", "+publish", NULL
+	"-@all", "+ping", "+role", "+scan", "+hgetall", "+get", "+set", "+publish", NULL
 };
 /* bifrost-flowspec (tools/flowspec/): reads the rules, protected prefixes and whitelists,
  * writes its own state in one MULTI. */
 static const char *const flowspec_rules[] = {
-	"-@all", "+ping", "+get", "+hlen", "+hgetall", "+scard", "+smembers", "+scan",
+	"-@all", "+ping", "+role", "+get", "+hlen", "+hgetall", "+scard", "+smembers", "+scan",
 	"+zrangebyscore", "+multi", "+exec", "+discard", "+del", "+hset", "+set", NULL
 };
 static const char *const inspector_rules[] = {
-	"-@all", "+@read", "-@dangerous", "+ping", "+subscribe", "+psubscribe", "+unsubscribe",
-	"+punsubscribe", NULL
+	"-@all", "+@read", "-@dangerous", "+ping", "+role", "+subscribe", "+psubscribe",
+	"+unsubscribe", "+punsubscribe", NULL
 };
 
 const char *bf_acl_role_name(enum bf_acl_role r)
