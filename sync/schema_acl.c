@@ -42,7 +42,7 @@ static const char *const ops_rules[] = {
 	"-@all", "+@read", "-@dangerous", "+ping", "+role", "+multi", "+exec", "+discard", "+zadd",
 	"+zrem", "+xadd", "+xtrim", "+publish", "+hset", "+hdel", "+del", "+expire", "+pexpire",
 	"+incr", "+sadd",
-	"+srem", "+fcall", "+fcall_ro", "+function|load", "+function|list", "+time",
+	"+srem", "+fcall", "+fcall_ro", "+function|load", "+function|list", "+time", "+wait",
 	"+unsubscribe", "+punsubscribe", NULL
 };
 static const char *const refresher_rules[] = {

@@ -69,12 +69,15 @@ watch_failover() {
 		sleep 0.05
 	done
 }
-killed=0
-for i in $(seq 1 80); do
-	if ctl bl add 198.19.77.$i/32 --ttl 1h --reason sentinel-test >/dev/null 2>&1; then
+# (once the replica is promoted it has no replica of its own: each bifrostctl write then
+# waits its second for one, says none confirmed it, and stands)
+unconfirmed=0
+for i in $(seq 1 30); do
+	if out=$(ctl bl add 198.19.77.$i/32 --ttl 1h --reason sentinel-test 2>&1); then
 		banned+=("198.19.77.$i/32")
+		grep -q "no replica confirmed" <<<"$out" && unconfirmed=$((unconfirmed + 1))
 	fi
-	if [ "$i" = 20 ]; then
+	if [ "$i" = 10 ]; then
 		tk=$(now_ms) # before the kill: every figure below includes the lab's own delay
 		"$LAB" redis-kill KILL
 		watch_failover "$tk" &
@@ -85,7 +88,8 @@ done
 wait $punchers
 wait $watcher
 promoted=$(cat "$STATE/fo-promoted" 2>/dev/null || echo -1)
-echo "     ${#banned[@]} of 80 bans acknowledged; the replica promoted ${promoted} ms after SIGKILL"
+echo "     ${#banned[@]} of 30 bans acknowledged ($unconfirmed with no replica to confirm them); the replica promoted ${promoted} ms after SIGKILL"
+ge "writes without a replica say so" "$unconfirmed" 1
 check "the sentinels promoted the replica" test "$promoted" -ge 0
 eq "6381 says master" "$(role_of 6381)" master
 for pop in pop1 pop2; do
@@ -117,5 +121,17 @@ eq "the sentinels still name 6381" "$(primary)" 6381
 ctl bl add 198.19.78.1/32 --ttl 1h >/dev/null
 sleep 0.3
 check "a ban made now holds at pop2" bash -c "'$LAB' exec pop2 '$BIN/bifrost-edge' -c '$STATE/pop2.conf' --dump blacklist --json | grep -q '198.19.78.1/32'"
+
+begin "bifrostctl waits for a replica, and says when none confirms"
+for _ in $(seq 100); do admin_cli 6379 INFO replication | grep -q '^master_link_status:up' && break; sleep 0.1; done
+out=$(ctl bl add 198.19.78.2/32 --ttl 1h 2>&1); rc=$?
+eq "with a replica: exit 0" "$rc" 0
+check "and no warning" bash -c "! grep -q 'no replica confirmed' <<<'$out'"
+"$LAB" redis-kill KILL # 6379, a replica now
+t=$(now_ms)
+out=$(ctl bl add 198.19.78.3/32 --ttl 1h 2>&1); rc=$?
+eq "without one: the write stands (exit 0)" "$rc" 0
+check "and says no replica confirmed it" has "$out" "no replica confirmed it within 1000 ms"
+ge "after waiting about a second" "$(( $(now_ms) - t ))" 1000
 
 summary

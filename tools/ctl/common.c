@@ -195,6 +195,29 @@ int ctl_multi(const struct ctl *c, redisContext *rc)
 	return err;
 }
 
+/* On a Sentinel endpoint (a primary with replicas), after a write: WAIT for one replica
+ * (at most CTL_WAIT_MS). Replication is asynchronous, and the operator's writes, unlike
+ * the edges', are asserted by nobody again after a failover: say so when no replica
+ * confirmed. The write itself stands either way. */
+#define CTL_WAIT_MS 1000
+void ctl_replicated(const struct ctl *c, redisContext *rc, const char *what)
+{
+	redisReply *r;
+
+	if (!bf_endpoint_is_sentinel(&c->ep))
+		return;
+	r = redisCommand(rc, "WAIT 1 %d", CTL_WAIT_MS);
+	if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 1)
+		fprintf(stderr,
+			CTL_PROG ": %s is on the primary, but no replica confirmed it within %d ms "
+				 "(%s): if the primary is lost before one has it, so is the write; "
+				 "check the replicas (redis-cli INFO replication) and repeat it after "
+				 "a failover\n",
+			what, CTL_WAIT_MS,
+			!r ? rc->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "0 replicas");
+	freeReplyObject(r);
+}
+
 int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, const char *what)
 {
 	char ver[BF_KEY_MAX];
@@ -232,6 +255,8 @@ int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, 
 			ok = false;
 		}
 	freeReplyObject(r);
+	if (ok)
+		ctl_replicated(c, rc, what);
 	redisFree(rc);
 	if (!ok) {
 		fprintf(stderr, CTL_PROG ": Redis refused %s\n", what);

@@ -143,6 +143,9 @@ struct ctl_argv {
 	const char *argv[CTL_ARGV_MAX];
 };
 int ctl_conf_change(const struct ctl *c, const struct ctl_argv *cmds, size_t n, const char *what);
+/* After a write, on a Sentinel endpoint: WAIT for one replica, and say so on stderr when
+ * none confirmed it (the write stands). */
+void ctl_replicated(const struct ctl *c, struct redisContext *rc, const char *what);
 
 /* printf to stdout in text mode only: table headers and footers, which --json leaves out. */
 void ctl_text(const struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

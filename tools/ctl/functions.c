@@ -82,6 +82,8 @@ int ctl_fcall_write(const struct ctl *c, enum bf_op op, const struct bf_entry *e
 		argv[argc++] = ttl;
 	argv[argc++] = why;
 	err = fcall(c, rc, "the write", argc, argv, &seq);
+	if (!err)
+		ctl_replicated(c, rc, "the write");
 	redisFree(rc);
 	return err;
 }
