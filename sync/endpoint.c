@@ -108,15 +108,23 @@ static int parse_hostport(const char *s, uint16_t dflt, const char *what, struct
 	return 0;
 }
 
-static bool master_ok(const char *m, size_t n)
+/* 1-max of A-Z a-z 0-9 and the characters of `extra`: a user name, a Sentinel master
+ * name (nothing a shell, an ACL file or redis-cli would read as a quote, a space or a
+ * rule). */
+static bool name_ok(const char *s, size_t n, size_t max, const char *extra)
 {
-	if (!n || n > BF_MASTER_MAX)
+	if (!n || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!((m[i] >= 'a' && m[i] <= 'z') || (m[i] >= 'A' && m[i] <= 'Z') ||
-		      (m[i] >= '0' && m[i] <= '9') || strchr("-_.", m[i])))
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || (s[i] && strchr(extra, s[i]))))
 			return false;
 	return true;
+}
+
+static bool master_ok(const char *m, size_t n)
+{
+	return name_ok(m, n, BF_MASTER_MAX, "-_.");
 }
 
 /* "sentinel:MASTER@HOST[:PORT],..." (the prefix already skipped). */
@@ -206,13 +214,7 @@ bool bf_prefix_valid(const char *p)
 
 static bool user_ok(const char *u, size_t n)
 {
-	if (!n || n > BF_USER_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= 'A' && u[i] <= 'Z') ||
-		      (u[i] >= '0' && u[i] <= '9') || strchr("-_.@", u[i])))
-			return false;
-	return true;
+	return name_ok(u, n, BF_USER_MAX, "-_.@");
 }
 
 bool bf_user_valid(const char *s)

@@ -5,12 +5,15 @@
 # bifrostctl; the sentinels promote the replica, every edge follows, and afterwards
 # both POPs hold every punch and every ban whose write was acknowledged (0 lost); the
 # old primary comes back as a replica and is never written to.
+# lab: BF_LAB_SENTINEL=1
 set -u
 . "$(dirname "$0")/lib.sh"
 
-"$LAB" down >/dev/null 2>&1
-BF_LAB_SENTINEL=1 "$LAB" up || { bad "lab up with sentinels"; summary; exit 1; }
-eval "$("$LAB" env)"
+if [ "$LAB_SENTINEL" != 1 ]; then # run alone, on a lab without sentinels
+	"$LAB" down >/dev/null 2>&1
+	BF_LAB_SENTINEL=1 "$LAB" up || { bad "lab up with sentinels"; summary; exit 1; }
+	eval "$("$LAB" env)"
+fi
 
 sentinel() { in_ns redis redis-cli -h $REDIS_ADDR -p "$1" "${@:2}"; }
 primary() { sentinel 26379 SENTINEL get-master-addr-by-name bifrost | sed -n 2p; }
@@ -72,12 +75,12 @@ watch_failover() {
 # (once the replica is promoted it has no replica of its own: each bifrostctl write then
 # waits its second for one, says none confirmed it, and stands)
 unconfirmed=0
-for i in $(seq 1 30); do
+for i in $(seq 1 20); do
 	if out=$(ctl bl add 198.19.77.$i/32 --ttl 1h --reason sentinel-test 2>&1); then
 		banned+=("198.19.77.$i/32")
 		grep -q "no replica confirmed" <<<"$out" && unconfirmed=$((unconfirmed + 1))
 	fi
-	if [ "$i" = 10 ]; then
+	if [ "$i" = 8 ]; then
 		tk=$(now_ms) # before the kill: every figure below includes the lab's own delay
 		"$LAB" redis-kill KILL
 		watch_failover "$tk" &
@@ -88,7 +91,7 @@ done
 wait $punchers
 wait $watcher
 promoted=$(cat "$STATE/fo-promoted" 2>/dev/null || echo -1)
-echo "     ${#banned[@]} of 30 bans acknowledged ($unconfirmed with no replica to confirm them); the replica promoted ${promoted} ms after SIGKILL"
+echo "     ${#banned[@]} of 20 bans acknowledged ($unconfirmed with no replica to confirm them); the replica promoted ${promoted} ms after SIGKILL"
 ge "writes without a replica say so" "$unconfirmed" 1
 check "the sentinels promoted the replica" test "$promoted" -ge 0
 eq "6381 says master" "$(role_of 6381)" master
