@@ -171,6 +171,10 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 	       s->sync.peers);
 	scalar(f, "bifrost_sync_connects_total", "counter", "Redis connections established.",
 	       s->sync.connects);
+	scalar(f, "bifrost_sync_primary_switches_total", "counter",
+	       "Redis Sentinel: times the sentinels moved the primary (+switch-master), each "
+	       "followed by every connection.",
+	       s->sync.primary_switches);
 	scalar(f, "bifrost_sync_writes_total", "counter", "Own entries written to Redis.",
 	       s->sync.written);
 	scalar(f, "bifrost_sync_pruned_total", "counter",

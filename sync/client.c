@@ -57,7 +57,7 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *priv)
 	if (m->type != REDIS_REPLY_STRING || m->len <= ml || memcmp(m->str, c->ep.master, ml) ||
 	    m->str[ml] != ' ')
 		return; /* the subscribe confirmation, or another master's */
-	c->switches++;
+	c->st.primary_switches++;
 	snprintf(msg, sizeof(msg), "the sentinels switched %.*s", (int)(m->len < 120 ? m->len : 120),
 		 m->str);
 	/* "<master> <old ip> <old port> <new ip> <new port>": a link already on the new

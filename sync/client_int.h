@@ -55,7 +55,6 @@ struct sync_client {
 	char *state_path; /* our copy of cfg.cursor_path */
 	struct sync_link cmd, rd, sub;
 	struct sync_link sen;     /* Sentinel endpoints: a sentinel's +switch-master, followed */
-	uint64_t switches;        /* +switch-master messages for our master */
 	struct event *tick;       /* once a second: retries, the ping echo */
 	int64_t sub_up_ms, echo_ms, ping_acked_ms; /* subscriber.c, monotonic ms */
 	int64_t frame_warned_ms;  /* last log line about a bad event frame */

@@ -99,6 +99,7 @@ struct sync_stats {
 	uint64_t notifications;                    /* keyspace events of peers' lists and logs */
 	uint64_t bare_writes;                      /* list changes without a log record */
 	uint64_t digests, digest_mismatches;       /* digest rounds; lists found changed */
+	uint64_t primary_switches;                 /* Sentinel: +switch-master of our master */
 	unsigned pending, peers;
 	unsigned bad_logs;                         /* logs skipped now: Redis refuses them */
 	bool id_conflict;                          /* another live instance holds our id */

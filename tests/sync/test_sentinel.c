@@ -427,6 +427,12 @@ static void test_sentinel__switch_master_is_followed(void **state)
 	w.n = 11;
 	assert_true(run_until_fn(zcard_is, &w, 8000));
 	assert_string_equal(role(w.port, buf, sizeof(buf)), "master");
+	{
+		struct sync_stats st;
+
+		sync_client_stats(a.c, &st);
+		assert_int_equal(st.primary_switches, 1); /* /metrics bifrost_sync_primary_switches_total */
+	}
 	sync_client_free(a.c);
 	log_capture_stop();
 	assert_true(log_count("/tmp/bf-test-sentinel-switch.log", "sentinel: the sentinels switched bfm") >= 1);

@@ -146,6 +146,7 @@ static void test_stats__metrics_text(void **state)
 	s.sync.bad_records = 1;
 	s.sync.bad_frames = 3;
 	s.sync.peers = 1;
+	s.sync.primary_switches = 2;
 	s.guard[0] = (struct edge_guard_row){ "wl", "prefix", 2 };
 	s.guard[1] = (struct edge_guard_row){ "rule", "match_all", 1 };
 	s.n_guard = 2;
@@ -170,6 +171,7 @@ static void test_stats__metrics_text(void **state)
 	has_line(t, "bifrost_sync_connected 1");
 	has_line(t, "bifrost_sync_pending_writes 5");
 	has_line(t, "bifrost_sync_resyncs_total 2");
+	has_line(t, "bifrost_sync_primary_switches_total 2");
 	has_line(t, "bifrost_sync_bad_records_total 1");
 	has_line(t, "bifrost_sync_bad_frames_total 3");
 	has_line(t, "bifrost_sync_peers 1");
