@@ -62,23 +62,18 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *priv)
 		 m->str);
 	/* "<master> <old ip> <old port> <new ip> <new port>": a link already on the new
 	 * primary (it asked the sentinels after the switch) stays. */
-	{
-		char nhost[BF_HOST_MAX + 1] = "";
-		unsigned nport = 0;
-		const char *f = msg + strlen("the sentinels switched ");
-		int words = 0;
+	char nhost[BF_HOST_MAX + 1] = "";
+	unsigned nport = 0;
+	struct sync_link *links[] = { &c->cmd, &c->rd, &c->sub };
 
-		for (const char *p = f; *p; p++)
-			if (*p == ' ' && ++words == 3 && sscanf(p + 1, "%253s %u", nhost, &nport) != 2)
-				nhost[0] = '\0';
-		pr_warn("sentinel: %s; moving every connection to the new primary", msg);
-		struct sync_link *links[] = { &c->cmd, &c->rd, &c->sub };
-
-		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-			if (!nhost[0] || strcmp(links[i]->primary.host, nhost) ||
-			    links[i]->primary.port != nport)
-				sync_link_abort(links[i], LINK_FAULT_NOT_PRIMARY, msg);
-	}
+	if (sscanf(msg + strlen("the sentinels switched ") + ml, "%*s %*s %253s %u", nhost,
+		   &nport) != 2)
+		nhost[0] = '\0';
+	pr_warn("sentinel: %s; moving every connection to the new primary", msg);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (!nhost[0] || strcmp(links[i]->primary.host, nhost) ||
+		    links[i]->primary.port != nport)
+			sync_link_abort(links[i], LINK_FAULT_NOT_PRIMARY, msg);
 }
 
 static void sen_up(struct sync_link *l)

@@ -70,8 +70,10 @@ static int conn_write(const struct ctl *c, const char *proto, const char *bind, 
 		fprintf(stderr, CTL_PROG ": --a2s goes with conn add udp\n");
 		return -EINVAL;
 	}
-	if (c->validate && (!machine || (cn.proto != IPPROTO_UDP &&
-					 bf_validate_parse(c->validate, strlen(c->validate))))) {
+	/* main.c took only a module's name: 0 none, else a module */
+	int module = c->validate ? bf_validate_parse(c->validate, strlen(c->validate)) : 0;
+
+	if (c->validate && (!machine || (module > 0 && cn.proto != IPPROTO_UDP))) {
 		fprintf(stderr, CTL_PROG ": --validate goes with conn add udp\n");
 		return -EINVAL;
 	}
@@ -88,7 +90,7 @@ static int conn_write(const struct ctl *c, const char *proto, const char *bind, 
 		cmd[1].argv[cmd[1].argc++] = "a2s";
 		cmd[1].argv[cmd[1].argc++] = "1";
 	}
-	if (c->validate && bf_validate_parse(c->validate, strlen(c->validate)) > 0) {
+	if (module > 0) {
 		cmd[1].argv[cmd[1].argc++] = "validate";
 		cmd[1].argv[cmd[1].argc++] = c->validate;
 	}
