@@ -32,6 +32,9 @@ struct stream {
 	int64_t retry_ms;     /* monotonic ms of the next try */
 	int backoff_ms;
 	bool resync_again;    /* changed without its log while a resync ran */
+	/* Why a resync is owed that could not start (the commands link was
+	 * down): the one that starts later says it. A static string. */
+	const char *resync_owed;
 	long long digest_card; /* converge.c: the mismatch last acted on */
 	char digest_id[SYNC_ID_MAX];
 };

@@ -142,11 +142,23 @@ void reader_resync(struct sync_client *c, struct stream *s, const char *why)
 {
 	struct resync *rs;
 
-	if (s->resyncing || !sync_link_up(&c->cmd))
+	if (s->resyncing)
 		return;
+	if (!sync_link_up(&c->cmd)) {
+		/* Started when the link is up (a stream without a cursor is
+		 * resynced by the next peer refresh, or the next tick): the
+		 * first reason is the one the log gives. */
+		if (!s->resync_owed)
+			s->resync_owed = why;
+		return;
+	}
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return;
+	if (s->resync_owed) {
+		why = s->resync_owed;
+		s->resync_owed = NULL;
+	}
 	pr_info("resync of %s:%s from its ZSET (%s)", bf_kind_name(s->kind), s->origin, why);
 	rs->c = c;
 	rs->idx = (unsigned)(s - c->streams);
