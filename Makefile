@@ -44,7 +44,7 @@ LIB_SRCS := sync/addr.c sync/log.c sync/text.c sync/endpoint.c sync/connect.c sy
 	sync/schema_int.c sync/schema_keys.c sync/schema_entry.c sync/schema_limits.c \
 	sync/schema_conn.c sync/schema_rule.c sync/schema_log.c sync/schema_msgpack.c \
 	sync/schema_evt.c sync/schema_stats.c sync/schema_acl.c sync/notify.c sync/flowspec.c \
-	sync/flowspec_plan.c
+	sync/flowspec_plan.c sync/replica_lag.c sync/replica.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/sync/bus_lua.o
 LIB      := $(BUILD)/libbifrost.a
 
@@ -213,10 +213,11 @@ $(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tools/pktgen.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-# bf-bench: the path costs (bench.c), the fleet against the lab (bench_fleet.c), A2S
+# bf-bench: the path costs (bench.c), the fleet against the lab (bench_fleet.c), the digest
+# and the fan-out against private Redis servers (bench_digest.c, bench_fanout.c), A2S
 # (bench_a2s.c the client, bench_a2s_servers.c the two servers it compares).
-BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_digest.c tools/bench_a2s.c \
-	tools/bench_a2s_servers.c \
+BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_digest.c tools/bench_fanout.c \
+	tools/bench_a2s.c tools/bench_a2s_servers.c \
 	tools/common.c
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
 
@@ -352,6 +353,12 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	tools/bench/run.sh
+
+# The fan-out section of `make bench` alone (its own redis-servers on loopback; no lab, no
+# root): one JSON line a run (tools/bench/fanout.sh, tools/bench_fanout.c).
+.PHONY: bench-fanout
+bench-fanout: $(BUILD)/bin/bf-bench
+	tools/bench/fanout.sh
 
 lab-down:
 	tools/lab/lab down

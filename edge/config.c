@@ -30,6 +30,7 @@ void edge_config_init(struct edge_config *cfg)
 	cfg->echo_pps = 10;
 	cfg->echo_global_pps = 10000;
 	cfg->valid_idle_ms = 300000;
+	cfg->replica_max_lag_ms = 2000;
 	cfg->handshake_pps = 10;
 	cfg->handshake_burst = 20;
 	cfg->handshake_conn_pps = 2000;
@@ -221,6 +222,27 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 			return -EINVAL;
 		}
 		snprintf(cfg->redis, sizeof(cfg->redis), "%s", tok[1]);
+	} else if (!strcmp(k, "redis_replica")) {
+		char why[160];
+
+		NEED(2);
+		if (bf_endpoint_parse(tok[1], &cfg->redis_replica, why, sizeof(why)) ||
+		    bf_endpoint_is_sentinel(&cfg->redis_replica)) {
+			bf_seterr(err, errlen, "bad redis_replica '%.60s': %s (want host[:port] of a "
+					    "read replica: a name, a.b.c.d or [IPv6])", tok[1],
+				  bf_endpoint_is_sentinel(&cfg->redis_replica) ? "not a Sentinel "
+										   "endpoint" : why);
+			memset(&cfg->redis_replica, 0, sizeof(cfg->redis_replica));
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "replica_max_lag")) {
+		NEED(2);
+		if (bf_parse_duration_ms(tok[1], &v) || v < 100 || v > 60000) {
+			bf_seterr(err, errlen, "bad replica_max_lag '%s' (a duration from 100ms to 60s: "
+					    "500ms, 2s)", tok[1]);
+			return -EINVAL;
+		}
+		cfg->replica_max_lag_ms = v;
 	} else if (!strcmp(k, "redis_auth_file")) {
 		/* The file's name only: credentials never live in this file. */
 		NEED(2);
@@ -607,6 +629,11 @@ int edge_config_validate(const struct edge_config *cfg, char *err, size_t errlen
 {
 	if (!cfg->id[0]) {
 		bf_seterr(err, errlen, "no edge id: set 'id NAME' in the config or pass --id NAME");
+		return -EINVAL;
+	}
+	if (cfg->redis_replica.host[0] && !cfg->redis[0]) {
+		bf_seterr(err, errlen, "redis_replica without redis: name the primary (or the "
+				       "sentinels) with 'redis' too; writes always go there");
 		return -EINVAL;
 	}
 	if (!strcmp(cfg->id, "ops")) {

@@ -48,6 +48,8 @@ struct edge_config {
 	struct bf_endpoint redis_ep; /* parsed; credentials added at start */
 	char redis_auth_file[256]; /* redis_auth_file: the credentials file ("" = environment) */
 	char redis_prefix[BF_PREFIX_MAX + 1]; /* the fleet's keys live under it */
+	struct bf_endpoint redis_replica; /* a read replica near this POP (host "" = none) */
+	uint64_t replica_max_lag_ms;      /* reads leave it when it is further behind */
 	char state_file[256];  /* cursors, register, instance token ("": /run/bifrost-edge-<id>.state) */
 	enum edge_xdp_mode xdp_mode;
 	bool dry_run;

@@ -294,7 +294,9 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	struct edge_fleet *f = calloc(1, sizeof(*f));
 	struct sync_config sc = { .endpoint = &cfg->redis_ep, .prefix = cfg->redis_prefix,
 				  .origin = cfg->id, .read_peers = true, .caps = cfg->guard.caps,
-				  .log_maxlen = cfg->log_max_records };
+				  .log_maxlen = cfg->log_max_records,
+				  .replica = cfg->redis_replica.host[0] ? &cfg->redis_replica : NULL,
+				  .replica_max_lag_ms = (int)cfg->replica_max_lag_ms };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
 				   .on_resync_end = on_resync_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
@@ -337,6 +339,11 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 	}
 	pr_info("fleet: following Redis at %s as origin %s (keys under %s)",
 		bf_endpoint_str(&cfg->redis_ep, where, sizeof(where)), cfg->id, cfg->redis_prefix);
+	if (sc.replica) {
+		pr_info("fleet: reading from the replica at %s while it is within %llu ms of "
+			"the primary", bf_endpoint_str(sc.replica, where, sizeof(where)),
+			(unsigned long long)cfg->replica_max_lag_ms);
+	}
 	return f;
 }
 

@@ -217,6 +217,26 @@ int edge_metrics_render(const struct edge_metrics_snap *s, FILE *f)
 		fprintf(f, "bifrost_sync_link_up{link=\"%s\"} %d\n", links[i],
 			s->fleet && s->sync.link_state[i] && !strcmp(s->sync.link_state[i], "up"));
 	}
+	if (s->fleet && s->sync.replica_set) {
+		scalar(f, "bifrost_sync_replica_reading", "gauge",
+		       "1 while the stream reads, events and plain reads go to the read replica "
+		       "(redis_replica); 0 while they are on the primary.",
+		       s->sync.replica_reading);
+		scalar(f, "bifrost_sync_replica_link_up", "gauge",
+		       "1 while the connection to the read replica is up.",
+		       !strcmp(s->sync.replica_link, "up"));
+		scalar(f, "bifrost_sync_replica_fallbacks_total", "counter",
+		       "Times reads left the read replica for the primary (down, lagging, promoted, "
+		       "its link to the primary down).",
+		       s->sync.replica_fallbacks);
+		if (s->sync.replica_lag_ms >= 0) {
+			head(f, "bifrost_sync_replica_lag_seconds", "gauge",
+			     "How far the read replica was behind the primary at the last check "
+			     "(a lower bound, to the half-second checks).");
+			fprintf(f, "bifrost_sync_replica_lag_seconds %.3f\n",
+				(double)s->sync.replica_lag_ms / 1000.0);
+		}
+	}
 	head(f, "bifrost_sync_divergence_total", "counter",
 	     "Peers' lists found changed without their log and read again, by how it was found.");
 	fprintf(f, "bifrost_sync_divergence_total{found_by=\"notification\"} %llu\n",

@@ -34,8 +34,9 @@ static void cmd_down(struct sync_link *l)
 	struct sync_client *c = l->owner;
 
 	writer_stop(c);
-	confload_down(c);
+	confload_down(c, l);
 	reader_cmd_down(c);
+	replica_cmd_down(c);
 }
 
 /* ---- Redis Sentinel: +switch-master ---- */
@@ -71,7 +72,9 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *priv)
 		nhost[0] = '\0';
 	pr_warn("sentinel: %s; moving every connection to the new primary", msg);
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (!nhost[0] || strcmp(links[i]->primary.host, nhost) ||
+		if (links[i]->at_replica)
+			continue; /* the replica checks judge a link on the read replica */
+		else if (!nhost[0] || strcmp(links[i]->primary.host, nhost) ||
 		    links[i]->primary.port != nport)
 			sync_link_abort(links[i], LINK_FAULT_NOT_PRIMARY, msg);
 }
@@ -163,6 +166,8 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	     (cfg->read_peers && LINK(sub, "events", subscriber_up, subscriber_down)) ||
 	     (bf_endpoint_is_sentinel(&c->ep) && LINK(sen, "sentinel", sen_up, sen_down));
 #undef LINK
+	if (!cfg->read_peers)
+		c->cfg.replica = NULL; /* nothing it reads is worth a second connection */
 	if (rc) {
 		sync_client_free(c);
 		return NULL;
@@ -181,6 +186,10 @@ struct sync_client *sync_client_new(struct event_base *base, const struct sync_c
 	}
 	if (bf_endpoint_is_sentinel(&c->ep))
 		sync_link_start(&c->sen);
+	if (replica_init(c)) {
+		sync_client_free(c);
+		return NULL;
+	}
 	client_tick(-1, 0, c);
 	return c;
 }
@@ -194,6 +203,7 @@ void sync_client_free(struct sync_client *c)
 	sync_link_close(&c->rd);
 	sync_link_close(&c->sub);
 	sync_link_close(&c->sen);
+	replica_free(c);
 	reader_free(c);
 	writer_free(c);
 	converge_free(c);
@@ -297,6 +307,7 @@ static void fetch_pttl(redisAsyncContext *ac, void *reply, void *priv)
 int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sync_fetch_cb cb,
 		      void *ctx)
 {
+	struct sync_link *l;
 	struct fetch *f;
 
 	if (!sync_link_up(&c->cmd))
@@ -310,9 +321,9 @@ int sync_client_fetch(struct sync_client *c, const char *key, size_t max_len, sy
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	/* Two commands back to back: the PTTL callback always runs last, and
 	 * runs (reply NULL) if the connection goes away in between. */
-	sync_link_cmd(&c->cmd, fetch_get, f, "GETRANGE %s 0 %llu", key,
-		      (unsigned long long)max_len);
-	sync_link_cmd(&c->cmd, fetch_pttl, f, "PTTL %s", key);
+	l = sync_read_link(c);
+	sync_link_cmd(l, fetch_get, f, "GETRANGE %s 0 %llu", key, (unsigned long long)max_len);
+	sync_link_cmd(l, fetch_pttl, f, "PTTL %s", key);
 	return 0;
 }
 
@@ -354,7 +365,7 @@ int sync_client_hgetall(struct sync_client *c, const char *key, sync_hash_cb cb,
 	h->cb = cb;
 	h->ctx = ctx;
 	snprintf(h->key, sizeof(h->key), "%s", key);
-	sync_read_hash(&c->cmd, hgetall_done, h, key, 64, 256, 256);
+	sync_read_hash(sync_read_link(c), hgetall_done, h, key, 64, 256, 256);
 	return 0;
 }
 
@@ -384,6 +395,7 @@ void sync_client_stats(const struct sync_client *c, struct sync_stats *st)
 	const struct sync_link *links[SYNC_LINKS] = { &c->cmd, &c->rd, &c->sub };
 
 	*st = c->st;
+	replica_stats(c, st);
 	st->pending = c->q_len;
 	st->peers = c->n_streams / BF_KIND_MAX;
 	st->bad_logs = 0;

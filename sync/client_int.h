@@ -10,6 +10,7 @@
 #include "endpoint.h"
 #include "link.h"
 #include "log.h"
+#include "replica_lag.h"
 #include "sync.h"
 
 struct redisReply;
@@ -102,7 +103,20 @@ struct sync_client {
 	int64_t digest_due_ms;
 	bool notify_off, notify_warned;
 
+	/* replica.c */
+	struct bf_endpoint rep_ep;  /* cfg.replica with the endpoint's credentials */
+	struct sync_link rep;       /* to the replica: INFO checks and plain reads */
+	struct event *rep_timer;    /* the checks, every REPLICA_CHECK_MS */
+	struct bf_lag lag;          /* the primary's offsets */
+	bool replica_reading;       /* reads are on the replica */
+	unsigned rep_good;          /* checks passed in a row */
+	int64_t rep_lag_ms;
+	uint64_t rep_fallbacks;
+	enum bf_replica_verdict rep_verdict;
+	bool rep_checked;           /* a verdict is known */
+
 	/* confload.c */
+	struct sync_link *conf_link; /* the link the last load ran on */
 	char conf_version[64];   /* last fleet config delivered */
 	bool conf_loading;
 	bool conf_too_big;       /* the version key is longer than 63 bytes (reported once) */
@@ -164,7 +178,18 @@ void converge_tick(struct sync_client *c);
 int converge_init(struct sync_client *c);
 void converge_free(struct sync_client *c);
 
-/* confload.c: the command link went down while a load ran */
-void confload_down(struct sync_client *c);
+/* confload.c: link l went down (a load running on it gave up) */
+void confload_down(struct sync_client *c, const struct sync_link *l);
+
+/* replica.c: the read replica (sync_config.replica) */
+int replica_init(struct sync_client *c);   /* starts its link and checks */
+void replica_free(struct sync_client *c);
+void replica_cmd_down(struct sync_client *c); /* the primary's offsets start over */
+void replica_stats(const struct sync_client *c, struct sync_stats *st);
+/* The link plain reads go through: the replica's while reads are on it. */
+static inline struct sync_link *sync_read_link(struct sync_client *c)
+{
+	return c->replica_reading && sync_link_up(&c->rep) ? &c->rep : &c->cmd;
+}
 
 #endif

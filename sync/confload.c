@@ -16,6 +16,7 @@
 
 struct conf_load {
 	struct sync_client *c;
+	struct sync_link *link; /* every read of this load goes through it */
 	sync_conf_cb cb;
 	void *ctx;
 	char version[64];
@@ -152,7 +153,7 @@ static void conf_rules(redisAsyncContext *ac, void *reply, void *priv)
 		cl->n_rules++;
 	}
 	bf_key_protect(key, sizeof(key), cl->c->prefix);
-	sync_read_set(&cl->c->cmd, conf_protect, cl, key, sync_cap_protect(cl->c), BF_CIDR_STRLEN);
+	sync_read_set(cl->link, conf_protect, cl, key, sync_cap_protect(cl->c), BF_CIDR_STRLEN);
 }
 
 /* Connections are in: the rules next, then the protected prefixes. */
@@ -162,7 +163,7 @@ static void conf_done(struct conf_load *cl)
 
 	bf_key_rules(key, sizeof(key), cl->c->prefix);
 	/* Ids are 1-1000000: 7 bytes. */
-	sync_read_hash(&cl->c->cmd, conf_rules, cl, key, sync_cap_rules(cl->c), 7,
+	sync_read_hash(cl->link, conf_rules, cl, key, sync_cap_rules(cl->c), 7,
 		       BF_RULE_TEXT_MAX);
 }
 
@@ -248,7 +249,7 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 		cl->waiting++;
 		memcpy(key, k->str, k->len);
 		key[k->len] = '\0';
-		sync_read_hash(&cl->c->cmd, conf_hash, cl, key, SYNC_MAX_FIELDS,
+		sync_read_hash(cl->link, conf_hash, cl, key, SYNC_MAX_FIELDS,
 			       SYNC_CONN_NAME_MAX, SYNC_CONN_VALUE_MAX);
 	}
 	memcpy(cursor, r->element[0]->str, r->element[0]->len);
@@ -259,7 +260,20 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 			conf_done(cl);
 		return;
 	}
-	sync_read_scan(&cl->c->cmd, conf_scan, cl, match, cursor);
+	sync_read_scan(cl->link, conf_scan, cl, match, cursor);
+}
+
+/* A replica behind the primary may still hold the version before the one
+ * applied: an INCRed version lower than ours is that, not a change (a version
+ * some tool SET to text is compared for equality only). */
+static bool version_older(const char *v, size_t n, const char *ours)
+{
+	size_t m = strlen(ours);
+
+	if (!n || !m || n > 18 || m > 18 || strspn(v, "0123456789") < n ||
+	    strspn(ours, "0123456789") != m)
+		return false;
+	return n < m || (n == m && memcmp(v, ours, n) < 0);
 }
 
 static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
@@ -280,7 +294,8 @@ static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 		c->conf_too_big = big;
 	if (!ac->data || !r || r->type != REDIS_REPLY_STRING || !r->len || big ||
 	    (c->conf_version[0] && strlen(c->conf_version) == r->len &&
-	     !memcmp(c->conf_version, r->str, r->len))) {
+	     !memcmp(c->conf_version, r->str, r->len)) ||
+	    (cl->link != &c->cmd && version_older(r->str, r->len, c->conf_version))) {
 		conf_abort(cl); /* absent, too long, unchanged or lost */
 		return;
 	}
@@ -293,7 +308,7 @@ static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	cl->scanning = true;
 	snprintf(match, sizeof(match), "%sconn:*", c->prefix);
-	sync_read_scan(&c->cmd, conf_scan, cl, match, "0");
+	sync_read_scan(cl->link, conf_scan, cl, match, "0");
 }
 
 int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
@@ -307,16 +322,21 @@ int sync_client_poll_conf(struct sync_client *c, sync_conf_cb cb, void *ctx)
 	if (!cl)
 		return -ENOMEM;
 	cl->c = c;
+	/* The whole load on one link: the read replica while reads go there. */
+	cl->link = sync_read_link(c);
+	c->conf_link = cl->link;
 	cl->cb = cb;
 	cl->ctx = ctx;
 	c->conf_loading = true;
 	bf_key_conf_version(key, sizeof(key), c->prefix);
-	sync_link_cmd(&c->cmd, conf_version, cl, "GETRANGE %s 0 %llu", key,
+	sync_link_cmd(cl->link, conf_version, cl, "GETRANGE %s 0 %llu", key,
 		      (unsigned long long)sizeof(cl->version) - 1);
 	return 0;
 }
 
-void confload_down(struct sync_client *c)
+void confload_down(struct sync_client *c, const struct sync_link *l)
 {
+	if (c->conf_link != l)
+		return;
 	c->conf_loading = false; /* its callbacks saw NULL replies and gave up */
 }

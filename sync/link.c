@@ -35,6 +35,7 @@ static const char *const fault_names[LINK_FAULT_MAX] = {
 	[LINK_FAULT_DEADLINE] = "deadline",
 	[LINK_FAULT_LOST] = "lost",
 	[LINK_FAULT_UNANSWERED] = "unanswered",
+	[LINK_FAULT_MOVED] = "moving",
 	[LINK_FAULT_NOT_PRIMARY] = "not primary",
 };
 
@@ -123,7 +124,7 @@ static void link_retry(struct sync_link *l)
 
 	l->state = LINK_DOWN;
 	evtimer_add(l->timer, &tv);
-	l->backoff_ms *= 2;
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : l->backoff_min_ms;
 	if (l->backoff_ms > l->backoff_max_ms)
 		l->backoff_ms = l->backoff_max_ms;
 }
@@ -154,7 +155,10 @@ static void link_stable(struct sync_link *l)
 	if (l->logged == LINK_FAULT_NONE)
 		return;
 	l->logged = LINK_FAULT_NONE;
-	if (l->to_sentinel)
+	if (l->at_replica)
+		pr_info("redis %s (%s): connected to the read replica",
+			bf_endpoint_str(&l->primary, where, sizeof(where)), l->name);
+	else if (l->to_sentinel)
 		pr_info("sentinel %s (%s): connected, following %s",
 			bf_endpoint_str(&l->primary, where, sizeof(where)), l->name, l->ep->master);
 	else if (bf_endpoint_is_sentinel(l->ep))
@@ -207,7 +211,7 @@ static void on_hello(redisAsyncContext *ac, void *reply, void *priv)
 		redisAsyncDisconnect(ac);
 		return;
 	}
-	if (bf_endpoint_is_sentinel(l->ep) && !l->to_sentinel) {
+	if (bf_endpoint_is_sentinel(l->ep) && !l->to_sentinel && !l->at_replica) {
 		redisAsyncCommand(ac, on_role, NULL, "ROLE");
 		return;
 	}
@@ -251,11 +255,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	if (was_up) {
 		l->ls.disconnects++;
 		l->st->disconnects++;
-		if (why != LINK_FAULT_DEADLINE && why != LINK_FAULT_NOT_PRIMARY)
+		if (why != LINK_FAULT_DEADLINE && why != LINK_FAULT_NOT_PRIMARY &&
+		    why != LINK_FAULT_MOVED)
 			link_fault(l, LINK_FAULT_LOST, status == REDIS_OK ? "closed" : ac->errstr);
 		l->state = LINK_DOWN;
 		l->on_down(l);
-	} else if (why == LINK_FAULT_NOT_PRIMARY) {
+	} else if (why == LINK_FAULT_NOT_PRIMARY || why == LINK_FAULT_MOVED) {
 		l->ls.connect_failures++;
 		l->st->connect_failures++;
 	} else if (why == LINK_FAULT_NONE) {
@@ -265,6 +270,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		 * LINK_FAULT_LOGIN, set before it disconnects). */
 		link_fault(l, LINK_FAULT_UNANSWERED, status == REDIS_OK ? "closed" : ac->errstr);
 	}
+	if (why == LINK_FAULT_MOVED)
+		l->backoff_ms = 0; /* moved on purpose: reconnect at once */
 	link_retry(l);
 }
 
@@ -305,6 +312,28 @@ void sync_link_abort(struct sync_link *l, enum sync_link_fault why, const char *
 	/* Pending callbacks get NULL, then on_disconnect runs (hiredis calls it
 	 * from redisAsyncFree for a connected context). */
 	redisAsyncFree(ac);
+}
+
+void sync_link_move(struct sync_link *l, bool to_replica)
+{
+	l->want_replica = to_replica && l->replica;
+	if (l->state == LINK_UP && l->at_replica != l->want_replica) {
+		sync_link_abort(l, LINK_FAULT_MOVED,
+				l->want_replica ? "to the read replica" : "to the primary");
+	} else if (l->state != LINK_UP && l->timer && l->at_replica != l->want_replica) {
+		/* Connecting to, or waiting out a backoff against, where it no
+		 * longer goes: start over towards the other now. */
+		redisAsyncContext *ac = l->ac;
+
+		evtimer_del(l->timer);
+		if (ac) {
+			l->ac = NULL;
+			ac->data = NULL;
+			redisAsyncFree(ac);
+		}
+		l->backoff_ms = l->backoff_min_ms;
+		sync_link_start(l);
+	}
 }
 
 static void link_cmd_unlink(struct link_cmd *lc)
@@ -447,12 +476,16 @@ void sync_link_start(struct sync_link *l)
 
 	/* A Sentinel endpoint: the primary the sentinels name now (asked from the loop,
 	 * SENTINEL_ASK_MS each at most), confirmed by ROLE once connected. */
+	l->at_replica = l->replica && l->want_replica && !l->to_sentinel;
 	if (l->to_sentinel) {
 		const struct bf_hostport *s = &l->ep->sentinels[l->next_sentinel++ % l->ep->n_sentinels];
 
 		memset(&l->primary, 0, sizeof(l->primary));
 		snprintf(l->primary.host, sizeof(l->primary.host), "%s", s->host);
 		l->primary.port = s->port;
+		ac = bf_redis_connect_async(&l->primary, on_hello, NULL, err, sizeof(err));
+	} else if (l->at_replica) {
+		l->primary = *l->replica;
 		ac = bf_redis_connect_async(&l->primary, on_hello, NULL, err, sizeof(err));
 	} else if (!bf_endpoint_primary(l->ep, SENTINEL_ASK_MS, &l->next_sentinel, &l->primary,
 					err, sizeof(err))) {

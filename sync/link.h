@@ -35,6 +35,7 @@ enum sync_link_fault {
 				 * end (stunnel) whose far end refused us, or no Redis */
 	LINK_FAULT_NOT_PRIMARY, /* Sentinel: what we reached is no primary (ROLE), or a write
 				 * was refused READONLY: the primary moved */
+	LINK_FAULT_MOVED,       /* closed by us to go to the read replica, or back to the primary */
 	LINK_FAULT_MAX
 };
 
@@ -50,6 +51,9 @@ struct sync_link {
 	int next_sentinel;              /* the sentinel asked first next time */
 	bool to_sentinel;               /* connects to ep's sentinels themselves, in turn (no
 					 * login: a sentinel's own), not to the primary */
+	const struct bf_endpoint *replica; /* a read replica it may go to instead (not owned) */
+	bool want_replica;              /* the next connection goes to the replica */
+	bool at_replica;                /* this one does (no ROLE check: it is no primary) */
 	struct event_base *base;
 	struct redisAsyncContext *ac;
 	enum sync_link_state state;
@@ -85,6 +89,11 @@ void sync_link_close(struct sync_link *l);
 /* Tears the connection down now (its commands get a NULL reply, its owner
  * on_down) and reconnects after the backoff; `why` is what is logged. */
 void sync_link_abort(struct sync_link *l, enum sync_link_fault why, const char *msg);
+
+/* Where the link's reads go (l->replica must be set to move to it): a link up
+ * elsewhere is closed and reconnects there at once; one down reconnects there
+ * now. `msg` is logged by the caller, not here. */
+void sync_link_move(struct sync_link *l, bool to_replica);
 
 static inline bool sync_link_up(const struct sync_link *l)
 {

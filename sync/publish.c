@@ -14,18 +14,24 @@
 int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *hb, int ttl_ms)
 {
 	struct sync_stats st;
-	char key[BF_KEY_MAX];
+	char key[BF_KEY_MAX], reads[48];
 
 	if (!c->writable)
 		return -ENOTCONN;
 	sync_client_stats(c, &st);
+	/* Where this edge reads from: "primary", "replica", or "primary:<why>" while a
+	 * configured read replica is not used. */
+	snprintf(reads, sizeof(reads), "%s%s%s", st.replica_reading ? "replica" : "primary",
+		 st.replica_set && !st.replica_reading ? ":" : "",
+		 st.replica_set && !st.replica_reading ? st.replica_why : "");
 	bf_key_edge(key, sizeof(key), c->prefix, c->origin);
 	sync_link_cmd(&c->cmd, NULL, NULL,
 		      "HSET %s version %s iface %s xdp_mode %s started %lld last_seen %lld "
 		      "pending %u peers %u records %llu bad_records %llu resyncs %llu "
 		      "bad_frames %llu conf_version %s conf_refused %u link_reads %s link_events %s "
 		      "bad_logs %u read_errors %llu write_retries %llu write_errors %llu "
-		      "divergences %llu deadline_misses %llu bus_refused %llu bus_refused_by %s",
+		      "divergences %llu deadline_misses %llu bus_refused %llu bus_refused_by %s "
+		      "reads %s replica_lag_ms %lld",
 		      key, hb->version, hb->ifaces, hb->xdp_mode, (long long)hb->started_ms,
 		      (long long)bf_wall_ms(), st.pending, st.peers, (unsigned long long)st.records,
 		      (unsigned long long)st.bad_records, (unsigned long long)st.resyncs,
@@ -36,7 +42,8 @@ int sync_publish_heartbeat(struct sync_client *c, const struct sync_heartbeat *h
 		      (unsigned long long)st.write_retries, (unsigned long long)st.write_errors,
 		      (unsigned long long)(st.bare_writes + st.digest_mismatches),
 		      (unsigned long long)st.deadline_misses, (unsigned long long)hb->bus_refused,
-		      hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-");
+		      hb->bus_refused_by && hb->bus_refused_by[0] ? hb->bus_refused_by : "-", reads,
+		      (long long)st.replica_lag_ms);
 	sync_link_cmd(&c->cmd, NULL, NULL, "PEXPIRE %s %d", key, ttl_ms);
 	return 0;
 }

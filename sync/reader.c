@@ -498,8 +498,11 @@ void reader_link_up(struct sync_link *l)
  * now rather than after block_ms. */
 void reader_wake(struct sync_client *c)
 {
-	if (c->reading && c->rd_id && sync_link_up(&c->cmd))
-		sync_link_cmd(&c->cmd, NULL, NULL, "CLIENT UNBLOCK %lld", c->rd_id);
+	/* The id is the reading node's: a read replica's, while reads are on it. */
+	struct sync_link *l = c->rd.at_replica ? &c->rep : &c->cmd;
+
+	if (c->reading && c->rd_id && sync_link_up(l))
+		sync_link_cmd(l, NULL, NULL, "CLIENT UNBLOCK %lld", c->rd_id);
 }
 
 void reader_link_down(struct sync_link *l)

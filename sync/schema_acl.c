@@ -23,10 +23,12 @@ static const char *const role_names[BF_ACL_ROLE_MAX] = { "edge", "ops", "refresh
 /* What each role runs: every command grep finds in its code (sync/ and edge/ for the
  * edge, tools/ctl/ for ops, tools/refresher/ for the refresher), nothing of @admin or
  * @dangerous but CLIENT UNBLOCK, with which the edge's reader ends its own blocked XREAD,
- * and ROLE, with which every connection to a Sentinel endpoint checks that it reached the
- * primary (docs/REDIS.md says why). A command a role starts to use is added here. */
+ * ROLE, with which every connection to a Sentinel endpoint checks that it reached the
+ * primary, and the edge's INFO replication (that section only), with which it judges a read
+ * replica's lag (docs/REDIS.md says why). A command a role starts to use is added here. */
 static const char *const edge_rules[] = {
 	"-@all", "+ping", "+role", "+client|id", "+client|unblock", "+multi", "+exec", "+discard",
+	"+info|replication",
 	/* reads: logs, ZSETs, conn hashes, conf:version, rules, protect, A2S cache and key;
 	 * the bounded reads (sync/bounded.c) are read-only scripts that measure first */
 	"+get", "+getrange", "+hget", "+hgetall", "+hlen", "+hkeys", "+hstrlen", "+pttl",

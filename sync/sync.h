@@ -44,6 +44,14 @@ struct sync_config {
 	unsigned max_pending;      /* writes buffered while Redis is away, default 65536 */
 	const char *cursor_path;   /* where cursors persist; NULL = memory only */
 	struct sync_caps caps;     /* what is read at most (copied) */
+	/* A read replica near us (a plain host:port; credentials are the endpoint's): the
+	 * stream reads, the event channels, the A2S cache and fleet-config reads go to it
+	 * while it is a replica whose link to its primary is up and that is no further
+	 * behind the primary than replica_max_lag_ms (checked with INFO replication on
+	 * both, every half second); else to the primary, and back once it has kept up for
+	 * a few checks. Writes always go to the primary. NULL: everything on the primary. */
+	const struct bf_endpoint *replica;
+	int replica_max_lag_ms;    /* default 2000 */
 };
 
 /* A key, or members of one, refused before they were read: `what` is the kind of key
@@ -100,6 +108,16 @@ struct sync_stats {
 	uint64_t bare_writes;                      /* list changes without a log record */
 	uint64_t digests, digest_mismatches;       /* digest rounds; lists found changed */
 	uint64_t primary_switches;                 /* Sentinel: +switch-master of our master */
+	/* A read replica (sync_config.replica): whether reads go to it now, the last
+	 * lag measured (ms, -1 unknown), how often reads moved away from it, and why
+	 * they are not on it ("" when they are; "down", "not a replica", "link down",
+	 * "lagging", "checking"). */
+	bool replica_set;                          /* a read replica is configured */
+	bool replica_reading;
+	const char *replica_link;                  /* its connection's state, as link_state */
+	int64_t replica_lag_ms;
+	uint64_t replica_fallbacks;
+	const char *replica_why;
 	unsigned pending, peers;
 	unsigned bad_logs;                         /* logs skipped now: Redis refuses them */
 	bool id_conflict;                          /* another live instance holds our id */

@@ -38,6 +38,47 @@ for _ in $(seq 30); do [ "$(logged pop2 'sentinel .*connected, following bifrost
 ge "pop2 follows a sentinel's +switch-master" "$(logged pop2 'sentinel .*connected, following bifrost')" 1
 eq "bifrostctl through the sentinels" "$(ctl edges --json | jq -s length)" 2
 
+begin "pop1 reads from the replica near it, pop2 from the primary"
+metric() { in_ns "$1" curl -s --max-time 3 http://127.0.0.1:9477/metrics | awk -v m="$2" '$1 == m {print $2}'; }
+reads_now() { rcli HGET bifrost:edge:$1 reads; }
+wait_reads() { # POP VALUE: until its heartbeat says it reads there (15 s at most)
+	for _ in $(seq 150); do [ "$(reads_now $1)" = "$2" ] && return 0; sleep 0.1; done
+	return 1
+}
+replica_blocked_xreads() { admin_cli 6381 CLIENT LIST | grep 'flags=b' | grep -c 'cmd=xread'; }
+wait_reads pop1 replica
+eq "pop1's heartbeat: reads replica" "$(reads_now pop1)" replica
+eq "pop2's heartbeat: reads primary" "$(reads_now pop2)" primary
+eq "pop1's /metrics: reading the replica" "$(metric pop1 bifrost_sync_replica_reading)" 1
+eq "pop2 shows no replica metrics" "$(metric pop2 bifrost_sync_replica_reading)" ""
+for _ in $(seq 30); do [ "$(replica_blocked_xreads)" = 1 ] && break; sleep 0.1; done
+eq "pop1's blocking read runs on the replica" "$(replica_blocked_xreads)" 1
+ctl bl add 198.19.76.1/32 --ttl 1h >/dev/null
+for _ in $(seq 30); do dump pop1 blacklist | grep -q '198.19.76.1/32' && break; sleep 0.1; done
+check "a ban reaches pop1 through the replica" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump blacklist | grep -q 198.19.76.1/32"
+
+begin "the replica killed: pop1 reads from the primary, and goes back"
+"$LAB" replica-kill KILL
+wait_reads pop1 primary:down
+eq "pop1's heartbeat: reads primary:down" "$(reads_now pop1)" primary:down
+ctl bl add 198.19.76.2/32 --ttl 1h >/dev/null
+for _ in $(seq 30); do dump pop1 blacklist | grep -q '198.19.76.2/32' && break; sleep 0.1; done
+check "a ban made with the replica dead reaches pop1" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump blacklist | grep -q 198.19.76.2/32"
+eq "pop1's /metrics: one fallback" "$(metric pop1 bifrost_sync_replica_fallbacks_total)" 1
+eq "pop1's /metrics: not reading the replica" "$(metric pop1 bifrost_sync_replica_reading)" 0
+ge "pop1 logged it once" "$(logged pop1 'read replica .*down.*reading from the primary')" 1
+"$LAB" replica-start
+wait_reads pop1 replica
+eq "back on the replica once it keeps up" "$(reads_now pop1)" replica
+ctl bl add 198.19.76.3/32 --ttl 1h >/dev/null
+for _ in $(seq 30); do dump pop1 blacklist | grep -q '198.19.76.3/32' && break; sleep 0.1; done
+check "and bans reach pop1 through it again" bash -c "'$LAB' exec pop1 '$BIN/bifrost-edge' -c '$STATE/pop1.conf' --dump blacklist | grep -q 198.19.76.3/32"
+# The failover below needs the sentinels to see the replica healthy again.
+for _ in $(seq 150); do
+	sentinel 26379 SENTINEL replicas bifrost | paste - - | awk '$1 == "flags" && $2 == "slave" {ok = 1} END {exit !ok}' && break
+	sleep 0.1
+done
+
 begin "SIGKILL the primary while punches and bans are made"
 banned=()
 (
@@ -114,6 +155,9 @@ n1=$(grep -c "$ANYCAST:4[0-9]*" <<<"$p1")
 ge "pop1 made the punches" "$n1" 100
 eq "pop1's punches missing at pop2" "$(comm -23 <(grep "$ANYCAST:4" <<<"$p1") <(grep "$ANYCAST:4" <<<"$p2") | wc -l)" 0
 eq "pop1's punches missing in Redis" "$(comm -23 <(grep "$ANYCAST:4" <<<"$p1") <(rcli ZRANGE bifrost:punch:pop1 0 -1 | sort) | wc -l)" 0
+
+wait_reads pop1 "primary:not a replica"
+eq "pop1 no longer reads from 6381: it is the primary now" "$(reads_now pop1)" "primary:not a replica"
 
 begin "the old primary comes back as a replica"
 "$LAB" redis-start

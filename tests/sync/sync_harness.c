@@ -68,6 +68,10 @@ void redis_srv_start(struct redis_srv *s, const char *netns, const char *host, i
 	argv[n] = NULL;
 	s->pid = fork();
 	if (s->pid == 0) {
+		/* Not the test's connections: a server started mid-test would hold them
+		 * open after the client closed them. */
+		for (int fd = 3; fd < 4096; fd++)
+			close(fd);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}

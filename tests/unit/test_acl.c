@@ -239,6 +239,10 @@ static void test_acl__edge_writes_only_its_origin(void **state)
 	YES(&u, "getrange", "bifrost:a2s:203.0.113.10:27015", R);
 	NO(&u, "eval_ro", "other:bl:pop2", R);
 	YES(&u, "client|unblock", "bifrost:x", R); /* (no key; the command is there) */
+	/* a read replica's lag: INFO's replication section, no other */
+	YES(&u, "info|replication", "bifrost:x", R);
+	NO(&u, "info", "bifrost:x", R);
+	NO(&u, "info|keyspace", "bifrost:x", R);
 	/* channels */
 	CH_YES(&u, "publish", "bifrost:evt:pop1");
 	CH_YES(&u, "publish", "bifrost:stats:pop1");

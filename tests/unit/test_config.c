@@ -327,6 +327,46 @@ static void test_config__validation(void **state)
 	}
 }
 
+/* A read replica: where, how far behind it may be, what is refused. */
+static void test_config__read_replica(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "redis_replica sentinel:bifrost@10.0.0.1\n",
+		  "edge.conf:1: bad redis_replica 'sentinel:bifrost@10.0.0.1': not a Sentinel endpoint" },
+		{ "redis_replica 10.0.0.2:0\n", "edge.conf:1: bad redis_replica '10.0.0.2:0'" },
+		{ "redis_replica\n", "edge.conf:1: 'redis_replica' takes 1 value" },
+		{ "replica_max_lag 50ms\n",
+		  "edge.conf:1: bad replica_max_lag '50ms' (a duration from 100ms to 60s" },
+		{ "replica_max_lag 2m\n", "edge.conf:1: bad replica_max_lag '2m'" },
+	};
+	struct edge_config c;
+	char err[256] = "";
+
+	edge_config_init(&c);
+	assert_int_equal(c.replica_max_lag_ms, 2000);
+	assert_string_equal(c.redis_replica.host, "");
+	assert_int_equal(edge_config_parse(&c, "id pop1\nredis_replica 10.0.0.2:6390\n"
+					   "replica_max_lag 500ms\n", "edge.conf", err, sizeof(err)), 0);
+	assert_string_equal(c.redis_replica.host, "10.0.0.2");
+	assert_int_equal(c.redis_replica.port, 6390);
+	assert_int_equal(c.replica_max_lag_ms, 500);
+	/* Writes go to the primary: a replica alone is no fleet. */
+	assert_int_equal(edge_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "redis_replica without redis"));
+	assert_int_equal(edge_config_parse(&c, "redis 10.0.0.1\n", "edge.conf", err, sizeof(err)), 0);
+	edge_config_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		edge_config_init(&c);
+		assert_int_equal(edge_config_parse(&c, bad[i].text, "edge.conf", err, sizeof(err)),
+				 -EINVAL);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)))
+			fail_msg("'%s': got '%s', want '%s'", bad[i].text, err, bad[i].err);
+		edge_config_free(&c);
+	}
+}
+
 /* The guard's limits: defaults from the kinds table, each line, and what is refused. */
 static void test_config__guard_limits(void **state)
 {
@@ -495,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_config__new_lines_errors),
 		cmocka_unit_test(test_config__guard_limits),
 		cmocka_unit_test(test_config__validation),
+		cmocka_unit_test(test_config__read_replica),
 		cmocka_unit_test(test_config__long_line_refused),
 		cmocka_unit_test(test_config__metrics_and_stats_history),
 		cmocka_unit_test(test_config__validate_names_missing),
