@@ -37,6 +37,7 @@ struct stream {
 	 * down): the one that starts later says it. A static string. */
 	const char *resync_owed;
 	long long digest_card; /* converge.c: the mismatch last acted on */
+	char digest_sent[SYNC_ID_MAX]; /* our cursor when the digest's read was sent */
 	char digest_id[SYNC_ID_MAX];
 };
 

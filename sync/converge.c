@@ -174,7 +174,10 @@ static void digest_done(redisAsyncContext *ac, void *reply, void *priv)
 	    recs->element[0]->elements != 2)
 		return; /* an empty log says nothing */
 	last = recs->element[0]->element[0];
-	if (last->type == REDIS_REPLY_STRING && id_after(s->id, last->str, last->len)) {
+	/* The cursor as it was when the read was sent: the reads link may have
+	 * consumed records newer than this reply's since (a race, not a fault). */
+	if (last->type == REDIS_REPLY_STRING && s->id[0] &&
+	    id_after(s->digest_sent, last->str, last->len)) {
 		/* A cursor past the log's newest record waits for IDs that may never
 		 * come (a state file from another Redis, a clock set back). */
 		pr_warn("%s: our cursor %s is past the log's newest record %.*s; reading the "
@@ -216,6 +219,7 @@ static void digest_round(struct sync_client *c)
 		if (!s->id[0] || s->resyncing || s->fault)
 			continue;
 		bf_key_list(zkey, sizeof(zkey), c->prefix, s->kind, s->origin);
+		memcpy(s->digest_sent, s->id, sizeof(s->digest_sent));
 		/* The newest record's seq and card only, with ZCARD, in one step. */
 		sync_read_head(&c->cmd, digest_done, (void *)(uintptr_t)i, s->key, zkey);
 	}

@@ -233,6 +233,78 @@ static void test_sync__trimmed_cursor_resyncs(void **state)
 	peer_close(&b);
 }
 
+/* A state file from another Redis (or a clock set back) leaves a cursor past the log's
+ * newest record: the digest finds it and the list is read again, not waited on. */
+static void test_sync__cursor_past_the_end_is_read_again(void **state)
+{
+	struct sync_config cfg = { .endpoint = &local_ep, .origin = "pop2", .read_peers = true,
+				   .block_ms = 100, .digest_ms = 300, .cursor_path = cursor_path };
+	struct peer a, b;
+	struct bf_entry e;
+	FILE *f;
+
+	open_peer(&a, "pop1", NULL);
+	assert_true(run_until(&a.connected, 1, 3000));
+	e = bl("192.0.2.7/32");
+	sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
+	settle(200);
+	f = fopen(cursor_path, "w");
+	assert_non_null(f);
+	fprintf(f, "cursor bl pop1 99999999999999-0 41\n");
+	fclose(f);
+	peer_open(&b, &cfg);
+	for (int i = 0; i < 50 && !peer_has(&b, "pop1", "192.0.2.7/32"); i++)
+		settle(100);
+	assert_true(peer_has(&b, "pop1", "192.0.2.7/32"));
+	{
+		struct sync_stats st;
+
+		sync_client_stats(b.c, &st);
+		assert_true(st.digest_mismatches >= 1);
+	}
+	peer_close(&b);
+	peer_close(&a);
+	unlink(cursor_path);
+}
+
+/* The digest reads a log's head on the commands link while the reads link consumes
+ * newer records: a cursor that moved past the head it read in the meantime is no
+ * cursor past the end (the race made followers resync under steady writes). */
+static void test_sync__digest_under_steady_writes_reads_nothing_again(void **state)
+{
+	struct sync_config cfg = { .endpoint = &local_ep, .origin = "pop2", .read_peers = true,
+				   .block_ms = 100, .digest_ms = 50 };
+	struct peer a, b;
+	struct sync_stats st;
+	uint64_t resyncs;
+
+	open_peer(&a, "pop1", NULL);
+	peer_open(&b, &cfg);
+	assert_true(run_until(&a.connected, 1, 3000));
+	assert_true(run_until(&b.resync_end, 8, 5000));
+	settle(300);
+	sync_client_stats(b.c, &st);
+	resyncs = st.resyncs;
+	/* 2.5 s of a write every 6 ms (the peer holds 512), the digest at every tick. */
+	for (int i = 0; i < 400; i++) {
+		char cidr[32];
+		struct bf_entry e;
+
+		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
+		e = bl(cidr);
+		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
+		settle(6);
+	}
+	settle(500);
+	sync_client_stats(b.c, &st);
+	assert_true(st.digests >= 2);
+	assert_int_equal(st.digest_mismatches, 0);
+	assert_int_equal(st.resyncs, resyncs);
+	assert_true(peer_has(&b, "pop1", "10.1.149.0/24"));
+	peer_close(&b);
+	peer_close(&a);
+}
+
 static void ignore(void *ctx, const char *origin, const struct bf_log_rec *r)
 {
 }
@@ -294,6 +366,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync__peer_hears_writes_not_itself, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__redis_restart_empty_loses_nothing, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__trimmed_cursor_resyncs, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__cursor_past_the_end_is_read_again, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__digest_under_steady_writes_reads_nothing_again, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__connect_timeout_and_retry, flushed, peers_close_all),
 	};
 
