@@ -18,6 +18,7 @@
 #include "bench.skel.h"
 #include "bench_a2s.h"
 #include "bench_digest.h"
+#include "bench_fanout.h"
 #include "bench_fleet.h"
 #include "common.h"
 #include "edge.skel.h"
@@ -644,6 +645,8 @@ int main(int argc, char **argv)
 		return bench_fleet_main(argv[1], argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "digest"))
 		return bench_digest_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "fanout"))
+		return bench_fanout_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "a2s") || !strcmp(argv[1], "a2s-load")))
 		return bench_a2s_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr,
@@ -662,6 +665,9 @@ int main(int argc, char **argv)
 		"                [--count N] full resync of N entries of a new origin, timed by the edge's log\n"
 		"       bf-bench digest --redis HOST:PORT [--entries N]\n"
 		"                the convergence digest's cost, 10 entries vs N (1000000)\n"
+		"       bf-bench fanout --redis HOST:PORT [--replica HOST:PORT]... [--followers N]\n"
+		"                [--records K] [--interval-ms MS] [--threads T]\n"
+		"                one writer's records into N followers (a private Redis: it adds a user)\n"
 		"                (propagation, apply, resync: --auth-file FILE logs in to Redis;\n"
 		"                without it $BIFROST_REDIS_USER and $REDISCLI_AUTH)\n"
 		"       bf-bench a2s [--count N] [--window W] [--latency N] [--rounds R]\n"

@@ -47,8 +47,7 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
-/* q-quantile (nearest rank) of v[0..n), sorted in place. */
-static double quantile(double *v, size_t n, double q)
+double bench_quantile(double *v, size_t n, double q)
 {
 	size_t r;
 
@@ -61,7 +60,7 @@ static double quantile(double *v, size_t n, double q)
 
 static void print_dist(const char *name, double *us, size_t n, int last)
 {
-	double p50 = quantile(us, n, 0.50), p99 = quantile(us, n, 0.99);
+	double p50 = bench_quantile(us, n, 0.50), p99 = bench_quantile(us, n, 0.99);
 
 	printf("\"%s\":{\"n\":%zu,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}%s", name, n, p50,
 	       p99, n ? us[n - 1] : NAN, last ? "" : ",");
@@ -155,8 +154,7 @@ static int enter_netns(const char *path)
 	return 0;
 }
 
-/* Redis's own round trip from here: n sequential PINGs, µs each. */
-static int measure_ping(redisContext *r, double *us, size_t n)
+int bench_ping(redisContext *r, double *us, size_t n)
 {
 	for (size_t i = 0; i < n + 100; i++) {
 		double t0 = mono_s();
@@ -227,7 +225,7 @@ static int do_propagation(const struct prop_opts *o)
 	for (int p = 0; p < o->n_peers; p++)
 		if ((peer_fd[p] = pinned_map(o->peers[p], "bf_punches")) < 0)
 			return 1;
-	if (!(r = redis_open(o->redis, o->auth_file)) || measure_ping(r, ping, o->pings))
+	if (!(r = redis_open(o->redis, o->auth_file)) || bench_ping(r, ping, o->pings))
 		return 1;
 	/* Sleeps of tens of µs, not the default 50 µs of timer slack. */
 	prctl(PR_SET_TIMERSLACK, 1000UL);

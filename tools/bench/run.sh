@@ -35,6 +35,8 @@ dredis=$!
 for _ in $(seq 100); do redis-cli -p $DPORT PING >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN/bf-bench" digest --redis 127.0.0.1:$DPORT >"$TMP/digest.json" || true
 kill $dredis; wait $dredis 2>/dev/null || true
+echo "bench: fan-out, one writer to 200 and 1000 followers, one Redis vs two replicas (private Redis)..." >&2
+"$ROOT/tools/bench/fanout.sh" >"$TMP/fanout.json" || true
 echo "bench: Redis memory of the lists and logs (private Redis)..." >&2
 "$ROOT/tools/bench/redis_memory.sh" >"$TMP/memory.json"
 echo "bench: A2S replies, AF_XDP workers vs recvmmsg (veth)..." >&2
@@ -230,6 +232,38 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "The cost does not grow with the list: ZCARD and XREVRANGE COUNT 1 are O(1). CPU"
 	echo "figures are differences of two runs on a shared machine: noisy, small."
+	echo
+	echo "### Fan-out: one writer, many followers, one Redis vs a primary and two replicas"
+	echo
+	echo "tools/bench/fanout.sh: private redis-servers on loopback (no append-only file; keyspace"
+	echo "notifications and no eviction, as in the lab): (a) one Redis; (b) a primary and two"
+	echo "replicas (\`--replicaof\`). bf-bench fanout runs N followers in one process, each a real"
+	echo "sync client (\`read_peers\`: the reader every edge runs, with its three connections, blocking"
+	echo "XREAD, event channels and keyspace notifications), on two event loops (a thread each), and"
+	echo "a writer, a sync client of its own origin, writing blacklist entries at a fixed pace. A"
+	echo "record's time runs from just before the writer queues it (\`sync_client_write\`) to each"
+	echo "follower's \`on_record\` (one process, one monotonic clock), over every (follower, record)"
+	echo "pair; *last follower* is, per record, the time until every follower has it. In (b) the"
+	echo "followers are spread evenly over the two replicas (\`sync_config.replica\`: reads there"
+	echo "while it keeps up) and the writer writes to the primary. The followers follow the writer"
+	echo "only (and ops): each logs in as a user without SADD, so none joins \`bifrost:edges\`."
+	echo "Timing starts once every follower has its three links up, has read the writer's log"
+	echo "through its blocking XREAD and is past its first digest round (which all followers run"
+	echo "together a second after they start; later ones are 10-11 s apart, spread)."
+	echo "Baseline: PING from the same process to the same Redis, same run. Redis, the followers and"
+	echo "the writer share this machine's two cores, so the writer is paced to about 10,000"
+	echo "deliveries (records × followers) a second, a load the two cores carry on average (one"
+	echo "record every 5 ms to 200 followers would be 40,000, more than they can); each record"
+	echo "still reaches all N followers at once. The CPU columns are % of one core over the"
+	echo "writing and catching up."
+	echo
+	echo "| Redis | followers | records, one every | PING p50 / p99 µs | every (follower, record) p50 / p99 / max µs | last follower p50 / p99 / max µs | records at the follower with fewest | reading from a replica, start / end | bf-bench CPU % | Redis CPU % | missing |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	jq -r 'select(.latency) | "| \(if .config == "single" then "(a) one" else "(b) primary + \(.replicas) replicas" end) | \(.followers) | \(.records), \(.interval_ms) ms | \(.ping.p50_us) / \(.ping.p99_us)\(if .ping_replica then " (replicas \(.ping_replica.p50_us) / \(.ping_replica.p99_us))" else "" end) | \(.latency.p50_us) / \(.latency.p99_us) / \(.latency.max_us) | \(.last_follower.p50_us) / \(.last_follower.p99_us) / \(.last_follower.max_us) | \(.got_min) of \(.records) | \(if .config == "single" then "–" else "\(.on_replica_at_start) / \(.on_replica_at_end) of \(.followers)" end) | \(.bench_cpu_pct) | \(.redis_cpu_pct | map(tostring) | join(" + ")) | \(.missing) |"' "$TMP/fanout.json"
+	echo
+	jq -r 'select(.latency and (.duplicates + .resyncs + .gaps + .disconnects > 0)) | "\(if .config == "single" then "(a)" else "(b)" end), \(.followers) followers, from the priming record on: \(.resyncs) resyncs (\(.digest_mismatches) found by the digest, \(.gaps) gaps), \(.duplicates) records delivered again, \(.disconnects) links lost\(if .replica_fallbacks then ", \(.replica_fallbacks) reads moved off a replica" else "" end)."' "$TMP/fanout.json"
+	jq -r 'select(.latency | not) | "Not measured, \(.followers) followers, \(if .config == "single" then "(a)" else "(b)" end): \(.why)."' "$TMP/fanout.json"
+	jq -rs 'group_by(.followers)[] | (map(select(.config == "single" and .latency))[0]) as $a | (map(select(.config == "replicas" and .latency))[0]) as $b | if $a and $b then "\($a.followers) followers, (b) ÷ (a) at p99: \(($b.latency.p99_us / $a.latency.p99_us * 100 | round) / 100) over every pair, \(($b.last_follower.p99_us / $a.last_follower.p99_us * 100 | round) / 100) for the last follower; in (b) \($b.on_replica_at_end) of \($b.followers) followers read from their replica at the end\(if $b.on_replica_at_end < $b.followers then " (the others from the primary: \"\($b.replica_why)\")" else "" end). Last follower p50 ÷ PING p50 in (a): \(($a.last_follower.p50_us / $a.ping.p50_us * 10 | round) / 10)." else empty end' "$TMP/fanout.json"
 	echo
 	echo "### Redis memory of the lists and change logs"
 	echo
