@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench_digest.h"
+#include "bench_fleet.h"
 #include "bus_script.h"
 #include "common.h"
 #include "endpoint.h"
@@ -72,14 +73,6 @@ static double digest_cmd_us(redisContext *rc)
 	return us;
 }
 
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
 
 static void noop(void *ctx, const char *o, const struct bf_log_rec *r) {}
 
@@ -170,7 +163,7 @@ static void follow(const struct bf_endpoint *ep, redisContext *rc, const char *o
 	sync_client_stats(sc, &st0);
 	rc0 = redis_cpu_s(rc);
 	cmd0 = digest_cmd_us(rc);
-	cpu0 = cpu_s();
+	cpu0 = bench_cpu_s();
 	evtimer_add(t, &tv);
 	event_base_dispatch(base);
 	sync_client_stats(sc, &st1);
@@ -178,7 +171,7 @@ static void follow(const struct bf_endpoint *ep, redisContext *rc, const char *o
 	m->lists = st1.peers * BF_KIND_MAX;
 	m->redis_cpu_us = (redis_cpu_s(rc) - rc0) * 1e6;
 	m->redis_cmd_us = digest_cmd_us(rc) - cmd0;
-	m->client_cpu_us = (cpu_s() - cpu0) * 1e6;
+	m->client_cpu_us = (bench_cpu_s() - cpu0) * 1e6;
 	if (st1.bad_logs || st1.resyncs != st0.resyncs || st1.digest_mismatches)
 		fprintf(stderr, "bf-bench digest: the run resynced or found a mismatch\n");
 	event_free(t);

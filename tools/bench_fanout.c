@@ -137,19 +137,26 @@ struct fan {
 
 /* ---- Redis, blocking, for setup and INFO ---- */
 
+static redisReply *admin_vcmd(redisContext *r, const char *fmt, va_list ap)
+{
+	redisReply *rep = redisvCommand(r, fmt, ap);
+
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		say("redis: %s", rep ? rep->str : r->errstr);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
 static redisReply *admin_cmd(redisContext *r, const char *fmt, ...)
 {
 	va_list ap;
 	redisReply *rep;
 
 	va_start(ap, fmt);
-	rep = redisvCommand(r, fmt, ap);
+	rep = admin_vcmd(r, fmt, ap);
 	va_end(ap);
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		say("redis: %s", rep ? rep->str : r->errstr);
-		freeReplyObject(rep);
-		return NULL;
-	}
 	return rep;
 }
 
@@ -159,15 +166,10 @@ static bool admin_ok(redisContext *r, const char *fmt, ...)
 	redisReply *rep;
 
 	va_start(ap, fmt);
-	rep = redisvCommand(r, fmt, ap);
+	rep = admin_vcmd(r, fmt, ap);
 	va_end(ap);
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		say("redis: %s", rep ? rep->str : r->errstr);
-		freeReplyObject(rep);
-		return false;
-	}
 	freeReplyObject(rep);
-	return true;
+	return rep != NULL;
 }
 
 /* used_cpu_sys + used_cpu_user of a Redis, s. */
@@ -199,14 +201,6 @@ static long long config_num(redisContext *r, const char *name)
 	return v;
 }
 
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
-}
 
 /* ---- followers: one loop a thread ---- */
 
@@ -389,7 +383,7 @@ static void finish(struct fan *fan, const char *fail)
 {
 	fan->fail = fail;
 	fan->t_end = mono_s();
-	fan->cpu1 = cpu_s();
+	fan->cpu1 = bench_cpu_s();
 	for (unsigned s = 0; s <= fan->n_rep; s++)
 		fan->rcpu1[s] = redis_cpu_s(fan->admin[s]);
 	fan->phase = P_DONE;
@@ -402,7 +396,7 @@ static void begin_writes(struct fan *fan)
 			      .tv_usec = (fan->interval_ms % 1000) * 1000 };
 
 	fan->rep_at_start = SUM(fan, on_replica);
-	fan->cpu0 = cpu_s();
+	fan->cpu0 = bench_cpu_s();
 	for (unsigned s = 0; s <= fan->n_rep; s++)
 		fan->rcpu0[s] = redis_cpu_s(fan->admin[s]);
 	fan->phase = P_WRITE;

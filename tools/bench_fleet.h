@@ -17,5 +17,7 @@ double bench_quantile(double *v, size_t n, double q);
 /* Redis's own round trip from here: n sequential PINGs (after 100 that warm the path up),
  * µs each into us[0..n). 0, or -1 with the reason on stderr. */
 int bench_ping(struct redisContext *r, double *us, size_t n);
+/* CPU seconds (user + system) this process has used. */
+double bench_cpu_s(void);
 
 #endif

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # fleet.sh - the fleet-sync benchmarks of `make bench`, each on a fresh lab:
-# punch propagation with 2 and with 8 edges beside Redis's PING, without a
+# punch propagation with 2 and with 8 edges beside Redis's PING (8 also reading
+# from two replicas, BF_LAB_REPLICAS=2), without a
 # login (BF_LAB_ACL=0) and, with 8 edges, again with the ACL users (every
 # edge logged in as its own user, Redis checking each command's keys and
 # channels); into a peer behind the encrypted Redis link beside a plain one;
 # the sustained apply rate of one edge beside redis-benchmark XADD, and a full
 # resync of a million entries (both without ACLs: bf-bench writes a made-up
 # origin's log there). Prints one JSON object per line:
-#   {"bench":"propagation", ...} {"bench":"propagation_tunnel", ...}
+#   {"bench":"propagation", ...} {"bench":"propagation_replicas", ...}
+#   {"bench":"propagation_tunnel", ...}
 #   {"bench":"apply", ...} {"bench":"xadd", ...} {"bench":"resync", ...}
 # FLEET_ONLY=acl: only the 8-edge propagation, without and then with ACL users.
 # Bounded: COUNT punches, APPLY entries, RESYNC entries; every wait times out.
@@ -77,6 +79,22 @@ say "redis-benchmark XADD (50 clients, pipeline 16)..."
 
 lab_up 8 0
 propagation 8
+"$LAB" down >/dev/null 2>&1
+
+# The same 8 edges, each reading from one of two replicas of the primary (redis_replica),
+# writing to the primary: the read-replica path, compared with the run above.
+BF_LAB_REPLICAS=2 lab_up 8 0
+for i in $(seq 1 8); do
+	for _ in $(seq 150); do
+		[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && break
+		sleep 0.1
+	done
+done
+reading=0
+for i in $(seq 1 8); do
+	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
+done
+propagation 8 propagation_replicas | jq -c --argjson r "$reading" '. + {replicas: 2, reading_replica: $r}'
 "$LAB" down >/dev/null 2>&1
 
 lab_up 8 1

@@ -172,6 +172,16 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	jq -r 'select(.bench=="propagation") | "| \(.edges) | \(if .acl then "ACL" else "none" end) | \(.punches) | \(.ping.p50_us) / \(.ping.p99_us) | \(.first_peer.p50_us) / \(.first_peer.p99_us) / \(.first_peer.max_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(.last_peer.p50_us / .ping.p50_us * 10 | round / 10) | \(.lost) |"' "$TMP/fleet.json"
 	echo
 	echo "Goal (issue 3): p99 < 5 ms with 8 edges (the *last peer* column: the punch is in every POP)."
+	echo
+	echo "With read replicas (\`BF_LAB_REPLICAS=2\`: pop1, pop3, ... read from 198.18.4.2:6381, the others"
+	echo "from :6382, every edge writes to the primary; no login), same punches, same run:"
+	echo
+	echo "| edges | reading from a replica | PING p50 / p99 µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last peer p99 ÷ one Redis's | lost |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|"
+	jq -rs '([.[] | select(.bench=="propagation" and .edges==8 and (.acl | not))] | .[0]) as $n | .[] | select(.bench=="propagation_replicas") | "| \(.edges) | \(.reading_replica) of \(.edges) | \(.ping.p50_us) / \(.ping.p99_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(if $n then (.last_peer.p99_us / $n.last_peer.p99_us * 100 | round / 100) else "-" end) | \(.lost) |"' "$TMP/fleet.json"
+	echo
+	echo "A replica adds one hop (primary → replica → edge) on the same host: what it buys is the"
+	echo "primary's load and, across regions, the round trip to a replica nearby (no WAN here)."
 	echo "ACL users, 8 edges, last peer, ACL minus none (same run): $(jq -rs '[.[] | select(.bench=="propagation" and .edges==8)] as $r | ($r | map(select(.acl)) | .[0]) as $a | ($r | map(select(.acl | not)) | .[0]) as $n | if $a and $n then "p50 \($a.last_peer.p50_us - $n.last_peer.p50_us) µs, p99 \($a.last_peer.p99_us - $n.last_peer.p99_us) µs" else "not measured" end' "$TMP/fleet.json")."
 	echo
 	echo "### Punch propagation through the encrypted Redis link"
