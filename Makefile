@@ -351,7 +351,7 @@ demo: deps
 	tools/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/tests/delay_relay
 	tools/bench/run.sh
 
 # The fan-out section of `make bench` alone (its own redis-servers on loopback; no lab, no

@@ -305,6 +305,54 @@ static void test_sync__digest_under_steady_writes_reads_nothing_again(void **sta
 	peer_close(&a);
 }
 
+/* Redis cuts a subscriber whose output buffer passes client-output-buffer-limit pubsub (by
+ * default 32mb hard, 8mb for 60 s): the events link is remade, and nothing written
+ * meanwhile is lost, since the records come through the logs, not the channels. */
+static bool events_link_lost(void *arg)
+{
+	struct sync_stats st;
+
+	sync_client_stats(((struct peer *)arg)->c, &st);
+	return st.disconnects >= 1;
+}
+
+static void test_sync__a_subscriber_cut_off_by_its_buffer_limit_loses_nothing(void **state)
+{
+	struct peer a, b;
+	struct sync_stats st;
+
+	open_peer(&a, "pop1", NULL);
+	open_peer(&b, "pop2", NULL);
+	assert_true(run_until(&a.connected, 1, 3000));
+	assert_true(run_until(&b.resync_end, 8, 5000));
+	settle(300);
+	redis_do(&srv, "CONFIG SET client-output-buffer-limit %s", "pubsub 2kb 1kb 1");
+	/* 400 writes at once: their keyspace notifications are far past 2 KiB. */
+	for (int i = 0; i < 400; i++) {
+		char cidr[32];
+		struct bf_entry e;
+
+		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
+		e = bl(cidr);
+		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
+	}
+	assert_true(run_until_fn(events_link_lost, &b, 5000));
+	redis_do(&srv, "CONFIG SET client-output-buffer-limit %s", "pubsub 32mb 8mb 60");
+	for (int i = 0; i < 50 && !peer_has(&b, "pop1", "10.1.149.0/24"); i++)
+		settle(100);
+	for (int i = 0; i < 400; i++) {
+		char cidr[32];
+
+		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
+		if (!peer_has(&b, "pop1", cidr))
+			fail_msg("%s missing after the events link was cut", cidr);
+	}
+	sync_client_stats(b.c, &st);
+	assert_string_equal(st.link_state[SYNC_LINK_READ], "up");
+	peer_close(&b);
+	peer_close(&a);
+}
+
 static void ignore(void *ctx, const char *origin, const struct bf_log_rec *r)
 {
 }
@@ -368,6 +416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync__trimmed_cursor_resyncs, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__cursor_past_the_end_is_read_again, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__digest_under_steady_writes_reads_nothing_again, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__a_subscriber_cut_off_by_its_buffer_limit_loses_nothing, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__connect_timeout_and_retry, flushed, peers_close_all),
 	};
 

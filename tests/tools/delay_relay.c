@@ -2,10 +2,11 @@
  * (tests/soak/faults.sh): this kernel has neither netem nor fq, so a slow link to
  * Redis is made in user space. Accepts on LISTEN, connects each client to TARGET,
  * and forwards both ways, each chunk written DELAY ms after it was read (order kept).
- * SIGUSR1 sets the delay to SLOW ms, SIGUSR2 back to 0. Bounded: 64 connections,
- * 4 MiB queued per direction (reading stops past it). Runs until SIGTERM.
+ * SIGUSR1 sets the delay to SLOW ms, SIGUSR2 back to 0; it starts at NOW ms (default 0:
+ * the lab's WAN links between regions start slow, BF_LAB_WAN_MS). Bounded: 64
+ * connections, 4 MiB queued per direction (reading stops past it). Runs until SIGTERM.
  *
- *   delay_relay LISTEN_IP:PORT TARGET_IP:PORT SLOW_MS */
+ *   delay_relay LISTEN_IP:PORT TARGET_IP:PORT SLOW_MS [NOW_MS] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,11 +100,13 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_sig };
 	int lfd, one = 1;
 
-	if (argc != 4 || parse(argv[1], &la) || parse(argv[2], &ta) || atoi(argv[3]) < 0) {
-		fprintf(stderr, "usage: delay_relay LISTEN_IP:PORT TARGET_IP:PORT SLOW_MS\n");
+	if ((argc != 4 && argc != 5) || parse(argv[1], &la) || parse(argv[2], &ta) ||
+	    atoi(argv[3]) < 0 || (argc == 5 && atoi(argv[4]) < 0)) {
+		fprintf(stderr, "usage: delay_relay LISTEN_IP:PORT TARGET_IP:PORT SLOW_MS [NOW_MS]\n");
 		return 2;
 	}
 	slow_ms = atoi(argv[3]);
+	delay_ms = argc == 5 ? atoi(argv[4]) : 0;
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -73,6 +73,7 @@ synced() { # PORT: the replica's link to its primary is up
 }
 
 base=$(free_base) || { say "fanout: no four free ports in 16400-17399"; exit 1; }
+# (the WAN relays take base+11 and base+12)
 SINGLE=$base PRIMARY=$((base + 1)) R1=$((base + 2)) R2=$((base + 3))
 start_redis $SINGLE
 start_redis $PRIMARY
@@ -108,7 +109,39 @@ run() { # CONFIG N: one bf-bench fanout, its JSON line (one even when it printed
 	fi
 }
 
+# (c) the replicas in regions of their own: each replicates through a relay holding every
+# byte WAN ms each way (tests/tools/delay_relay: this kernel has no netem). REPLICAOF to
+# the relay continues the replication where it stands (PSYNC), no full copy.
+wan() { # ON|OFF
+	local i r port
+	for i in 1 2; do
+		r=R$i port=$((RELAY_BASE + i))
+		if [ "$1" = ON ]; then
+			redis-cli -p "${!r}" REPLICAOF 127.0.0.1 "$port" >/dev/null
+		else
+			redis-cli -p "${!r}" REPLICAOF 127.0.0.1 "$PRIMARY" >/dev/null
+		fi
+	done
+	for _ in $(seq 100); do synced $R1 && synced $R2 && return 0; sleep 0.1; done
+	say "fanout: the replicas did not sync again"
+	return 1
+}
+WAN=${FANOUT_WAN_MS:-30}
+RELAY=$ROOT/build/tests/delay_relay
+RELAY_BASE=$((base + 10))
+if ((WAN > 0)) && [ -x "$RELAY" ]; then
+	for i in 1 2; do
+		timeout -k 5 "$LIFETIME" "$RELAY" 127.0.0.1:$((RELAY_BASE + i)) 127.0.0.1:$PRIMARY "$WAN" "$WAN" \
+			>>"$TMP/relay.log" 2>&1 &
+		pids+=($!)
+	done
+fi
+
 for n in $FOLLOWERS; do
 	run single "$n"
 	run replicas "$n"
+	if [ "$n" = "${FANOUT_WAN_FOLLOWERS:-200}" ] && ((WAN > 0)) && [ -x "$RELAY" ] && wan ON; then
+		run replicas "$n" | jq -c --argjson w "$WAN" '. + {config: "replicas_wan", wan_ms: $w}'
+		wan OFF || exit 1
+	fi
 done

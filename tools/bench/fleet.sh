@@ -8,7 +8,8 @@
 # the sustained apply rate of one edge beside redis-benchmark XADD, and a full
 # resync of a million entries (both without ACLs: bf-bench writes a made-up
 # origin's log there). Prints one JSON object per line:
-#   {"bench":"propagation", ...} {"bench":"propagation_replicas", ...}
+#   {"bench":"propagation", ...} {"bench":"propagation_replicas[_wan]", ...}
+#   {"bench":"failover", ...}
 #   {"bench":"propagation_tunnel", ...}
 #   {"bench":"apply", ...} {"bench":"xadd", ...} {"bench":"resync", ...}
 # FLEET_ONLY=acl: only the 8-edge propagation, without and then with ACL users.
@@ -20,6 +21,7 @@ LAB=$ROOT/tools/lab/lab
 COUNT=${PROP_COUNT:-10000}
 APPLY=${APPLY_COUNT:-200000}
 RESYNC=${RESYNC_COUNT:-1000000}
+WAN_MS=${BENCH_WAN_MS:-30}
 trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
 eval "$("$LAB" env)"
 say() { echo "bench: $*" >&2; }
@@ -95,6 +97,57 @@ for i in $(seq 1 8); do
 	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
 done
 propagation 8 propagation_replicas | jq -c --argjson r "$reading" '. + {replicas: 2, reading_replica: $r}'
+"$LAB" down >/dev/null 2>&1
+
+# Again with the replicas in regions of their own, WAN_MS away (each way) from the primary.
+BF_LAB_REPLICAS=2 BF_LAB_WAN_MS=$WAN_MS lab_up 8 0
+for i in $(seq 1 8); do
+	for _ in $(seq 150); do
+		[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && break
+		sleep 0.1
+	done
+done
+reading=0
+for i in $(seq 1 8); do
+	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
+done
+propagation 8 propagation_replicas_wan |
+	jq -c --argjson r "$reading" --argjson w "$WAN_MS" '. + {replicas: 2, reading_replica: $r, wan_ms: $w}'
+"$LAB" down >/dev/null 2>&1
+
+# Failover on Sentinel in regions (the lab's timings: down-after 1 s, failover-timeout 3 s;
+# two replicas WAN_MS away, each POP reading from one): the primary SIGKILLed; when a
+# write is accepted again (SET through the sentinels' primary, every 50 ms), and when a
+# ban made at that moment is in both POPs' maps.
+BF_LAB_SENTINEL=1 BF_LAB_REPLICAS=2 BF_LAB_WAN_MS=$WAN_MS lab_up 2 1
+eval "$("$LAB" env)" # the lab's endpoint is the sentinels now
+say "failover: the primary SIGKILLed..."
+t0=$(date +%s%3N)
+"$LAB" redis-kill KILL
+tw=-1
+for _ in $(seq 600); do
+	if "$LAB" redis-cli SET bifrost:bench:failover 1 2>/dev/null | grep -q OK; then tw=$(date +%s%3N); break; fi
+	sleep 0.05
+done
+ta=-1
+if [ "$tw" != -1 ]; then
+	"$LAB" exec redis "$BIN/bifrostctl" --redis "$LAB_REDIS_EP" --auth-file "$("$LAB" auth-file ops)" \
+		bl add 198.19.99.1/32 --ttl 1h >/dev/null 2>&1 &
+	# (in the background: with no replica yet it then waits its second for one)
+	for _ in $(seq 600); do
+		n=0
+		for pop in pop1 pop2; do
+			"$LAB" exec $pop "$BIN/bifrost-edge" -c "$STATE/$pop.conf" --dump blacklist |
+				grep -q 198.19.99.1/32 && n=$((n + 1))
+		done
+		[ "$n" = 2 ] && { ta=$(date +%s%3N); break; }
+		sleep 0.05
+	done
+fi
+jq -nc --argjson w "$([ "$tw" = -1 ] && echo -1 || echo $((tw - t0)))" \
+	--argjson a "$([ "$ta" = -1 ] && echo -1 || echo $((ta - t0)))" \
+	--argjson wan "$WAN_MS" 	'{bench: "failover", down_after_ms: 1000, failover_timeout_ms: 3000, replicas: 2, wan_ms: $wan, write_ms: $w, every_edge_ms: $a}'
+wait
 "$LAB" down >/dev/null 2>&1
 
 lab_up 8 1

@@ -178,10 +178,28 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "| edges | reading from a replica | PING p50 / p99 µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last peer p99 ÷ one Redis's | lost |"
 	echo "|---:|---:|---:|---:|---:|---:|---:|"
-	jq -rs '([.[] | select(.bench=="propagation" and .edges==8 and (.acl | not))] | .[0]) as $n | .[] | select(.bench=="propagation_replicas") | "| \(.edges) | \(.reading_replica) of \(.edges) | \(.ping.p50_us) / \(.ping.p99_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(if $n then (.last_peer.p99_us / $n.last_peer.p99_us * 100 | round / 100) else "-" end) | \(.lost) |"' "$TMP/fleet.json"
+	jq -rs '([.[] | select(.bench=="propagation" and .edges==8 and (.acl | not))] | .[0]) as $n | .[] | select(.bench=="propagation_replicas" or .bench=="propagation_replicas_wan") | "| \(.edges)\(if .wan_ms then ", replicas \(.wan_ms) ms away" else "" end) | \(.reading_replica) of \(.edges) | \(.ping.p50_us) / \(.ping.p99_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(if $n then (.last_peer.p99_us / $n.last_peer.p99_us * 100 | round / 100) else "-" end) | \(.lost) |"' "$TMP/fleet.json"
 	echo
-	echo "A replica adds one hop (primary → replica → edge) on the same host: what it buys is the"
-	echo "primary's load and, across regions, the round trip to a replica nearby (no WAN here)."
+	echo "A replica adds one hop (primary → replica → edge): what it buys is the primary's load and,"
+	echo "across regions, the round trip to a replica nearby. *Replicas N ms away*: \`BF_LAB_WAN_MS\`,"
+	echo "each replica replicating through a relay that holds every byte N ms each way (this kernel"
+	echo "has no netem); the punch is made at pop1 and written to the primary directly, so the"
+	echo "WAN is crossed once on its way to the others."
+	echo
+	echo "### Failover (Redis Sentinel)"
+	echo
+	echo "The lab on Sentinel in regions (\`BF_LAB_SENTINEL=1 BF_LAB_REPLICAS=2 BF_LAB_WAN_MS\`: a"
+	echo "primary, two replicas each behind its own WAN, three sentinels, \`down-after-milliseconds"
+	echo "1000\`, \`failover-timeout 3000\`, ACL users; pop1 reads from one replica, pop2 from the"
+	echo "other): the primary SIGKILLed; then a SET through the primary the sentinels name every"
+	echo "50 ms until one is accepted, and at that moment a ban with bifrostctl, until it is in both"
+	echo "POPs' maps."
+	echo
+	echo "| down-after ms | WAN ms | first write accepted after ms | in every edge's map after ms |"
+	echo "|---:|---:|---:|---:|"
+	jq -r 'select(.bench=="failover") | "| \(.down_after_ms) | \(.wan_ms) | \(.write_ms) | \(.every_edge_ms) |"' "$TMP/fleet.json"
+	echo
+	echo "With Sentinel's default \`down-after-milliseconds 5000\` add the 4 s; -1 means not within 30 s."
 	echo "ACL users, 8 edges, last peer, ACL minus none (same run): $(jq -rs '[.[] | select(.bench=="propagation" and .edges==8)] as $r | ($r | map(select(.acl)) | .[0]) as $a | ($r | map(select(.acl | not)) | .[0]) as $n | if $a and $n then "p50 \($a.last_peer.p50_us - $n.last_peer.p50_us) µs, p99 \($a.last_peer.p99_us - $n.last_peer.p99_us) µs" else "not measured" end' "$TMP/fleet.json")."
 	echo
 	echo "### Punch propagation through the encrypted Redis link"
@@ -269,10 +287,11 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "| Redis | followers | records, one every | PING p50 / p99 µs | every (follower, record) p50 / p99 / max µs | last follower p50 / p99 / max µs | records at the follower with fewest | reading from a replica, start / end | bf-bench CPU % | Redis CPU % | missing |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	jq -r 'select(.latency) | "| \(if .config == "single" then "(a) one" else "(b) primary + \(.replicas) replicas" end) | \(.followers) | \(.records), \(.interval_ms) ms | \(.ping.p50_us) / \(.ping.p99_us)\(if .ping_replica then " (replicas \(.ping_replica.p50_us) / \(.ping_replica.p99_us))" else "" end) | \(.latency.p50_us) / \(.latency.p99_us) / \(.latency.max_us) | \(.last_follower.p50_us) / \(.last_follower.p99_us) / \(.last_follower.max_us) | \(.got_min) of \(.records) | \(if .config == "single" then "–" else "\(.on_replica_at_start) / \(.on_replica_at_end) of \(.followers)" end) | \(.bench_cpu_pct) | \(.redis_cpu_pct | map(tostring) | join(" + ")) | \(.missing) |"' "$TMP/fanout.json"
+	jq -r 'select(.latency) | "| \(if .config == "single" then "(a) one" elif .config == "replicas_wan" then "(c) primary + \(.replicas) replicas, \(.wan_ms) ms WAN" else "(b) primary + \(.replicas) replicas" end) | \(.followers) | \(.records), \(.interval_ms) ms | \(.ping.p50_us) / \(.ping.p99_us)\(if .ping_replica then " (replicas \(.ping_replica.p50_us) / \(.ping_replica.p99_us))" else "" end) | \(.latency.p50_us) / \(.latency.p99_us) / \(.latency.max_us) | \(.last_follower.p50_us) / \(.last_follower.p99_us) / \(.last_follower.max_us) | \(.got_min) of \(.records) | \(if .config == "single" then "–" else "\(.on_replica_at_start) / \(.on_replica_at_end) of \(.followers)" end) | \(.bench_cpu_pct) | \(.redis_cpu_pct | map(tostring) | join(" + ")) | \(.missing) |"' "$TMP/fanout.json"
 	echo
 	jq -r 'select(.latency and (.duplicates + .resyncs + .gaps + .disconnects > 0)) | "\(if .config == "single" then "(a)" else "(b)" end), \(.followers) followers, from the priming record on: \(.resyncs) resyncs (\(.digest_mismatches) found by the digest, \(.gaps) gaps), \(.duplicates) records delivered again, \(.disconnects) links lost\(if .replica_fallbacks then ", \(.replica_fallbacks) reads moved off a replica" else "" end)."' "$TMP/fanout.json"
 	jq -r 'select(.latency | not) | "Not measured, \(.followers) followers, \(if .config == "single" then "(a)" else "(b)" end): \(.why)."' "$TMP/fanout.json"
+	jq -rs 'map(select(.config == "replicas_wan" and .latency))[] | "(c), \(.followers) followers, replicas \(.wan_ms) ms away (each way): last follower p99 \(.last_follower.p99_us) µs = \(.wan_ms) ms of WAN + \(.last_follower.p99_us - .wan_ms * 1000) µs (goal: p99 < 20 ms plus the WAN delay); \(.on_replica_at_end) of \(.followers) on their replica at the end."' "$TMP/fanout.json"
 	jq -rs 'group_by(.followers)[] | (map(select(.config == "single" and .latency))[0]) as $a | (map(select(.config == "replicas" and .latency))[0]) as $b | if $a and $b then "\($a.followers) followers, (b) ÷ (a) at p99: \(($b.latency.p99_us / $a.latency.p99_us * 100 | round) / 100) over every pair, \(($b.last_follower.p99_us / $a.last_follower.p99_us * 100 | round) / 100) for the last follower; in (b) \($b.on_replica_at_end) of \($b.followers) followers read from their replica at the end\(if $b.on_replica_at_end < $b.followers then " (the others from the primary: \"\($b.replica_why)\")" else "" end). Last follower p50 ÷ PING p50 in (a): \(($a.last_follower.p50_us / $a.ping.p50_us * 10 | round) / 10)." else empty end' "$TMP/fanout.json"
 	echo
 	echo "### Redis memory of the lists and change logs"
