@@ -39,15 +39,15 @@ lab_up() { # POPS ACL [TUNNEL]: ACL 0 Redis without a login, 1 the ACL users; TU
 	sleep 2
 }
 
-propagation() { # POPS [NAME]: in the lab that is up (its PING baseline logs in as the inspector)
-	local peers=() auth=() i f acl=false
+propagation() { # POPS [NAME] [COUNT]: in the lab that is up (its PING baseline logs in as the inspector)
+	local peers=() auth=() i f acl=false count=${3:-$COUNT}
 	for ((i = 2; i <= $1; i++)); do peers+=(--peer "p$i-up"); done
 	f=$("$LAB" auth-file inspector)
 	[ -z "$f" ] || { auth=(--auth-file "$f"); acl=true; }
-	say "propagation: $COUNT punches made at pop1, $1 edges$([ $acl = true ] && echo ", ACL users")..."
+	say "propagation: $count punches made at pop1, $1 edges$([ $acl = true ] && echo ", ACL users")..."
 	"$BIN/bf-bench" propagation --netns /run/netns/bf-pop1 --iface p1-bk "${peers[@]}" \
 		--redis "$REDIS_ADDR:6379" "${auth[@]}" --machine "$GS_ADDR" --pop "$POP1_ADDR" \
-		--bind "$ANYCAST" --remote 198.19.250.1 --count "$COUNT" --pings "$COUNT" |
+		--bind "$ANYCAST" --remote 198.19.250.1 --count "$count" --pings "$count" |
 		jq -c --arg b "${2:-propagation}" --argjson acl $acl '{bench: $b, acl: $acl} + .'
 }
 
@@ -111,7 +111,8 @@ reading=0
 for i in $(seq 1 8); do
 	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
 done
-propagation 8 propagation_replicas_wan |
+# (one punch at a time, each over the WAN: 1000 of them take ~35 s where 10000 took 6 min)
+propagation 8 propagation_replicas_wan "${PROP_WAN_COUNT:-1000}" |
 	jq -c --argjson r "$reading" --argjson w "$WAN_MS" '. + {replicas: 2, reading_replica: $r, wan_ms: $w}'
 "$LAB" down >/dev/null 2>&1
 

@@ -172,9 +172,10 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	jq -r 'select(.bench=="propagation") | "| \(.edges) | \(if .acl then "ACL" else "none" end) | \(.punches) | \(.ping.p50_us) / \(.ping.p99_us) | \(.first_peer.p50_us) / \(.first_peer.p99_us) / \(.first_peer.max_us) | \(.every_peer.p50_us) / \(.every_peer.p99_us) / \(.every_peer.max_us) | \(.last_peer.p50_us) / \(.last_peer.p99_us) / \(.last_peer.max_us) | \(.last_peer.p50_us / .ping.p50_us * 10 | round / 10) | \(.lost) |"' "$TMP/fleet.json"
 	echo
 	echo "Goal (issue 3): p99 < 5 ms with 8 edges (the *last peer* column: the punch is in every POP)."
+	echo "ACL users, 8 edges, last peer, ACL minus none (same run): $(jq -rs '[.[] | select(.bench=="propagation" and .edges==8)] as $r | ($r | map(select(.acl)) | .[0]) as $a | ($r | map(select(.acl | not)) | .[0]) as $n | if $a and $n then "p50 \($a.last_peer.p50_us - $n.last_peer.p50_us) µs, p99 \($a.last_peer.p99_us - $n.last_peer.p99_us) µs" else "not measured" end' "$TMP/fleet.json")."
 	echo
 	echo "With read replicas (\`BF_LAB_REPLICAS=2\`: pop1, pop3, ... read from 198.18.4.2:6381, the others"
-	echo "from :6382, every edge writes to the primary; no login), same punches, same run:"
+	echo "from :6382, every edge writes to the primary; no login), same run (across the WAN 1,000 punches):"
 	echo
 	echo "| edges | reading from a replica | PING p50 / p99 µs | every peer p50 / p99 / max µs | last peer p50 / p99 / max µs | last peer p99 ÷ one Redis's | lost |"
 	echo "|---:|---:|---:|---:|---:|---:|---:|"
@@ -200,7 +201,6 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	jq -r 'select(.bench=="failover") | "| \(.down_after_ms) | \(.wan_ms) | \(.write_ms) | \(.every_edge_ms) |"' "$TMP/fleet.json"
 	echo
 	echo "With Sentinel's default \`down-after-milliseconds 5000\` add the 4 s; -1 means not within 30 s."
-	echo "ACL users, 8 edges, last peer, ACL minus none (same run): $(jq -rs '[.[] | select(.bench=="propagation" and .edges==8)] as $r | ($r | map(select(.acl)) | .[0]) as $a | ($r | map(select(.acl | not)) | .[0]) as $n | if $a and $n then "p50 \($a.last_peer.p50_us - $n.last_peer.p50_us) µs, p99 \($a.last_peer.p99_us - $n.last_peer.p99_us) µs" else "not measured" end' "$TMP/fleet.json")."
 	echo
 	echo "### Punch propagation through the encrypted Redis link"
 	echo
