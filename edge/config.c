@@ -237,8 +237,10 @@ static int parse_line(struct edge_config *cfg, char **tok, int ntok, char *err,
 		}
 	} else if (!strcmp(k, "replica_max_lag")) {
 		NEED(2);
-		if (bf_parse_duration_ms(tok[1], &v) || v < 100 || v > 60000) {
-			bf_seterr(err, errlen, "bad replica_max_lag '%s' (a duration from 100ms to 60s: "
+		/* At most 4 s: the events link's ping echo through the replica gives
+		 * up after 5 s, and a replica further behind is no read replica. */
+		if (bf_parse_duration_ms(tok[1], &v) || v < 100 || v > 4000) {
+			bf_seterr(err, errlen, "bad replica_max_lag '%s' (a duration from 100ms to 4s: "
 					    "500ms, 2s)", tok[1]);
 			return -EINVAL;
 		}

@@ -333,6 +333,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	    strcmp(next.redis_auth_file, e->cfg.redis_auth_file))
 		pr_warn("redis and redis_auth_file changes need a restart; the fleet keeps %s",
 			e->cfg.redis[0] ? e->cfg.redis : "running without Redis");
+	if (strcmp(next.redis_replica.host, e->cfg.redis_replica.host) ||
+	    next.redis_replica.port != e->cfg.redis_replica.port ||
+	    next.replica_max_lag_ms != e->cfg.replica_max_lag_ms)
+		pr_warn("redis_replica and replica_max_lag changes need a restart; reads keep %s",
+			e->cfg.redis_replica.host[0] ? "the replica they have" : "the primary");
 	if (memcmp(next.map_entries, e->cfg.map_entries, sizeof(next.map_entries)))
 		pr_warn("map_entries changes need 'bifrost-edge --detach' and a restart (the maps "
 			"are pinned at their size); the maps keep theirs");

@@ -115,15 +115,26 @@ struct sync_client {
 	uint64_t rep_fallbacks;
 	enum bf_replica_verdict rep_verdict;
 	bool rep_checked;           /* a verdict is known */
+	struct bf_repl_info prim;   /* the primary's last INFO replication */
+	bool prim_known;            /* since the commands link last came up */
+	char prim_refused[96];      /* the primary refuses INFO: its answer ("" when not) */
+	int64_t rep_moved_ms;       /* when reads last moved to the replica */
+	int64_t rep_hold_ms;        /* reads stay off it until then (it refused them) */
 
 	/* confload.c */
 	struct sync_link *conf_link; /* the link the last load ran on */
+	int64_t conf_at_ms;          /* monotonic ms of the last version delivered */
 	char conf_version[64];   /* last fleet config delivered */
 	bool conf_loading;
 	bool conf_too_big;       /* the version key is longer than 63 bytes (reported once) */
 
 	struct sync_stats st;
 };
+
+/* Stream ids "ms-seq": a[0..n) against the string b, -1, 0 or 1; SYNC_ID_BAD when
+ * either is not an id. */
+#define SYNC_ID_BAD 2
+int sync_id_cmp(const char *a, size_t n, const char *b);
 
 /* `name`'s value among a stream entry's [f, v, f, v...], or NULL. */
 const struct redisReply *sync_field(const struct redisReply *fields, const char *name);
@@ -187,6 +198,8 @@ int replica_init(struct sync_client *c);   /* starts its link and checks */
 void replica_free(struct sync_client *c);
 void replica_cmd_down(struct sync_client *c); /* the primary's offsets start over */
 void replica_stats(const struct sync_client *c, struct sync_stats *st);
+/* The replica refused what the reads link asked of it (XREAD): reads leave it. */
+void replica_reads_refused(struct sync_client *c, const char *err);
 /* The link plain reads go through: the replica's while reads are on it. */
 static inline struct sync_link *sync_read_link(struct sync_client *c)
 {

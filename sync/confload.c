@@ -11,6 +11,7 @@
 
 #include "bounded.h"
 #include "client_int.h"
+#include "clock.h"
 #include "log.h"
 #include "text.h"
 
@@ -59,6 +60,7 @@ static void conf_deliver(struct conf_load *cl)
 	};
 
 	snprintf(c->conf_version, sizeof(c->conf_version), "%s", cl->version);
+	c->conf_at_ms = bf_mono_ms();
 	cl->cb(cl->ctx, &fc);
 	conf_free(cl);
 }
@@ -264,8 +266,10 @@ static void conf_scan(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 /* A replica behind the primary may still hold the version before the one
- * applied: an INCRed version lower than ours is that, not a change (a version
- * some tool SET to text is compared for equality only). */
+ * applied: an INCRed version lower than ours, read from it within 10 s of
+ * that load (a replica is never that far behind while reads are on it), is
+ * that, not a change; later it is (a primary restored with a lower count).
+ * A version some tool SET to text is compared for equality only. */
 static bool version_older(const char *v, size_t n, const char *ours)
 {
 	size_t m = strlen(ours);
@@ -295,7 +299,8 @@ static void conf_version(redisAsyncContext *ac, void *reply, void *priv)
 	if (!ac->data || !r || r->type != REDIS_REPLY_STRING || !r->len || big ||
 	    (c->conf_version[0] && strlen(c->conf_version) == r->len &&
 	     !memcmp(c->conf_version, r->str, r->len)) ||
-	    (cl->link != &c->cmd && version_older(r->str, r->len, c->conf_version))) {
+	    (cl->link != &c->cmd && bf_mono_ms() - c->conf_at_ms < 10000 &&
+	     version_older(r->str, r->len, c->conf_version))) {
 		conf_abort(cl); /* absent, too long, unchanged or lost */
 		return;
 	}

@@ -139,21 +139,6 @@ void converge_subscribe(struct sync_client *c, struct sync_link *l)
 
 /* ---- the digest ---- */
 
-/* Whether stream ID a ("ms-seq") is after b[0..n). Unparsable: no. */
-static bool id_after(const char *a, const char *b, size_t n)
-{
-	unsigned long long am, as, bm, bs;
-	char buf[SYNC_ID_MAX];
-
-	if (n >= sizeof(buf))
-		return false;
-	memcpy(buf, b, n);
-	buf[n] = '\0';
-	if (sscanf(a, "%llu-%llu", &am, &as) != 2 || sscanf(buf, "%llu-%llu", &bm, &bs) != 2)
-		return false;
-	return am > bm || (am == bm && as > bs);
-}
-
 static void digest_done(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_client *c = sync_link_owner(ac);
@@ -177,7 +162,7 @@ static void digest_done(redisAsyncContext *ac, void *reply, void *priv)
 	/* The cursor as it was when the read was sent: the reads link may have
 	 * consumed records newer than this reply's since (a race, not a fault). */
 	if (last->type == REDIS_REPLY_STRING && s->id[0] &&
-	    id_after(s->digest_sent, last->str, last->len)) {
+	    sync_id_cmp(last->str, last->len, s->digest_sent) == -1) {
 		/* A cursor past the log's newest record waits for IDs that may never
 		 * come (a state file from another Redis, a clock set back). */
 		pr_warn("%s: our cursor %s is past the log's newest record %.*s; reading the "

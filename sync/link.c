@@ -124,7 +124,7 @@ static void link_retry(struct sync_link *l)
 
 	l->state = LINK_DOWN;
 	evtimer_add(l->timer, &tv);
-	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : l->backoff_min_ms;
+	l->backoff_ms *= 2;
 	if (l->backoff_ms > l->backoff_max_ms)
 		l->backoff_ms = l->backoff_max_ms;
 }
@@ -271,7 +271,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		link_fault(l, LINK_FAULT_UNANSWERED, status == REDIS_OK ? "closed" : ac->errstr);
 	}
 	if (why == LINK_FAULT_MOVED)
-		l->backoff_ms = 0; /* moved on purpose: reconnect at once */
+		l->backoff_ms = l->backoff_min_ms; /* moved on purpose: soon, with jitter (a
+						    * region's edges do not all move at once) */
 	link_retry(l);
 }
 

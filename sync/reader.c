@@ -211,6 +211,12 @@ static void xread_refused(struct sync_client *c, const char *err)
 	struct timeval tv;
 
 	c->st.read_errors++;
+	if (c->rd.at_replica) {
+		/* The replica's own ACL file or limits, not a log at fault: the
+		 * reads go to the primary (the move remakes the link). */
+		replica_reads_refused(c, err);
+		return;
+	}
 	bf_log_state_hit(&c->xread_refused, BF_LOG_WARN,
 			 "XREAD refused: %s; finding the log at fault, the others go on", err);
 	for (unsigned i = 0; i < c->n_streams; i++)
@@ -247,6 +253,22 @@ void reader_tick(struct sync_client *c)
 	}
 }
 
+int sync_id_cmp(const char *a, size_t n, const char *b)
+{
+	unsigned long long am, as, bm, bs;
+	char buf[SYNC_ID_MAX];
+
+	if (n >= sizeof(buf))
+		return SYNC_ID_BAD;
+	memcpy(buf, a, n);
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu-%llu", &am, &as) != 2 || sscanf(b, "%llu-%llu", &bm, &bs) != 2)
+		return SYNC_ID_BAD;
+	if (am != bm)
+		return am < bm ? -1 : 1;
+	return as < bs ? -1 : as > bs;
+}
+
 /* ---- following the logs ---- */
 
 static void consume(struct sync_client *c, struct stream *s, const redisReply *e)
@@ -263,6 +285,11 @@ static void consume(struct sync_client *c, struct stream *s, const redisReply *e
 	id = e->element[0];
 	fv = e->element[1];
 	if (id->type != REDIS_REPLY_STRING || id->len >= SYNC_ID_MAX)
+		return;
+	/* Not after our cursor: an XREAD sent before a resync moved the cursor to
+	 * the log's head (a replica behind the primary answers it with records the
+	 * resync already read from the ZSET). */
+	if (s->id[0] && sync_id_cmp(id->str, id->len, s->id) <= 0)
 		return;
 	if (fv->type == REDIS_REPLY_ARRAY && fv->elements <= 2 * SYNC_MAX_FIELDS) {
 		for (size_t i = 0; i + 1 < fv->elements; i += 2) {
@@ -512,8 +539,14 @@ void reader_link_down(struct sync_link *l)
 
 void reader_cmd_up(struct sync_client *c)
 {
-	if (c->cfg.read_peers)
-		reader_refresh_peers(c);
+	if (!c->cfg.read_peers)
+		return;
+	/* Resyncs owed while the link was down (a gap, a list changed without its
+	 * log): a log with a cursor is not picked up by the peer refresh. */
+	for (unsigned i = 0; i < c->n_streams; i++)
+		if (c->streams[i].resync_owed)
+			reader_resync(c, &c->streams[i], c->streams[i].resync_owed);
+	reader_refresh_peers(c);
 }
 
 void reader_cmd_down(struct sync_client *c)

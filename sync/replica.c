@@ -10,18 +10,24 @@
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
 #include "clock.h"
 #include "log.h"
+#include "text.h"
 
 #define REPLICA_CHECK_MS 500
 #define REPLICA_GOOD_CHECKS 3 /* in a row before reads move (back) to the replica */
+#define REPLICA_LINKS_MS 3000 /* the reads and events links up on it within this */
+#define REPLICA_HOLD_MS 30000 /* off it this long after it refused our reads */
 
 static void rep_move(struct sync_client *c, bool to_replica)
 {
 	c->replica_reading = to_replica;
+	if (to_replica)
+		c->rep_moved_ms = bf_mono_ms();
 	sync_link_move(&c->rd, to_replica);
 	sync_link_move(&c->sub, to_replica);
 }
@@ -39,7 +45,8 @@ static void rep_verdict(struct sync_client *c, enum bf_replica_verdict v, int64_
 	c->rep_verdict = v;
 	c->rep_lag_ms = lag_ms;
 	if (v == BF_REPLICA_OK) {
-		if (++c->rep_good == REPLICA_GOOD_CHECKS && !c->replica_reading) {
+		if (++c->rep_good >= REPLICA_GOOD_CHECKS && !c->replica_reading &&
+		    bf_mono_ms() >= c->rep_hold_ms) {
 			pr_info("read replica %s: keeping up (lag %lld ms, bound %d): reading from it",
 				where, (long long)(lag_ms > 0 ? lag_ms : 0), c->cfg.replica_max_lag_ms);
 			rep_move(c, true);
@@ -68,13 +75,26 @@ static void primary_info(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct sync_client *c = sync_link_owner(ac);
 	const redisReply *r = reply;
+	int64_t asked = *(const int64_t *)priv;
 	struct bf_repl_info ri;
 
-	/* priv: when it was asked (an offset at least as new as then) */
-	if (!c || !r || r->type != REDIS_REPLY_STRING ||
-	    bf_repl_info_parse(r->str, r->len, &ri) || ri.is_replica)
+	free(priv);
+	if (!c || !r)
 		return;
-	bf_lag_primary(&c->lag, (int64_t)(intptr_t)priv, ri.offset);
+	/* Refused (an ACL without +info|replication: ACLs are not replicated, each
+	 * node has its own): the replica's lag cannot be judged. */
+	if (r->type == REDIS_REPLY_ERROR) {
+		bf_printable(r->str, r->len, c->prim_refused, sizeof(c->prim_refused));
+		return;
+	}
+	c->prim_refused[0] = '\0';
+	if (r->type != REDIS_REPLY_STRING || bf_repl_info_parse(r->str, r->len, &ri) ||
+	    ri.is_replica)
+		return;
+	c->prim = ri;
+	c->prim_known = true;
+	/* when it was asked: an offset at least as new as then */
+	bf_lag_primary(&c->lag, asked, ri.offset);
 }
 
 static void replica_info(redisAsyncContext *ac, void *reply, void *priv)
@@ -84,27 +104,71 @@ static void replica_info(redisAsyncContext *ac, void *reply, void *priv)
 	struct bf_repl_info ri;
 	int64_t now = bf_mono_ms();
 
+	char err[96];
+	int64_t lag;
+
 	if (!c || !r)
 		return; /* the link went down: rep_down judges */
 	if (r->type != REDIS_REPLY_STRING || bf_repl_info_parse(r->str, r->len, &ri)) {
-		/* NOPERM (its ACL file lacks +info), or not Redis */
+		/* NOPERM (its ACL file lacks +info|replication), or not Redis */
+		if (r->type == REDIS_REPLY_ERROR)
+			bf_printable(r->str, r->len, err, sizeof(err));
 		rep_verdict(c, BF_REPLICA_DOWN, -1,
-			    r->type == REDIS_REPLY_ERROR ? r->str : "INFO replication unreadable");
+			    r->type == REDIS_REPLY_ERROR ? err : "INFO replication unreadable");
 		return;
 	}
-	int64_t lag = ri.is_replica ? bf_lag_ms(&c->lag, now, ri.offset) : -1;
+	if (c->prim_refused[0]) {
+		rep_verdict(c, BF_REPLICA_UNKNOWN, -1, c->prim_refused);
+		return;
+	}
+	lag = ri.is_replica ? bf_lag_ms(&c->lag, now, ri.offset) : -1;
+	rep_verdict(c, bf_replica_judge(&ri, c->prim_known ? &c->prim : NULL, lag,
+					c->cfg.replica_max_lag_ms),
+		    lag, "");
+}
 
-	rep_verdict(c, bf_replica_judge(&ri, lag, c->cfg.replica_max_lag_ms), lag, "");
+/* Reads on the replica must work there, not only its INFO: its connection limit,
+ * its own ACL file or its channels can refuse the reads and events links. */
+static bool rep_links_fail(struct sync_client *c, int64_t now, char *why, size_t len)
+{
+	const struct sync_link *l = !sync_link_up(&c->rd) ? &c->rd :
+				    !sync_link_up(&c->sub) ? &c->sub : NULL;
+
+	if (!c->replica_reading || !l || now - c->rep_moved_ms < REPLICA_LINKS_MS)
+		return false;
+	snprintf(why, len, "our %s link is not up on it (%s%s%s)", l->name,
+		 sync_link_state_name(l), l->fault_msg[0] ? ": " : "", l->fault_msg);
+	return true;
+}
+
+void replica_reads_refused(struct sync_client *c, const char *err)
+{
+	char why[160];
+
+	if (!c->replica_reading)
+		return;
+	snprintf(why, sizeof(why), "it refuses our reads (%.100s)", err);
+	c->rep_hold_ms = bf_mono_ms() + REPLICA_HOLD_MS;
+	rep_verdict(c, BF_REPLICA_DOWN, -1, why);
 }
 
 static void rep_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct sync_client *c = arg;
 	struct timeval tv = { .tv_usec = REPLICA_CHECK_MS * 1000 };
-	int64_t now = bf_mono_ms();
+	char why[200];
 
-	if (sync_link_up(&c->cmd))
-		sync_link_cmd(&c->cmd, primary_info, (void *)(intptr_t)now, "INFO replication");
+	int64_t now = bf_mono_ms(), *asked;
+
+	if (rep_links_fail(c, now, why, sizeof(why))) {
+		c->rep_hold_ms = now + REPLICA_HOLD_MS;
+		rep_verdict(c, BF_REPLICA_DOWN, -1, why);
+	}
+	if (sync_link_up(&c->cmd) && (asked = malloc(sizeof(*asked)))) {
+		*asked = now;
+		if (sync_link_cmd(&c->cmd, primary_info, asked, "INFO replication"))
+			free(asked);
+	}
 	if (sync_link_up(&c->rep))
 		sync_link_cmd(&c->rep, replica_info, NULL, "INFO replication");
 	evtimer_add(c->rep_timer, &tv);
@@ -124,8 +188,10 @@ static void rep_down(struct sync_link *l)
 
 void replica_cmd_down(struct sync_client *c)
 {
-	if (c->cfg.replica)
-		bf_lag_reset(&c->lag); /* the next primary's offsets are its own */
+	if (!c->cfg.replica)
+		return;
+	bf_lag_reset(&c->lag); /* the next primary's offsets are its own */
+	c->prim_known = false;
 }
 
 int replica_init(struct sync_client *c)

@@ -21,6 +21,16 @@ static int parse_offset(const char *s, size_t n, long long *out)
 	return 0;
 }
 
+/* 40 hex digits (a replication id). */
+static int parse_replid(const char *s, size_t n, char out[41])
+{
+	if (n != 40 || strspn(s, "0123456789abcdef") < 40)
+		return -EINVAL;
+	memcpy(out, s, 40);
+	out[40] = '\0';
+	return 0;
+}
+
 static bool field(const char *line, size_t n, const char *name, const char **val, size_t *vlen)
 {
 	size_t k = strlen(name);
@@ -58,6 +68,12 @@ int bf_repl_info_parse(const char *text, size_t len, struct bf_repl_info *ri)
 				return -EINVAL;
 		} else if (field(line, n, "slave_repl_offset", &v, &vn)) {
 			if (parse_offset(v, vn, &slave_off))
+				return -EINVAL;
+		} else if (field(line, n, "master_replid", &v, &vn)) {
+			if (parse_replid(v, vn, ri->replid))
+				return -EINVAL;
+		} else if (field(line, n, "master_replid2", &v, &vn)) {
+			if (parse_replid(v, vn, ri->replid2))
 				return -EINVAL;
 		}
 	}
@@ -102,7 +118,8 @@ int64_t bf_lag_ms(const struct bf_lag *l, int64_t now_ms, long long off)
 	return 0;
 }
 
-enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri, int64_t lag_ms,
+enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri,
+					 const struct bf_repl_info *primary, int64_t lag_ms,
 					 int64_t max_lag_ms)
 {
 	if (!ri || (ri->is_replica && ri->offset < 0))
@@ -111,6 +128,9 @@ enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri, int64_t 
 		return BF_REPLICA_NOT_REPLICA;
 	if (!ri->link_up)
 		return BF_REPLICA_LINK_DOWN;
+	if (primary && primary->replid[0] && ri->replid[0] && strcmp(ri->replid, primary->replid) &&
+	    strcmp(ri->replid, primary->replid2))
+		return BF_REPLICA_OTHER;
 	if (lag_ms > max_lag_ms)
 		return BF_REPLICA_LAGGING;
 	return BF_REPLICA_OK;
@@ -118,8 +138,10 @@ enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri, int64_t 
 
 const char *bf_replica_verdict_name(enum bf_replica_verdict v)
 {
-	static const char *const names[BF_REPLICA_VERDICTS] = { "ok", "down", "not a replica",
-								 "link down", "lagging" };
+	static const char *const names[BF_REPLICA_VERDICTS] = {
+		"ok", "down", "not a replica", "link down", "lagging", "another primary's",
+		"lag unknown"
+	};
 
 	return v < BF_REPLICA_VERDICTS ? names[v] : "?";
 }

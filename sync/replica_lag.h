@@ -14,6 +14,8 @@ struct bf_repl_info {
 	bool link_up;      /* master_link_status:up (a replica only) */
 	long long offset;  /* a replica's slave_repl_offset, a primary's master_repl_offset;
 			    * -1 when absent */
+	char replid[41];   /* master_replid: the history it holds ("" when absent) */
+	char replid2[41];  /* master_replid2: the one before a failover ("" or zeros) */
 };
 
 /* Parses the text of INFO replication ("role:master\r\n..."); lines it does
@@ -46,14 +48,20 @@ enum bf_replica_verdict {
 	BF_REPLICA_NOT_REPLICA, /* role:master: promoted, or not a replica at all */
 	BF_REPLICA_LINK_DOWN,   /* its link to its primary is down */
 	BF_REPLICA_LAGGING,     /* further behind than the bound */
+	BF_REPLICA_OTHER,       /* it replicates another history than the primary's (replid) */
+	BF_REPLICA_UNKNOWN,     /* its lag cannot be judged: the primary refuses INFO */
 	BF_REPLICA_VERDICTS
 };
 
-/* The verdict on a replica that answered INFO with ri (NULL: it did not),
- * lag_ms as bf_lag_ms gives it (-1: unknown, judged on the rest). */
-enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri, int64_t lag_ms,
+/* The verdict on a replica that answered INFO with ri (NULL: it did not), given
+ * the primary's last INFO (NULL: none yet) and lag_ms as bf_lag_ms gives it (-1:
+ * unknown, judged on the rest). A replica whose replid is neither of the
+ * primary's copies another history (another fleet's Redis, a split brain). */
+enum bf_replica_verdict bf_replica_judge(const struct bf_repl_info *ri,
+					 const struct bf_repl_info *primary, int64_t lag_ms,
 					 int64_t max_lag_ms);
-/* "ok", "down", "not a replica", "link down", "lagging" */
+/* "ok", "down", "not a replica", "link down", "lagging", "another primary's",
+ * "lag unknown" */
 const char *bf_replica_verdict_name(enum bf_replica_verdict v);
 
 #endif

@@ -1,12 +1,14 @@
 /* fuzz_records.c - what anyone who reaches Redis can write into the fleet's keys: a
  * change-log record (XADD fields), a connection hash, a rule hash and text, a limits
- * hash, a list member and its score, a Flowspec state line. A rule that parses is also
+ * hash, a list member and its score, a Flowspec state line; and what a read replica or
+ * the primary answers to INFO replication (the edge's lag check). A rule that parses is also
  * made a Flowspec route behind the rails. The first byte picks the parser and the kind;
  * the rest is NUL-separated name/value strings. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "flowspec.h"
+#include "replica_lag.h"
 #include "fuzz_split.h"
 #include "schema_conn.h"
 #include "schema_entry.h"
@@ -86,6 +88,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (text && !bf_rule_parse(1, text, size - 1, &r, err, sizeof(err)))
 			flowspec(&r);
 		bf_fs_line_parse((const char *)data + 1, size - 1, &l);
+		{
+			struct bf_repl_info ri, prim = { .offset = 1 };
+			struct bf_lag lag;
+
+			bf_lag_reset(&lag);
+			bf_lag_primary(&lag, 1000, 7);
+			if (!bf_repl_info_parse((const char *)data + 1, size - 1, &ri))
+				bf_replica_judge(&ri, &prim, bf_lag_ms(&lag, 2000, ri.offset), 2000);
+		}
 		free(text);
 		break;
 	}

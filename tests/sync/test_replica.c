@@ -153,18 +153,20 @@ static int teardown(void **state)
 /* ---- the writer (pop1, on the primary) and the follower (pop2, given the replica) ---- */
 
 static struct peer w, f;
-static int made; /* bans written so far: 10.<n/250>.<n%250>.0/24 */
+static int made;  /* bans written so far: 10.<n/250>.<n%250>.0/24 */
+static int first; /* the first of them by the current writer */
+static const char *w_origin = "pop1", *f_origin = "pop2";
 
 static void writer_open(void)
 {
-	struct sync_config cfg = { .endpoint = &prim_ep, .origin = "pop1", .read_peers = true };
+	struct sync_config cfg = { .endpoint = &prim_ep, .origin = w_origin, .read_peers = true };
 
 	peer_open(&w, &cfg);
 }
 
 static void follower_open(void)
 {
-	struct sync_config cfg = { .endpoint = &prim_ep, .origin = "pop2", .read_peers = true,
+	struct sync_config cfg = { .endpoint = &prim_ep, .origin = f_origin, .read_peers = true,
 				   .replica = &repl_ep, .replica_max_lag_ms = 600 };
 
 	peer_open(&f, &cfg);
@@ -184,11 +186,11 @@ static void ban_more(int n)
 
 static bool has_all(void *arg)
 {
-	for (int i = 0; i < made; i++) {
+	for (int i = first; i < made; i++) {
 		char cidr[32];
 
 		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
-		if (!peer_has(&f, "pop1", cidr))
+		if (!peer_has(&f, w_origin, cidr))
 			return false;
 	}
 	return true;
@@ -335,12 +337,46 @@ static void test_replica__down_promoted_or_cut_off_replicas_are_left(void **stat
 	peer_close(&w);
 }
 
+/* The replica answers INFO but refuses our reads (its own ACL file: ACLs are not
+ * replicated): reads go back to the primary and stay there a while, instead of
+ * retrying the refused XREAD there for ever. */
+static void test_replica__a_replica_refusing_our_reads_is_left(void **state)
+{
+	const char *logf = "/tmp/bf-test-replica-refused.log";
+
+	/* New ids: the last test's instances hold theirs for 15 s more. */
+	w_origin = "pop3";
+	f_origin = "pop4";
+	first = made;
+	writer_open();
+	follower_open();
+	assert_true(run_until_fn(reading_replica, NULL, 8000));
+	log_capture_start(logf);
+	redis_do(&repl, "ACL SETUSER default -xread");
+	ban_more(5); /* ends the blocked XREAD: the next one is refused */
+	assert_true(run_until_fn(reading_primary, NULL, 4000));
+	assert_true(run_until_fn(has_all, NULL, 3000));
+	assert_string_equal(fst().replica_why, "down");
+	/* Its INFO is fine, but reads stay on the primary (30 s hold). */
+	settle(2500);
+	assert_false(fst().replica_reading);
+	ban_more(5);
+	assert_true(run_until_fn(has_all, NULL, 3000));
+	log_capture_stop();
+	assert_int_equal(log_count(logf, "it refuses our reads"), 1);
+	unlink(logf);
+	redis_do(&repl, "ACL SETUSER default +xread");
+	peer_close(&f);
+	peer_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replica__reads_go_to_the_replica_once_it_keeps_up),
 		cmocka_unit_test(test_replica__a_lagging_replica_is_left_and_nothing_is_missed),
 		cmocka_unit_test(test_replica__down_promoted_or_cut_off_replicas_are_left),
+		cmocka_unit_test(test_replica__a_replica_refusing_our_reads_is_left),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -338,8 +338,8 @@ static void test_config__read_replica(void **state)
 		{ "redis_replica 10.0.0.2:0\n", "edge.conf:1: bad redis_replica '10.0.0.2:0'" },
 		{ "redis_replica\n", "edge.conf:1: 'redis_replica' takes 1 value" },
 		{ "replica_max_lag 50ms\n",
-		  "edge.conf:1: bad replica_max_lag '50ms' (a duration from 100ms to 60s" },
-		{ "replica_max_lag 2m\n", "edge.conf:1: bad replica_max_lag '2m'" },
+		  "edge.conf:1: bad replica_max_lag '50ms' (a duration from 100ms to 4s" },
+		{ "replica_max_lag 5s\n", "edge.conf:1: bad replica_max_lag '5s'" },
 	};
 	struct edge_config c;
 	char err[256] = "";
