@@ -214,10 +214,10 @@ $(BUILD)/bin/bf-netprobe: $(NETPROBE_OBJS) $(BUILD)/obj/tools/pktgen.o $(LIB)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # bf-bench: the path costs (bench.c), the fleet against the lab (bench_fleet.c), the digest
-# and the fan-out against private Redis servers (bench_digest.c, bench_fanout.c), A2S
+# and the fan-out against private Redis servers (bench_digest.c, bench_fanout*.c), A2S
 # (bench_a2s.c the client, bench_a2s_servers.c the two servers it compares).
 BENCH_SRCS := tools/bench.c tools/bench_fleet.c tools/bench_digest.c tools/bench_fanout.c \
-	tools/bench_a2s.c tools/bench_a2s_servers.c \
+	tools/bench_fanout_report.c tools/bench_a2s.c tools/bench_a2s_servers.c \
 	tools/common.c
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
 

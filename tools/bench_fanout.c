@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bench_fanout.h"
+#include "bench_fanout_int.h"
 #include "bench_fleet.h"
 #include "bus_script.h"
 #include "common.h"
@@ -37,103 +38,20 @@
 #include "schema.h"
 #include "sync.h"
 
-/* Entries from 240.0.0.0/4 (reserved, never a real source): 240.0.i/256.i%256/32 is
- * record i (1..k), record 0 is written before the followers start (each finds it in its
- * resync: it follows the writer's log) and 240.1.0.0/32, PRIME, once every follower has
- * it: one that gets PRIME from its XREAD (seq > 0) has that log in its blocking read, not
- * only in its cursors (a read already blocked when the resync ended may lack it for up to
- * its BLOCK time). The records are timed only once every follower is primed. */
-#define BULK_BASE 0xf0000000u
-#define PRIME (BULK_BASE + 0x10000u)
-#define MAX_RECORDS 65535u
-#define MAX_FOLLOWERS 5000u
-#define MAX_SERVERS 9 /* the primary and up to 8 replicas */
-#define MAX_THREADS 8
-#define WRITER "fanw"
-#define FAN_USER "bf-fan"
-#define TICK_MS 50      /* each loop's look at its followers */
-#define START_BATCH 20  /* followers a loop starts per tick: no connect storm */
-#define CTL_MS 5        /* the writer's loop: the run's phases */
-#define SETTLE_S 5.0    /* with replicas: at most this long for reads to move to them */
-#define PINGS 2000
-#define REDIS_TIMEOUT_MS 5000
+FILE *fanout_say_f; /* our stderr; the library's goes to a file while the run lasts */
 
-static FILE *say_f; /* our stderr; the library's goes to a file while the run lasts */
-
-static void say(const char *fmt, ...)
+void fanout_say(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(say_f, "bf-bench fanout: ");
-	vfprintf(say_f, fmt, ap);
-	fprintf(say_f, "\n");
+	fprintf(fanout_say_f, "bf-bench fanout: ");
+	vfprintf(fanout_say_f, fmt, ap);
+	fprintf(fanout_say_f, "\n");
 	va_end(ap);
-	fflush(say_f);
+	fflush(fanout_say_f);
 }
 
-struct fan;
-
-struct follower {
-	struct fan *fan;
-	struct sync_client *c;
-	char origin[16];
-	bool warm;       /* record 0 seen */
-	bool primed;     /* PRIME seen in a log record (not a resync) */
-	unsigned got;    /* records 1..k seen, each once */
-	unsigned dup, early;
-	double *lat_us;  /* [0..k]: write -> on_record, NAN until seen */
-	/* at the end */
-	bool links_up, on_replica;
-	char why[32];
-	/* from the priming record on: at the end minus then */
-	uint64_t resyncs, gaps, digest_mismatches, disconnects, replica_fallbacks;
-};
-
-struct shard {
-	struct fan *fan;
-	pthread_t th;
-	struct event_base *base;
-	struct event *tick;
-	unsigned lo, hi, made, failed;
-	atomic_uint ready, primed, complete, on_replica, made_n, failed_n;
-	atomic_uint counted; /* 1: its followers' counters taken as the baseline */
-};
-
-enum phase { P_CONNECT, P_WARM, P_READY, P_PRIME, P_WRITE, P_DRAIN, P_DONE };
-
-struct fan {
-	/* options */
-	unsigned n, k, threads;
-	int interval_ms, ready_s, drain_s;
-	const char *prefix;
-	struct bf_endpoint ep;                  /* the primary, as the admin */
-	struct bf_endpoint fep;                 /* the primary, as FAN_USER */
-	struct bf_endpoint rep[MAX_SERVERS - 1]; /* replicas, as FAN_USER */
-	unsigned n_rep;
-	redisContext *admin[MAX_SERVERS];       /* [0] the primary, then the replicas */
-
-	/* shared with the follower loops */
-	_Atomic uint64_t *t_write; /* [0..k] mono ns of each record's write, 0 = not yet */
-	struct follower *f;
-	struct shard sh[MAX_THREADS];
-	unsigned started; /* threads running */
-	atomic_bool stop;
-	atomic_bool count; /* the followers' counters from now on */
-
-	/* the writer's loop (this thread) */
-	struct event_base *base;
-	struct sync_client *w;
-	struct event *ctl, *pace;
-	enum phase phase;
-	unsigned next;
-	int write_errors;
-	double t_start, t_ready_at, t_primed_at, deadline, t_write0, t_write1, t_end;
-	unsigned rep_at_start;
-	double cpu0, cpu1, rcpu0[MAX_SERVERS], rcpu1[MAX_SERVERS];
-	const char *fail; /* why the run did not measure, NULL when it did */
-	char fail_buf[256];
-};
 
 /* ---- Redis, blocking, for setup and INFO ---- */
 
@@ -142,7 +60,7 @@ static redisReply *admin_vcmd(redisContext *r, const char *fmt, va_list ap)
 	redisReply *rep = redisvCommand(r, fmt, ap);
 
 	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		say("redis: %s", rep ? rep->str : r->errstr);
+		fanout_say("redis: %s", rep ? rep->str : r->errstr);
 		freeReplyObject(rep);
 		return NULL;
 	}
@@ -498,184 +416,6 @@ static void ctl(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* ---- results ---- */
-
-static void print_dist(const char *name, double *v, size_t n)
-{
-	double p50 = bench_quantile(v, n, 0.50), p99 = bench_quantile(v, n, 0.99);
-
-	if (!n) {
-		printf("\"%s\":{\"n\":0}", name);
-		return;
-	}
-	printf("\"%s\":{\"n\":%zu,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}", name, n, p50,
-	       p99, v[n - 1]);
-}
-
-/* A log line without its time stamp ("2026-11-30T12:00:00.123Z "). */
-static const char *untimed(const char *line)
-{
-	const char *sp = strchr(line, ' ');
-
-	return sp && sp - line == 24 ? sp + 1 : line;
-}
-
-/* The library's log lines, but the refusals to join <prefix>edges this bench causes; a
- * message many followers logged (a connect storm, the same cursor) once, at its first
- * time, with how many times. */
-static unsigned replay_log(FILE *tmp, const char *prefix)
-{
-	enum { DISTINCT = 256 };
-	static char line[2048];
-	static char *msg[DISTINCT];
-	static unsigned times[DISTINCT];
-	char pat[128];
-	unsigned joins = 0, n = 0;
-
-	snprintf(pat, sizeof(pat), " to %sedges (", prefix);
-	rewind(tmp);
-	while (fgets(line, sizeof(line), tmp)) {
-		unsigned i;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "Redis refused to add ") && strstr(line, pat)) {
-			joins++;
-			continue;
-		}
-		for (i = 0; i < n && strcmp(untimed(msg[i]), untimed(line)); i++)
-			;
-		if (i < n) {
-			times[i]++;
-		} else if (n < DISTINCT && (msg[n] = strdup(line))) {
-			times[n++] = 1;
-		} else {
-			fprintf(say_f, "%s\n", line);
-		}
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (times[i] > 1)
-			fprintf(say_f, "%s (%u times)\n", msg[i], times[i]);
-		else
-			fprintf(say_f, "%s\n", msg[i]);
-		free(msg[i]);
-	}
-	fflush(say_f);
-	return joins;
-}
-
-static int report(struct fan *fan, double *ping, size_t n_ping, double *ping_rep,
-		  size_t n_ping_rep, unsigned joins_refused)
-{
-	size_t n_pairs = 0, n_last = 0;
-	double *pairs, *last;
-	unsigned got_min = fan->k, got_max = 0, incomplete = 0, on_rep = 0, up = 0;
-	unsigned long long missing = 0, dup = 0, early = 0;
-	uint64_t resyncs = 0, gaps = 0, mismatches = 0, disconnects = 0, fallbacks = 0;
-	const char *why_not = NULL;
-	double wall = fan->t_end - fan->t_write0;
-	int rc = 0;
-
-	printf("{\"config\":\"%s\",\"followers\":%u,\"records\":%u,\"interval_ms\":%d,"
-	       "\"threads\":%u,\"replicas\":%u,",
-	       fan->n_rep ? "replicas" : "single", fan->n, fan->k, fan->interval_ms, fan->threads,
-	       fan->n_rep);
-	print_dist("ping", ping, n_ping);
-	printf(",");
-	if (fan->n_rep) {
-		print_dist("ping_replica", ping_rep, n_ping_rep);
-		printf(",");
-	}
-	if (fan->fail) {
-		printf("\"ok\":false,\"why\":\"%s\"}\n", fan->fail);
-		say("%u followers, %s: not measured: %s", fan->n,
-		    fan->n_rep ? "replicas" : "one Redis", fan->fail);
-		return 0; /* a capacity found, not a broken bench: the JSON says why */
-	}
-	pairs = malloc(((size_t)fan->n * fan->k + 1) * sizeof(double));
-	last = malloc(((size_t)fan->k + 1) * sizeof(double));
-	if (!pairs || !last)
-		return 1;
-	for (unsigned i = 0; i < fan->n; i++) {
-		struct follower *f = &fan->f[i];
-
-		for (unsigned j = 1; j <= fan->k; j++)
-			if (!isnan(f->lat_us[j]))
-				pairs[n_pairs++] = f->lat_us[j];
-		got_min = f->got < got_min ? f->got : got_min;
-		got_max = f->got > got_max ? f->got : got_max;
-		incomplete += f->got < fan->k;
-		missing += fan->k - f->got;
-		dup += f->dup;
-		early += f->early;
-		on_rep += f->on_replica;
-		up += f->links_up;
-		resyncs += f->resyncs;
-		gaps += f->gaps;
-		mismatches += f->digest_mismatches;
-		disconnects += f->disconnects;
-		fallbacks += f->replica_fallbacks;
-		if (fan->n_rep && !f->on_replica && !why_not)
-			why_not = f->why[0] ? f->why : "(not said)";
-	}
-	/* Per record: the last follower's time, for the records every follower got. */
-	for (unsigned j = 1; j <= fan->k; j++) {
-		double m = 0;
-		unsigned n = 0;
-
-		for (unsigned i = 0; i < fan->n; i++)
-			if (!isnan(fan->f[i].lat_us[j])) {
-				n++;
-				m = fan->f[i].lat_us[j] > m ? fan->f[i].lat_us[j] : m;
-			}
-		if (n == fan->n)
-			last[n_last++] = m;
-	}
-	printf("\"ready_s\":%.2f,\"primed_s\":%.2f,\"write_s\":%.3f,",
-	       fan->t_ready_at - fan->t_start, fan->t_primed_at - fan->t_start,
-	       fan->t_write1 - fan->t_write0);
-	print_dist("latency", pairs, n_pairs);
-	printf(",");
-	print_dist("last_follower", last, n_last);
-	printf(",\"got_min\":%u,\"got_max\":%u,\"incomplete\":%u,\"missing\":%llu,"
-	       "\"duplicates\":%llu,\"write_errors\":%d,\"links_up_at_end\":%u,"
-	       "\"joins_refused\":%u,",
-	       got_min, got_max, incomplete, missing, dup, fan->write_errors, up, joins_refused);
-	/* summed over the followers, from the priming record on */
-	printf("\"resyncs\":%llu,\"gaps\":%llu,\"digest_mismatches\":%llu,\"disconnects\":%llu,",
-	       (unsigned long long)resyncs, (unsigned long long)gaps,
-	       (unsigned long long)mismatches, (unsigned long long)disconnects);
-	if (fan->n_rep)
-		printf("\"on_replica_at_start\":%u,\"on_replica_at_end\":%u,\"replica_fallbacks\":%llu,"
-		       "\"replica_why\":\"%s\",",
-		       fan->rep_at_start, on_rep, (unsigned long long)fallbacks,
-		       why_not ? why_not : "");
-	printf("\"bench_cpu_pct\":%.0f,\"redis_cpu_pct\":[", (fan->cpu1 - fan->cpu0) / wall * 100);
-	for (unsigned s = 0; s <= fan->n_rep; s++)
-		printf("%s%.0f", s ? "," : "", (fan->rcpu1[s] - fan->rcpu0[s]) / wall * 100);
-	printf("],\"ok\":%s}\n", missing || early ? "false" : "true");
-	if (missing || early) {
-		unsigned shown = 0;
-
-		say("FAILURE: %u of %u followers did not get every record: %llu (follower, record) "
-		    "pairs missing %d s after the last write%s",
-		    incomplete, fan->n, missing, fan->drain_s,
-		    early ? " (some arrived before their write time was taken: a bench bug)" : "");
-		for (unsigned i = 0; i < fan->n && shown < 5; i++)
-			if (fan->f[i].got < fan->k) {
-				say("  %s got %u of %u", fan->f[i].origin, fan->f[i].got, fan->k);
-				shown++;
-			}
-		rc = 1;
-	}
-	if (fan->n_rep && on_rep < fan->n)
-		say("NOTE: %u of %u followers read from the primary, not their replica, at the end "
-		    "(one said: %s)",
-		    fan->n - on_rep, fan->n, why_not ? why_not : "");
-	free(pairs);
-	free(last);
-	return rc;
-}
-
 /* ---- setup ---- */
 
 static int parse_ep(const char *s, struct bf_endpoint *ep)
@@ -683,7 +423,7 @@ static int parse_ep(const char *s, struct bf_endpoint *ep)
 	char err[BF_ENDPOINT_STRLEN + 256];
 
 	if (bf_endpoint_parse(s, ep, err, sizeof(err)) || bf_endpoint_is_sentinel(ep)) {
-		say("%s: %s", s, bf_endpoint_is_sentinel(ep) ? "a plain host:port, please" : err);
+		fanout_say("%s: %s", s, bf_endpoint_is_sentinel(ep) ? "a plain host:port, please" : err);
 		return -1;
 	}
 	return 0;
@@ -695,7 +435,7 @@ static redisContext *admin_open(const struct bf_endpoint *ep)
 	redisContext *r = bf_redis_connect(ep, REDIS_TIMEOUT_MS, err, sizeof(err));
 
 	if (!r)
-		say("%s", err);
+		fanout_say("%s", err);
 	return r;
 }
 
@@ -813,7 +553,7 @@ int bench_fanout_main(int argc, char **argv)
 	int opt, rc = 1, saved = -1;
 	unsigned joins = 0;
 
-	say_f = stderr;
+	fanout_say_f = stderr;
 	fan.n = 200;
 	fan.k = 300;
 	fan.interval_ms = 5;
@@ -855,7 +595,7 @@ int bench_fanout_main(int argc, char **argv)
 			break;
 		case O_PREFIX:
 			if (!bf_prefix_valid(optarg)) {
-				say("--prefix: 1-32 of A-Z a-z 0-9 _ - . : ending in ':'");
+				fanout_say("--prefix: 1-32 of A-Z a-z 0-9 _ - . : ending in ':'");
 				return 2;
 			}
 			snprintf(prefix, sizeof(prefix), "%s", optarg);
@@ -876,7 +616,7 @@ int bench_fanout_main(int argc, char **argv)
 	/* The admin: the environment's credentials (BIFROST_REDIS_USER, REDISCLI_AUTH) or
 	 * none. The followers log in as FAN_USER with a password of this run. */
 	if (bf_endpoint_credentials(&fan.ep, NULL, err, sizeof(err))) {
-		say("%s", err);
+		fanout_say("%s", err);
 		return 2;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -917,7 +657,7 @@ int bench_fanout_main(int argc, char **argv)
 	/* Room for every link: 3 a follower, 4 with a replica, and a few of our own. */
 	if (!fd_room(fan.n * (fan.n_rep ? 4 : 3) + 64, why, sizeof(why))) {
 		fan.fail = why;
-		rc = report(&fan, ping, PINGS, ping_rep, n_ping_rep, 0);
+		rc = fanout_report(&fan, ping, PINGS, ping_rep, n_ping_rep, 0);
 		goto out;
 	}
 	for (unsigned s = 0; s <= fan.n_rep; s++) {
@@ -928,7 +668,7 @@ int bench_fanout_main(int argc, char **argv)
 				 "Redis %s takes at most %lld clients (maxclients), %u needed",
 				 s ? rep_s[s - 1] : "primary", mc, fan.n * 3 + 16);
 			fan.fail = why;
-			rc = report(&fan, ping, PINGS, ping_rep, n_ping_rep, 0);
+			rc = fanout_report(&fan, ping, PINGS, ping_rep, n_ping_rep, 0);
 			goto out;
 		}
 	}
@@ -959,24 +699,24 @@ int bench_fanout_main(int argc, char **argv)
 
 	/* The library's log to a file while the followers run (see the top). */
 	fflush(stderr);
-	if (!(tmp = tmpfile()) || (saved = dup(2)) < 0 || !(say_f = fdopen(saved, "w")) ||
+	if (!(tmp = tmpfile()) || (saved = dup(2)) < 0 || !(fanout_say_f = fdopen(saved, "w")) ||
 	    dup2(fileno(tmp), 2) < 0) {
-		say_f = stderr;
+		fanout_say_f = stderr;
 		goto cleanup;
 	}
 	if (run(&fan)) {
-		say("cannot set up the event loops");
+		fanout_say("cannot set up the event loops");
 		goto restore;
 	}
 	fflush(stderr);
 	dup2(saved, 2);
-	joins = replay_log(tmp, fan.prefix);
-	rc = report(&fan, ping, PINGS, ping_rep, n_ping_rep, joins);
+	joins = fanout_replay_log(tmp, fan.prefix);
+	rc = fanout_report(&fan, ping, PINGS, ping_rep, n_ping_rep, joins);
 	goto cleanup;
 restore:
 	fflush(stderr);
 	dup2(saved, 2);
-	replay_log(tmp, fan.prefix);
+	fanout_replay_log(tmp, fan.prefix);
 cleanup:
 	for (unsigned s = 0; s <= fan.n_rep; s++)
 		if (fan.admin[s])

@@ -233,6 +233,27 @@ static void test_sync__trimmed_cursor_resyncs(void **state)
 	peer_close(&b);
 }
 
+/* Net i of the bans the tests below write: 10.<i/250>.<i%250>.0/24. */
+static const char *net(int i)
+{
+	static char cidr[32];
+
+	snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
+	return cidr;
+}
+
+/* Nets 0..n-1 banned by p, gap_ms apart (0: all at once). */
+static void write_nets(struct peer *p, int n, int gap_ms)
+{
+	for (int i = 0; i < n; i++) {
+		struct bf_entry e = bl(net(i));
+
+		sync_client_write(p->c, BF_OP_ADD, &e, in_an_hour(), "t");
+		if (gap_ms)
+			settle(gap_ms);
+	}
+}
+
 /* A state file from another Redis (or a clock set back) leaves a cursor past the log's
  * newest record: the digest finds it and the list is read again, not waited on. */
 static void test_sync__cursor_past_the_end_is_read_again(void **state)
@@ -286,15 +307,7 @@ static void test_sync__digest_under_steady_writes_reads_nothing_again(void **sta
 	sync_client_stats(b.c, &st);
 	resyncs = st.resyncs;
 	/* 2.5 s of a write every 6 ms (the peer holds 512), the digest at every tick. */
-	for (int i = 0; i < 400; i++) {
-		char cidr[32];
-		struct bf_entry e;
-
-		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
-		e = bl(cidr);
-		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
-		settle(6);
-	}
+	write_nets(&a, 400, 6);
 	settle(500);
 	sync_client_stats(b.c, &st);
 	assert_true(st.digests >= 2);
@@ -328,25 +341,14 @@ static void test_sync__a_subscriber_cut_off_by_its_buffer_limit_loses_nothing(vo
 	settle(300);
 	redis_do(&srv, "CONFIG SET client-output-buffer-limit %s", "pubsub 2kb 1kb 1");
 	/* 400 writes at once: their keyspace notifications are far past 2 KiB. */
-	for (int i = 0; i < 400; i++) {
-		char cidr[32];
-		struct bf_entry e;
-
-		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
-		e = bl(cidr);
-		sync_client_write(a.c, BF_OP_ADD, &e, in_an_hour(), "t");
-	}
+	write_nets(&a, 400, 0);
 	assert_true(run_until_fn(events_link_lost, &b, 5000));
 	redis_do(&srv, "CONFIG SET client-output-buffer-limit %s", "pubsub 32mb 8mb 60");
 	for (int i = 0; i < 50 && !peer_has(&b, "pop1", "10.1.149.0/24"); i++)
 		settle(100);
-	for (int i = 0; i < 400; i++) {
-		char cidr[32];
-
-		snprintf(cidr, sizeof(cidr), "10.%d.%d.0/24", i / 250, i % 250);
-		if (!peer_has(&b, "pop1", cidr))
-			fail_msg("%s missing after the events link was cut", cidr);
-	}
+	for (int i = 0; i < 400; i++)
+		if (!peer_has(&b, "pop1", net(i)))
+			fail_msg("%s missing after the events link was cut", net(i));
 	sync_client_stats(b.c, &st);
 	assert_string_equal(st.link_state[SYNC_LINK_READ], "up");
 	peer_close(&b);

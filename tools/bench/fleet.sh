@@ -83,34 +83,28 @@ lab_up 8 0
 propagation 8
 "$LAB" down >/dev/null 2>&1
 
+reading_replica() { # POPS: how many edges read from their replica (each waited for, 15 s at most)
+	local i n=0
+	for ((i = 1; i <= $1; i++)); do
+		for _ in $(seq 150); do
+			[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] &&
+				{ n=$((n + 1)); break; }
+			sleep 0.1
+		done
+	done
+	echo $n
+}
+
 # The same 8 edges, each reading from one of two replicas of the primary (redis_replica),
 # writing to the primary: the read-replica path, compared with the run above.
 BF_LAB_REPLICAS=2 lab_up 8 0
-for i in $(seq 1 8); do
-	for _ in $(seq 150); do
-		[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && break
-		sleep 0.1
-	done
-done
-reading=0
-for i in $(seq 1 8); do
-	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
-done
+reading=$(reading_replica 8)
 propagation 8 propagation_replicas | jq -c --argjson r "$reading" '. + {replicas: 2, reading_replica: $r}'
 "$LAB" down >/dev/null 2>&1
 
 # Again with the replicas in regions of their own, WAN_MS away (each way) from the primary.
 BF_LAB_REPLICAS=2 BF_LAB_WAN_MS=$WAN_MS lab_up 8 0
-for i in $(seq 1 8); do
-	for _ in $(seq 150); do
-		[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && break
-		sleep 0.1
-	done
-done
-reading=0
-for i in $(seq 1 8); do
-	[ "$("$LAB" redis-cli --as inspector HGET bifrost:edge:pop$i reads)" = replica ] && reading=$((reading + 1))
-done
+reading=$(reading_replica 8)
 # (one punch at a time, each over the WAN: 1000 of them take ~35 s where 10000 took 6 min)
 propagation 8 propagation_replicas_wan "${PROP_WAN_COUNT:-1000}" |
 	jq -c --argjson r "$reading" --argjson w "$WAN_MS" '. + {replicas: 2, reading_replica: $r, wan_ms: $w}'
