@@ -341,7 +341,7 @@ static void kill_commands_link(const char *user)
 		freeReplyObject(r);
 		if (blocked == 1 && n == 1)
 			break;
-		usleep(50000);
+		settle(50); /* the loop runs: the clients answer and go on reading */
 	}
 	if (n != 1)
 		fail_msg("%d connections of %s look like its commands link:\n%s", n, user, seen);
