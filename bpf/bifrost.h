@@ -310,6 +310,40 @@ struct bf_list_val {
 	__u32 reason;          /* free-form code for operators */
 };
 
+/* The value an entry of a list takes when `src` writes it over `old`: it
+ * lives until the latest expiry of its owners, except with `exact` when src
+ * is its only owner (then as given: another origin's del may shrink it).
+ * One rule for the two writers (edge/lists.c and bpf/lib/list_batch.h). */
+static __inline void bf_list_merge(struct bf_list_val *v, const struct bf_list_val *old,
+				   __u64 expires_ns, __u32 src, int exact)
+{
+	v->src = src | old->src;
+	v->reason = old->reason;
+	v->expires_ns = expires_ns;
+	if (exact && old->src == src)
+		return;
+	if (old->expires_ns == 0 || expires_ns == 0)
+		v->expires_ns = 0;
+	else if (old->expires_ns > expires_ns)
+		v->expires_ns = old->expires_ns;
+}
+
+/* bf_list_batch: list writes user space hands the batch writer (bifrost_list_batch)
+ * through a shared (mmapped) array; one BPF_PROG_RUN applies them all. */
+#define BF_LIST_BATCH_MAX 1024
+struct bf_list_batch_ent {
+	struct bf_cidr_key key;
+	__u64 expires_ns;
+	__u32 src;
+	__u8 list;     /* BF_LIST_WL or BF_LIST_BL */
+	__u8 exact;
+	__s16 result;  /* out: 1 added, 0 merged into the entry there, -errno */
+};
+
+struct bf_list_batch_ctx {
+	__u32 n;       /* entries 0..n-1 of bf_list_batch */
+};
+
 /* bf_punches key: a flow the game server opened towards a remote. Ingress
  * packets from remote_ip:remote_port to bind_ip:bind_port match it. */
 struct bf_punch_key {

@@ -19,6 +19,7 @@
 #include "lib/connstats.h"
 #include "lib/a2s.h"
 #include "lib/validate.h"
+#include "lib/list_batch.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
 

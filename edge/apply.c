@@ -306,6 +306,11 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
 
 /* ---- fleet entries ---- */
 
+void edge_apply_flush(struct edge_apply *a)
+{
+	edge_maps_list_flush(a->maps);
+}
+
 /* A wall-clock expiry as a CLOCK_MONOTONIC deadline (0 = permanent). */
 static uint64_t mono_deadline(int64_t exp_ms)
 {

@@ -44,6 +44,10 @@ void edge_apply_fleet_conf(struct edge_apply *a, const struct sync_fleet_conf *f
  * machine, -EDQUOT its budget, -ENOSPC the table). */
 int edge_apply_fleet_entry(struct edge_apply *a, const struct reg_effect *fx);
 
+/* List entries are queued by edge_apply_fleet_entry: written to the maps now
+ * (after each batch of fleet records). */
+void edge_apply_flush(struct edge_apply *a);
+
 /* Which A2S replies of a connection the workers hold (A2S_INFO... bits of
  * edge/a2s_workers.h): XDP redirects those kinds only while they are. */
 void edge_apply_a2s_ready(struct edge_apply *a, uint32_t ip, uint16_t port, unsigned ready);

@@ -86,7 +86,16 @@ static void on_resync_begin(void *ctx, enum bf_kind k, const char *origin)
 
 static void on_resync_end(void *ctx, enum bf_kind k, const char *origin)
 {
-	reg_resync_end(((struct edge_fleet *)ctx)->reg, k, origin);
+	struct edge_fleet *f = ctx;
+
+	reg_resync_end(f->reg, k, origin);
+	edge_apply_flush(f->apply);
+}
+
+/* The list entries a batch of records queued go to the maps now. */
+static void on_batch_end(void *ctx)
+{
+	edge_apply_flush(((struct edge_fleet *)ctx)->apply);
 }
 
 static void reassert(void *ctx, const struct bf_entry *e, int64_t exp_ms)
@@ -298,7 +307,7 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				  .replica = cfg->redis_replica.host[0] ? &cfg->redis_replica : NULL,
 				  .replica_max_lag_ms = (int)cfg->replica_max_lag_ms };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
-				   .on_resync_end = on_resync_end, .on_connected = on_connected,
+				   .on_resync_end = on_resync_end, .on_batch_end = on_batch_end, .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
 				   .on_event = on_event, .on_a2s_key = on_a2s_key,
 				   .on_refused = on_refused };

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "clock.h"
 #include "log.h"
@@ -82,16 +83,9 @@ static int list_write(struct edge_maps *m, enum bf_list l, const struct bf_cidr_
 {
 	struct bf_list_val v = { .src = src, .expires_ns = expires_ns };
 
-	if (old) {
-		v.src |= old->src;
-		v.reason = old->reason;
-		if (exact && old->src == src)
-			; /* as given */
-		else if (old->expires_ns == 0 || expires_ns == 0)
-			v.expires_ns = 0;
-		else if (old->expires_ns > expires_ns)
-			v.expires_ns = old->expires_ns;
-	} else if (!m->plen_count[l][k->plen]++ && maps_write_conf(m)) {
+	if (old)
+		bf_list_merge(&v, old, expires_ns, src, exact);
+	else if (!m->plen_count[l][k->plen]++ && maps_write_conf(m)) {
 		/* The mask bit goes in before the entry, so it is never missed. */
 		m->plen_count[l][k->plen]--;
 		return -EIO;
@@ -107,13 +101,92 @@ static int list_write(struct edge_maps *m, enum bf_list l, const struct bf_cidr_
 	return 0;
 }
 
+/* ---- the batch writer (bpf/lib/list_batch.h) ---- */
+
+void maps_list_batch_open(struct edge_maps *m)
+{
+	size_t len = (sizeof(*m->batch) * BF_LIST_BATCH_MAX + 4095) & ~(size_t)4095;
+	void *p;
+
+	if (m->fd.list_batch < 0 || m->fd.list_batch_prog < 0)
+		return; /* opened from pins (--stats, --dump): written one by one */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd.list_batch, 0);
+	if (p == MAP_FAILED) {
+		pr_warn("the list writer's array cannot be mapped (%s): list entries are written "
+			"one by one", strerror(errno));
+		return;
+	}
+	m->batch = p;
+}
+
+static int list_set_now(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
+			uint64_t expires_ns, uint32_t src, bool exact);
+
+/* Writes what list_set queued, in one BPF_PROG_RUN; entries the writer did
+ * not take (it could not run) are written one by one. */
+int edge_maps_list_flush(struct edge_maps *m)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	struct bf_list_batch_ctx ctx = { .n = m->n_batch };
+	unsigned n = m->n_batch, failed = 0;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	m->n_batch = 0;
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
+	if (bpf_prog_test_run_opts(m->fd.list_batch_prog, &o) || o.retval)
+		pr_warn("the list writer failed (%s): %u entries written one by one",
+			strerror(o.retval ? -(int)o.retval : errno), n);
+	m->batch_runs++;
+	for (unsigned i = 0; i < n; i++) {
+		const struct bf_list_batch_ent *b = &m->batch[i];
+		int rc = b->result;
+
+		if (rc == -ECANCELED) { /* not run */
+			struct bf_cidr c = { .addr = b->key.addr, .plen = (uint8_t)b->key.plen };
+
+			rc = list_set_now(m, (enum bf_list)b->list, &c, b->expires_ns, b->src, b->exact);
+		} else if (rc == 1) {
+			m->plen_count[b->list][b->key.plen]++;
+		}
+		if (rc < 0 && !failed++)
+			err = rc;
+	}
+	if (failed)
+		pr_err("adding %u entries to the lists failed, the first: %s", failed,
+		       strerror(-err));
+	return err;
+}
+
 static int list_set(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		    uint64_t expires_ns, uint32_t src, bool exact)
+{
+	struct bf_cidr_key k = cidr_key(c);
+	struct bf_list_batch_ent *b;
+
+	/* A fleet write (exact) to a list the writer knows, of a prefix length
+	 * already in use (its mask bit set): queued, written at the next flush. */
+	if (!exact || !m->batch || (l != BF_LIST_BL && l != BF_LIST_WL) ||
+	    !m->plen_count[l][k.plen])
+		return list_set_now(m, l, c, expires_ns, src, exact);
+	if (edge_lists[l].refuses_protected && refuse_protected(m, c, edge_lists[l].what))
+		return -EPERM;
+	b = &m->batch[m->n_batch++];
+	*b = (struct bf_list_batch_ent){ .key = k, .expires_ns = expires_ns, .src = src,
+					 .list = (uint8_t)l, .exact = 1, .result = -ECANCELED };
+	return m->n_batch == BF_LIST_BATCH_MAX ? edge_maps_list_flush(m) : 0;
+}
+
+static int list_set_now(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
+			uint64_t expires_ns, uint32_t src, bool exact)
 {
 	struct bf_cidr_key k = cidr_key(c);
 	struct bf_list_val old, v = { .src = src, .expires_ns = expires_ns };
 	int exists;
 
+	edge_maps_list_flush(m); /* what was queued before, first */
 	if (edge_lists[l].refuses_protected && refuse_protected(m, c, edge_lists[l].what))
 		return -EPERM;
 
@@ -151,6 +224,7 @@ int edge_maps_list_put(struct edge_maps *m, enum bf_list l, const struct bf_cidr
 
 int maps_list_remove_key(struct edge_maps *m, enum bf_list l, const struct bf_cidr_key *k)
 {
+	edge_maps_list_flush(m);
 	if (bpf_map_delete_elem(edge_list_fd(&m->fd, l), k))
 		return errno == ENOENT ? 0 : -errno;
 	if (k->plen <= 32 && m->plen_count[l][k->plen] && !--m->plen_count[l][k->plen])
@@ -165,6 +239,7 @@ int edge_maps_list_del(struct edge_maps *m, enum bf_list l, const struct bf_cidr
 	struct bf_list_val v;
 	int fd = edge_list_fd(&m->fd, l);
 
+	edge_maps_list_flush(m);
 	if (bpf_map_lookup_elem(fd, &k, &v))
 		return 0;
 	v.src &= ~src;
@@ -184,6 +259,7 @@ int edge_maps_list_reconcile(struct edge_maps *m, enum bf_list l,
 	char one = 1;
 	int rc;
 
+	edge_maps_list_flush(m);
 	want.keys = calloc(n ? n : 1, want.ksz);
 	want.vals = calloc(n ? n : 1, 1);
 	if (!want.keys || !want.vals) {

@@ -33,7 +33,7 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats",
 				   "bf_punch_quota", "bf_ifaces", "bf_rule_idx",
 				   "bf_rule_ports", "bf_valid",  "bf_hs_src",
-				   "bf_hs_conn",  "bf_xsks" };
+				   "bf_hs_conn",  "bf_xsks",      "bf_list_batch" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
@@ -47,6 +47,11 @@ void edge_map_fds_from_object(struct bpf_object *obj, struct edge_map_fds *fd)
 		struct bpf_map *map = bpf_object__find_map_by_name(obj, map_names[m]);
 
 		*fd_slot(fd, m) = map ? bpf_map__fd(map) : -1;
+	}
+	{
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, "bifrost_list_batch");
+
+		fd->list_batch_prog = p ? bpf_program__fd(p) : -1;
 	}
 }
 
@@ -458,12 +463,14 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 	dp->owns_fds = 1;
 	for (size_t m = 0; m < N_MAPS; m++)
 		*fd_slot(&dp->fd, m) = -1;
+	dp->fd.list_batch_prog = -1;
 	for (size_t m = 0; m < N_MAPS; m++) {
 		char path[PATH_MAX + 32];
 		int fd;
 
-		if (fd_slot(&dp->fd, m) == &dp->fd.xsks)
-			continue; /* not pinned: the AF_XDP sockets belong to the running daemon */
+		if (fd_slot(&dp->fd, m) == &dp->fd.xsks || fd_slot(&dp->fd, m) == &dp->fd.list_batch)
+			continue; /* not pinned: the AF_XDP sockets and the list writer's array
+				   * belong to the running daemon */
 		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_names[m]);
 		fd = bpf_obj_get(path);
 		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.conn_stats)

@@ -30,6 +30,8 @@ struct edge_map_fds {
 	int rule_idx, rule_ports; /* appended: the rules' port index (absent: linear) */
 	int valid, hs_src, hs_conn; /* appended: handshake validation (lib/validate.h) */
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
+	int list_batch; /* never pinned: the list writer's own array (-1 from pins) */
+	int list_batch_prog; /* not a map: the list writer (bifrost_list_batch), or -1 */
 };
 
 struct edge_dp {

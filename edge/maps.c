@@ -102,6 +102,7 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 	if (m->ncpu <= 0)
 		return -EINVAL;
 	bpf_map_lookup_elem(fd->config, &zero, &m->conf);
+	maps_list_batch_open(m);
 	for (int l = 0; l < BF_LISTS; l++) {
 		struct bf_cidr_key *keys;
 		void *vals;

@@ -37,6 +37,11 @@ struct edge_maps {
 	struct bf_config conf;      /* last written bf_config */
 	uint64_t refused_protected; /* blacklist/blocklist adds refused: the source is protected */
 	struct edge_machines mach;  /* game machines: reverse path, punch budgets */
+	/* Fleet list writes queued for the batch writer (mmapped bf_list_batch; NULL:
+	 * written one by one), and how many times it ran. */
+	struct bf_list_batch_ent *batch;
+	unsigned n_batch;
+	uint64_t batch_runs;
 };
 
 
@@ -75,6 +80,12 @@ int edge_maps_list_add(struct edge_maps *m, enum bf_list l, const struct bf_cidr
 int edge_maps_list_put(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		       uint64_t expires_ns, uint32_t src);
 /* Removes `src` as an owner; the entry goes when it has none left. */
+/* Writes the fleet list entries edge_maps_list_put queued (it queues up to
+ * BF_LIST_BATCH_MAX, then writes them itself; every other list call writes
+ * them first). The owner calls it after each batch of fleet records. 0, or
+ * the first error (logged, with the count). */
+int edge_maps_list_flush(struct edge_maps *m);
+
 int edge_maps_list_del(struct edge_maps *m, enum bf_list l, const struct bf_cidr *c,
 		       uint32_t src);
 

@@ -11,5 +11,7 @@
 int maps_write_conf(struct edge_maps *m);
 /* Removes one list entry and keeps the prefix-length counts. 0 or -errno. */
 int maps_list_remove_key(struct edge_maps *m, enum bf_list l, const struct bf_cidr_key *k);
+/* Maps the batch writer's array when the object has one (edge_maps_init). */
+void maps_list_batch_open(struct edge_maps *m);
 
 #endif

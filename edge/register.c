@@ -1,11 +1,9 @@
-/* register.c - the fleet register (register.h): a uthash table (Debian
- * uthash-dev: header-only, no runtime dependency) of entries, each with the
- * expiry every origin gave it. */
+/* register.c - the fleet register (register.h): an open-addressing table
+ * of entries, each with the expiry every origin gave it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <uthash.h>
+#include <sys/random.h>
 
 #include "register.h"
 
@@ -20,7 +18,7 @@ struct owner {
 
 /* What identifies an entry: a CIDR, or a punch's flow (not its machine: a
  * punch is one flow whatever machine a writer names). Binary and zero
- * padded, so it hashes as bytes. */
+ * padded, so it compares as bytes. */
 struct reg_key {
 	uint32_t kind;
 	uint32_t a, b;     /* cidr: addr, plen; punch: remote ip, bind ip */
@@ -28,16 +26,36 @@ struct reg_key {
 	uint32_t proto;
 };
 
+/* Owners: most entries have one (a resync of a million entries from one
+ * origin), held in the entry itself; more go to the heap. */
 struct entry {
 	struct reg_key key;
 	struct bf_entry e;
-	struct owner *owners;
-	unsigned n;
-	UT_hash_handle hh;
+	struct owner *owners; /* &one, or the heap when cap > 1 */
+	unsigned n, cap;
+	struct owner one;
+};
+
+/* The table: slots of (hash, entry), linear probing, at most 3/4 full
+ * counting tombstones (a deleted slot keeps probes going; a walk may delete
+ * as it goes). The hash is keyed with a random seed: entries come from
+ * Redis, and a writer must not be able to choose keys that collide. */
+struct reg_slot {
+	uint64_t hv;
+	struct entry *x; /* NULL: empty; TOMB: deleted */
+};
+
+#define TOMB ((struct entry *)1)
+#define LIVE(sl) ((sl)->x > TOMB)
+
+struct reg_table {
+	struct reg_slot *slot;
+	size_t cap, used, tombs; /* cap: a power of 2 */
+	uint64_t seed;
 };
 
 struct edge_register {
-	struct entry *map;
+	struct reg_table t;
 	char (*origins)[BF_ORIGIN_MAX + 1];
 	unsigned (*held)[BF_KIND_MAX]; /* entries each origin holds here, by kind (its caps) */
 	unsigned n_origins;
@@ -86,34 +104,120 @@ static void key_of(const struct bf_entry *e, struct reg_key *k)
 	}
 }
 
+static uint64_t key_hash(const struct reg_table *t, const struct reg_key *k)
+{
+	uint64_t h = t->seed ^ ((uint64_t)k->a << 32 | k->b);
+
+	h = (h ^ (h >> 31)) * 0x9e3779b97f4a7c15ULL;
+	h ^= (uint64_t)k->kind << 48 | (uint64_t)k->proto << 32 | (uint32_t)k->pa << 16 | k->pb;
+	h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+/* The slot holding key k, or the empty slot that ends its probe. */
+static struct reg_slot *table_find(const struct reg_table *t, const struct reg_key *k,
+				   uint64_t hv)
+{
+	size_t mask = t->cap - 1, i = hv & mask;
+
+	for (;; i = (i + 1) & mask) {
+		struct reg_slot *sl = &t->slot[i];
+
+		if (!sl->x || (LIVE(sl) && sl->hv == hv && !memcmp(&sl->x->key, k, sizeof(*k))))
+			return sl;
+	}
+}
+
+/* Room for one more (at most 3/4 of the slots used or deleted): 0, 1 when
+ * the table was rebuilt (its slots moved), or -ENOMEM. */
+static int table_reserve(struct reg_table *t)
+{
+	struct reg_slot *old = t->slot;
+	size_t ocap = t->cap, cap = ocap ? ocap : 64;
+
+	if ((t->used + t->tombs + 1) * 4 <= ocap * 3)
+		return 0;
+	while ((t->used + 1) * 2 > cap) /* a rehash leaves it at most half full */
+		cap *= 2;
+	t->slot = calloc(cap, sizeof(*t->slot));
+	if (!t->slot) {
+		t->slot = old;
+		return -ENOMEM;
+	}
+	t->cap = cap;
+	t->tombs = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (LIVE(&old[i])) {
+			size_t j = old[i].hv & (cap - 1);
+
+			while (t->slot[j].x)
+				j = (j + 1) & (cap - 1);
+			t->slot[j] = old[i];
+		}
+	free(old);
+	return 1;
+}
+
 static struct entry *entry_get(struct edge_register *r, const struct bf_entry *e, bool create)
 {
+	struct reg_table *t = &r->t;
+	struct reg_slot *sl = NULL;
 	struct reg_key key;
 	struct entry *x;
+	uint64_t hv;
+	int rc;
 
 	key_of(e, &key);
-	HASH_FIND(hh, r->map, &key, sizeof(key), x);
-	if (x || !create)
-		return x;
+	if (!t->seed && getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
+		t->seed = (uint64_t)(uintptr_t)r ^ 0x5bd1e995u;
+	hv = key_hash(t, &key);
+	if (t->cap && (sl = table_find(t, &key, hv))->x)
+		return sl->x;
+	if (!create || (rc = table_reserve(t)) < 0)
+		return NULL;
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return NULL;
 	x->key = key;
 	x->e = *e;
-	HASH_ADD(hh, r->map, key, sizeof(key), x);
+	x->owners = &x->one;
+	x->cap = 1;
+	/* The empty slot found above, unless the table was rebuilt (tombstones
+	 * are not reused: a rebuild clears them when they pile up). */
+	if (rc || !sl)
+		sl = table_find(t, &key, hv);
+	sl->hv = hv;
+	sl->x = x;
+	t->used++;
 	r->entries++;
 	return x;
 }
 
+static void entry_free(struct entry *x)
+{
+	if (x->owners != &x->one)
+		free(x->owners);
+	free(x);
+}
+
 static void entry_drop_if_empty(struct edge_register *r, struct entry *x)
 {
+	struct reg_slot *sl;
+
 	if (x->n)
 		return;
-	HASH_DEL(r->map, x);
-	free(x->owners);
-	free(x);
+	sl = table_find(&r->t, &x->key, key_hash(&r->t, &x->key));
+	sl->x = TOMB;
+	r->t.used--;
+	r->t.tombs++;
+	entry_free(x);
 	r->entries--;
 }
+
+/* Every live entry, in table order; fn may drop the entry it is given. */
+#define REG_EACH(r, x)                                                        \
+	for (size_t _i = 0; _i < (r)->t.cap; _i++)                            \
+		if (((x) = (r)->t.slot[_i].x) > TOMB)
 
 /* Hands the entry's effective state to the apply layer. */
 static void effect(struct edge_register *r, const struct entry *x)
@@ -158,10 +262,16 @@ static struct owner *owner_get(struct edge_register *r, struct entry *x, uint16_
 		edge_guard_over_cap(r->guard, r->origins[origin], &x->e);
 		return NULL;
 	}
-	n = realloc(x->owners, (x->n + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	x->owners = n;
+	if (x->n == x->cap) {
+		n = malloc(2 * x->cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		memcpy(n, x->owners, x->n * sizeof(*n));
+		if (x->owners != &x->one)
+			free(x->owners);
+		x->owners = n;
+		x->cap *= 2;
+	}
 	n = &x->owners[x->n++];
 	memset(n, 0, sizeof(*n));
 	n->origin = origin;
@@ -202,16 +312,13 @@ struct edge_register *reg_new(struct edge_guard *g, reg_effect_cb cb, void *ctx)
 
 void reg_free(struct edge_register *r)
 {
-	struct entry *x, *tmp;
+	struct entry *x;
 
 	if (!r)
 		return;
-	HASH_ITER(hh, r->map, x, tmp)
-	{
-		HASH_DEL(r->map, x);
-		free(x->owners);
-		free(x);
-	}
+	REG_EACH(r, x)
+		entry_free(x);
+	free(r->t.slot);
 	free(r->origins);
 	free(r->held);
 	free(r);
@@ -256,10 +363,10 @@ void reg_resync_begin(struct edge_register *r, enum bf_kind k)
 void reg_resync_end(struct edge_register *r, enum bf_kind k, const char *origin)
 {
 	uint16_t o = origin_idx(r, origin);
-	struct entry *x, *tmp;
+	struct entry *x;
 
 	/* What the ZSET no longer holds is gone at that origin. */
-	HASH_ITER(hh, r->map, x, tmp)
+	REG_EACH(r, x)
 	{
 		struct owner *w;
 
@@ -291,10 +398,10 @@ int64_t reg_own_exp(struct edge_register *r, const struct bf_entry *e)
 unsigned reg_own_each(struct edge_register *r, int64_t now_ms,
 		      void (*fn)(void *ctx, const struct bf_entry *e, int64_t exp_ms), void *ctx)
 {
-	struct entry *x, *tmp;
+	struct entry *x;
 	unsigned n = 0;
 
-	HASH_ITER(hh, r->map, x, tmp)
+	REG_EACH(r, x)
 	{
 		struct owner *w = owner_get(r, x, SELF, false);
 
@@ -308,9 +415,9 @@ unsigned reg_own_each(struct edge_register *r, int64_t now_ms,
 
 void reg_expire(struct edge_register *r, int64_t now_ms)
 {
-	struct entry *x, *tmp;
+	struct entry *x;
 
-	HASH_ITER(hh, r->map, x, tmp)
+	REG_EACH(r, x)
 	{
 		for (unsigned i = 0; i < x->n;)
 			if (x->owners[i].exp_ms != BF_EXP_INF && x->owners[i].exp_ms <= now_ms)
@@ -323,9 +430,9 @@ void reg_expire(struct edge_register *r, int64_t now_ms)
 
 void reg_state_save(struct edge_register *r, FILE *out)
 {
-	struct entry *x, *tmp;
+	struct entry *x;
 
-	HASH_ITER(hh, r->map, x, tmp)
+	REG_EACH(r, x)
 	{
 		char e[BF_ENTRY_MAX + 1], exp[24];
 

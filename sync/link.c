@@ -440,6 +440,16 @@ int sync_link_cmd_argv(struct sync_link *l, int deadline_ms, sync_link_cb cb, vo
 	return 0;
 }
 
+void sync_link_send_now(struct sync_link *l)
+{
+	int done = 0;
+
+	/* An error here is the connection's: hiredis's own write event finds it
+	 * again and the link goes down as for any lost connection. */
+	if (sync_link_up(l) && l->ac)
+		redisBufferWrite(&l->ac->c, &done);
+}
+
 /* Twice a second while up: the oldest command past its deadline means the
  * connection is dead (a partition, a Redis that stopped answering, a tunnel
  * whose far side is gone) even though TCP says nothing; a second with

@@ -118,6 +118,12 @@ int sync_link_vcmd(struct sync_link *l, sync_link_cb cb, void *priv, const char 
 int sync_link_cmd_argv(struct sync_link *l, int deadline_ms, sync_link_cb cb, void *priv,
 		       int argc, const char **argv, const size_t *lens);
 
+/* Sends what was queued on the link now, not when the event loop next runs:
+ * a command queued inside a reply's callback (the next page of a scan) is
+ * then answered while the callback goes on. What the socket does not take
+ * now is sent by the loop as usual. */
+void sync_link_send_now(struct sync_link *l);
+
 /* The owner of the link a hiredis callback came from, or NULL when the
  * connection is gone (hiredis then calls every pending callback with a NULL
  * reply, before the disconnect callback). */

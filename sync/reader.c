@@ -373,6 +373,8 @@ static void xread_done(redisAsyncContext *ac, void *reply, void *priv)
 			     j++)
 				consume(c, s, sr->element[1]->element[j]);
 		}
+		if (c->h.on_batch_end)
+			c->h.on_batch_end(c->h.ctx);
 	}
 	reader_next(c);
 }

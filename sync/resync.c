@@ -71,6 +71,7 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 	int64_t now = bf_wall_ms();
 	const redisReply *items;
 	char cursor[32];
+	bool last, unsent;
 
 	if (!ac->data || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof(cursor) ||
@@ -82,6 +83,12 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	memcpy(cursor, r->element[0]->str, r->element[0]->len);
 	cursor[r->element[0]->len] = '\0';
+	/* The next page is asked for before this one is applied: Redis reads it
+	 * while we apply (its reply is read only after this callback returns). */
+	last = !strcmp(cursor, "0");
+	unsent = !last && sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, cursor);
+	if (!last && !unsent)
+		sync_link_send_now(&c->cmd);
 	items = r->element[1];
 	for (size_t i = 0; i + 1 < items->elements; i += 2) {
 		const redisReply *m = items->element[i], *sc = items->element[i + 1];
@@ -108,11 +115,12 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 		c->h.on_record(c->h.ctx, s->origin, &rec);
 	}
 	sync_page_dropped(c, bf_kind_name(s->kind), rs->zkey, r, BF_ENTRY_MAX);
-	if (!strcmp(cursor, "0")) {
+	if (c->h.on_batch_end)
+		c->h.on_batch_end(c->h.ctx);
+	if (last)
 		resync_finish(rs, true);
-		return;
-	}
-	sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, cursor);
+	else if (unsent) /* not even queued: begun again later, as after a lost link */
+		resync_failed(rs, NULL);
 }
 
 static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
@@ -135,7 +143,8 @@ static void resync_head(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	if (c->h.on_resync_begin)
 		c->h.on_resync_begin(c->h.ctx, s->kind, s->origin);
-	sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, "0");
+	if (sync_read_zpage(&c->cmd, resync_scan, rs, rs->zkey, "0"))
+		resync_failed(rs, NULL);
 }
 
 void reader_resync(struct sync_client *c, struct stream *s, const char *why)

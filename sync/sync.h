@@ -74,6 +74,10 @@ struct sync_handlers {
 	 * kind and origin not re-announced since begin must be dropped. */
 	void (*on_resync_begin)(void *ctx, enum bf_kind k, const char *origin);
 	void (*on_resync_end)(void *ctx, enum bf_kind k, const char *origin);
+	/* After each batch of on_record calls (an XREAD's reply, a page of a
+	 * resync), before anything else is read: what the owner buffered from
+	 * them is to be written now. Optional. */
+	void (*on_batch_end)(void *ctx);
 	/* The command connection is (again) up: Redis may have restarted empty,
 	 * so the owner re-asserts its own live entries now. */
 	void (*on_connected)(void *ctx);

@@ -1,7 +1,9 @@
 /* test_register.c - the fleet register without Redis or maps: max-expiry
  * semantics across origins, deletes, resyncs, the per-origin caps of every
  * kind, the guard's minimum prefixes, own entries, expiry and the state file. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +278,78 @@ static void test_register__caps_per_origin_and_kind(void **state)
 	reg_free(r);
 }
 
+/* The table through growth, deletes (tombstones), entries of several owners and a
+ * resync that drops entries while it walks: every count follows. */
+static void test_register__table_growth_deletes_and_walks(void **state)
+{
+	struct seen s = { 0 };
+	struct edge_register *r = reg_capped(0, 400000, &s);
+	struct reg_stats st;
+	const unsigned n = 200000;
+	unsigned both = 0, kept;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct bf_entry e = { .kind = BF_KIND_BL };
+
+		e.cidr.addr = htonl(0x0a000000u + i);
+		e.cidr.plen = 32;
+		assert_int_equal(reg_record(r, "pop1", &rec(BF_OP_ADD, e, NOW + 1000, i + 1)), 0);
+	}
+	reg_stats(r, &st);
+	assert_int_equal(st.entries, n);
+	/* pop2 and ops also hold every fourth: three owners, the heap's list of them. */
+	for (unsigned i = 0; i < n; i += 4) {
+		struct bf_entry e = { .kind = BF_KIND_BL };
+
+		e.cidr.addr = htonl(0x0a000000u + i);
+		e.cidr.plen = 32;
+		reg_record(r, "pop2", &rec(BF_OP_ADD, e, NOW + 2000, i + 1));
+		reg_record(r, "ops", &rec(BF_OP_ADD, e, NOW + 3000, i + 1));
+		assert_int_equal(s.last.exp_ms, NOW + 3000);
+		both++;
+	}
+	/* pop1 deletes every other: those only it held go, the shared ones stay. */
+	for (unsigned i = 0; i < n; i += 2) {
+		struct bf_entry e = { .kind = BF_KIND_BL };
+
+		e.cidr.addr = htonl(0x0a000000u + i);
+		e.cidr.plen = 32;
+		reg_record(r, "pop1", &rec(BF_OP_DEL, e, 0, n + i + 1));
+		assert_int_equal(s.last.peers, i % 4 == 0);
+	}
+	reg_stats(r, &st);
+	assert_int_equal(st.entries, n / 2 + both);
+	/* Deleted ones come back (their slots are tombstones now). */
+	for (unsigned i = 2; i < n; i += 4) {
+		struct bf_entry e = { .kind = BF_KIND_BL };
+
+		e.cidr.addr = htonl(0x0a000000u + i);
+		e.cidr.plen = 32;
+		assert_int_equal(reg_record(r, "pop1", &rec(BF_OP_ADD, e, NOW + 1000, 2 * n + i)), 0);
+	}
+	reg_stats(r, &st);
+	assert_int_equal(st.entries, n / 2 + both + n / 4);
+	/* A resync of pop1 that re-announces only multiples of 3: the walk drops the
+	 * others pop1 alone held, and keeps what pop2 and ops hold. */
+	reg_resync_begin(r, BF_KIND_BL);
+	kept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct bf_entry e = { .kind = BF_KIND_BL };
+		bool pop1_holds = i % 2 == 1 || i % 4 == 2;
+
+		e.cidr.addr = htonl(0x0a000000u + i);
+		e.cidr.plen = 32;
+		if (pop1_holds && i % 3 == 0)
+			reg_record(r, "pop1", &rec(BF_OP_ADD, e, NOW + 1000, 0));
+		if ((pop1_holds && i % 3 == 0) || i % 4 == 0)
+			kept++;
+	}
+	reg_resync_end(r, BF_KIND_BL, "pop1");
+	reg_stats(r, &st);
+	assert_int_equal(st.entries, kept);
+	reg_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_register__state_file_round_trip),
 		cmocka_unit_test(test_register__min_prefix),
 		cmocka_unit_test(test_register__caps_per_origin_and_kind),
+		cmocka_unit_test(test_register__table_growth_deletes_and_walks),
 	};
 
 	return cmocka_run_group_tests_name("register", tests, NULL, NULL);
