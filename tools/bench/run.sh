@@ -25,6 +25,8 @@ for n in 10000 100000 1000000; do
 done
 echo "bench: live traffic on veth..." >&2
 COUNT=${LIVE_COUNT:-20000000} ROUNDS=${LIVE_ROUNDS:-3} "$ROOT/tools/bench/live.sh" >"$TMP/live.json"
+echo "bench: scaling across cores, one vs two queues and cores (veth)..." >&2
+COUNT=${LIVE_COUNT:-20000000} ROUNDS=${LIVE_ROUNDS:-3} "$ROOT/tools/bench/scale.sh" >"$TMP/scale.json"
 echo "bench: fleet sync (three labs in turn)..." >&2
 "$ROOT/tools/bench/fleet.sh" >"$TMP/fleet.json"
 echo "bench: the convergence digest, 10 vs 1000000 entries (private Redis)..." >&2
@@ -149,6 +151,22 @@ cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "\`validate srcds\`, from a source that did no handshake: dropped as \`unvalidated\`."
 	jq -rs '(map(select(.receiver == "bifrost_drop_unvalidated"))[0].pps) as $u | (map(select(.receiver == "xdp_drop"))[0].pps) as $b | (map(select(.receiver == "nftables_drop"))[0].pps) as $n | if $u then "A junk flood at a validating connection is dropped at \(($u / $b * 100 | round) / 100)× the rate of bare XDP_DROP and \(($u / $n * 100 | round) / 100)× nftables'"'"' (handshake-validation issue)." else empty end' "$TMP/live.json"
 	jq -rs '(map(select(.receiver | test("^bifrost_closed_port_[0-9]+_port_rules$"))) | sort_by(.receiver | capture("_(?<n>[0-9]+)_").n | tonumber)) as $r | if ($r | length) > 1 then "Bifrost with \($r[-1].receiver | capture("_(?<n>[0-9]+)_").n) port rules handles \(($r[-1].pps / $r[0].pps * 100 | round) / 100)× the rate it handles with \($r[0].receiver | capture("_(?<n>[0-9]+)_").n) (goal: the cost at most 2×)." else empty end' "$TMP/live.json"
+	echo
+	echo "### Scaling across cores"
+	echo
+	echo "The same floods on a veth pair with two queues each way (tools/bench/scale.sh): one"
+	echo "sender on CPU 0, then one on CPU 0 and one on CPU 1 at once. veth puts a frame on the"
+	echo "receive queue of the CPU that sends it and runs that queue on the same CPU, so each"
+	echo "core carries one sender and one queue, as a NIC's RSS spreads a flood over its queues."
+	echo "Two cores' rate is what both queues handled over the longer of the two runs (the"
+	echo "senders start a few ms apart, which counts against it)."
+	echo
+	echo "| receiver | Mpps, 1 core | Mpps, 2 cores | 2 cores ÷ 1 |"
+	echo "|---|---:|---:|---:|"
+	jq -r '"| \(.receiver) | \(.pps_1_core / 1e6 * 100 | round / 100) | \(.pps_2_cores / 1e6 * 100 | round / 100) | \(.ratio) |"' "$TMP/scale.json"
+	echo
+	echo "Goal (speed issue): ≥ 1.8× with two cores. The A2S bench is not run this way: its client"
+	echo "needs a core of its own, and this machine has two."
 	echo
 	echo "## Fleet sync over Redis"
 	echo

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# scale.sh - scaling across cores of the live drop bench: a veth pair with two
+# queues each way, the receiver running (a) bare XDP_DROP, (b) Bifrost on the
+# closed-port drop path; first one live-frames sender on CPU 0, then one on
+# CPU 0 and one on CPU 1 at once. veth hands a frame to the receive queue of
+# the sending CPU (its number modulo the queues) and runs that queue's NAPI
+# on the same CPU, so each core carries one sender and one receive queue, as
+# a NIC's RSS would spread the flood over its queues and their cores.
+# Prints one JSON line per receiver: the best rate with one core and with two.
+# Bounded: COUNT frames per sender and run, ROUNDS runs of each.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=$ROOT/build/bin
+COUNT=${COUNT:-20000000}
+ROUNDS=${ROUNDS:-3}
+S=bfb-send2
+R=bfb-recv2
+
+cleanup() {
+	ip netns del $S 2>/dev/null || true
+	ip netns del $R 2>/dev/null || true
+	rm -rf /sys/fs/bpf/bifrost/bfb-q0
+}
+trap cleanup EXIT
+cleanup
+[ "$(nproc)" -ge 2 ] || { echo "scale.sh: needs two CPUs" >&2; exit 1; }
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+ip netns add $S
+ip netns add $R
+ip link add bfb-s0 numtxqueues 2 numrxqueues 2 netns $S type veth peer name bfb-q0 \
+	numtxqueues 2 numrxqueues 2 netns $R
+ip -n $S link set bfb-s0 up
+ip -n $R link set bfb-q0 up
+ip -n $R addr add 198.18.0.1/24 dev bfb-q0
+
+send_on() { # CPU: one sender's seconds
+	nsenter --net=/run/netns/$S taskset -c "$1" "$BIN/bf-bench" send bfb-s0 "$COUNT" \
+		198.51.100.77 "$DST" | jq -r .seconds
+}
+
+queue_rx() { # frames XDP handled on each receive queue: "q0 q1"
+	nsenter --net=/run/netns/$R ethtool -S bfb-q0 |
+		awk -F: '/rx_queue_0_xdp_packets/ {gsub(/ /,"",$2); a=$2}
+			 /rx_queue_1_xdp_packets/ {gsub(/ /,"",$2); b=$2} END {print a+0, b+0}'
+}
+
+measure() { # NAME COUNTER-CMD: one core, then two, interleaved rounds, best of each
+	local name=$1 counter=$2 best1=0 best2=0 r a b s0 s1 p q0a q1a q0b q1b
+	for r in $(seq "$ROUNDS"); do
+		a=$($counter)
+		s0=$(send_on 0)
+		sleep 0.2
+		b=$($counter)
+		p=$(awk -v d=$((b - a)) -v s="$s0" 'BEGIN { printf "%.0f", d / s }')
+		echo "  $name, 1 core: handled $((b - a)) of $COUNT in ${s0}s" >&2
+		[ "$p" -gt "$best1" ] && best1=$p
+		read -r q0a q1a < <(queue_rx)
+		a=$($counter)
+		{ send_on 0 >"$TMPD/s0"; } &
+		{ send_on 1 >"$TMPD/s1"; } &
+		wait
+		sleep 0.2
+		b=$($counter)
+		read -r q0b q1b < <(queue_rx)
+		s0=$(cat "$TMPD/s0")
+		s1=$(cat "$TMPD/s1")
+		# Both ran at once: the rate is what both queues handled over the longer run.
+		p=$(awk -v d=$((b - a)) -v x="$s0" -v y="$s1" 'BEGIN { s = x > y ? x : y; printf "%.0f", d / s }')
+		echo "  $name, 2 cores: handled $((b - a)) of $((2 * COUNT)) in ${s0}s / ${s1}s" \
+			"(queue 0 $((q0b - q0a)), queue 1 $((q1b - q1a)))" >&2
+		[ "$p" -gt "$best2" ] && best2=$p
+	done
+	jq -nc --arg r "$name" --argjson one "$best1" --argjson two "$best2" \
+		'{receiver: $r, pps_1_core: $one, pps_2_cores: $two, ratio: (if $one > 0 then ($two / $one * 100 | round) / 100 else 0 end)}'
+}
+TMPD=$(mktemp -d)
+trap 'cleanup; rm -rf "$TMPD"' EXIT
+
+xdp_rx() { queue_rx | awk '{print $1 + $2}'; }
+
+# (a) bare XDP_DROP
+DST=203.0.113.99
+ip -n $R link set dev bfb-q0 xdpdrv obj "$ROOT/build/bpf/bench.bpf.o" program bench_drop
+measure xdp_drop xdp_rx
+ip -n $R link set dev bfb-q0 xdpdrv off
+
+# (b) Bifrost, the closed-port flood of live.sh: every list is consulted first.
+cat >"$TMPD/edge.conf" <<CONF
+id bench
+iface bfb-q0
+addr 198.18.0.1
+conn udp 203.0.113.10:27016 198.18.3.2
+blacklist 198.19.1.0/24
+whitelist 198.51.100.128/28
+CONF
+nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c "$TMPD/edge.conf" >"$TMPD/edge.log" 2>&1 &
+edge=$!
+for _ in $(seq 50); do grep -q "running on" "$TMPD/edge.log" && break; sleep 0.1; done
+kill $edge
+wait $edge 2>/dev/null || true
+bifrost_rx() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-q0 --stats --json | jq .default_drop.packets; }
+DST=203.0.113.10
+measure bifrost_drop_closed_port bifrost_rx
+nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c "$TMPD/edge.conf" --detach >/dev/null 2>&1
