@@ -95,6 +95,7 @@ struct sync_client {
 	struct event *cursor_timer;
 	bool cursors_dirty;
 	int64_t save_gap_ms;     /* wait between state saves (grows with their cost) */
+	int64_t save_held_since; /* a save put off while a resync runs, since (mono ms) */
 
 	/* converge.c */
 	bool pend_active;        /* a list's event waiting for its log's xadd */

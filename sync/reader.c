@@ -48,6 +48,21 @@ static void cursors_save(evutil_socket_t fd, short what, void *arg)
 	int64_t t0 = bf_mono_ms();
 	FILE *f;
 
+	/* A resync's stream is saved without a cursor and the owner's state is
+	 * half read meanwhile: a save then costs as much and is worth little.
+	 * Put off by a second at a time while one runs, 10 s at most. */
+	for (unsigned i = 0; i < c->n_streams; i++)
+		if (c->streams[i].resyncing) {
+			struct timeval tv = { .tv_sec = 1 };
+
+			if (!c->save_held_since)
+				c->save_held_since = t0;
+			if (t0 - c->save_held_since >= 10000)
+				break;
+			evtimer_add(c->cursor_timer, &tv);
+			return;
+		}
+	c->save_held_since = 0;
 	c->cursors_dirty = false;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->cfg.cursor_path);
 	f = fopen(tmp, "w");

@@ -111,7 +111,7 @@ static void resync_scan(redisAsyncContext *ac, void *reply, void *priv)
 			pr_warn("resync %s: bad score for %.*s skipped", rs->zkey, (int)m->len, m->str);
 			continue;
 		}
-		snprintf(rec.why, sizeof(rec.why), "resync");
+		memcpy(rec.why, "resync", sizeof("resync"));
 		c->h.on_record(c->h.ctx, s->origin, &rec);
 	}
 	sync_page_dropped(c, bf_kind_name(s->kind), rs->zkey, r, BF_ENTRY_MAX);
