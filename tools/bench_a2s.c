@@ -173,8 +173,12 @@ static int load_latency(int s, const uint8_t *req, size_t rlen, size_t want, uns
 	return 0;
 }
 
+#define A2S_ROUNDS_MAX 20
+
 struct mode_result {
 	double best_rps;
+	double round_rps[A2S_ROUNDS_MAX]; /* each round's window pass */
+	unsigned n_rounds;
 	double busy[2]; /* server and client CPU busy in the best window pass, 0..1 */
 	uint64_t lost, other, replies;
 	double *rtt;
@@ -208,6 +212,8 @@ static int run_passes(struct a2s_bench *x, struct mode_result *res, unsigned cou
 	cpu_jiffies(x->cli_cpu, &b1[1], &a1[1]);
 	if (rc)
 		return rc;
+	if (res->n_rounds < A2S_ROUNDS_MAX)
+		res->round_rps[res->n_rounds++] = p.secs > 0 ? (double)p.replies / p.secs : 0;
 	if (p.secs > 0 && p.replies / p.secs > res->best_rps) {
 		res->best_rps = (double)p.replies / p.secs;
 		for (int i = 0; i < 2; i++)
@@ -269,10 +275,13 @@ static void print_mode(const char *name, struct mode_result *r)
 		p50 = r->rtt[r->n_rtt / 2];
 		p99 = r->rtt[(size_t)((r->n_rtt - 1) * 0.99)];
 	}
-	printf("\"%s\":{\"replies_per_s\":%.0f,\"replies\":%llu,\"lost\":%llu,\"other\":%llu,"
+	printf("\"%s\":{\"round_replies_per_s\":[", name);
+	for (unsigned i = 0; i < r->n_rounds; i++)
+		printf("%s%.0f", i ? "," : "", r->round_rps[i]);
+	printf("],\"replies_per_s\":%.0f,\"replies\":%llu,\"lost\":%llu,\"other\":%llu,"
 	       "\"server_cpu_busy\":%.2f,\"client_cpu_busy\":%.2f,"
 	       "\"latency_samples\":%u,\"latency_lost\":%llu,\"p50_us\":%.1f,\"p99_us\":%.1f}",
-	       name, r->best_rps, (unsigned long long)r->replies, (unsigned long long)r->lost,
+	       r->best_rps, (unsigned long long)r->replies, (unsigned long long)r->lost,
 	       (unsigned long long)r->other, r->busy[0], r->busy[1], r->n_rtt,
 	       (unsigned long long)r->lat_lost, p50 * 1e6, p99 * 1e6);
 }
@@ -301,7 +310,7 @@ static int do_a2s(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!count || !window || !rounds || count > 10000000 || lat_n > 1000000 || rounds > 20) {
+	if (!count || !window || !rounds || count > 10000000 || lat_n > 1000000 || rounds > A2S_ROUNDS_MAX) {
 		fprintf(stderr, "bf-bench: a2s: count 1..10M, latency ..1M, rounds 1..20\n");
 		return 2;
 	}
@@ -332,7 +341,11 @@ static int do_a2s(int argc, char **argv)
 	print_mode("af_xdp", &xdp);
 	printf(",");
 	print_mode("recvmmsg", &mm);
-	printf(",\"ratio\":%.2f}\n", mm.best_rps > 0 ? xdp.best_rps / mm.best_rps : 0);
+	/* Round by round (the two servers' passes of one round ran back to back). */
+	printf(",\"round_ratios\":[");
+	for (unsigned i = 0; i < xdp.n_rounds && i < mm.n_rounds; i++)
+		printf("%s%.2f", i ? "," : "", mm.round_rps[i] > 0 ? xdp.round_rps[i] / mm.round_rps[i] : 0);
+	printf("],\"ratio\":%.2f}\n", mm.best_rps > 0 ? xdp.best_rps / mm.best_rps : 0);
 	free(xdp.rtt);
 	free(mm.rtt);
 	bench_bpf__destroy(x.b);
