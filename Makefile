@@ -51,7 +51,7 @@ LIB      := $(BUILD)/libbifrost.a
 EDGE_SRCS := edge/config.c edge/loader.c edge/maps.c edge/maps_conns.c edge/lists.c edge/maps_rules.c \
 	edge/sweep.c edge/want_set.c edge/machines.c edge/events.c edge/fleet.c \
 	edge/register.c edge/guard.c edge/apply.c edge/heartbeat.c edge/a2s_feed.c edge/a2s_cache.c \
-	edge/a2s_workers.c edge/stats.c edge/metrics.c
+	edge/a2s_workers.c edge/stats.c edge/metrics.c edge/ports.c
 EDGE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(EDGE_SRCS))
 
 CTL_SRCS := $(wildcard tools/ctl/*.c)

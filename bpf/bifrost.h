@@ -286,6 +286,21 @@ struct bf_served_key {
 /* bf_dests value: an address this POP answers for. */
 #define BF_DEST_BIND (1U << 0)  /* a connection binds it */
 #define BF_DEST_LOCAL (1U << 1) /* configured on this host: management, Redis, BGP */
+/* bf_dest.flags >> BF_DEST_SLOT_SHIFT: the bind address's slot in bf_port_open (0: none,
+ * every port goes the whole way). */
+#define BF_DEST_SLOT_SHIFT 16
+
+/* bf_port_open: per bind address (slot) and protocol (UDP, TCP) one bit per port,
+ * set when a packet to that port may be anything but a default drop for a source
+ * the whitelist does not hold: a connection, a punch, a rule that names the port
+ * (docs/ARCHITECTURE.md, "Closed ports"). Slot 0 is never used. */
+#define BF_PORT_SLOTS 256
+#define BF_PORT_WORDS 1024 /* 65536 ports / 64 */
+
+static __inline __u32 bf_port_word(__u32 slot, int tcp, __u16 port)
+{
+	return (slot * 2 + (tcp ? 1 : 0)) * BF_PORT_WORDS + port / 64;
+}
 
 struct bf_dest {
 	__be32 machine;        /* BIND: the one machine behind it, 0 if several */

@@ -20,6 +20,7 @@
 #include "lib/a2s.h"
 #include "lib/validate.h"
 #include "lib/list_batch.h"
+#include "lib/ports.h"
 
 #define BF_NS_PER_SEC 1000000000ULL
 
@@ -101,6 +102,7 @@ static __always_inline void punch_learn(const struct bf_config *cfg, const struc
 			return;
 		}
 		__sync_fetch_and_add(live, 1);
+		port_open_punch(key.bind_ip, key.bind_port, key.proto);
 		stats_count(BF_R_PUNCH_NEW, 0);
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -346,6 +348,12 @@ static __always_inline int process_packet(struct xdp_md *ctx, const struct bf_co
 			return encap_ipip(ctx, &p, cfg->backend_addr, dest->machine, cfg->outer_ttl,
 					  reason);
 		return XDP_PASS;
+	}
+
+	/* 3b. A closed port of a bind address: dropped whatever the lists say. */
+	if (dest && port_closed(cfg, dest, &p)) {
+		*reason = BF_R_DEFAULT_DROP;
+		return XDP_DROP;
 	}
 
 	/* 4. Blocklist (per source) and blacklist (CIDR). */

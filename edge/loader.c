@@ -33,7 +33,8 @@ static const char *map_names[] = { "bf_config",   "bf_stats",     "bf_conns",
 				   "bf_rule_stats", "bf_rule_rates", "bf_conn_stats",
 				   "bf_punch_quota", "bf_ifaces", "bf_rule_idx",
 				   "bf_rule_ports", "bf_valid",  "bf_hs_src",
-				   "bf_hs_conn",  "bf_xsks",      "bf_list_batch" };
+				   "bf_hs_conn",  "bf_xsks",      "bf_list_batch",
+				   "bf_port_open" };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static int *fd_slot(struct edge_map_fds *fd, size_t i)
@@ -477,6 +478,8 @@ int edge_dp_open_pinned(struct edge_dp *dp, const char *ifname)
 			continue; /* an edge of an older version: no per-connection counters */
 		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.ifaces)
 			continue; /* an edge of an older version: no interface MACs */
+		if (fd < 0 && errno == ENOENT && fd_slot(&dp->fd, m) == &dp->fd.port_open)
+			continue; /* an edge of an older version: no closed-port bits */
 		if (fd < 0 && errno == ENOENT &&
 		    (fd_slot(&dp->fd, m) == &dp->fd.rule_idx || fd_slot(&dp->fd, m) == &dp->fd.rule_ports))
 			continue; /* an edge of an older version: no rules port index */

@@ -31,6 +31,7 @@ struct edge_map_fds {
 	int valid, hs_src, hs_conn; /* appended: handshake validation (lib/validate.h) */
 	int xsks;       /* never pinned: -1 when opened from pins (--stats, --dump) */
 	int list_batch; /* never pinned: the list writer's own array (-1 from pins) */
+	int port_open;  /* appended: closed ports (absent from older pins: -1) */
 	int list_batch_prog; /* not a map: the list writer (bifrost_list_batch), or -1 */
 };
 

@@ -1,6 +1,7 @@
 /* machines.c - the game machines in bf_machines: reverse-path interfaces,
  * quota slots, and every punch user space writes or removes. */
 #include <bpf/bpf.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "machines.h"
 #include "maps.h" /* edge_map_dump */
+#include "ports.h"
 
 static int cmp_machine(const void *a, const void *b)
 {
@@ -354,6 +356,7 @@ int edge_punch_put(struct edge_machines *mm, const struct bf_punch_key *k, uint3
 		return -errno;
 	}
 	quota_add(mm, e->slot, 1);
+	edge_ports_open(mm->ports, k->bind_ip, ntohs(k->bind_port), k->proto);
 	return 0;
 }
 

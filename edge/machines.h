@@ -31,6 +31,7 @@ struct edge_machines {
 	int backend[EDGE_MAX_IFACES]; /* ifindexes of the backend interfaces */
 	int n_backend;
 	uint32_t punch_max;        /* per machine */
+	struct edge_ports *ports;  /* a punch put here opens its port (ports.h); may be NULL */
 	/* user space's punches refused: unknown machine, machine not serving
 	 * the punch's address, machine's budget spent, table full */
 	uint64_t refused_unknown, refused_served, refused_quota, refused_full;

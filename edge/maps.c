@@ -95,6 +95,7 @@ int maps_write_conf(struct edge_maps *m)
 int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 {
 	__u32 zero = 0;
+	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = *fd;
@@ -117,7 +118,12 @@ int edge_maps_init(struct edge_maps *m, const struct edge_map_fds *fd)
 		free(keys);
 		free(vals);
 	}
-	return edge_machines_init(&m->mach, fd);
+	rc = edge_machines_init(&m->mach, fd);
+	if (rc)
+		return rc;
+	rc = edge_ports_init(&m->ports, fd);
+	m->mach.ports = &m->ports;
+	return rc;
 }
 
 #define NS_PER_S 1000000000ULL

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "loader.h"
 #include "machines.h"
+#include "ports.h"
 
 /* The CIDR lists of sources (enum bf_list in bifrost.h) as data: every
  * layer iterates this table (lists.c). A new list is a row here, its
@@ -39,6 +40,7 @@ struct edge_maps {
 	struct edge_machines mach;  /* game machines: reverse path, punch budgets */
 	/* Fleet list writes queued for the batch writer (mmapped bf_list_batch; NULL:
 	 * written one by one), and how many times it ran. */
+	struct edge_ports ports;    /* open ports of the bind addresses (ports.h) */
 	struct bf_list_batch_ent *batch;
 	unsigned n_batch;
 	uint64_t batch_runs;

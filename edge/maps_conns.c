@@ -128,6 +128,14 @@ int edge_maps_apply_conns(struct edge_maps *m, const struct bf_conn *conns, size
 	set_merge(&s[0], merge_count);
 	set_merge(&s[1], merge_keep);
 	set_merge(&s[3], merge_dest);
+	/* Bind addresses get their slot of bf_port_open, and every slot its open ports,
+	 * before bf_dests carries the slots: a port is open before XDP looks. */
+	edge_ports_assign(&m->ports, (const uint32_t *)s[3].keys, (struct bf_dest *)s[3].vals,
+			  s[3].n);
+	rc = edge_ports_rebuild(&m->ports, &m->conf, 1u << (m->conf.rules_active & 1),
+				(const struct bf_conn_key *)s[4].keys, s[4].n);
+	if (rc)
+		goto out;
 	/* Each machine's value: its slot and the backend interface its route
 	 * leaves by, resolved now. */
 	rc = edge_machines_values(&m->mach, (const uint32_t *)s[1].keys, s[1].n,

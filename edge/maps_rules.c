@@ -370,11 +370,17 @@ int edge_maps_apply_rules(struct edge_maps *m, const struct bf_rule_def *rules, 
 	rc = maps_write_conf(m);
 	if (rc)
 		goto out;
+	/* The ports both halves' rules name are open across the flip; after it, those of
+	 * the live half only. */
+	rc = edge_ports_rebuild(&m->ports, &m->conf, 3, NULL, 0);
+	if (rc)
+		goto out;
 	m->conf.rules_active = (uint8_t)nh;
 	rc = maps_write_conf(m);
 	if (rc)
 		goto out;
 	rules_grace();
+	edge_ports_rebuild(&m->ports, &m->conf, 1u << nh, NULL, 0);
 	pr_info("rules applied: %zu live (udp %u, tcp %u, icmp %u, other %u)", nsel, n_cls[0],
 		n_cls[1], n_cls[2], n_cls[3]);
 out:

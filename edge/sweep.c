@@ -86,5 +86,8 @@ int edge_maps_sweep(struct edge_maps *m, uint64_t now, struct edge_sweep_stats *
 		    sweep_map(m, BF_LISTS + 2, m->fd.valid, sizeof(struct bf_rl_key),
 			      sizeof(struct bf_valid_val), offsetof(struct bf_valid_val, expires_ns),
 			      SWEEP_RECHECK, now);
+	/* Ports opened by punches that have expired since close again. */
+	if (bf_mono_ms() - m->ports.rebuilt_ms >= EDGE_PORTS_REBUILD_MS)
+		edge_ports_rebuild(&m->ports, &m->conf, 1u << (m->conf.rules_active & 1), NULL, 0);
 	return 0;
 }

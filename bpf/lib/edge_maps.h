@@ -100,6 +100,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bf_dests SEC(".maps");
 
+/* Open ports of each bind address (bifrost.h, BF_PORT_SLOTS): XDP sets a punch's bit
+ * when it learns it; user space writes the rest and rebuilds the whole. Mmapable: both
+ * sides change words with atomics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BF_PORT_SLOTS * 2 * BF_PORT_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bf_port_open SEC(".maps");
+
 /* (plen, masked addr) -> expiry: whitelisted source CIDRs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -456,6 +456,29 @@ static bool amplifies(const uint8_t *f, const struct m_pkt *p)
 	return (pay[4] == 'W' && p->plen < 9) || (pay[4] == 'i' && p->plen < 20);
 }
 
+/* A closed port of a bind address (bpf/lib/ports.h): no connection, no punch learned
+ * on it (live or not: only a rebuild closes it again), no rule that could match the
+ * port. This host's own addresses have none. */
+static bool port_closed(const struct m_world *w, const struct m_pkt *p)
+{
+	if ((p->proto != IPPROTO_UDP && p->proto != IPPROTO_TCP) || !is_bind(w, p->daddr) ||
+	    is_local(w, p->daddr) || p->daddr == w->edge_addr ||
+	    find_conn(w, p->proto, p->daddr, p->dport))
+		return false;
+	for (int i = 0; i < w->n_punches; i++)
+		if (w->punches[i].proto == p->proto && w->punches[i].bind == p->daddr &&
+		    w->punches[i].bind_port == p->dport)
+			return false;
+	for (int i = 0; i < w->n_rules; i++) {
+		const struct m_rule *ru = &w->rules[i];
+
+		if ((ru->proto < 0 || ru->proto == p->proto) &&
+		    (ru->dport_lo < 0 || (p->dport >= ru->dport_lo && p->dport <= ru->dport_hi)))
+			return false;
+	}
+	return true;
+}
+
 void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, struct m_result *r)
 {
 	struct m_pkt p;
@@ -497,6 +520,9 @@ void model_run(struct m_world *w, const uint8_t *f, size_t len, int ingress, str
 			return encap(w, f, len, &p, m, ingress, BF_R_WHITELIST, r);
 		return set_verdict(r, XDP_PASS, BF_R_WHITELIST);
 	}
+	/* A closed port: dropped before the lists. */
+	if (port_closed(w, &p))
+		return set_verdict(r, XDP_DROP, BF_R_DEFAULT_DROP);
 	/* Lists: a protected source is spared. */
 	if (in_set(w->bl, w->n_bl, p.saddr) && !in_set(w->pr, w->n_pr, p.saddr))
 		return set_verdict(r, XDP_DROP, BF_R_BLACKLIST);

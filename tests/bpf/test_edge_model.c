@@ -151,7 +151,8 @@ static void rand_world(struct m_world *w)
 	memcpy(w->gw_t2, BK_MAC, 6);
 }
 
-/* The punches the program learned in the last world. */
+/* The punches the program learned in the last world, and the ports they opened (as
+ * the sweeper's rebuild closes them). */
 static void clear_punches(void)
 {
 	struct bf_punch_key k, next;
@@ -161,6 +162,9 @@ static void clear_punches(void)
 		if (bpf_map_delete_elem(H.maps.fd.punches, &k))
 			break;
 	}
+	assert_int_equal(edge_ports_rebuild(&H.maps.ports, &H.maps.conf,
+					    1u << (H.maps.conf.rules_active & 1), NULL, 0),
+			 0);
 }
 
 static void apply_world(const struct m_world *w)
