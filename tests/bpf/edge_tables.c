@@ -33,9 +33,11 @@ void config_maps(int dry_run)
 
 void config_text(const char *more, int dry_run)
 {
-	char text[2048];
+	size_t len = strlen(more) + 2048;
+	char *text = malloc(len);
 
-	snprintf(text, sizeof(text),
+	assert_non_null(text);
+	snprintf(text, len,
 		 "id test\n" CONF_IFACES "addr " EDGE_ADDR "\n"
 		 "conn udp " ANY_A ":27015 " MACH_A "\n"
 		 "conn tcp " ANY_A ":27015 " MACH_A ":27016\n"
@@ -49,6 +51,7 @@ void config_text(const char *more, int dry_run)
 		 "dry_run %s\n%s",
 		 dry_run ? "yes" : "no", more);
 	harness_config(text);
+	free(text);
 }
 
 int tables_setup(void **state)
