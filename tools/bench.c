@@ -388,7 +388,8 @@ static int bench_rules_apply(struct edge_maps *maps, unsigned n, bool distinct)
 }
 
 /* ns/packet of the rules stage with 0..1000 rules none of which matches (a
- * closed port: every list, every rule, then the default drop), of the
+ * port no connection has, held open by another remote's punch: every list,
+ * every rule, then the default drop), of a port nothing opens, of the
  * forward path with and without a per-source limit, of a source over its
  * limit or blocked, and of an echo reply; each beside an empty XDP_DROP
  * program measured in the same run. Live frames (XDP_TX really transmits),
@@ -455,6 +456,8 @@ static int do_rules(unsigned repeat, int rounds)
 
 	RROW("empty_xdp_drop", 0, bpf_program__fd(b->progs.bench_drop), -1, IPPROTO_UDP, cl, any,
 	     27015);
+	/* A port nothing opens: dropped right after the whitelist (closed ports). */
+	RROW("closed_port_nothing_open", 0, edge, BF_R_DEFAULT_DROP, IPPROTO_UDP, cl, any, 27017);
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		RROW("closed_port_rules", counts[i], edge, BF_R_DEFAULT_DROP, IPPROTO_UDP, cl, any,
 		     27016);
@@ -481,6 +484,17 @@ static int do_rules(unsigned repeat, int rounds)
 					  .reported_ns = bf_mono_ns(), .src = BF_SRC_LOCAL };
 
 		bpf_map_update_elem(fd.valid, &k, &v, BPF_ANY);
+	}
+	{
+		/* Port 27016 of the anycast address is held open by a punch of another
+		 * remote: the closed_port rows go the whole way (lists, rules, look-ups). */
+		struct bf_punch_key k = { .bind_ip = inet_addr(any), .remote_ip = inet_addr("198.51.100.200"),
+					  .bind_port = htons(27016), .remote_port = htons(1),
+					  .proto = IPPROTO_UDP };
+
+		if (edge_punch_put(&maps.mach, &k, inet_addr("198.18.3.2"),
+				   bf_mono_ns() + 86400ULL * 1000000000ULL))
+			return 1;
 	}
 	{
 		/* The blocked row: a source already in the blocklist (the state
