@@ -359,6 +359,55 @@ static void ignore(void *ctx, const char *origin, const struct bf_log_rec *r)
 {
 }
 
+/* A state save is put off while a resync runs (the resyncing log would be saved
+ * without a cursor, and a large register costs the loop as much as the resync),
+ * and made once it is done. Redis is stopped mid-resync, past the save's second. */
+static void test_sync__state_save_waits_for_the_resync(void **state)
+{
+	redisContext *rc = plain();
+	struct peer b;
+	char line[256];
+	bool found = false;
+	FILE *f;
+
+	/* pop1's bans: 20 pages of ZSCAN, and its log's head. */
+	for (int i = 0; i < 20000; i += 500) {
+		for (int j = i; j < i + 500; j++)
+			redisAppendCommand(rc, "ZADD bifrost:bl:pop1 %lld %s", (long long)in_an_hour(),
+					   net(j));
+		for (int j = i; j < i + 500; j++) {
+			redisReply *r = NULL;
+
+			assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
+			freeReplyObject(r);
+		}
+	}
+	freeReplyObject(redisCommand(rc, "XADD bifrost:log:bl:pop1 * op add entry %s exp %lld seq 1 why t",
+				     net(0), (long long)in_an_hour()));
+	freeReplyObject(redisCommand(rc, "SADD bifrost:edges pop1"));
+	unlink(cursor_path);
+	open_peer(&b, "pop2", cursor_path);
+	/* Mid-resync (the loop stands still outside run_until: at most the page already
+	 * answered is applied next); the empty lists' resyncs have ended and made the
+	 * cursors dirty, so a save is due within the second. */
+	assert_true(run_until(&b.records, 1000, 5000));
+	assert_true(b.records < 20000);
+	sh("kill -STOP %d", (int)srv.pid);
+	settle(1800);
+	sh("kill -CONT %d", (int)srv.pid);
+	assert_int_not_equal(access(cursor_path, F_OK), 0); /* not saved meanwhile */
+	assert_true(run_until(&b.records, 20000, 10000));
+	settle(1500);
+	f = fopen(cursor_path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		found |= !strncmp(line, "cursor bl pop1 ", 15);
+	fclose(f);
+	assert_true(found);
+	peer_close(&b);
+	redisFree(rc);
+}
+
 static void test_sync__connect_timeout_and_retry(void **state)
 {
 	struct peer a;
@@ -416,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync__peer_hears_writes_not_itself, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__redis_restart_empty_loses_nothing, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__trimmed_cursor_resyncs, flushed, peers_close_all),
+		cmocka_unit_test_setup_teardown(test_sync__state_save_waits_for_the_resync, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__cursor_past_the_end_is_read_again, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__digest_under_steady_writes_reads_nothing_again, flushed, peers_close_all),
 		cmocka_unit_test_setup_teardown(test_sync__a_subscriber_cut_off_by_its_buffer_limit_loses_nothing, flushed, peers_close_all),
