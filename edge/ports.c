@@ -129,30 +129,77 @@ static void set_range(uint64_t *t, uint32_t lo, uint32_t hi)
 	}
 }
 
-/* The punches in bf_punches, each as a bit of w (or straight into the shared words). */
-static void add_punches(struct edge_ports *p, uint64_t *w, bool shared)
-{
-	struct bf_punch_key k, next;
-	void *prev = NULL;
+/* Slots by address, sorted: a rebuild looks up every punch and connection. */
+struct slot_ix {
+	uint32_t ip, slot;
+};
 
-	while (!bpf_map_get_next_key(p->fd_punches, prev, &next)) {
+static int cmp_slot_ix(const void *a, const void *b)
+{
+	uint32_t x = ((const struct slot_ix *)a)->ip, y = ((const struct slot_ix *)b)->ip;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t slot_index(const struct edge_ports *p, struct slot_ix *ix)
+{
+	size_t n = 0;
+
+	for (uint32_t s = 1; s < BF_PORT_SLOTS; s++)
+		if (p->slot_ip[s])
+			ix[n++] = (struct slot_ix){ .ip = p->slot_ip[s], .slot = s };
+	qsort(ix, n, sizeof(*ix), cmp_slot_ix);
+	return n;
+}
+
+static uint32_t slot_find(const struct slot_ix *ix, size_t n, uint32_t ip)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ix[mid].ip == ip)
+			return ix[mid].slot;
+		if (ix[mid].ip < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* The punches in bf_punches (read in batches: a full table is a quarter of a
+ * million), each as a bit of w, or straight into the shared words. */
+static int add_punches(struct edge_ports *p, const struct slot_ix *ix, size_t nix, uint64_t *w,
+		       bool shared)
+{
+	struct bf_punch_key *k;
+	struct bf_punch_val *v;
+	size_t n;
+	int rc = edge_map_dump(p->fd_punches, sizeof(*k), sizeof(*v), (void **)&k, (void **)&v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
 		uint32_t s;
 		uint16_t port;
 
-		k = next;
-		prev = &k;
-		if (k.proto != IPPROTO_UDP && k.proto != IPPROTO_TCP)
+		if (k[i].proto != IPPROTO_UDP && k[i].proto != IPPROTO_TCP)
 			continue;
-		s = slot_of(p, k.bind_ip);
+		s = slot_find(ix, nix, k[i].bind_ip);
 		if (!s)
 			continue;
-		port = ntohs(k.bind_port);
+		port = ntohs(k[i].bind_port);
 		if (shared)
-			__atomic_fetch_or(&p->open[bf_port_word(s, k.proto == IPPROTO_TCP, port)],
+			__atomic_fetch_or(&p->open[bf_port_word(s, k[i].proto == IPPROTO_TCP, port)],
 					  1ULL << (port & 63), __ATOMIC_SEQ_CST);
 		else
-			set_bit(w, s, k.proto == IPPROTO_TCP, port);
+			set_bit(w, s, k[i].proto == IPPROTO_TCP, port);
 	}
+	free(k);
+	free(v);
+	return 0;
 }
 
 /* The ports the live rules of the UDP and TCP lists of the halves asked for name
@@ -193,6 +240,8 @@ int edge_ports_rebuild(struct edge_ports *p, const struct bf_config *conf, unsig
 {
 	uint64_t *w;
 	struct bf_conn_key *dumped = NULL;
+	struct slot_ix ix[BF_PORT_SLOTS];
+	size_t nix;
 	int rc = 0;
 
 	if (!p->open)
@@ -212,28 +261,36 @@ int edge_ports_rebuild(struct edge_ports *p, const struct bf_config *conf, unsig
 		free(dumped);
 		return -ENOMEM;
 	}
+	nix = slot_index(p, ix);
 	for (size_t i = 0; i < n_conns; i++) {
 		uint32_t s;
 
 		if (conns[i].proto != IPPROTO_UDP && conns[i].proto != IPPROTO_TCP)
 			continue;
-		if ((s = slot_of(p, conns[i].bind_ip)))
+		if ((s = slot_find(ix, nix, conns[i].bind_ip)))
 			set_bit(w, s, conns[i].proto == IPPROTO_TCP, ntohs(conns[i].bind_port));
 	}
 	rc = add_rules(p, conf, halves, w);
+	if (!rc)
+		rc = add_punches(p, ix, nix, w, false);
 	if (!rc) {
-		add_punches(p, w, false);
 		for (size_t i = 0; i < (size_t)BF_PORT_SLOTS * WORDS_PER_SLOT; i++)
 			if (__atomic_load_n(&p->open[i], __ATOMIC_RELAXED) != w[i])
 				__atomic_store_n(&p->open[i], w[i], __ATOMIC_SEQ_CST);
 		/* XDP sets a punch's bit after the punch is in the map: one learned while the
-		 * words were written is in this second walk, or its bit survived. */
-		add_punches(p, NULL, true);
+		 * words were written is in this second read, or its bit survived. Should this
+		 * read fail, every port is opened: a punch must never be dropped. */
+		if (add_punches(p, ix, nix, NULL, true)) {
+			for (size_t i = 0; i < (size_t)BF_PORT_SLOTS * WORDS_PER_SLOT; i++)
+				__atomic_store_n(&p->open[i], ~0ULL, __ATOMIC_SEQ_CST);
+			pr_err("closed ports: reading bf_punches failed; every port is open until the "
+			       "next rebuild");
+		}
 		p->rebuilds++;
 		p->rebuilt_ms = bf_mono_ms();
 	} else {
-		pr_err("closed ports: reading the rules failed (%s); the open ports stay as they were",
-		       strerror(-rc));
+		pr_err("closed ports: reading the rules or punches failed (%s); the open ports stay "
+		       "as they were", strerror(-rc));
 	}
 	free(w);
 	free(dumped);
