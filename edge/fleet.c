@@ -307,7 +307,8 @@ struct edge_fleet *edge_fleet_new(struct event_base *base, const struct edge_con
 				  .replica = cfg->redis_replica.host[0] ? &cfg->redis_replica : NULL,
 				  .replica_max_lag_ms = (int)cfg->replica_max_lag_ms };
 	struct sync_handlers h = { .on_record = on_record, .on_resync_begin = on_resync_begin,
-				   .on_resync_end = on_resync_end, .on_batch_end = on_batch_end, .on_connected = on_connected,
+				   .on_resync_end = on_resync_end, .on_batch_end = on_batch_end,
+				   .on_connected = on_connected,
 				   .on_state_save = on_state_save, .on_state_line = on_state_line,
 				   .on_event = on_event, .on_a2s_key = on_a2s_key,
 				   .on_refused = on_refused };

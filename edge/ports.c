@@ -22,15 +22,57 @@
 #define WORDS_PER_SLOT (2 * BF_PORT_WORDS)
 #define OPEN_BYTES ((size_t)BF_PORT_SLOTS * WORDS_PER_SLOT * sizeof(uint64_t))
 
+/* Slots by address, sorted (index_slots): every look-up of a bind address's slot. */
+static int cmp_port_slot(const void *a, const void *b)
+{
+	const struct edge_port_slot *x = a, *y = b;
+
+	return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+static void index_slots(struct edge_ports *p)
+{
+	p->n_ix = 0;
+	for (uint32_t s = 1; s < BF_PORT_SLOTS; s++)
+		if (p->slot_ip[s])
+			p->ix[p->n_ix++] = (struct edge_port_slot){ .ip = p->slot_ip[s], .slot = s };
+	qsort(p->ix, p->n_ix, sizeof(p->ix[0]), cmp_port_slot);
+}
+
+static uint32_t slot_of(const struct edge_ports *p, uint32_t ip)
+{
+	size_t lo = 0, hi = p->n_ix;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->ix[mid].ip == ip)
+			return p->ix[mid].slot;
+		if (p->ix[mid].ip < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* Opens a port in the shared words (XDP changes them at the same time). */
+static void open_shared(struct edge_ports *p, uint32_t slot, uint8_t proto, uint16_t port)
+{
+	__atomic_fetch_or(&p->open[bf_port_word(slot, proto == IPPROTO_TCP, port)],
+			  1ULL << (port & 63), __ATOMIC_SEQ_CST);
+}
+
 int edge_ports_init(struct edge_ports *p, const struct edge_map_fds *fd)
 {
-	uint32_t key, next;
-	void *prev = NULL;
+	uint32_t *ips;
+	struct bf_dest *d;
+	size_t n;
 	void *mem;
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->fd_open = fd->port_open;
-	p->fd_dests = fd->dests;
 	p->fd_punches = fd->punches;
 	p->fd_conns = fd->conns;
 	p->fd_rules = fd->rules;
@@ -38,33 +80,24 @@ int edge_ports_init(struct edge_ports *p, const struct edge_map_fds *fd)
 		return 0;
 	mem = mmap(NULL, OPEN_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd_open, 0);
 	if (mem == MAP_FAILED) {
-		int rc = -errno;
-
+		rc = -errno;
 		pr_err("mapping bf_port_open failed: %s", strerror(-rc));
 		return rc;
 	}
 	p->open = mem;
 	/* The slots a running edge gave its bind addresses: XDP reads them already. */
-	while (!bpf_map_get_next_key(p->fd_dests, prev, &next)) {
-		struct bf_dest d;
-		uint32_t slot;
+	rc = edge_map_dump(fd->dests, sizeof(*ips), sizeof(*d), (void **)&ips, (void **)&d, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t slot = d[i].flags >> BF_DEST_SLOT_SHIFT;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(p->fd_dests, &key, &d))
-			continue;
-		slot = d.flags >> BF_DEST_SLOT_SHIFT;
 		if (slot && slot < BF_PORT_SLOTS)
-			p->slot_ip[slot] = key;
+			p->slot_ip[slot] = ips[i];
 	}
-	return 0;
-}
-
-static uint32_t slot_of(const struct edge_ports *p, uint32_t ip)
-{
-	for (uint32_t s = 1; s < BF_PORT_SLOTS; s++)
-		if (p->slot_ip[s] == ip)
-			return s;
+	free(ips);
+	free(d);
+	index_slots(p);
 	return 0;
 }
 
@@ -103,6 +136,7 @@ void edge_ports_assign(struct edge_ports *p, const uint32_t *ips, struct bf_dest
 			p->cooling[s] = 1;
 		}
 	}
+	index_slots(p);
 	if (refused && !p->full_logged)
 		pr_warn("closed ports: %u bind address(es) over the %d this edge tracks; their "
 			"closed ports are dropped after the source lists (slower under a flood)",
@@ -129,50 +163,9 @@ static void set_range(uint64_t *t, uint32_t lo, uint32_t hi)
 	}
 }
 
-/* Slots by address, sorted: a rebuild looks up every punch and connection. */
-struct slot_ix {
-	uint32_t ip, slot;
-};
-
-static int cmp_slot_ix(const void *a, const void *b)
-{
-	uint32_t x = ((const struct slot_ix *)a)->ip, y = ((const struct slot_ix *)b)->ip;
-
-	return x < y ? -1 : x > y;
-}
-
-static size_t slot_index(const struct edge_ports *p, struct slot_ix *ix)
-{
-	size_t n = 0;
-
-	for (uint32_t s = 1; s < BF_PORT_SLOTS; s++)
-		if (p->slot_ip[s])
-			ix[n++] = (struct slot_ix){ .ip = p->slot_ip[s], .slot = s };
-	qsort(ix, n, sizeof(*ix), cmp_slot_ix);
-	return n;
-}
-
-static uint32_t slot_find(const struct slot_ix *ix, size_t n, uint32_t ip)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (ix[mid].ip == ip)
-			return ix[mid].slot;
-		if (ix[mid].ip < ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /* The punches in bf_punches (read in batches: a full table is a quarter of a
  * million), each as a bit of w, or straight into the shared words. */
-static int add_punches(struct edge_ports *p, const struct slot_ix *ix, size_t nix, uint64_t *w,
-		       bool shared)
+static int add_punches(struct edge_ports *p, uint64_t *w, bool shared)
 {
 	struct bf_punch_key *k;
 	struct bf_punch_val *v;
@@ -187,13 +180,12 @@ static int add_punches(struct edge_ports *p, const struct slot_ix *ix, size_t ni
 
 		if (k[i].proto != IPPROTO_UDP && k[i].proto != IPPROTO_TCP)
 			continue;
-		s = slot_find(ix, nix, k[i].bind_ip);
+		s = slot_of(p, k[i].bind_ip);
 		if (!s)
 			continue;
 		port = ntohs(k[i].bind_port);
 		if (shared)
-			__atomic_fetch_or(&p->open[bf_port_word(s, k[i].proto == IPPROTO_TCP, port)],
-					  1ULL << (port & 63), __ATOMIC_SEQ_CST);
+			open_shared(p, s, k[i].proto, port);
 		else
 			set_bit(w, s, k[i].proto == IPPROTO_TCP, port);
 	}
@@ -240,8 +232,6 @@ int edge_ports_rebuild(struct edge_ports *p, const struct bf_config *conf, unsig
 {
 	uint64_t *w;
 	struct bf_conn_key *dumped = NULL;
-	struct slot_ix ix[BF_PORT_SLOTS];
-	size_t nix;
 	int rc = 0;
 
 	if (!p->open)
@@ -261,18 +251,17 @@ int edge_ports_rebuild(struct edge_ports *p, const struct bf_config *conf, unsig
 		free(dumped);
 		return -ENOMEM;
 	}
-	nix = slot_index(p, ix);
 	for (size_t i = 0; i < n_conns; i++) {
 		uint32_t s;
 
 		if (conns[i].proto != IPPROTO_UDP && conns[i].proto != IPPROTO_TCP)
 			continue;
-		if ((s = slot_find(ix, nix, conns[i].bind_ip)))
+		if ((s = slot_of(p, conns[i].bind_ip)))
 			set_bit(w, s, conns[i].proto == IPPROTO_TCP, ntohs(conns[i].bind_port));
 	}
 	rc = add_rules(p, conf, halves, w);
 	if (!rc)
-		rc = add_punches(p, ix, nix, w, false);
+		rc = add_punches(p, w, false);
 	if (!rc) {
 		for (size_t i = 0; i < (size_t)BF_PORT_SLOTS * WORDS_PER_SLOT; i++)
 			if (__atomic_load_n(&p->open[i], __ATOMIC_RELAXED) != w[i])
@@ -280,7 +269,7 @@ int edge_ports_rebuild(struct edge_ports *p, const struct bf_config *conf, unsig
 		/* XDP sets a punch's bit after the punch is in the map: one learned while the
 		 * words were written is in this second read, or its bit survived. Should this
 		 * read fail, every port is opened: a punch must never be dropped. */
-		if (add_punches(p, ix, nix, NULL, true)) {
+		if (add_punches(p, NULL, true)) {
 			for (size_t i = 0; i < (size_t)BF_PORT_SLOTS * WORDS_PER_SLOT; i++)
 				__atomic_store_n(&p->open[i], ~0ULL, __ATOMIC_SEQ_CST);
 			pr_err("closed ports: reading bf_punches failed; every port is open until the "
@@ -305,6 +294,5 @@ void edge_ports_open(struct edge_ports *p, uint32_t bind_ip, uint16_t port, uint
 		return;
 	s = slot_of(p, bind_ip);
 	if (s)
-		__atomic_fetch_or(&p->open[bf_port_word(s, proto == IPPROTO_TCP, port)],
-				  1ULL << (port & 63), __ATOMIC_SEQ_CST);
+		open_shared(p, s, proto, port);
 }

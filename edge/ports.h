@@ -9,11 +9,17 @@
 
 #include "bifrost.h"
 
+struct edge_port_slot {
+	uint32_t ip, slot;
+};
+
 struct edge_ports {
-	int fd_open, fd_dests, fd_punches, fd_conns, fd_rules;
+	int fd_open, fd_punches, fd_conns, fd_rules;
 	uint64_t *open;                      /* bf_port_open, mmapped; NULL: none (older pins) */
 	uint32_t slot_ip[BF_PORT_SLOTS];     /* slot -> bind address (network order), 0 free */
 	uint8_t cooling[BF_PORT_SLOTS];      /* freed by the last apply: free from the next one */
+	struct edge_port_slot ix[BF_PORT_SLOTS]; /* slot_ip by address, sorted */
+	size_t n_ix;
 	bool full_logged;
 	uint64_t rebuilds;
 	int64_t rebuilt_ms;                  /* monotonic, last rebuild */

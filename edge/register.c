@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "register.h"
 
 #define SELF ((uint16_t)0xffff)
@@ -168,8 +169,6 @@ static struct entry *entry_get(struct edge_register *r, const struct bf_entry *e
 	int rc;
 
 	key_of(e, &key);
-	if (!t->seed && getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
-		t->seed = (uint64_t)(uintptr_t)r ^ 0x5bd1e995u;
 	hv = key_hash(t, &key);
 	if (t->cap && (sl = table_find(t, &key, hv))->x)
 		return sl->x;
@@ -214,7 +213,7 @@ static void entry_drop_if_empty(struct edge_register *r, struct entry *x)
 	r->entries--;
 }
 
-/* Every live entry, in table order; fn may drop the entry it is given. */
+/* Every live entry, in table order; the loop's body may drop the entry it is given. */
 #define REG_EACH(r, x)                                                        \
 	for (size_t _i = 0; _i < (r)->t.cap; _i++)                            \
 		if (((x) = (r)->t.slot[_i].x) > TOMB)
@@ -307,6 +306,8 @@ struct edge_register *reg_new(struct edge_guard *g, reg_effect_cb cb, void *ctx)
 	r->guard = g;
 	r->cb = cb;
 	r->ctx = ctx;
+	if (getrandom(&r->t.seed, sizeof(r->t.seed), 0) != sizeof(r->t.seed))
+		r->t.seed = (uint64_t)(uintptr_t)r ^ (uint64_t)bf_mono_ns();
 	return r;
 }
 
