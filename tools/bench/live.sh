@@ -12,20 +12,9 @@ ROUNDS=${ROUNDS:-3}
 S=bfb-send
 R=bfb-recv
 
-cleanup() {
-	ip netns del $S 2>/dev/null || true
-	ip netns del $R 2>/dev/null || true
-	rm -rf /sys/fs/bpf/bifrost/bfb-r0
-}
-trap cleanup EXIT
-cleanup
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add $S
-ip netns add $R
-ip link add bfb-s0 netns $S type veth peer name bfb-r0 netns $R
-ip -n $S link set bfb-s0 up
-ip -n $R link set bfb-r0 up
-ip -n $R addr add 198.18.0.1/24 dev bfb-r0
+. "$ROOT/tools/bench/veth.sh"
+trap 'bench_pair_down $S $R bfb-r0' EXIT
+bench_pair $S $R bfb-s0 bfb-r0 1
 nsenter --net=/run/netns/$R sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf.bfb-r0.forwarding=1
 # Sender and receiver share CPU 0: veth runs the receiver's NAPI in the
 # sender's softirq, so the rate is 1 / (sender cost + receiver cost). (A
@@ -72,26 +61,20 @@ conn udp 203.0.113.10:27016 198.18.3.2
 blacklist 198.19.1.0/24
 whitelist 198.51.100.128/28
 CONF
-nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge.conf >/tmp/bfb-edge.log 2>&1 &
-edge=$!
-for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
-kill $edge; wait $edge 2>/dev/null || true
+bench_edge $R /tmp/bfb-edge.conf /tmp/bfb-edge.log
 bifrost_rx() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-r0 --stats --json | jq .default_drop.packets; }
 pin_napi
 # junk at an address this POP does not serve
 measure bifrost_drop_unserved_addr bifrost_rx
-# junk at the anycast address, closed port: every list is consulted first
+# junk at the anycast address, a port nothing opens: dropped after the whitelist
 DST=203.0.113.10
 measure bifrost_drop_closed_port bifrost_rx
 # the same flood with N firewall rules, each on a UDP port of its own (30000 + i), none
-# the flood's (27015): the rules' port index keeps them off its path
+# the flood's (27015): they open only their own ports
 for n in ${RULE_COUNTS:-10 100 1000}; do
 	{ cat /tmp/bfb-edge.conf; for i in $(seq "$n"); do
 		echo "rule $i action drop proto udp dport $((30000 + i))"; done; } >/tmp/bfb-edge-rules.conf
-	nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge-rules.conf >/tmp/bfb-edge.log 2>&1 &
-	edge=$!
-	for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
-	kill $edge; wait $edge 2>/dev/null || true
+	bench_edge $R /tmp/bfb-edge-rules.conf /tmp/bfb-edge.log
 	measure "bifrost_closed_port_${n}_port_rules" bifrost_rx
 done
 # junk at a game port whose connection validates (validate srcds), from a source that
@@ -102,10 +85,7 @@ DST=203.0.113.10
 # 02:02:02:02:02:02): the edge learns the MAC at start, so it is set first, and put back.
 mac=$(ip -n $R -j link show dev bfb-r0 | jq -r '.[0].address')
 ip -n $R link set dev bfb-r0 address 02:02:02:02:02:02
-nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c /tmp/bfb-edge-valid.conf >/tmp/bfb-edge.log 2>&1 &
-edge=$!
-for _ in $(seq 50); do grep -q "running on" /tmp/bfb-edge.log && break; sleep 0.1; done
-kill $edge; wait $edge 2>/dev/null || true
+bench_edge $R /tmp/bfb-edge-valid.conf /tmp/bfb-edge.log
 bifrost_unval() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-r0 --stats --json | jq .unvalidated.packets; }
 measure bifrost_drop_unvalidated bifrost_unval
 ip -n $R link set dev bfb-r0 address "$mac"

@@ -16,22 +16,11 @@ ROUNDS=${ROUNDS:-3}
 S=bfb-send2
 R=bfb-recv2
 
-cleanup() {
-	ip netns del $S 2>/dev/null || true
-	ip netns del $R 2>/dev/null || true
-	rm -rf /sys/fs/bpf/bifrost/bfb-q0
-}
-trap cleanup EXIT
-cleanup
 [ "$(nproc)" -ge 2 ] || { echo "scale.sh: needs two CPUs" >&2; exit 1; }
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-ip netns add $S
-ip netns add $R
-ip link add bfb-s0 numtxqueues 2 numrxqueues 2 netns $S type veth peer name bfb-q0 \
-	numtxqueues 2 numrxqueues 2 netns $R
-ip -n $S link set bfb-s0 up
-ip -n $R link set bfb-q0 up
-ip -n $R addr add 198.18.0.1/24 dev bfb-q0
+. "$ROOT/tools/bench/veth.sh"
+TMPD=$(mktemp -d)
+trap 'bench_pair_down $S $R bfb-q0; rm -rf "$TMPD"' EXIT
+bench_pair $S $R bfb-s0 bfb-q0 2
 
 send_on() { # CPU: one sender's seconds
 	nsenter --net=/run/netns/$S taskset -c "$1" "$BIN/bf-bench" send bfb-s0 "$COUNT" \
@@ -84,9 +73,6 @@ measure() { # NAME COUNTER-CMD: CPU 0 alone, CPU 1 alone, both at once; interlea
 		  ratio: (if $one > 0 then ($two / $one * 100 | round) / 100 else 0 end),
 		  efficiency: (if $one + $one1 > 0 then ($two / ($one + $one1) * 100 | round) / 100 else 0 end)}'
 }
-TMPD=$(mktemp -d)
-trap 'cleanup; rm -rf "$TMPD"' EXIT
-
 xdp_rx() { queue_rx | awk '{print $1 + $2}'; }
 
 # (a) bare XDP_DROP
@@ -95,7 +81,7 @@ ip -n $R link set dev bfb-q0 xdpdrv obj "$ROOT/build/bpf/bench.bpf.o" program be
 measure xdp_drop xdp_rx
 ip -n $R link set dev bfb-q0 xdpdrv off
 
-# (b) Bifrost, the closed-port flood of live.sh: every list is consulted first.
+# (b) Bifrost, the closed-port flood of live.sh.
 cat >"$TMPD/edge.conf" <<CONF
 id bench
 iface bfb-q0
@@ -104,11 +90,7 @@ conn udp 203.0.113.10:27016 198.18.3.2
 blacklist 198.19.1.0/24
 whitelist 198.51.100.128/28
 CONF
-nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -c "$TMPD/edge.conf" >"$TMPD/edge.log" 2>&1 &
-edge=$!
-for _ in $(seq 50); do grep -q "running on" "$TMPD/edge.log" && break; sleep 0.1; done
-kill $edge
-wait $edge 2>/dev/null || true
+bench_edge $R "$TMPD/edge.conf" "$TMPD/edge.log"
 bifrost_rx() { nsenter --net=/run/netns/$R "$BIN/bifrost-edge" -i bfb-q0 --stats --json | jq .default_drop.packets; }
 DST=203.0.113.10
 measure bifrost_drop_closed_port bifrost_rx
